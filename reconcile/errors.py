@@ -1,0 +1,24 @@
+"""One exception base for every error the CLI reports to a person (DESIGN §12.7)."""
+
+from __future__ import annotations
+
+
+class ReconcileError(Exception):
+    """An error a user can act on; its message is in Chinese and names where the problem is."""
+
+    exit_code = 2
+
+
+class ConfigError(ReconcileError):
+    """The run configuration (reconcile.yaml) is invalid; carries every problem found at once."""
+
+    def __init__(self, problems: list[str], path: str | None = None):
+        self.problems = problems
+        self.path = path
+        where = f"配置文件 {path} " if path else "配置"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{where}有 {len(problems)} 处问题:\n{lines}")
+
+
+class InputError(ReconcileError):
+    """A file cannot be read, or lacks a required column: the run stops with one clear message."""

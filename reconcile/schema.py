@@ -1,0 +1,201 @@
+"""Canonical schema (DESIGN §3): the field names every source maps onto.
+
+Each field has a value kind that selects its normaliser and its input check:
+
+- ``text``      free text, trimmed (NFKC)
+- ``name``      a person's name (normalize.names)
+- ``id``        resident ID number, GB 11643 (normalize.ids)
+- ``code:<L>``  a label from code list L (normalize.codes), e.g. ``code:relation``
+- ``codes:<L>`` a list of labels from code list L (separators , ，、 ; ； /)
+- ``date``      a date in any of the forms of DESIGN §9
+- ``yearmonth`` a YYYYMM monitoring date (or any full date)
+- ``year``      a 4-digit year
+- ``int``       a whole number
+- ``money``     an amount in yuan
+- ``bool``      是/否 and their variants
+- ``township`` / ``village``  region names (normalize.regions)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str
+
+
+def _fields(*rows: tuple[str, str, str]) -> dict[str, Field]:
+    return {name: Field(name, label, kind) for name, label, kind in rows}
+
+
+# Fields shared by household records of every role.
+HOUSEHOLD_FIELDS = _fields(
+    ("rec_id", "记录编号", "text"),
+    ("hh_code", "户编号", "text"),
+    ("county", "县", "text"),
+    ("township", "乡镇", "township"),
+    ("village", "村", "village"),
+    ("group", "组", "text"),
+    ("head_name", "户主姓名", "name"),
+    ("head_id", "户主证件号码", "id"),
+    ("hh_size", "家庭人口数", "int"),
+    ("hh_type", "贫困户属性", "code:hh_type"),
+    ("status", "户状态", "code:status"),
+    ("monitor_type", "监测对象类别", "code:monitor_type"),
+    ("risk_status", "风险是否消除", "code:risk_status"),
+    ("risk_eliminated_date", "风险消除日期", "yearmonth"),
+    ("monitor_start_date", "识别监测时间", "yearmonth"),
+    ("identify_year", "识别年度", "year"),
+    ("exit_year", "脱贫年度", "year"),
+    ("main_cause", "主要致贫原因", "code:cause"),
+    ("other_causes", "其他致贫原因", "codes:cause"),
+    ("income_year", "收入年度", "year"),
+    ("income_per_capita", "人均纯收入", "money"),
+    ("income_total", "家庭纯收入", "money"),
+    ("income_wage", "工资性收入", "money"),
+    ("income_business", "生产经营性收入", "money"),
+    ("income_property", "财产性收入", "money"),
+    ("income_transfer", "转移性收入", "money"),
+    ("expense_business", "生产经营性支出", "money"),
+    ("housing_grade", "住房安全等级", "code:housing_grade"),
+    ("water_safe", "饮水安全", "bool"),
+    ("food_secure", "不愁吃", "bool"),
+    ("clothing_secure", "不愁穿", "bool"),
+    ("measures", "帮扶措施", "codes:measure"),
+    ("cadre_name", "帮扶责任人", "name"),
+    ("cadre_id", "帮扶责任人证件号码", "id"),
+    ("cadre_unit", "帮扶单位", "text"),
+    ("apply_date", "申请日期", "date"),
+    ("review_date", "民主评议日期", "date"),
+    ("village_notice_date", "村级公示日期", "date"),
+    ("township_notice_date", "乡镇公示日期", "date"),
+    ("county_notice_date", "县级公告日期", "date"),
+    ("exit_review_date", "退出评议日期", "date"),
+    ("exit_village_notice_date", "退出村级公示日期", "date"),
+    ("exit_township_notice_date", "退出乡镇公示日期", "date"),
+    ("exit_county_notice_date", "退出县级公告日期", "date"),
+    ("note", "备注", "text"),
+    ("record_date", "填写日期", "date"),
+)
+
+# Extra household fields carried by the survey (农户调查表).
+SURVEY_FIELDS = _fields(
+    ("hukou_size", "户籍人口", "int"),
+    ("card_size", "明白卡人口", "int"),
+    ("manual_size", "扶贫手册人口", "int"),
+    ("housing_safe", "安全住房", "bool"),
+    ("dropout", "有辍学", "bool"),
+    ("all_medical_insured", "全员参保", "bool"),
+    ("knows_cadre", "能说出帮扶干部", "bool"),
+    ("visits_reported", "帮扶干部今年上门次数", "int"),
+    ("survey_date", "核查日期", "date"),
+)
+
+PERSON_FIELDS = _fields(
+    ("rec_id", "记录编号", "text"),
+    ("hh_code", "户编号", "text"),
+    ("name", "姓名", "name"),
+    ("id_number", "证件号码", "id"),
+    ("relation", "与户主关系", "code:relation"),
+    ("sex", "性别", "code:sex"),
+    ("birth_date", "出生日期", "date"),
+    ("ethnicity", "民族", "text"),
+    ("education", "文化程度", "code:education"),
+    ("student_status", "在校生状况", "code:student_status"),
+    ("health", "健康状况", "code:health"),
+    ("disability_level", "残疾等级", "code:disability_level"),
+    ("labor", "劳动技能", "code:labor"),
+    ("migrant_work", "务工状况", "text"),
+    ("medical_insured", "参加医保", "bool"),
+    ("pension_insured", "参加养老保险", "bool"),
+    ("dibao", "享受低保", "bool"),
+)
+
+REGISTER_KINDS = (
+    "dibao", "tekun", "disability", "death", "hukou", "public_employee",
+    "vehicle", "property", "business", "student", "medical", "housing",
+)
+
+REGISTER_KIND_LABELS = {
+    "dibao": "民政低保", "tekun": "民政特困", "disability": "残联残疾人", "death": "公安死亡注销",
+    "hukou": "公安户籍", "public_employee": "财政供养人员", "vehicle": "车辆登记",
+    "property": "商品房登记", "business": "工商登记", "student": "教育学籍",
+    "medical": "医保参保", "housing": "住建危房鉴定",
+}
+
+# Core register columns; any other mapping target goes into `attrs`.
+REGISTER_FIELDS = _fields(
+    ("id_number", "证件号码", "id"),
+    ("name", "姓名", "name"),
+    ("township", "乡镇", "township"),
+    ("village", "村", "village"),
+    ("hh_code", "户编号", "text"),
+    ("hukou_no", "户号", "text"),
+)
+
+# Standard attrs per register kind, with the value kind used to normalise them.
+REGISTER_ATTRS: dict[str, dict[str, str]] = {
+    "dibao": {"dibao_class": "text", "monthly_amount": "money", "approved_date": "date"},
+    "tekun": {"support_mode": "text", "approved_date": "date"},
+    "disability": {"disability_type": "text", "disability_level": "code:disability_level", "issued_date": "date"},
+    "death": {"death_date": "date", "cancel_reason": "text"},
+    "hukou": {"relation": "code:relation_gbt4761"},
+    "public_employee": {"employer": "text", "staff_type": "text"},
+    "vehicle": {"plate": "text", "vehicle_type": "text", "registered_date": "date"},
+    "property": {"address": "text", "property_type": "text", "floor_area": "money"},
+    "business": {"business_name": "text", "business_type": "text", "registered_capital": "money"},
+    "student": {"school": "text", "student_status": "code:student_status", "grade": "text"},
+    "medical": {"enrol_year": "year", "insurance_type": "text", "insured_status": "text"},
+    "housing": {"housing_grade": "code:housing_grade", "assessed_date": "date"},
+}
+
+VISIT_FIELDS = _fields(
+    ("hh_code", "户编号", "text"),
+    ("head_id", "户主证件号码", "id"),
+    ("head_name", "户主姓名", "name"),
+    ("township", "乡镇", "township"),
+    ("village", "村", "village"),
+    ("cadre_name", "帮扶责任人", "name"),
+    ("visit_date", "走访日期", "date"),
+    ("note", "走访内容", "text"),
+)
+
+ROLES = ("system", "archive", "manual", "survey")
+ROLE_LABELS = {"system": "国家系统", "archive": "村级档案", "manual": "扶贫手册", "survey": "入户核查"}
+LEVELS = ("person", "household")
+
+# Prefix that lets a config keep an unknown column, by name, in `extra`.
+EXTRA_PREFIX = "x_"
+
+
+def household_fields(role: str) -> dict[str, Field]:
+    if role == "survey":
+        return {**HOUSEHOLD_FIELDS, **SURVEY_FIELDS}
+    return dict(HOUSEHOLD_FIELDS)
+
+
+def source_fields(role: str, level: str) -> dict[str, Field]:
+    """Every field a source of this role and level may map a column to."""
+    fields = household_fields(role)
+    if level == "person":
+        fields = {**fields, **PERSON_FIELDS}
+    return fields
+
+
+def register_fields(kind: str) -> dict[str, Field]:
+    attrs = {name: Field(name, name, vkind) for name, vkind in REGISTER_ATTRS.get(kind, {}).items()}
+    return {**REGISTER_FIELDS, **attrs}
+
+
+def field_kind(name: str) -> str:
+    for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS, VISIT_FIELDS):
+        if name in table:
+            return table[name].kind
+    for attrs in REGISTER_ATTRS.values():
+        if name in attrs:
+            return attrs[name]
+    return "text"
