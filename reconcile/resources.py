@@ -41,3 +41,7 @@ def kinds_csv() -> Path:
 def default_params() -> dict:
     with open(params_dir() / "default.yaml", encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def config_template() -> str:
+    return (_PACKAGE / "templates" / "reconcile.yaml").read_text(encoding="utf-8")

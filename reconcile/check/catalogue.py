@@ -1,0 +1,86 @@
+"""`reconcile rules list` / `reconcile rules explain`: the catalogue printed from the YAML packs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ..config import load_params
+from ..errors import ReconcileError
+from .packs import kinds, load_rules
+from .params import PARAM_REF, flatten
+from .types import RULE_TYPES, RuleContext
+
+ALL_ROLES = {"system": "person", "archive": "household", "manual": "person", "survey": "household"}
+
+
+def _needs(rule) -> str:
+    needs = list(rule.needs)
+    if rule.type == "compare":
+        needs.append("≥2 个含 " + rule.spec["field"] + " 的来源(" + "/".join(rule.spec["sources"]) + ")")
+    return ", ".join(needs) or "-"
+
+
+def print_catalogue(console: Console) -> None:
+    table = Table(title="规则目录")
+    for col in ("编号", "问题类型", "名称", "规则包", "所需来源", "严重程度"):
+        table.add_column(col)
+    titles = {k: v.title for k, v in kinds().items()}
+    for rule in load_rules():
+        table.add_row(rule.id, f"{rule.kind}\n{titles[rule.kind]}", rule.title, rule.pack, _needs(rule), rule.severity)
+    console.print(table)
+
+
+def _example_context(config_path: Path | None) -> tuple[RuleContext, dict]:
+    if config_path is not None:
+        from ..config import load_config
+
+        config = load_config(config_path)
+        roles = {k: s.role for k, s in config.sources.items()}
+        levels = {k: s.level for k, s in config.sources.items()}
+        params, year = config.params, config.year
+        registers = {r.kind for r in config.registers.values()}
+        visits = config.visits is not None
+    else:
+        roles, levels = {r: r for r in ALL_ROLES}, dict(ALL_ROLES)
+        params, year, registers, visits = load_params("default", None), 2020, set(), True
+    from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+
+    everything = set(HOUSEHOLD_FIELDS) | set(PERSON_FIELDS) | set(SURVEY_FIELDS)
+    ctx = RuleContext(sources=list(roles), roles=roles, levels=levels, coverage={s: everything for s in roles},
+                      registers=registers, has_visits=visits, year=year)
+    return ctx, params
+
+
+def explain_rule(rule_id: str, config_path: Path | None, console: Console) -> None:
+    rules = {r.id: r for r in load_rules()}
+    if rule_id not in rules:
+        import difflib
+
+        near = difflib.get_close_matches(rule_id, rules, n=1)
+        raise ReconcileError(f"没有规则 {rule_id}" + (f",是否应为 {near[0]}?" if near else ""))
+    rule = rules[rule_id]
+    kind = kinds()[rule.kind]
+    console.print(f"[bold]{rule.id}[/] {rule.title}  ({rule.pack}, 类型 {rule.type})")
+    console.print(f"问题类型: {rule.kind} {kind.title} — {kind.category};严重程度 {rule.severity}")
+    console.print(f"说明: {kind.meaning}")
+    console.print(f"所需来源: {_needs(rule)}")
+    console.print(f"消息模板: {rule.message}")
+    console.print(f"整改建议: {rule.advice}")
+    ctx, params = _example_context(config_path)
+    sql = RULE_TYPES[rule.type].build(rule, ctx)
+    flat = {**flatten(params), "year": ctx.year}
+    used = dict.fromkeys(PARAM_REF.findall(sql))
+    tables = sorted({t for t in ("param_exit_line", "param_monitoring_line", "param_cause_measures") if t in sql})
+    if used or tables:
+        console.print("参数:")
+        for name in used:
+            console.print(f"  ${name} = {flat.get(name)!r}")
+        for table in tables:
+            key = table.removeprefix("param_")
+            console.print(f"  表 {table}: {yaml.safe_dump(params.get(key), allow_unicode=True).strip()}")
+    console.print(Syntax(sql.strip(), "sql", word_wrap=True))

@@ -1,0 +1,195 @@
+"""Check stage: run the selected rules, write the long `finding` table (DESIGN §5, §7).
+
+Reads the linked tables (`hh_wide`, `person_wide`, `src_*`, `register`, `visit` ...); writes
+`finding` (one row per finding, the §5 columns) and `rule_run` (what ran, what was skipped and why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from string import Formatter
+
+import duckdb
+import polars as pl
+
+from ..config import Config
+from ..link import _role_rank
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+from .packs import Rule, kinds, select_rules
+from .params import bind, flatten, register_param_tables
+from .types import RULE_TYPES, RuleContext
+from .udf import register_udfs
+
+FINDING_COLUMNS = [
+    "finding_id", "rule_id", "kind", "category", "severity", "township", "village", "cluster_id", "hh_code",
+    "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice", "status",
+]
+ENTITY_COLUMNS = ["township", "village", "hh_code", "head_name", "head_id"]
+
+
+@dataclass
+class RuleRun:
+    rule_id: str
+    kind: str
+    title: str
+    status: str  # ran / skipped / error
+    reason: str = ""
+    findings: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class CheckResult:
+    runs: list[RuleRun] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[RuleRun]:
+        return [r for r in self.runs if r.status == "skipped"]
+
+
+def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext:
+    rank = _role_rank(config)
+    sources = sorted(config.sources, key=lambda s: rank[s])
+    coverage: dict[str, set[str]] = {s: set() for s in sources}
+    for table, fields in (("src_household", [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS]), ("src_person", list(PERSON_FIELDS))):
+        cols = {r[0] for r in con.execute(f"describe {table}").fetchall()}
+        present = [f for f in fields if f in cols]
+        if not present or "source" not in cols:
+            continue
+        counted = ", ".join(f'count("{f}")' for f in present)
+        counts = con.execute(f"select source, {counted} from {table} group by source").fetchall()
+        for row in counts:
+            coverage.setdefault(row[0], set()).update(f for f, n in zip(present, row[1:], strict=True) if n)
+    registers = {r[0] for r in con.execute("select distinct kind from register").fetchall()} if config.registers else set()
+    by_role: dict[str, int] = {}
+    for s in sources:
+        by_role[config.sources[s].role] = by_role.get(config.sources[s].role, 0) + 1
+    from ..schema import ROLE_LABELS
+
+    labels = {s: ROLE_LABELS[config.sources[s].role] + (f"({s})" if by_role[config.sources[s].role] > 1 else "")
+              for s in sources}
+    return RuleContext(
+        sources=sources, roles={s: config.sources[s].role for s in sources},
+        levels={s: config.sources[s].level for s in sources}, coverage=coverage, registers=registers,
+        has_visits=config.visits is not None, year=config.year, labels=labels,
+    )
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    return str(value)
+
+
+def render(template: str, row: dict) -> str:
+    """Fill `{name}` from the finding's columns; a name the query did not return renders empty."""
+    out = []
+    for literal, name, spec, _conv in Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(_fmt(row.get(name)) if not spec else format(row.get(name) or 0, spec))
+    return "".join(out)
+
+
+def fingerprint(rule_id: str, row: dict) -> str:
+    entity = row.get("hh_code") or row.get("head_id") or ""
+    person = row.get("person_id") or row.get("person_name") or ""
+    text = "|".join([rule_id, str(entity), str(person), str(row.get("key") or "")])
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _fill_entities(con: duckdb.DuckDBPyConnection, hits_columns: list[str]) -> str:
+    selects = ["h.*"]
+    for col in ENTITY_COLUMNS:
+        selects.append(f"coalesce(h.{col}, w.{col}) as _e_{col}" if col in hits_columns else f"w.{col} as _e_{col}")
+    if "person_cluster_id" in hits_columns:
+        for col in ("person_name", "person_id"):
+            selects.append(f"coalesce(h.{col}, p.{col}) as _e_{col}" if col in hits_columns else f"p.{col} as _e_{col}")
+        person_join = "left join person_wide p on p.person_cluster_id = h.person_cluster_id"
+    else:
+        for col in ("person_name", "person_id"):
+            selects.append(f"h.{col} as _e_{col}" if col in hits_columns else f"null::varchar as _e_{col}")
+        person_join = ""
+    cluster = "h.cluster_id" if "cluster_id" in hits_columns else "null::varchar"
+    return (f"select {', '.join(selects)} from _hits h left join hh_wide w on w.cluster_id = {cluster} "
+            f"{person_join}")
+
+
+def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat: dict) -> list[dict]:
+    sql = RULE_TYPES[rule.type].build(rule, ctx)
+    con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
+    cols = [r[0] for r in con.execute("describe _hits").fetchall()]
+    frame = pl.from_arrow(con.sql(_fill_entities(con, cols)).to_arrow_table())
+    kind = kinds()[rule.kind]
+    findings = []
+    for row in frame.iter_rows(named=True):  # findings are few; templating is per finding by nature
+        for col in (*ENTITY_COLUMNS, "person_name", "person_id"):
+            row[col] = row.pop(f"_e_{col}")
+        finding = {
+            "rule_id": rule.id, "kind": rule.kind, "category": kind.category, "severity": rule.severity,
+            **{c: row.get(c) for c in (*ENTITY_COLUMNS, "person_name", "person_id", "cluster_id")},
+            "sources": row.get("sources") or "", "evidence": row.get("evidence") or "{}",
+            "message": render(rule.message, row), "advice": render(rule.advice, row), "status": "new",
+        }
+        finding["finding_id"] = fingerprint(rule.id, {**row, **finding})
+        findings.append(finding)
+    return findings
+
+
+def _register_problem_labels(con: duckdb.DuckDBPyConnection) -> None:
+    from ..normalize.problems import PROBLEMS
+    from ..validate.engine import problem_text
+
+    labels = pl.DataFrame({"code": list(PROBLEMS), "message": [problem_text(c) for c in PROBLEMS]})
+    con.register("_labels", labels.to_arrow())
+    con.execute("create or replace table problem_label as select * from _labels")
+    con.unregister("_labels")
+
+
+def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None) -> CheckResult:
+    rules = rules if rules is not None else select_rules(config)
+    register_udfs(con)
+    register_param_tables(con, config.params)
+    _register_problem_labels(con)
+    flat = {**flatten(config.params), "year": config.year}
+    ctx = build_context(con, config)
+    result = CheckResult()
+    findings: list[dict] = []
+    for rule in rules:
+        missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
+        if missing:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", "缺少: " + "; ".join(missing)))
+            continue
+        started = time.perf_counter()
+        try:
+            found = run_rule(con, rule, ctx, flat)
+        except (duckdb.Error, KeyError) as exc:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"{type(exc).__name__}: {exc}"))
+            continue
+        seen = set()
+        for f in found:  # one finding per fingerprint: a rule that reaches an entity twice says it once
+            if f["finding_id"] not in seen:
+                seen.add(f["finding_id"])
+                findings.append(f)
+        result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "ran", "", len(seen),
+                                   time.perf_counter() - started))
+    frame = pl.DataFrame(findings, schema={c: pl.String for c in FINDING_COLUMNS}) if findings else \
+        pl.DataFrame(schema={c: pl.String for c in FINDING_COLUMNS})
+    frame = frame.select(FINDING_COLUMNS).unique("finding_id", keep="first", maintain_order=True)
+    con.register("_findings", frame.to_arrow())
+    con.execute("create or replace table finding as select * from _findings order by township, village, cluster_id, rule_id")
+    con.unregister("_findings")
+    runs = pl.DataFrame([r.__dict__ for r in result.runs]) if result.runs else pl.DataFrame(
+        schema={"rule_id": pl.String, "kind": pl.String, "title": pl.String, "status": pl.String,
+                "reason": pl.String, "findings": pl.Int64, "seconds": pl.Float64})
+    con.register("_runs", runs.to_arrow())
+    con.execute("create or replace table rule_run as select * from _runs")
+    con.unregister("_runs")
+    return result

@@ -1,0 +1,62 @@
+"""Parameters reach rule SQL as bound values and small tables, never as literals in a query.
+
+Nested mappings are flattened with `_` (`income_tolerance.absolute` → `$income_tolerance_absolute`);
+mappings keyed by year become tables `param_<name>(year, value)`; the cause→measure table becomes
+`param_cause_measures(cause, measure)`; lists become list values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import duckdb
+import polars as pl
+
+PARAM_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _is_year_map(value: Any) -> bool:
+    return isinstance(value, dict) and value and all(isinstance(k, int) and 1900 < k < 2100 for k in value)
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if _is_year_map(value) or key == "cause_measures":
+            continue
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def register_param_tables(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[str]:
+    created = []
+    for key, value in params.items():
+        if _is_year_map(value):
+            frame = pl.DataFrame({"year": list(value), "value": [float(v) for v in value.values()]},
+                                 schema={"year": pl.Int64, "value": pl.Float64})
+            name = f"param_{key}"
+        elif key == "cause_measures":
+            pairs = [(cause, m) for cause, measures in value.items() for m in measures]
+            frame = pl.DataFrame(pairs, schema={"cause": pl.String, "measure": pl.String}, orient="row")
+            name = "param_cause_measures"
+        else:
+            continue
+        con.register("_param_frame", frame.to_arrow())
+        con.execute(f"create or replace table {name} as select * from _param_frame")
+        con.unregister("_param_frame")
+        created.append(name)
+    return created
+
+
+def bind(sql: str, flat: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a query names; an unknown name is a pack error the caller reports."""
+    names = dict.fromkeys(PARAM_REF.findall(sql))
+    missing = [n for n in names if n not in flat]
+    if missing:
+        raise KeyError(", ".join(missing))
+    return {n: flat[n] for n in names}

@@ -1,0 +1,172 @@
+"""Rule types: the code behind rules. One explicit registry (DESIGN §12.2).
+
+A type turns a rule's YAML parameters into one SQL query over the stage tables. The query
+returns one row per finding with at least `cluster_id`, `sources` and `evidence` (JSON); it may
+also return `person_cluster_id`, entity columns (township, village, hh_code, head_name, head_id,
+person_name, person_id), `key` (what distinguishes two findings of one rule on one entity) and any
+value the message template names. Values always go in as bound parameters ($name), never pasted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jinja2
+
+from ..schema import PERSON_FIELDS, ROLE_LABELS, field_kind
+from .packs import Rule
+
+
+@dataclass
+class RuleContext:
+    sources: list[str]  # configured source keys, most trusted first
+    roles: dict[str, str]  # source key -> role
+    levels: dict[str, str]  # source key -> person / household
+    coverage: dict[str, set[str]]  # source key -> fields with at least one value
+    registers: set[str]  # register kinds present
+    has_visits: bool
+    year: int
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def with_role(self, *roles: str) -> list[str]:
+        return [s for s in self.sources if self.roles[s] in roles]
+
+    def person_sources(self) -> list[str]:
+        return [s for s in self.sources if self.levels[s] == "person"]
+
+    def carrying(self, fld: str, candidates: list[str]) -> list[str]:
+        return [s for s in candidates if fld in self.coverage.get(s, set())]
+
+    def label(self, source: str) -> str:
+        return self.labels.get(source) or ROLE_LABELS.get(self.roles[source], source)
+
+    def missing_needs(self, needs: list[str]) -> list[str]:
+        missing = []
+        for need in needs:
+            if need.startswith("register:"):
+                if need.split(":", 1)[1] not in self.registers:
+                    missing.append(need)
+            elif need == "visits":
+                if not self.has_visits:
+                    missing.append(need)
+            elif not self.with_role(need):
+                missing.append(need)
+        return missing
+
+
+def _display(column: str, kind: str) -> str:
+    """SQL that renders a value the way a township officer writes it."""
+    if kind == "money":
+        return f"printf('%.2f', {column})"
+    if kind in ("date", "yearmonth"):
+        return f"strftime({column}, '%Y-%m-%d')"
+    if kind == "bool":
+        return f"case when {column} then '是' else '否' end"
+    if kind.startswith("codes:"):
+        return f"array_to_string(list_sort({column}), '、')"
+    return f"{column}::varchar"
+
+
+class CompareType:
+    """Compare one field across the sources that carry it; a difference is a finding."""
+
+    keys = {"field", "sources", "level", "tolerance", "valid_only"}
+
+    def validate(self, rule: Rule) -> list[str]:
+        problems = []
+        if not rule.spec.get("field"):
+            problems.append("compare 规则需要 `field`")
+        if rule.spec.get("level", "household") not in ("household", "person"):
+            problems.append("level 应为 household 或 person")
+        if not rule.spec.get("sources"):
+            problems.append("compare 规则需要 `sources`(参与比较的来源角色)")
+        return problems
+
+    def _sources(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        candidates = ctx.with_role(*rule.spec["sources"])
+        if rule.spec.get("level") == "person":
+            candidates = [s for s in candidates if ctx.levels[s] == "person"]
+        return ctx.carrying(rule.spec["field"], candidates)
+
+    def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        carrying = self._sources(rule, ctx)
+        if len(carrying) < 2:
+            return [f"至少两个来源含有字段 {rule.spec['field']}(现有: {', '.join(carrying) or '无'})"]
+        return []
+
+    def build(self, rule: Rule, ctx: RuleContext) -> str:
+        fld = rule.spec["field"]
+        person = rule.spec.get("level") == "person"
+        table, key = ("person_wide", "person_cluster_id") if person else ("hh_wide", "cluster_id")
+        kind = field_kind(fld) if (person or fld not in PERSON_FIELDS) else PERSON_FIELDS[fld].kind
+        parts = []
+        for order, s in enumerate(self._sources(rule, ctx)):
+            col = f'"{fld}_{s}"'
+            cond = f"{col} is not null"
+            if rule.spec.get("valid_only") and kind == "id":
+                cond += f' and "{fld}_valid_{s}"' if not person else f' and "id_number_valid_{s}"'
+            value = f"array_to_string(list_sort({col}), '、')" if kind.startswith("codes:") else col
+            parts.append(
+                f"select {key}, '{s}' as source, '{ctx.label(s)}' as label, {order} as ord, "
+                f"{value} as v, {_display(col, kind)} as shown from {table} where {cond}"
+            )
+        numeric = kind in ("money", "int", "year")
+        differs = "count(distinct v) > 1"
+        tolerance = rule.spec.get("tolerance")
+        if numeric and tolerance:
+            differs = (f"max(v) - min(v) > ${tolerance}_absolute "
+                       f"and max(v) - min(v) > ${tolerance}_relative * greatest(abs(max(v)), abs(min(v)))")
+        cluster = "any_value(w.cluster_id)" if person else "vals.cluster_id"
+        join = f"join {table} w on w.{key} = vals.{key}" if person else ""
+        select_key = f"vals.{key}, {cluster} as cluster_id" if person else "vals.cluster_id"
+        return f"""
+with vals as (
+    {' union all '.join(parts)}
+)
+select {select_key},
+       string_agg(vals.source, ',' order by ord) as sources,
+       json_group_object(vals.source, vals.shown) as evidence,
+       string_agg(label || ' ' || shown, ';' order by ord) as "values",
+       '{fld}' as key
+from vals {join}
+group by vals.{key}
+having {differs}
+"""
+
+
+class SqlType:
+    """A query written in the rule itself, for what no other type says.
+
+    The query is a Jinja template for structure only (which sources exist); values are bound
+    parameters. Available in the template: `sources`, `person_sources`, `src(role)` (keys of that role),
+    `label(source)`, `has(field, source)`, `year`.
+    """
+
+    keys = {"sql"}
+
+    def validate(self, rule: Rule) -> list[str]:
+        if not rule.spec.get("sql"):
+            return ["sql 规则需要 `sql`"]
+        try:
+            jinja2.Environment().parse(rule.spec["sql"])
+        except jinja2.TemplateSyntaxError as exc:
+            return [f"sql 模板语法错误(第 {exc.lineno} 行): {exc.message}"]
+        return []
+
+    def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        return []
+
+    def build(self, rule: Rule, ctx: RuleContext) -> str:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+        template = env.from_string(rule.spec["sql"])
+        return template.render(
+            sources=ctx.sources, person_sources=ctx.person_sources(), src=lambda *r: ctx.with_role(*r),
+            label=ctx.label, has=lambda f, s: f in ctx.coverage.get(s, set()), year=ctx.year,
+            roles=ctx.roles,
+        )
+
+
+RULE_TYPES: dict[str, CompareType | SqlType] = {
+    "compare": CompareType(),
+    "sql": SqlType(),
+}

@@ -1,0 +1,195 @@
+"""Command line: `reconcile run CONFIG`, `reconcile demo`, ... (help in Chinese)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import ReconcileError
+
+app = typer.Typer(
+    name="reconcile",
+    help="扶贫/防返贫监测数据“四个一致”比对工具:系统导出、村级档案、扶贫手册、入户核查逐户逐人比对。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+rules_app = typer.Typer(help="规则目录:列出规则、查看某条规则的参数和 SQL。", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+console = Console(stderr=True)
+out_console = Console()
+STATE = {"debug": False}
+
+
+def _fail(exc: BaseException) -> None:
+    if STATE["debug"]:
+        traceback.print_exception(exc)
+    console.print(f"[bold red]错误:[/] {exc}", highlight=False)
+    raise typer.Exit(getattr(exc, "exit_code", 2))
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"reconcile {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="显示版本号")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="出错时显示完整的程序调用栈(供开发人员排查)")] = False,
+) -> None:
+    STATE["debug"] = debug
+
+
+def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None) -> None:
+    from .config import load_config
+    from .pipeline import run
+    from .report.summary import print_summary, summary_dict
+
+    try:
+        config = load_config(config_path)
+        if quiet or as_json:
+            result = run(config, output=output)
+        else:
+            from .report.progress import StageProgress
+
+            with StageProgress(console) as progress:
+                result = run(config, output=output, on_stage=progress.update)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(summary_dict(result), ensure_ascii=False, indent=2) + "\n")
+    elif not quiet:
+        print_summary(result, out_console)
+    if fail_on:
+        levels = {"high": ["high"], "medium": ["high", "medium"], "low": ["high", "medium", "low"]}[fail_on]
+        if result.findings.filter(result.findings["severity"].is_in(levels)).height:
+            raise typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="配置文件 reconcile.yaml 的路径")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为配置中的 output:)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不显示进度和汇总")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出运行汇总(供批处理)")] = False,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="存在该级别(high/medium/low)及以上问题时退出码为 1")] = None,
+) -> None:
+    """按配置文件运行全部核查:读取 → 检查输入 → 标准化 → 匹配 → 规则核查 → 写出结果。"""
+    if fail_on and fail_on not in ("high", "medium", "low"):
+        _fail(ReconcileError(f"--fail-on 应为 high / medium / low,实际为 {fail_on}"))
+    _run(config, output, quiet, as_json, fail_on)
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="输出目录")] = Path("reconcile-demo"),
+) -> None:
+    """用自带的示例县数据运行一遍,结果写到 ./reconcile-demo/。"""
+    from .resources import sample_dir
+
+    config = sample_dir() / "reconcile.yaml"
+    if not config.exists():
+        _fail(ReconcileError(f"找不到示例县数据: {config}"))
+    _run(config, output.resolve(), False, False, None)
+
+
+@app.command("check-config")
+def check_config_command(config: Annotated[Path, typer.Argument(help="配置文件路径")]) -> None:
+    """只检查配置文件(不读取数据),一次列出所有问题。"""
+    from .config import load_config
+
+    try:
+        cfg = load_config(config)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    out_console.print(f"[green]配置有效[/]: {cfg.region} {cfg.year} 年,来源 {', '.join(cfg.sources)};"
+                      f"部门数据 {len(cfg.registers)} 类;输出到 {cfg.output}")
+
+
+@app.command("init")
+def init_command(directory: Annotated[Path, typer.Argument(help="在此目录写出带注释的 reconcile.yaml 模板")]) -> None:
+    """写出一个带中文注释的配置模板 reconcile.yaml。"""
+    from .resources import config_template
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "reconcile.yaml"
+    if target.exists():
+        _fail(ReconcileError(f"{target} 已存在,不会覆盖。请换一个目录或先改名。"))
+    target.write_text(config_template(), encoding="utf-8")
+    out_console.print(f"已写出配置模板: {target}")
+
+
+@app.command("synth")
+def synth_command(
+    out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("synthetic-county"),
+    households: Annotated[int, typer.Option("--households", "-n", help="户数")] = 400,
+    seed: Annotated[int, typer.Option("--seed", help="随机种子(相同种子生成相同数据)")] = 1,
+    corruption: Annotated[str, typer.Option("--corruption", help="数据质量噪声: low / medium / high")] = "low",
+) -> None:
+    """生成一个模拟县(含各类已知问题和标准答案),用于测试和演示。"""
+    from .synth import generate
+
+    if out.exists() and any(out.iterdir()):
+        _fail(ReconcileError(f"输出目录 {out} 非空,不会覆盖。请换一个目录。"))
+    path = generate(out, households=households, seed=seed, corruption=corruption)
+    out_console.print(f"已生成模拟县: {path}")
+
+
+@app.command("validate")
+def validate_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径")],
+    gx: Annotated[bool, typer.Option("--gx", help="同时用 Great Expectations 按同一约定校验(需安装 reconcile[gx])")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录")] = None,
+) -> None:
+    """只读取并检查输入文件,写出 input_issues.csv(可选 Great Expectations 结果)。"""
+    from .config import load_config
+    from .validate.command import validate_only
+
+    try:
+        cfg = load_config(config)
+        if output is not None:
+            cfg = cfg.with_output(output)
+        summary = validate_only(cfg, gx=gx)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    for line in summary:
+        out_console.print(line)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """列出全部规则:编号、问题类型、名称、所需来源、严重程度。"""
+    from .check.catalogue import print_catalogue
+
+    print_catalogue(out_console)
+
+
+@rules_app.command("explain")
+def rules_explain(
+    rule_id: Annotated[str, typer.Argument(help="规则编号,例如 FC-HH-SIZE")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="按此配置的来源展开 SQL")] = None,
+) -> None:
+    """显示一条规则的定义、参数和它运行的 SQL。"""
+    from .check.catalogue import explain_rule
+
+    try:
+        explain_rule(rule_id, config, out_console)
+    except ReconcileError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":
+    app()

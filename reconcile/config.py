@@ -1,0 +1,309 @@
+"""The run configuration `reconcile.yaml` (DESIGN §4).
+
+The whole file is validated before any data is touched, and every problem is reported at once,
+each with the key path, what was found, what was expected and the nearest valid key.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .resources import default_params, params_dir
+from .schema import EXTRA_PREFIX, LEVELS, REGISTER_KINDS, ROLES, VISIT_FIELDS, register_fields, source_fields
+
+FILE_KEYS = {"path", "encoding", "sheet", "header_rows", "skip_rows", "columns", "profile", "format"}
+SOURCE_KEYS = FILE_KEYS | {"role", "level"}
+REGISTER_KEYS = FILE_KEYS | {"kind"}
+TOP_KEYS = {"region", "year", "province", "output", "ledger", "sources", "registers", "visits", "packs",
+            "rules", "params", "linkage"}
+FORMATS = {"csv", "xlsx", "parquet"}
+SOURCE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass
+class FileSpec:
+    key: str
+    path: Path
+    encoding: str = "auto"
+    sheet: int | str = 0
+    header_rows: int | None = None
+    skip_rows: int = 0
+    columns: dict[str, str] = field(default_factory=dict)
+    profile: str = "auto"
+    format: str | None = None
+
+
+@dataclass
+class SourceSpec(FileSpec):
+    role: str = "system"
+    level: str = "household"
+
+
+@dataclass
+class RegisterSpec(FileSpec):
+    kind: str = "dibao"
+
+
+@dataclass
+class Config:
+    path: Path | None
+    base_dir: Path
+    region: str
+    year: int
+    province: str
+    output: Path
+    ledger: Path
+    sources: dict[str, SourceSpec]
+    registers: dict[str, RegisterSpec]
+    visits: FileSpec | None
+    packs: list[str]
+    rules_disable: list[str]
+    params: dict[str, Any]
+    linkage: dict[str, Any]
+
+    def sources_with_role(self, role: str) -> list[str]:
+        return [k for k, s in self.sources.items() if s.role == role]
+
+    def with_output(self, output: Path) -> Config:
+        clone = copy.copy(self)
+        clone.output = output.resolve()
+        if self.ledger == self.output / "reconcile.duckdb":
+            clone.ledger = clone.output / "reconcile.duckdb"
+        return clone
+
+
+def nearest(word: str, candidates) -> str | None:
+    matches = difflib.get_close_matches(str(word), sorted(candidates), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def _did_you_mean(word: str, candidates) -> str:
+    best = nearest(word, candidates)
+    return f",是否应为 `{best}`?" if best else ""
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def unknown_keys(self, where: str, mapping: dict, allowed: set[str]) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.items.append(
+                    f"{where}{key}: 未知的配置项{_did_you_mean(key, allowed)}(可用: {', '.join(sorted(allowed))})"
+                )
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_params(province: str, overrides: dict | None, problems: _Problems | None = None) -> dict:
+    """default.yaml, then rules/params/<province>.yaml, then the config's `params:`."""
+    params = copy.deepcopy(default_params())
+    if province and province != "default":
+        path = params_dir() / f"{province}.yaml"
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                params = _merge(params, yaml.safe_load(f) or {})
+        elif problems is not None:
+            known = [p.stem for p in params_dir().glob("*.yaml")]
+            problems.add(f"province: 找不到参数集 `{province}`(应为 rules/params/<省份>.yaml){_did_you_mean(province, known)}")
+    if overrides:
+        if problems is not None:
+            for key in overrides:
+                if key not in params:
+                    problems.add(f"params.{key}: 未知参数{_did_you_mean(key, params)}")
+        params = _merge(params, overrides)
+    return params
+
+
+def _int_or_none(value: Any, where: str, problems: _Problems, minimum: int = 0) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        problems.add(f"{where}: 应为不小于 {minimum} 的整数,实际为 {value!r}")
+        return None
+    return value
+
+
+def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Path, problems: _Problems,
+               targets: set[str], **extra):
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    if not isinstance(raw, dict):
+        problems.add(f"{where}: 应为一个映射(path, role, columns ...),实际为 {type(raw).__name__}")
+        return None
+    problems.unknown_keys(f"{where}.", raw, allowed)
+    path_value = raw.get("path")
+    if not path_value:
+        problems.add(f"{where}.path: 缺少文件路径(相对于配置文件所在目录)")
+        return None
+    path = (base / str(path_value)).resolve()
+    if not path.exists():
+        problems.add(f"{where}.path: 文件或文件夹不存在: {path}")
+    fmt = raw.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        problems.add(f"{where}.format: 应为 {'/'.join(sorted(FORMATS))} 之一,实际为 {fmt!r}")
+    columns = raw.get("columns") or {}
+    if not isinstance(columns, dict):
+        problems.add(f"{where}.columns: 应为“原始列名: 标准字段”的映射")
+        columns = {}
+    clean_columns: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for header, target in columns.items():
+        target = str(target)
+        if target not in targets and not target.startswith(EXTRA_PREFIX):
+            problems.add(
+                f"{where}.columns.{header}: 未知的标准字段 `{target}`{_did_you_mean(target, targets)}"
+                f"(不需要标准化的列可用 `{EXTRA_PREFIX}` 开头的名称保留在 extra 中)"
+            )
+            continue
+        if target in seen and not target.startswith(EXTRA_PREFIX):
+            problems.add(f"{where}.columns: 列 `{seen[target]}` 和 `{header}` 都映射到了 `{target}`")
+        seen[target] = str(header)
+        clean_columns[str(header)] = target
+    sheet = raw.get("sheet", 0)
+    if not isinstance(sheet, int | str) or isinstance(sheet, bool):
+        problems.add(f"{where}.sheet: 应为工作表序号(从 0 开始)或名称")
+        sheet = 0
+    return cls(
+        key=key, path=path, encoding=str(raw.get("encoding", "auto")), sheet=sheet,
+        header_rows=_int_or_none(raw.get("header_rows"), f"{where}.header_rows", problems, 1),
+        skip_rows=_int_or_none(raw.get("skip_rows", 0), f"{where}.skip_rows", problems) or 0,
+        columns=clean_columns, profile=str(raw.get("profile", "auto")), format=fmt, **extra,
+    )
+
+
+def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
+    problems = _Problems()
+    if not isinstance(data, dict):
+        raise ConfigError(["配置文件应为 YAML 映射(键: 值)"], str(path) if path else None)
+    problems.unknown_keys("", data, TOP_KEYS)
+
+    region = str(data.get("region", "") or "")
+    if not region:
+        problems.add("region: 缺少地区名称(打印在报告上,例如 示例县)")
+    year = data.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 2013 <= year <= 2035:
+        problems.add(f"year: 应为 2013–2035 之间的考核年度,实际为 {year!r}")
+        year = 2020
+    province = str(data.get("province", "default") or "default")
+    output = (base_dir / str(data.get("output", "out/"))).resolve()
+    ledger = (base_dir / str(data["ledger"])).resolve() if data.get("ledger") else output / "reconcile.duckdb"
+
+    sources: dict[str, SourceSpec] = {}
+    raw_sources = data.get("sources") or {}
+    if not isinstance(raw_sources, dict) or not raw_sources:
+        problems.add("sources: 至少需要一个数据来源(system / archive / manual / survey)")
+        raw_sources = {}
+    for key, raw in raw_sources.items():
+        where = f"sources.{key}"
+        if not SOURCE_KEY_PATTERN.match(str(key)):
+            problems.add(f"{where}: 来源名称应为小写英文字母、数字或下划线(例如 system、archive2)")
+            continue
+        role = (raw or {}).get("role", key if key in ROLES else None) if isinstance(raw, dict) else None
+        if role not in ROLES:
+            problems.add(f"{where}.role: 应为 {' / '.join(ROLES)} 之一,实际为 {role!r}{_did_you_mean(str(role), ROLES)}")
+            role = "system"
+        level = (raw or {}).get("level", "household") if isinstance(raw, dict) else "household"
+        if level not in LEVELS:
+            problems.add(f"{where}.level: 应为 person(每人一行)或 household(每户一行),实际为 {level!r}")
+            level = "household"
+        spec = _file_spec(SourceSpec, key, raw, where, SOURCE_KEYS, base_dir, problems,
+                          set(source_fields(role, level)), role=role, level=level)
+        if spec:
+            sources[key] = spec
+
+    registers: dict[str, RegisterSpec] = {}
+    raw_registers = data.get("registers") or {}
+    if not isinstance(raw_registers, dict):
+        problems.add("registers: 应为“名称: {path, kind, columns}”的映射")
+        raw_registers = {}
+    for key, raw in raw_registers.items():
+        where = f"registers.{key}"
+        kind = raw.get("kind", key) if isinstance(raw, dict) else key
+        if kind not in REGISTER_KINDS:
+            problems.add(f"{where}.kind: 未知的部门数据类型 {kind!r}{_did_you_mean(str(kind), REGISTER_KINDS)}"
+                         f"(可用: {', '.join(REGISTER_KINDS)})")
+            continue
+        spec = _file_spec(RegisterSpec, key, raw, where, REGISTER_KEYS, base_dir, problems,
+                          set(register_fields(kind)), kind=kind)
+        if spec:
+            registers[key] = spec
+
+    visits = None
+    if data.get("visits"):
+        visits = _file_spec(FileSpec, "visits", data["visits"], "visits", FILE_KEYS, base_dir, problems,
+                            set(VISIT_FIELDS))
+
+    packs = data.get("packs", ["all"]) or ["all"]
+    if isinstance(packs, str):
+        packs = [packs]
+    from .check.packs import available_packs  # late import: the check stage imports config
+
+    known_packs = set(available_packs()) | {"all"}
+    for pack in packs:
+        if pack not in known_packs:
+            problems.add(f"packs: 未知的规则包 {pack!r}{_did_you_mean(str(pack), known_packs)}")
+    rules_section = data.get("rules") or {}
+    if not isinstance(rules_section, dict):
+        problems.add("rules: 应为 {disable: [规则编号]}")
+        rules_section = {}
+    problems.unknown_keys("rules.", rules_section, {"disable"})
+    disable = [str(r) for r in rules_section.get("disable", []) or []]
+
+    params = load_params(province, data.get("params") or {}, problems)
+    linkage = data.get("linkage") or {}
+    if linkage and not isinstance(linkage, dict):
+        problems.add("linkage: 应为参数映射")
+        linkage = {}
+    if linkage:
+        known = set(params.get("linkage", {}))
+        problems.unknown_keys("linkage.", linkage, known)
+        params["linkage"] = _merge(params.get("linkage", {}), linkage)
+
+    if problems.items:
+        raise ConfigError(problems.items, str(path) if path else None)
+    config = Config(path=path, base_dir=base_dir, region=region, year=year, province=province, output=output,
+                    ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
+                    rules_disable=disable, params=params, linkage=linkage)
+    from .check.packs import validate_rule_references
+
+    bad = validate_rule_references(config)
+    if bad:
+        raise ConfigError(bad, str(path) if path else None)
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path).resolve()
+    if not path.exists():
+        raise ConfigError([f"找不到配置文件: {path}"], str(path))
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
+        raise ConfigError([f"YAML 格式错误 {where}: {getattr(exc, 'problem', exc)}"], str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"配置文件应为 UTF-8 编码(第 {exc.start} 字节无法解码)"], str(path)) from exc
+    return parse_config(data, path.parent, path)

@@ -1,0 +1,67 @@
+"""Wide views over linked records: one row per household (person) cluster, `<field>_<source>` columns."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ..config import Config
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+
+HOUSEHOLD_DISPLAY = ("township", "village", "hh_code", "head_name")
+PERSON_EXTRA = ("id_number_valid", "id_number_birth", "id_number_sex", "id_number_raw", "id_number_problem")
+HOUSEHOLD_EXTRA = ("head_id_valid", "head_id_raw", "head_id_problem", "member_rows", "head_rows", "file", "sheet", "row")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {table}").fetchall()]
+
+
+def _pivot_sql(base: str, key: str, table: str, link: str, link_key: str, sources: list[str],
+               fields: list[str]) -> str:
+    selects = [f"k.{key}"]
+    joins = []
+    for s in sources:
+        alias = f"s_{s}"
+        selects.append(f"{alias}.rec_key is not null as present_{s}")
+        selects.append(f"{alias}.rec_key as rec_key_{s}")
+        selects += [f'{alias}."{f}" as "{f}_{s}"' for f in fields]
+        joins.append(
+            f"left join (select l.{key}, t.* from {link} l join {table} t "
+            f"on t.source = l.source and t.rec_key = l.rec_key "
+            f"where l.source = '{s}' and l.is_primary) {alias} on {alias}.{key} = k.{key}"
+        )
+    return f"select {', '.join(selects)} from ({base}) k {' '.join(joins)}"
+
+
+def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config, rank: dict[str, int]) -> None:
+    sources = sorted(config.sources, key=lambda s: rank[s])
+    hh_cols = set(_columns(con, "src_household"))
+    hh_fields = [f for f in [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS, *HOUSEHOLD_EXTRA] if f in hh_cols]
+    pivot = _pivot_sql("select distinct cluster_id from hh_link", "cluster_id", "src_household", "hh_link",
+                       "cluster_id", sources, hh_fields)
+    display = []
+    for f in HOUSEHOLD_DISPLAY:
+        candidates = ", ".join(f'"{f}_{s}"' for s in sources)
+        display.append(f"coalesce({candidates}) as {f}")
+    valid_ids = ", ".join(f'case when "head_id_valid_{s}" then "head_id_{s}" end' for s in sources)
+    any_ids = ", ".join(f'"head_id_{s}"' for s in sources)
+    display.append(f"coalesce({valid_ids}, {any_ids}) as head_id")
+    con.execute(f"create or replace table hh_wide as select p.*, {', '.join(display)} from ({pivot}) p")
+
+    person_sources = [s for s in sources if config.sources[s].level == "person"]
+    p_cols = set(_columns(con, "src_person"))
+    p_fields = [f for f in [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"] if f in p_cols]
+    if not person_sources:
+        con.execute("create or replace table person_wide as select * from person_link where false")
+        return
+    pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
+                       "src_person", "person_link", "person_cluster_id", person_sources, p_fields)
+    names = ", ".join(f'"name_{s}"' for s in person_sources)
+    valid = ", ".join(f'case when "id_number_valid_{s}" then "id_number_{s}" end' for s in person_sources)
+    any_ids = ", ".join(f'"id_number_{s}"' for s in person_sources)
+    con.execute(f"""
+        create or replace table person_wide as
+        select p.*, k.cluster_id, coalesce({names}) as person_name, coalesce({valid}, {any_ids}) as person_id
+        from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
+          using (person_cluster_id)
+    """)

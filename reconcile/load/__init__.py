@@ -1,0 +1,217 @@
+"""Load stage: files → raw text tables with canonical column names.
+
+Writes `raw_household`, `raw_person`, `raw_register`, `raw_visit`, `raw_numeric_cell` and
+`load_report`. Every cell stays text here; the normalise stage parses it. Columns that map to no
+canonical field are kept per row in `extra` (JSON), never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ..config import Config, FileSpec, RegisterSpec, SourceSpec
+from ..errors import InputError
+from ..schema import (
+    EXTRA_PREFIX,
+    HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
+    REGISTER_ATTRS,
+    REGISTER_FIELDS,
+    SURVEY_FIELDS,
+    VISIT_FIELDS,
+    Field,
+    register_fields,
+    source_fields,
+)
+from ..validate.contract import load_contract
+from .headers import nearest, suggest_mapping
+from .readers import RawTable, read_table
+
+
+HOUSEHOLD_COLUMNS = list({**HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
+PERSON_COLUMNS = list({**PERSON_FIELDS, **HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
+REGISTER_COLUMNS = list(REGISTER_FIELDS)
+VISIT_COLUMNS = list(VISIT_FIELDS)
+META_COLUMNS = ["source", "role", "level", "file", "sheet", "row", "rec_key"]
+
+
+@dataclass
+class LoadedFile:
+    spec: FileSpec
+    table: RawTable
+    mapping: dict[str, str]  # raw header -> canonical field (or x_ name)
+    unmapped_explicit: list[str]  # explicit `columns:` headers that are not in the file
+
+
+def _id_like_headers(spec: FileSpec, fields: dict[str, Field]) -> list[str]:
+    sensitive = {name for name, f in fields.items() if f.kind == "id"} | {"hh_code", "rec_id", "hukou_no"}
+    return [raw for raw, target in spec.columns.items() if target in sensitive]
+
+
+def _resolve_mapping(spec: FileSpec, headers: list[str], targets: set[str]) -> tuple[dict[str, str], list[str]]:
+    mapping = {raw: target for raw, target in spec.columns.items() if raw in headers}
+    missing = [raw for raw in spec.columns if raw not in headers]
+    if spec.profile == "auto":
+        taken = set(mapping.values())
+        free_headers = [h for h in headers if h not in mapping]
+        for raw, target in suggest_mapping(free_headers, targets - taken).items():
+            mapping[raw] = target
+    return mapping, missing
+
+
+def _check_required(spec: FileSpec, table_kind: str, mapping: dict[str, str], headers: list[str],
+                    fields: dict[str, Field], config_section: str, contract: dict) -> None:
+    required = contract["tables"][table_kind]["required"]
+    mapped = set(mapping.values())
+    problems = []
+    for field_name in required.get("all", []):
+        if field_name not in mapped:
+            problems.append([field_name])
+    for group in required.get("any_of", []):
+        if not mapped.intersection(group):
+            problems.append(list(group))
+    if not problems:
+        return
+    lines = []
+    for group in problems:
+        label = " 或 ".join(f"「{fields[f].label}」({f})" for f in group)
+        guess = nearest(fields[group[0]].label, headers)
+        example = guess or "<文件中的列名>"
+        lines.append(f"缺少必需的列 {label}。如果文件中该列的列名不同,请在配置 {config_section}.columns 下加一行:"
+                     f"  {example}: {group[0]}")
+    raise InputError(
+        f"文件 {spec.path} 无法使用:\n  " + "\n  ".join(lines) + f"\n  文件中的列: {', '.join(headers)}"
+    )
+
+
+def _read(spec: FileSpec, fields: dict[str, Field], table_kind: str, section: str, work_dir: Path,
+          contract: dict) -> LoadedFile:
+    table = read_table(
+        spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows, skip_rows=spec.skip_rows,
+        encoding=spec.encoding, text_sensitive=_id_like_headers(spec, fields), work_dir=work_dir,
+    )
+    mapping, missing = _resolve_mapping(spec, table.headers, set(fields))
+    _check_required(spec, table_kind, mapping, table.headers, fields, section, contract)
+    return LoadedFile(spec, table, mapping, missing)
+
+
+def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | None = None) -> pl.DataFrame:
+    """Rename mapped columns to canonical names, add missing ones as null, pack the rest into JSON."""
+    frame = loaded.table.frame
+    mapping = loaded.mapping
+    canonical = {raw: target for raw, target in mapping.items()
+                 if not target.startswith(EXTRA_PREFIX) and (attrs is None or target not in attrs)}
+    extra_cols = [c for c in frame.columns if not c.startswith("_") and c not in canonical
+                  and (attrs is None or mapping.get(c) not in attrs)]
+    exprs: list[pl.Expr] = [pl.col(raw).alias(target) for raw, target in canonical.items()]
+    present = set(canonical.values())
+    exprs += [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in present]
+    if extra_cols:
+        names = {c: (mapping[c] if c in mapping else c) for c in extra_cols}
+        exprs.append(
+            pl.struct([pl.col(c).alias(names[c]) for c in extra_cols]).struct.json_encode().alias("extra")
+        )
+    else:
+        exprs.append(pl.lit(None, dtype=pl.String).alias("extra"))
+    if attrs is not None:
+        attr_cols = {raw: target for raw, target in mapping.items() if target in attrs}
+        if attr_cols:
+            exprs.append(pl.struct([pl.col(raw).alias(t) for raw, t in attr_cols.items()])
+                         .struct.json_encode().alias("attrs"))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.String).alias("attrs"))
+    meta = [pl.col("_file").alias("file"), pl.col("_sheet").alias("sheet"), pl.col("_row").cast(pl.Int64).alias("row")]
+    return frame.select(meta + exprs)
+
+
+def _with_rec_key(frame: pl.DataFrame) -> pl.DataFrame:
+    stripped = pl.col("rec_id").str.strip_chars()
+    fallback = pl.concat_str([pl.col("file"), pl.col("sheet"), pl.col("row").cast(pl.String)], separator=":")
+    return frame.with_columns(
+        pl.when(stripped.is_not_null() & (stripped != "")).then(stripped).otherwise(fallback).alias("rec_key")
+    )
+
+
+def _write(con: duckdb.DuckDBPyConnection, name: str, frames: list[pl.DataFrame], columns: list[str]) -> None:
+    if frames:
+        data = pl.concat(frames, how="diagonal_relaxed")
+    else:
+        data = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in columns})
+    con.register("_load_frame", data.to_arrow())
+    con.execute(f'create or replace table {name} as select * from _load_frame')
+    con.unregister("_load_frame")
+
+
+def _numeric_cells(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:
+    cells = loaded.table.numeric_cells
+    if cells is None or cells.height == 0:
+        return None
+    return cells.with_columns(
+        pl.lit(owner).alias("source"),
+        pl.col("column").replace_strict(loaded.mapping, default=pl.col("column")).alias("field"),
+    ).select(["source", "_file", "_sheet", "_row", "column", "field"]).rename(
+        {"_file": "file", "_sheet": "sheet", "_row": "row"}
+    )
+
+
+def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list[dict]:
+    """Read every configured file; returns one report entry per source/register/visit file."""
+    contract = load_contract()
+    report: list[dict] = []
+    households, persons, registers, visits, numeric = [], [], [], [], []
+
+    def record(owner: str, section: str, loaded: LoadedFile, rows: int) -> None:
+        report.append({
+            "owner": owner, "section": section, "path": str(loaded.spec.path),
+            "encoding": loaded.table.encoding, "header_row": loaded.table.header_row, "rows": rows,
+            "mapping": json.dumps(loaded.mapping, ensure_ascii=False),
+            "unmapped_explicit": json.dumps(loaded.unmapped_explicit, ensure_ascii=False),
+            "extra_columns": json.dumps([h for h in loaded.table.headers if h not in loaded.mapping],
+                                        ensure_ascii=False),
+        })
+        cells = _numeric_cells(loaded, owner)
+        if cells is not None:
+            numeric.append(cells)
+
+    for key, spec in config.sources.items():
+        assert isinstance(spec, SourceSpec)
+        fields = source_fields(spec.role, spec.level)
+        loaded = _read(spec, fields, spec.level, f"sources.{key}", work_dir, contract)
+        columns = PERSON_COLUMNS if spec.level == "person" else HOUSEHOLD_COLUMNS
+        frame = _with_rec_key(_canonical_frame(loaded, columns)).with_columns(
+            pl.lit(key).alias("source"), pl.lit(spec.role).alias("role"), pl.lit(spec.level).alias("level"),
+        )
+        (persons if spec.level == "person" else households).append(frame)
+        record(key, f"sources.{key}", loaded, frame.height)
+
+    for key, spec in config.registers.items():
+        assert isinstance(spec, RegisterSpec)
+        fields = register_fields(spec.kind)
+        loaded = _read(spec, fields, "register", f"registers.{key}", work_dir, contract)
+        frame = _canonical_frame(loaded, REGISTER_COLUMNS, attrs=set(REGISTER_ATTRS.get(spec.kind, {}))).with_columns(
+            pl.lit(key).alias("register"), pl.lit(spec.kind).alias("kind"),
+        )
+        registers.append(frame)
+        record(key, f"registers.{key}", loaded, frame.height)
+
+    if config.visits is not None:
+        loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract)
+        frame = _canonical_frame(loaded, VISIT_COLUMNS)
+        visits.append(frame)
+        record("visits", "visits", loaded, frame.height)
+
+    base = ["source", "role", "level", "file", "sheet", "row", "rec_key", "extra"]
+    _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS)
+    _write(con, "raw_person", persons, base + PERSON_COLUMNS)
+    _write(con, "raw_register", registers, ["register", "kind", "file", "sheet", "row", "extra", "attrs"]
+           + REGISTER_COLUMNS)
+    _write(con, "raw_visit", visits, ["file", "sheet", "row", "extra"] + VISIT_COLUMNS)
+    _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
+    _write(con, "load_report", [pl.DataFrame(report)] if report else [],
+           ["owner", "section", "path", "encoding", "header_row", "rows", "mapping"])
+    return report

@@ -1,0 +1,175 @@
+"""Normalise stage: raw text tables → typed canonical tables, raw values kept beside.
+
+Reads `raw_household`, `raw_person`, `raw_register`, `raw_visit`, `raw_numeric_cell`; writes
+`src_person`, `src_household` (including households derived from person-level sources),
+`register` and `visit`. For every parsed field `<f>` the raw text stays in `<f>_raw`; ID fields
+also get `<f>_valid`, `<f>_birth` and `<f>_sex` (what the number encodes).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from ..schema import (
+    HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
+    REGISTER_ATTRS,
+    REGISTER_FIELDS,
+    SURVEY_FIELDS,
+    VISIT_FIELDS,
+)
+from .columns import normalize_id_series, normalize_series
+
+KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}  # identifiers: trimmed, never parsed as numbers
+
+
+def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
+
+
+def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    con.register("_norm_frame", frame.to_arrow())
+    con.execute(f"create or replace table {name} as select * from _norm_frame")
+    con.unregister("_norm_frame")
+
+
+def _numeric_flags(frame: pl.DataFrame, numeric: pl.DataFrame, owner_col: str, field: str) -> pl.Series:
+    keys = [owner_col, "file", "sheet", "row"]
+    cells = numeric.filter(pl.col("field") == field).select(
+        pl.col("source").alias(owner_col), "file", "sheet", pl.col("row").cast(pl.Int64), pl.lit(True).alias("_numeric")
+    ).unique(keys)
+    if cells.height == 0:
+        return pl.Series("_numeric", [False] * frame.height, dtype=pl.Boolean)
+    joined = frame.select(keys).join(cells, on=keys, how="left", maintain_order="left")
+    return joined["_numeric"].fill_null(False)
+
+
+def normalize_frame(frame: pl.DataFrame, kinds: dict[str, str], numeric: pl.DataFrame | None = None,
+                    owner_col: str = "source") -> pl.DataFrame:
+    """Normalise every column of `frame` named in `kinds`; other columns pass through."""
+    out: list[pl.Series] = []
+    for name in frame.columns:
+        series = frame[name]
+        kind = kinds.get(name)
+        if kind is None:
+            out.append(series)
+            continue
+        if name in KEEP_TEXT or kind == "text":
+            out.append(series.str.strip_chars().replace("", None).alias(name))
+            continue
+        if kind == "id":
+            flags = (_numeric_flags(frame, numeric, owner_col, name) if numeric is not None
+                     else pl.Series([False] * frame.height, dtype=pl.Boolean))
+            ids = normalize_id_series(series, flags)
+            out += [
+                ids["value"].alias(name), series.alias(f"{name}_raw"),
+                ids["valid"].fill_null(False).alias(f"{name}_valid"),
+                ids["birth"].alias(f"{name}_birth"), ids["sex"].alias(f"{name}_sex"),
+                ids["problem"].alias(f"{name}_problem"),
+            ]
+            continue
+        values, _problems = normalize_series(series, kind)
+        out += [values.alias(name), series.alias(f"{name}_raw")]
+    return pl.DataFrame(out)
+
+
+def _kinds(*tables) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for table in tables:
+        kinds.update({name: f.kind for name, f in table.items()})
+    return kinds
+
+
+HOUSEHOLD_KINDS = _kinds(HOUSEHOLD_FIELDS, SURVEY_FIELDS)
+PERSON_KINDS = _kinds(HOUSEHOLD_FIELDS, SURVEY_FIELDS, PERSON_FIELDS)
+
+
+def _derive_households(persons: pl.DataFrame) -> pl.DataFrame:
+    """One household per (source, hh_code) of a person-level source.
+
+    Household columns repeat on every member row; the head's row is trusted first (it is the one
+    a clerk fills), then the first row in file order. The head's own name and ID fill head_name /
+    head_id when the file has no 户主 columns.
+    """
+    if persons.height == 0:
+        return pl.DataFrame()
+    persons = persons.filter(pl.col("hh_code").is_not_null())
+    ranked = persons.with_columns(
+        (pl.col("relation") != "户主").fill_null(True).alias("_not_head"),
+        pl.len().over(["source", "hh_code"]).alias("_members"),
+        (pl.col("relation") == "户主").sum().over(["source", "hh_code"]).alias("_heads"),
+    ).sort(["source", "hh_code", "_not_head", "row"])
+    first = ranked.group_by(["source", "hh_code"], maintain_order=True).first()
+    suffixes = ("", "_raw", "_valid", "_birth", "_sex", "_problem")
+    household_cols = ["source", "role", "level", "file", "sheet", "row", "extra"] + [
+        name + suffix for name in HOUSEHOLD_KINDS for suffix in suffixes if name + suffix in first.columns
+    ]
+    head_is_row = ~pl.col("_not_head")
+    no_head_columns = pl.col("head_id").is_null() & pl.col("head_id_raw").is_null() & head_is_row
+    derived = first.with_columns(
+        pl.when(pl.col("head_name").is_null() & head_is_row).then(pl.col("name")).otherwise(pl.col("head_name"))
+        .alias("head_name"),
+        *[pl.when(no_head_columns).then(pl.col(f"id_number{suffix}")).otherwise(pl.col(f"head_id{suffix}"))
+          .alias(f"head_id{suffix}") for suffix in ("", "_raw", "_valid", "_birth", "_sex", "_problem")],
+        pl.col("hh_code").alias("rec_key"),
+        pl.col("_members").cast(pl.Int64).alias("member_rows"),
+        pl.col("_heads").cast(pl.Int64).alias("head_rows"),
+    )
+    keep = list(dict.fromkeys(household_cols + ["rec_key", "member_rows", "head_rows", "head_id_valid"]))
+    return derived.select([c for c in keep if c in derived.columns])
+
+
+def normalize(con: duckdb.DuckDBPyConnection) -> None:
+    numeric = read_table(con, "raw_numeric_cell")
+    if numeric.height and "row" in numeric.columns:
+        numeric = numeric.with_columns(pl.col("row").cast(pl.Int64))
+
+    persons = normalize_frame(read_table(con, "raw_person"), PERSON_KINDS, numeric)
+    if persons.height:
+        persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
+    write_table(con, "src_person", persons)
+
+    households = normalize_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
+    if households.height:
+        households = households.with_columns(
+            pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
+        )
+    derived = _derive_households(persons)
+    if derived.height:
+        households = pl.concat([households, derived], how="diagonal_relaxed") if households.height else derived
+    write_table(con, "src_household", households)
+
+    registers = read_table(con, "raw_register")
+    register_kinds = _kinds(REGISTER_FIELDS)
+    registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
+    write_table(con, "register", registers)
+    _normalize_register_attrs(con)
+
+    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS))
+    write_table(con, "visit", visits)
+
+
+def _normalize_register_attrs(con: duckdb.DuckDBPyConnection) -> None:
+    """Register attributes differ by kind; a long view `register_attr` holds them parsed."""
+    frame = read_table(con, "register")
+    rows = []
+    if frame.height and "attrs" in frame.columns:
+        for kind, attrs in REGISTER_ATTRS.items():
+            part = frame.filter((pl.col("kind") == kind) & pl.col("attrs").is_not_null())
+            if part.height == 0:
+                continue
+            decoded = part.select("register", "kind", "file", "row", pl.col("attrs").str.json_decode(
+                pl.Struct({name: pl.String for name in attrs})).alias("_a")).unnest("_a")
+            for name, vkind in attrs.items():
+                if name not in decoded.columns:
+                    continue
+                values, _ = normalize_series(decoded[name], vkind)
+                rows.append(decoded.select("register", "kind", "file", "row").with_columns(
+                    pl.lit(name).alias("attr"), decoded[name].alias("value_raw"),
+                    values.cast(pl.String).alias("value"),
+                ))
+    long = pl.concat(rows) if rows else pl.DataFrame(schema={
+        "register": pl.String, "kind": pl.String, "file": pl.String, "row": pl.Int64, "attr": pl.String,
+        "value_raw": pl.String, "value": pl.String})
+    write_table(con, "register_attr", long)

@@ -1,0 +1,66 @@
+"""Machine-readable outputs of a run (DESIGN §5): findings, input issues, links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ..check.engine import FINDING_COLUMNS
+from ..config import Config
+
+LINK_RATE_SQL = """
+with pairs as (
+  {pairs}
+)
+select * from pairs order by source_a, source_b
+"""
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
+
+
+def write_csv_bom(frame: pl.DataFrame, path: Path) -> None:
+    """UTF-8 with BOM, so Excel and WPS open Chinese text correctly."""
+    frame.write_csv(path, include_bom=True)
+
+
+def build_link_rates(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Per ordered source pair: how many of A's households have a linked record in B."""
+    sources = list(config.sources)
+    parts = []
+    for a in sources:
+        for b in sources:
+            if a == b:
+                continue
+            parts.append(
+                f"select '{a}' as source_a, '{b}' as source_b, count(*) filter (where present_{a}) as records_a, "
+                f"count(*) filter (where present_{a} and present_{b}) as linked, "
+                f"round(linked / nullif(records_a, 0), 4) as rate from hh_wide"
+            )
+    if not parts:
+        parts = ["select null::varchar as source_a, null::varchar as source_b, 0 as records_a, 0 as linked, "
+                 "0.0 as rate where false"]
+    con.execute(f"create or replace table link_rate as {LINK_RATE_SQL.format(pairs=' union all '.join(parts))}")
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> dict[str, Path]:
+    build_link_rates(con, config)
+    files = {
+        "findings.parquet": out / "findings.parquet",
+        "findings.csv": out / "findings.csv",
+        "input_issues.csv": out / "input_issues.csv",
+        "links.parquet": out / "links.parquet",
+        "person_links.parquet": out / "person_links.parquet",
+    }
+    findings = _frame(con, f"select {', '.join(FINDING_COLUMNS)} from finding")
+    findings.write_parquet(files["findings.parquet"])
+    write_csv_bom(findings, files["findings.csv"])
+    write_csv_bom(_frame(con, "select * from input_issue"), files["input_issues.csv"])
+    _frame(con, "select cluster_id, source, rec_key, hh_code, head_id, method, score from hh_link "
+                "order by cluster_id, source, rec_key").write_parquet(files["links.parquet"])
+    _frame(con, "select person_cluster_id, cluster_id, source, rec_key, id_number, method, score from person_link "
+                "order by person_cluster_id, source, rec_key").write_parquet(files["person_links.parquet"])
+    return files

@@ -1,0 +1,26 @@
+"""Stage progress on the terminal (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+class StageProgress:
+    def __init__(self, console: Console):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=False)
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> StageProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, name: str, label: str, seconds: float | None) -> None:
+        if seconds is None:
+            self.tasks[name] = self.progress.add_task(f"{label} ({name})", total=1)
+        else:
+            self.progress.update(self.tasks[name], completed=1, description=f"{label} ({name}) 完成 {seconds:.2f}s")

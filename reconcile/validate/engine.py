@@ -1,0 +1,146 @@
+"""Validate stage, default engine: the input contract checked set-wise over whole columns.
+
+Reads `raw_*`, `load_report`, `raw_numeric_cell`; writes `input_issue` (one row per failing cell).
+Each distinct raw value is judged once by the same normaliser the normalise stage uses, so a cell
+reported here is exactly a cell the normaliser could not (or could only partly) make sense of.
+A bad cell is reported and its row kept; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import polars as pl
+
+from ..normalize.columns import normalize_series
+from ..normalize.problems import INFORMATIONAL, PROBLEMS
+from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, read_table, write_table
+from ..schema import REGISTER_FIELDS, VISIT_FIELDS
+from .contract import load_contract
+
+ISSUE_COLUMNS = ["source", "file", "sheet", "row", "column", "field", "value", "problem", "severity", "message"]
+
+EXTRA_PROBLEMS = {
+    "required_empty": "必填项为空",
+    "out_of_range": "数值超出合理范围({detail}):{value}",
+    "excel_number": "该列在Excel中以数值格式保存,长编号可能已丢失末位数字,请设为文本格式:{value}",
+}
+
+
+def problem_text(code: str) -> str:
+    """The message of a problem code without the value, for sentences that name the value elsewhere."""
+    template = PROBLEMS.get(code) or EXTRA_PROBLEMS.get(code) or code
+    return template.split(":{value}")[0].split("{")[0].rstrip("(")
+
+
+def _mappings(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """owner → canonical field → raw header, from what the load stage resolved."""
+    rows = con.execute("select owner, mapping from load_report").fetchall()
+    return {owner: {field: raw for raw, field in json.loads(mapping).items()} for owner, mapping in rows}
+
+
+def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, table_kind: str,
+                mappings: dict[str, dict[str, str]], contract: dict) -> pl.DataFrame:
+    """Every failing cell of one raw table as input-issue rows (message filled later)."""
+    parts: list[pl.DataFrame] = []
+    not_empty = set(contract["tables"][table_kind].get("not_empty", []))
+    ranges = contract.get("ranges", {})
+    base = frame.select(pl.col(owner_col).alias("source"), "file", "sheet", pl.col("row").cast(pl.Int64))
+    for field, kind in kinds.items():
+        if field not in frame.columns:
+            continue
+        raw = frame[field]
+        problems: list[pl.Series] = []
+        if kind not in ("text",) and field not in ("rec_id", "hh_code", "hukou_no"):
+            values, found = normalize_series(raw, kind)
+            problems.append(found)
+            if field in ranges:
+                problems.append(base.with_columns(values.alias("_v")).select(
+                    pl.when(_range_mask(pl.col("_v"), values.dtype, ranges[field])).then(pl.lit("out_of_range"))
+                    .otherwise(None).alias(field))[field])
+        if field in not_empty:
+            empty = raw.is_null() | (raw.str.strip_chars() == "")
+            problems.append(pl.select(pl.when(empty).then(pl.lit("required_empty")).otherwise(None)
+                                      .alias(field))[field] if len(raw) else pl.Series(field, [], pl.String))
+        for found in problems:
+            hit = base.with_columns(found.alias("problem"), raw.alias("value"), pl.lit(field).alias("field"))
+            hit = hit.filter(pl.col("problem").is_not_null())
+            if hit.height:
+                parts.append(hit)
+    if not parts:
+        return pl.DataFrame(schema={"source": pl.String, "file": pl.String, "sheet": pl.String, "row": pl.Int64,
+                                    "problem": pl.String, "value": pl.String, "field": pl.String})
+    issues = pl.concat(parts, how="vertical_relaxed")
+    # a field the file does not map cannot be "required empty" in it
+    mapped = pl.DataFrame(
+        [(owner, f) for owner, fields in mappings.items() for f in fields], schema={"source": pl.String,
+                                                                                  "field": pl.String}, orient="row")
+    return issues.join(mapped, on=["source", "field"], how="semi")
+
+
+def _range_mask(col: pl.Expr, dtype: pl.DataType, bounds: dict) -> pl.Expr:
+    lo, hi = bounds.get("min"), bounds.get("max")
+    if dtype == pl.Date:
+        lo = dt.date.fromisoformat(lo) if isinstance(lo, str) else lo
+        hi = dt.date.today() if hi == "today" else (dt.date.fromisoformat(hi) if isinstance(hi, str) else hi)
+    mask = pl.lit(False)
+    if lo is not None:
+        mask = mask | (col < pl.lit(lo)).fill_null(False)
+    if hi is not None:
+        mask = mask | (col > pl.lit(hi)).fill_null(False)
+    return mask
+
+
+def _messages(issues: pl.DataFrame, mappings: dict[str, dict[str, str]], contract: dict) -> pl.DataFrame:
+    ranges = contract.get("ranges", {})
+    headers = pl.DataFrame(
+        [(owner, f, raw) for owner, fields in mappings.items() for f, raw in fields.items()],
+        schema={"source": pl.String, "field": pl.String, "column": pl.String}, orient="row")
+    issues = issues.join(headers, on=["source", "field"], how="left").with_columns(
+        pl.coalesce("column", "field").alias("column"))
+    messages = []
+    severities = []
+    for row in issues.iter_rows(named=True):  # one sentence per bad cell; cells are few relative to rows
+        code = row["problem"]
+        template = PROBLEMS.get(code) or EXTRA_PROBLEMS[code]
+        detail = ""
+        if code == "out_of_range":
+            bounds = ranges.get(row["field"], {})
+            detail = f"{bounds.get('min', '')}—{bounds.get('max', '')}"
+        text = template.format(value=row["value"] or "", detail=detail)
+        messages.append(f"文件 {row['file']}{(' 工作表 ' + row['sheet']) if row['sheet'] else ''} "
+                        f"第 {row['row']} 行「{row['column']}」列: {text}")
+        severities.append("info" if code in INFORMATIONAL else "error")
+    return issues.with_columns(pl.Series("message", messages, dtype=pl.String),
+                               pl.Series("severity", severities, dtype=pl.String))
+
+
+def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    contract = load_contract()
+    mappings = _mappings(con)
+    parts = [
+        check_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, "source", "household", mappings, contract),
+        check_frame(read_table(con, "raw_person"), PERSON_KINDS, "source", "person", mappings, contract),
+        check_frame(read_table(con, "raw_register"), {k: f.kind for k, f in REGISTER_FIELDS.items()}, "register",
+                    "register", mappings, contract),
+    ]
+    visits = read_table(con, "raw_visit")
+    if visits.height:
+        visits = visits.with_columns(pl.lit("visits").alias("source"))
+        parts.append(check_frame(visits, {k: f.kind for k, f in VISIT_FIELDS.items()}, "source", "visit",
+                                 mappings, contract))
+    numeric = read_table(con, "raw_numeric_cell")
+    if numeric.height:
+        # long codes stored as Excel numbers (户编号): IDs are already reported by the ID normaliser
+        sensitive = numeric.filter(~pl.col("field").is_in(["id_number", "head_id", "cadre_id"]))
+        if sensitive.height:
+            parts.append(sensitive.select("source", "file", "sheet", pl.col("row").cast(pl.Int64),
+                                          pl.lit("excel_number").alias("problem"), pl.lit(None, pl.String)
+                                          .alias("value"), "field"))
+    issues = pl.concat([p for p in parts if p.height], how="diagonal_relaxed") if any(p.height for p in parts) \
+        else parts[0]
+    issues = _messages(issues, mappings, contract).select(ISSUE_COLUMNS).sort(["source", "file", "row", "column"])
+    write_table(con, "input_issue", issues)
+    return issues
