@@ -25,6 +25,7 @@ REGISTER_KEYS = FILE_KEYS | {"kind"}
 TOP_KEYS = {"region", "year", "province", "output", "ledger", "sources", "registers", "visits", "packs",
             "rules", "params", "linkage"}
 FORMATS = {"csv", "xlsx", "parquet"}
+PROFILES = ("auto", "none")  # auto: built-in header synonyms; none: only the explicit `columns:`
 SOURCE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 
@@ -180,6 +181,9 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
             problems.add(f"{where}.columns: 列 `{seen[target]}` 和 `{header}` 都映射到了 `{target}`")
         seen[target] = str(header)
         clean_columns[str(header)] = target
+    profile = str(raw.get("profile", "auto"))
+    if profile not in PROFILES:
+        problems.add(f"{where}.profile: 应为 {' / '.join(PROFILES)},实际为 {profile!r}{_did_you_mean(profile, PROFILES)}")
     sheet = raw.get("sheet", 0)
     if not isinstance(sheet, int | str) or isinstance(sheet, bool):
         problems.add(f"{where}.sheet: 应为工作表序号(从 0 开始)或名称")
@@ -188,7 +192,7 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
         key=key, path=path, encoding=str(raw.get("encoding", "auto")), sheet=sheet,
         header_rows=_int_or_none(raw.get("header_rows"), f"{where}.header_rows", problems, 1),
         skip_rows=_int_or_none(raw.get("skip_rows", 0), f"{where}.skip_rows", problems) or 0,
-        columns=clean_columns, profile=str(raw.get("profile", "auto")), format=fmt, **extra,
+        columns=clean_columns, profile=profile, format=fmt, **extra,
     )
 
 
