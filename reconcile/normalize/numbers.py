@@ -1,0 +1,85 @@
+"""Amounts in yuan and whole numbers as typed in spreadsheets."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from ._text import as_text, squeeze, unwrap
+from .codes import normalize_code
+from .result import EMPTY, Normalized
+
+# NFKC leaves these minus signs alone.
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"})
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_MONEY = re.compile(rf"([+-]?)(?:¥|rmb|cny)?({_NUMBER})(万)?(?:元|圆|块)?(?:整)?")
+# Units that follow a count ("4人", "3户", "2次"); anything else after the number is not a count.
+_INT = re.compile(rf"({_NUMBER})(?:人|口|个|户|次|名|位|岁|间|套|辆|天|年|月)?")
+
+
+def _prepare(raw: object) -> str:
+    # Grouping commas and spaces only ever group digits in these files, never mark decimals.
+    return unwrap(squeeze(as_text(raw))).translate(_MINUS).replace(",", "").replace("'", "").casefold()
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_money(text: str) -> Normalized:
+    if not text:
+        return EMPTY
+    match = _MONEY.fullmatch(text)
+    if not match:
+        return Normalized(None, "number_unparseable")
+    sign, number, wan = match.groups()
+    if sign and number[0] in "+-":
+        return Normalized(None, "number_unparseable")
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        return Normalized(None, "number_unparseable")
+    if wan:
+        amount *= 10000
+    if sign == "-":
+        amount = -amount
+    # Through Decimal so "3.2万" is 32000.0, not 32000.000000000004.
+    return Normalized(float(amount))
+
+
+def parse_money(raw: str | None) -> Normalized:
+    """An amount in yuan as ``float`` ("1,234.5", "1 234元", "￥1234", "3.2万", "-200")."""
+    if raw is None:
+        return EMPTY
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return Normalized(float(raw)) if math.isfinite(raw) else Normalized(None, "number_unparseable")
+    return _parse_money(_prepare(raw))
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_int(text: str) -> Normalized:
+    if not text:
+        return EMPTY
+    match = _INT.fullmatch(text)
+    if not match:
+        return Normalized(None, "number_unparseable")
+    number = Decimal(match.group(1))
+    if number != number.to_integral_value():
+        return Normalized(None, "int_not_whole")
+    return Normalized(int(number))
+
+
+def parse_int(raw: str | None) -> Normalized:
+    """A whole number as ``int`` ("4", "4.0", "4人", "４"); ``int_not_whole`` for "4.5"."""
+    if raw is None:
+        return EMPTY
+    return _parse_int(_prepare(raw))
+
+
+def parse_bool(raw: str | None) -> Normalized:
+    """True/False through the ``bool`` code list (是/否, Y/N, √/×, 1/0 ...)."""
+    if isinstance(raw, bool):
+        return Normalized(raw)
+    result = normalize_code(raw, "bool")
+    if result.value is None:
+        return result
+    return Normalized(result.value == "是")
