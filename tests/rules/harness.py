@@ -27,6 +27,7 @@ def _write_rows(path: Path, rows: list[dict]) -> list[str]:
 
 
 def run_case(case: dict, tmp: Path, rule_id: str):
+    tmp.mkdir(parents=True, exist_ok=True)
     sources, registers = {}, {}
     for key, spec in case.get("sources", {}).items():
         path = tmp / f"{key}.csv"

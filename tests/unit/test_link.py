@@ -1,0 +1,126 @@
+"""Exact-key household and person linkage."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconcile.link.unionfind import components
+from tests.rules.harness import run_case
+
+IDS = {
+    "wang": "430624198001011239", "li": "430624198202022241", "son": "430624201003033313",
+    "zhang": "430624197004044410", "liu": "430624199005055524", "zhao": "430624196507077711",
+}
+
+
+def _clusters(result) -> dict[tuple[str, str], str]:
+    return {(r["source"], r["rec_key"]): r["cluster_id"] for r in result.links.to_dicts()}
+
+
+def test_components_label_by_smallest_member_and_ignore_order():
+    nodes = pl.Series(["d", "a", "c", "b", "e"])
+    roots = components(nodes, pl.Series(["c", "a"]), pl.Series(["d", "b"]))
+    assert roots.to_list() == ["c", "a", "c", "a", "e"]
+
+
+@given(st.permutations(list(range(8))))
+@settings(max_examples=30, deadline=None)
+def test_components_do_not_depend_on_edge_order(order):
+    left = [f"n{i}" for i in (0, 1, 2, 4, 5, 6, 0, 3)]
+    right = [f"n{i}" for i in (1, 2, 3, 5, 6, 7, 3, 2)]
+    nodes = pl.Series([f"n{i}" for i in range(10)])
+    base = components(nodes, pl.Series(left), pl.Series(right)).to_list()
+    shuffled = components(nodes, pl.Series([left[i] for i in order]), pl.Series([right[i] for i in order])).to_list()
+    assert base == shuffled
+
+
+def _case(system_rows, archive_rows, manual_rows=None):
+    sources = {"system": {"level": "person", "rows": system_rows}}
+    if archive_rows:
+        sources["archive"] = {"rows": archive_rows}
+    if manual_rows:
+        sources["manual"] = {"level": "person", "rows": manual_rows}
+    return {"sources": sources}
+
+
+def test_households_link_on_head_id_then_hh_code_then_member_majority(tmp_path):
+    system = [
+        {"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": IDS["wang"], "relation": "户主"},
+        {"hh_code": "H1", "village": "大田村", "name": "李芳", "id_number": IDS["li"], "relation": "配偶"},
+        {"hh_code": "H2", "village": "大田村", "name": "张强", "id_number": IDS["zhang"], "relation": "户主"},
+        {"hh_code": "H3", "village": "大田村", "name": "赵刚", "id_number": IDS["zhao"], "relation": "户主"},
+        {"hh_code": "H3", "village": "大田村", "name": "刘梅", "id_number": IDS["liu"], "relation": "配偶"},
+    ]
+    archive = [
+        {"hh_code": "", "village": "大田村委会", "head_name": "王明", "head_id": IDS["wang"]},  # head ID
+        {"hh_code": "H2", "village": "大田", "head_name": "张强", "head_id": "4.30624E+17"},  # 户编号
+        {"hh_code": "", "village": "大田", "head_name": "某某", "head_id": ""},  # nothing to link on
+    ]
+    manual = [  # H3 under another code and another head, same members: linked by the member majority
+        {"hh_code": "X9", "village": "大田村", "name": "刘梅", "id_number": IDS["liu"], "relation": "户主"},
+        {"hh_code": "X9", "village": "大田村", "name": "赵刚", "id_number": IDS["zhao"], "relation": "配偶"},
+    ]
+    result = run_case(_case(system, archive, manual), tmp_path, "FC-HH-SIZE")
+    links = result.links.to_dicts()
+    by_key = {(r["source"], r["rec_key"]): r for r in links}
+    clusters = _clusters(result)
+    assert clusters[("system", "H1")] == clusters[("archive", "archive.csv::2")]
+    assert by_key[("archive", "archive.csv::2")]["method"] == "head_id"
+    assert clusters[("system", "H2")] == clusters[("archive", "archive.csv::3")]
+    assert by_key[("archive", "archive.csv::3")]["method"] == "hh_code"
+    assert clusters[("system", "H3")] == clusters[("manual", "X9")]
+    assert by_key[("manual", "X9")]["method"] == "member_ids"
+    assert by_key[("archive", "archive.csv::4")]["method"] == "single"
+    assert len({clusters[("system", h)] for h in ("H1", "H2", "H3")}) == 3
+
+
+def test_one_shared_member_does_not_fuse_two_households(tmp_path):
+    # a married daughter still listed with her parents: one shared ID of three is not a majority
+    system = [
+        {"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": IDS["wang"], "relation": "户主"},
+        {"hh_code": "H1", "village": "大田村", "name": "李芳", "id_number": IDS["li"], "relation": "配偶"},
+        {"hh_code": "H1", "village": "大田村", "name": "刘梅", "id_number": IDS["liu"], "relation": "之女"},
+    ]
+    manual = [
+        {"hh_code": "H7", "village": "大田村", "name": "赵刚", "id_number": IDS["zhao"], "relation": "户主"},
+        {"hh_code": "H7", "village": "大田村", "name": "刘梅", "id_number": IDS["liu"], "relation": "配偶"},
+        {"hh_code": "H7", "village": "大田村", "name": "赵小", "id_number": IDS["son"], "relation": "之子"},
+    ]
+    result = run_case(_case(system, [], manual), tmp_path, "FC-HH-SIZE")
+    clusters = _clusters(result)
+    assert clusters[("system", "H1")] != clusters[("manual", "H7")]
+
+
+def test_persons_link_on_id_then_unique_name_and_results_ignore_row_order(tmp_path):
+    system = [
+        {"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": IDS["wang"], "relation": "户主"},
+        {"hh_code": "H1", "village": "大田村", "name": "王小虎", "id_number": IDS["son"], "relation": "之子"},
+        {"hh_code": "H1", "village": "大田村", "name": "李芳", "id_number": IDS["li"], "relation": "配偶"},
+    ]
+    manual = [
+        {"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": IDS["wang"], "relation": "户主"},
+        {"hh_code": "H1", "village": "大田村", "name": "王小虎", "id_number": "43062420100303331", "relation": "之子"},
+        {"hh_code": "H1", "village": "大田村", "name": "李芳", "id_number": "", "relation": "配偶"},
+    ]
+
+    def person_groups(rows_system, rows_manual, path):
+        result = run_case(_case(rows_system, [], rows_manual), path, "FC-MEMBER")
+        frame = result.person_links
+        names = dict(zip(zip(frame["source"], frame["rec_key"], strict=True), frame["name"], strict=True))
+        groups = frame.group_by("person_cluster_id").agg(pl.struct("source", "rec_key")).to_dicts()
+        return sorted(sorted(f"{m['source']}:{names[(m['source'], m['rec_key'])]}" for m in g["source"])
+                      for g in groups), frame
+
+    groups, frame = person_groups(system, manual, tmp_path / "a")
+    assert groups == [["manual:李芳", "system:李芳"], ["manual:王小虎", "system:王小虎"], ["manual:王明", "system:王明"]]
+    methods = dict(zip(frame["name"], frame["method"], strict=False))
+    assert methods["王明"] == "id_number" and methods["李芳"] == "name"
+    rng = random.Random(3)
+    shuffled_s, shuffled_m = system[:], manual[:]
+    rng.shuffle(shuffled_s)
+    rng.shuffle(shuffled_m)
+    assert person_groups(shuffled_s, shuffled_m, tmp_path / "b")[0] == groups
