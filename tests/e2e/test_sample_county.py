@@ -1,0 +1,64 @@
+"""End to end: the bundled sample county against its ground truth."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconcile import run
+from reconcile.check.packs import load_rules
+from reconcile.evaluate import findings_on_clean, read_truth, score
+from reconcile.resources import sample_dir
+
+SAMPLE = sample_dir() / "reconcile.yaml"
+pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="data/sample is not generated")
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    return run(SAMPLE, output=tmp_path_factory.mktemp("sample-out"))
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return read_truth(SAMPLE.parent / "truth")
+
+
+def test_every_implemented_kind_is_found(sample_run, truth):
+    truth_findings, _ = truth
+    implemented = {r.kind for r in load_rules()}
+    table = score(sample_run.findings, truth_findings, kinds=implemented & set(truth_findings["kind"]))
+    missed = table.filter(table["recall"] < 1.0)
+    assert missed.height == 0, f"kinds with recall < 1:\n{missed}"
+    assert table.height >= 9
+
+
+def test_no_finding_on_a_clean_household(sample_run, truth):
+    _, households = truth
+    wrong = findings_on_clean(sample_run.findings, households)
+    assert wrong.height == 0, wrong.select("rule_id", "hh_code", "head_name", "message").to_dicts()[:10]
+
+
+def test_no_rule_failed_and_outputs_exist(sample_run):
+    failed = sample_run.rule_runs.filter(sample_run.rule_runs["status"] == "error")
+    assert failed.height == 0, failed.to_dicts()
+    for name in ("findings.csv", "findings.parquet", "input_issues.csv", "links.parquet", "person_links.parquet",
+                 "reconcile.duckdb"):
+        assert (sample_run.output / name).exists()
+    with open(sample_run.output / "findings.csv", "rb") as f:
+        assert f.read(3) == b"\xef\xbb\xbf"
+
+
+def test_findings_have_exactly_the_contract_columns(sample_run):
+    import polars as pl
+
+    frame = pl.read_parquet(sample_run.output / "findings.parquet")
+    assert frame.columns == [
+        "finding_id", "rule_id", "kind", "category", "severity", "township", "village", "cluster_id", "hh_code",
+        "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice", "status",
+    ]
+    assert frame["finding_id"].n_unique() == frame.height
+
+
+def test_a_rerun_gives_the_same_finding_ids(sample_run, tmp_path):
+    again = run(SAMPLE, output=tmp_path / "again")
+    assert sorted(again.findings["finding_id"].to_list()) == sorted(sample_run.findings["finding_id"].to_list())
