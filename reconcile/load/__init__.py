@@ -29,9 +29,8 @@ from ..schema import (
     source_fields,
 )
 from ..validate.contract import load_contract
-from .headers import nearest, suggest_mapping
-from .readers import RawTable, read_table
-
+from .headers import nearest, spellings_for, suggest_mapping
+from .readers import EXTRA, RawTable, read_table
 
 HOUSEHOLD_COLUMNS = list({**HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
 PERSON_COLUMNS = list({**PERSON_FIELDS, **HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
@@ -49,8 +48,12 @@ class LoadedFile:
 
 
 def _id_like_headers(spec: FileSpec, fields: dict[str, Field]) -> list[str]:
+    """Headers whose cells must be text: Excel numbers there have lost digits."""
     sensitive = {name for name, f in fields.items() if f.kind == "id"} | {"hh_code", "rec_id", "hukou_no"}
-    return [raw for raw, target in spec.columns.items() if target in sensitive]
+    headers = [raw for raw, target in spec.columns.items() if target in sensitive]
+    if spec.profile == "auto":
+        headers += spellings_for(sorted(sensitive))
+    return headers
 
 
 def _resolve_mapping(spec: FileSpec, headers: list[str], targets: set[str]) -> tuple[dict[str, str], list[str]]:
@@ -106,7 +109,7 @@ def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | N
     mapping = loaded.mapping
     canonical = {raw: target for raw, target in mapping.items()
                  if not target.startswith(EXTRA_PREFIX) and (attrs is None or target not in attrs)}
-    extra_cols = [c for c in frame.columns if not c.startswith("_") and c not in canonical
+    extra_cols = [c for c in frame.columns if (not c.startswith("_") or c == EXTRA) and c not in canonical
                   and (attrs is None or mapping.get(c) not in attrs)]
     exprs: list[pl.Expr] = [pl.col(raw).alias(target) for raw, target in canonical.items()]
     present = set(canonical.values())
@@ -126,14 +129,22 @@ def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | N
         else:
             exprs.append(pl.lit(None, dtype=pl.String).alias("attrs"))
     meta = [pl.col("_file").alias("file"), pl.col("_sheet").alias("sheet"), pl.col("_row").cast(pl.Int64).alias("row")]
+    # surplus fields of a ragged CSV row: kept in `extra`, and reported by the validate stage
+    exprs.append(pl.col(EXTRA).alias("ragged") if EXTRA in frame.columns else pl.lit(None, pl.String).alias("ragged"))
     return frame.select(meta + exprs)
 
 
 def _with_rec_key(frame: pl.DataFrame) -> pl.DataFrame:
     stripped = pl.col("rec_id").str.strip_chars()
     fallback = pl.concat_str([pl.col("file"), pl.col("sheet"), pl.col("row").cast(pl.String)], separator=":")
-    return frame.with_columns(
+    keyed = frame.with_columns(
         pl.when(stripped.is_not_null() & (stripped != "")).then(stripped).otherwise(fallback).alias("rec_key")
+    )
+    # a record id typed twice must not make two records one: the second keeps its file position too
+    repeated = pl.col("rec_key").is_duplicated()
+    return keyed.with_columns(
+        pl.when(repeated).then(pl.concat_str([pl.col("rec_key"), fallback], separator="@")).otherwise(
+            pl.col("rec_key")).alias("rec_key")
     )
 
 

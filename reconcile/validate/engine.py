@@ -14,9 +14,9 @@ import json
 import duckdb
 import polars as pl
 
-from ..normalize.columns import normalize_series
+from ..normalize.columns import normalize_id_series, normalize_series
 from ..normalize.problems import INFORMATIONAL, PROBLEMS
-from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, read_table, write_table
+from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table, write_table
 from ..schema import REGISTER_FIELDS, VISIT_FIELDS
 from .contract import load_contract
 
@@ -26,7 +26,23 @@ EXTRA_PROBLEMS = {
     "required_empty": "必填项为空",
     "out_of_range": "数值超出合理范围({detail}):{value}",
     "excel_number": "该列在Excel中以数值格式保存,长编号可能已丢失末位数字,请设为文本格式:{value}",
+    "ragged_row": "该行的字段数多于表头,多出的内容已保存在 extra 列中,请核对是否错列:{value}",
 }
+
+
+# table kind of the contract → the value kind of each field its raw table can hold (shared with the GX engine)
+TABLE_KINDS: dict[str, dict[str, str]] = {
+    "household": HOUSEHOLD_KINDS,
+    "person": PERSON_KINDS,
+    "register": {k: f.kind for k, f in REGISTER_FIELDS.items()},
+    "visit": {k: f.kind for k, f in VISIT_FIELDS.items()},
+}
+ID_FIELDS = frozenset(f for kinds in TABLE_KINDS.values() for f, k in kinds.items() if k == "id")
+
+
+def is_parsed(field: str, kind: str) -> bool:
+    """Whether a field's cells are judged by its normaliser (identifiers and free text are only kept)."""
+    return kind not in ("text",) and field not in ("rec_id", "hh_code", "hukou_no")
 
 
 def problem_text(code: str) -> str:
@@ -42,19 +58,33 @@ def _mappings(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
 
 
 def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, table_kind: str,
-                mappings: dict[str, dict[str, str]], contract: dict) -> pl.DataFrame:
-    """Every failing cell of one raw table as input-issue rows (message filled later)."""
+                mappings: dict[str, dict[str, str]], contract: dict,
+                numeric: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every failing cell of one raw table as input-issue rows (message filled later).
+
+    `numeric` (raw_numeric_cell) tells which ID cells Excel stored as numbers: their last digits are
+    invented, which the ID normaliser reports only when told (`id_excel_number`).
+    """
     parts: list[pl.DataFrame] = []
     not_empty = set(contract["tables"][table_kind].get("not_empty", []))
     ranges = contract.get("ranges", {})
     base = frame.select(pl.col(owner_col).alias("source"), "file", "sheet", pl.col("row").cast(pl.Int64))
+    if "ragged" in frame.columns:
+        ragged = base.with_columns(pl.lit("ragged_row").alias("problem"), frame["ragged"].alias("value"),
+                                   pl.lit("extra").alias("field")).filter(pl.col("value").is_not_null())
+        if ragged.height:
+            parts.append(ragged)
     for field, kind in kinds.items():
         if field not in frame.columns:
             continue
         raw = frame[field]
         problems: list[pl.Series] = []
-        if kind not in ("text",) and field not in ("rec_id", "hh_code", "hukou_no"):
-            values, found = normalize_series(raw, kind)
+        if is_parsed(field, kind):
+            if kind == "id" and numeric is not None and frame.height:
+                ids = normalize_id_series(raw, _numeric_flags(frame, numeric, owner_col, field))
+                values, found = ids["value"].alias(field), ids["problem"].alias(field)
+            else:
+                values, found = normalize_series(raw, kind)
             problems.append(found)
             if field in ranges:
                 problems.append(base.with_columns(values.alias("_v")).select(
@@ -75,8 +105,8 @@ def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, tabl
     issues = pl.concat(parts, how="vertical_relaxed")
     # a field the file does not map cannot be "required empty" in it
     mapped = pl.DataFrame(
-        [(owner, f) for owner, fields in mappings.items() for f in fields], schema={"source": pl.String,
-                                                                                  "field": pl.String}, orient="row")
+        [(owner, f) for owner, fields in mappings.items() for f in [*fields, "extra"]],
+        schema={"source": pl.String, "field": pl.String}, orient="row")
     return issues.join(mapped, on=["source", "field"], how="semi")
 
 
@@ -120,21 +150,22 @@ def _messages(issues: pl.DataFrame, mappings: dict[str, dict[str, str]], contrac
 def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     contract = load_contract()
     mappings = _mappings(con)
+    numeric = read_table(con, "raw_numeric_cell")
     parts = [
-        check_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, "source", "household", mappings, contract),
-        check_frame(read_table(con, "raw_person"), PERSON_KINDS, "source", "person", mappings, contract),
-        check_frame(read_table(con, "raw_register"), {k: f.kind for k, f in REGISTER_FIELDS.items()}, "register",
-                    "register", mappings, contract),
+        check_frame(read_table(con, "raw_household"), TABLE_KINDS["household"], "source", "household", mappings,
+                    contract, numeric),
+        check_frame(read_table(con, "raw_person"), TABLE_KINDS["person"], "source", "person", mappings, contract,
+                    numeric),
+        check_frame(read_table(con, "raw_register"), TABLE_KINDS["register"], "register", "register", mappings,
+                    contract, numeric),
     ]
     visits = read_table(con, "raw_visit")
     if visits.height:
         visits = visits.with_columns(pl.lit("visits").alias("source"))
-        parts.append(check_frame(visits, {k: f.kind for k, f in VISIT_FIELDS.items()}, "source", "visit",
-                                 mappings, contract))
-    numeric = read_table(con, "raw_numeric_cell")
+        parts.append(check_frame(visits, TABLE_KINDS["visit"], "source", "visit", mappings, contract, numeric))
     if numeric.height:
-        # long codes stored as Excel numbers (户编号): IDs are already reported by the ID normaliser
-        sensitive = numeric.filter(~pl.col("field").is_in(["id_number", "head_id", "cadre_id"]))
+        # long codes stored as Excel numbers (户编号): IDs are reported by the ID normaliser (id_excel_number)
+        sensitive = numeric.filter(~pl.col("field").is_in(sorted(ID_FIELDS)))
         if sensitive.height:
             parts.append(sensitive.select("source", "file", "sheet", pl.col("row").cast(pl.Int64),
                                           pl.lit("excel_number").alias("problem"), pl.lit(None, pl.String)

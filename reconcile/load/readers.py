@@ -1,0 +1,430 @@
+"""Read one input (a csv/xlsx/parquet file, or a folder of them) into a table of text cells.
+
+Every cell comes back as text, exactly as the file holds it ("000123" stays "000123", `="…"` CSV
+wrappers are kept for the ID normaliser), with `_file`, `_sheet` and `_row` telling a person where
+each row is. DESIGN §13 explains why: polars would turn "000123" into 123, and an ID that Excel
+stored as a number already lost its last digits, so such cells are reported (`numeric_cells`).
+
+What fastexcel 0.21 (calamine) returns for a cell read with dtypes="string", measured here:
+
+- text                  -> the text as stored, leading zeros and surrounding spaces kept;
+- number                -> shortest Excel-like form: 4.0 -> "4", 1234.5 -> "1234.5", 0.1+0.2 -> "0.3",
+                           1/3 -> "0.333333333", 1e20 -> "100000000000000000000"; an 18-digit ID stored
+                           as a number comes back as all its digits, the last ones invented by the
+                           float (430624198001011234 -> "430624198001011328");
+- date / datetime       -> "2020-01-05 00:00:00" / "2020-01-05 13:30:00[.500]"; we cut a midnight
+                           time so dates read "2020-01-05"; a time-only cell reads "1899-12-31 13:30:00"
+                           and we keep its time "13:30:00"; a date typed as text stays as typed;
+- boolean               -> "true" / "false";
+- formula               -> its cached result as above; error cells (#DIV/0!) -> empty (null);
+- a date *serial* without a date format (43835) is a number -> "43835".
+
+The cell type is not in the string, so when text-sensitive columns are asked for, the sheet is
+loaded a second time (in parallel) as dtype "boolean": fastexcel's boolean extractor returns a value
+only for bool, int and float cells (never for text, dates or errors, and no sampling involved), so
+a non-null value whose text is not "true"/"false" marks a number cell.
+
+CSV: rows with more fields than the header are read on a slower exact path and the surplus fields
+go, joined by the delimiter, into a `__extra__` column (only present when such rows exist); short
+rows are padded with nulls. `_row` counts records like Excel does (a quoted multi-line cell is one
+row). Rows with no non-blank cell are dropped everywhere, after `_row` is assigned.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from reconcile.errors import InputError
+from reconcile.load.encoding import canonical_encoding, detect_encoding, utf8_source, verify_encoding
+from reconcile.load.headers import (
+    HeaderLayout,
+    finalize_names,
+    find_header,
+    header_keys,
+    nearest,
+    normalize_header,
+)
+
+_SUFFIXES = {
+    "csv": (".csv", ".txt", ".tsv"),
+    "xlsx": (".xlsx", ".xlsm", ".xls", ".xlsb"),
+    "parquet": (".parquet",),
+}
+FORMATS = {suffix: kind for kind, suffixes in _SUFFIXES.items() for suffix in suffixes}
+_FMT_ALIASES = {suffix.lstrip("."): kind for suffix, kind in FORMATS.items()} | {"excel": "xlsx"}
+META = ("_file", "_sheet", "_row")
+EXTRA = "__extra__"  # fields beyond the header in ragged CSV rows, joined with the delimiter
+_DELIMITERS = (",", "\t", ";", "|")
+_PROBE_ROWS = 200  # rows inspected to find the header; title blocks are never this tall
+
+
+@dataclass
+class RawTable:
+    frame: pl.DataFrame  # data columns (pl.String) named by header, then _file, _sheet, _row (Int64)
+    numeric_cells: pl.DataFrame  # _file, _sheet, _row, column: text-sensitive cells Excel stored as numbers
+    encoding: str | None  # encoding of text files (None for xlsx/parquet)
+    header_row: int  # 1-based row of the (last) header row; 0 when the file has none
+    headers: list[str]  # data column names in file order (two-row headers joined)
+
+
+@dataclass(frozen=True)
+class _Options:
+    fmt: str | None
+    sheet: int | str
+    header_rows: int | None
+    skip_rows: int
+    encoding: str
+    text_sensitive: tuple[str, ...]
+    work_dir: Path | None
+
+
+def _empty_numeric() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"_file": pl.String, "_sheet": pl.String, "_row": pl.Int64, "column": pl.String}
+    )
+
+
+def read_table(
+    path: Path,
+    *,
+    fmt: str | None = None,
+    sheet: int | str = 0,
+    header_rows: int | None = None,
+    skip_rows: int = 0,
+    encoding: str = "auto",
+    text_sensitive: Iterable[str] = (),
+    work_dir: Path | None = None,
+) -> RawTable:
+    """Read a csv/xlsx/parquet file, or every such file in a folder (same headers), as text."""
+    path = Path(path)
+    if (header_rows is not None and header_rows < 0) or skip_rows < 0:
+        raise InputError(f"读取 {path} 时 header_rows / skip_rows 不能为负数。")
+    opts = _Options(fmt, sheet, header_rows, skip_rows, encoding, tuple(text_sensitive), work_dir)
+    if path.is_dir():
+        return _read_folder(path, opts)
+    if not path.exists():
+        raise InputError(f"文件 {path} 不存在。请检查配置中的 path(相对于配置文件所在文件夹)。")
+    return _read_file(path, path.name, opts)
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt:
+        kind = _FMT_ALIASES.get(fmt.lower().lstrip("."))
+        if kind is None:
+            raise InputError(f"文件 {path} 的格式 {fmt!r} 不受支持,可用:csv、xlsx、parquet。")
+        return kind
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(
+            f"无法从扩展名判断文件 {path} 的格式({path.suffix or '无扩展名'})。"
+            "支持 .csv/.txt/.tsv、.xlsx/.xlsm/.xls、.parquet,或在配置中指定 format。"
+        )
+    return kind
+
+
+def _read_file(path: Path, label: str, opts: _Options) -> RawTable:
+    """Read one file; `label` becomes `_file`, messages name the full `path`."""
+    kind = _format_of(path, opts.fmt)
+    if kind == "csv":
+        return _read_csv(path, label, opts)
+    if kind == "xlsx":
+        return _read_xlsx(path, label, opts)
+    return _read_parquet(path, label)
+
+
+# ---- shared tail: header names, empty rows/columns, location columns ----------------------------
+
+
+def _finish(
+    data: pl.DataFrame,
+    layout: HeaderLayout,
+    positions: Sequence[int],
+    label: str,
+    sheet: str,
+) -> tuple[pl.DataFrame, list[str], list[int]]:
+    """Name the positional columns c0..cN, drop blank-header empty columns and empty rows.
+
+    Returns the frame, the final column names and, for each, the index of its positional column.
+    """
+    cols = [f"c{j}" for j in range(len(layout.names))]
+    is_blank = [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols]
+    if cols:
+        data = data.filter(~pl.all_horizontal(is_blank) | _has_extra(data))
+    # A blank header over no data is Excel's formatted-but-unused range, not a column.
+    keep = [j for j, c in enumerate(cols) if layout.names[j] or data[c].drop_nulls().len() > 0]
+    names = finalize_names(
+        [layout.names[j] for j in keep], [positions[j] for j in keep], reserved=(*META, EXTRA)
+    )
+    out = data.select(
+        *[pl.col(cols[j]).alias(name) for j, name in zip(keep, names, strict=True)],
+        *([pl.col(EXTRA)] if EXTRA in data.columns else []),
+        pl.lit(label, pl.String).alias("_file"),
+        pl.lit(sheet, pl.String).alias("_sheet"),
+        pl.col("_row").cast(pl.Int64),
+    )
+    return out, names, keep
+
+
+def _has_extra(data: pl.DataFrame) -> pl.Expr:
+    return pl.col(EXTRA).is_not_null() if EXTRA in data.columns else pl.lit(False)
+
+
+def _no_header(where: str) -> InputError:
+    return InputError(f"文件 {where} 中找不到表头:文件为空,或 skip_rows 跳过了全部内容。")
+
+
+# ---- CSV ----------------------------------------------------------------------------------------
+
+
+def _sniff_delimiter(lines: list[str], default: str) -> str:
+    """The delimiter whose per-line count is most consistent (and largest) over the first lines."""
+    best, best_score = default, (0, 0)
+    for d in _DELIMITERS:
+        counts = [line.count(d) for line in lines if line.strip()]
+        nonzero = [c for c in counts if c > 0]
+        if not nonzero:
+            continue
+        mode = max(set(nonzero), key=lambda c: (nonzero.count(c), c))
+        score = (nonzero.count(mode), mode)
+        if score > best_score or (score == best_score and d == default):
+            best, best_score = d, score
+    return best
+
+
+def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
+    header_rows, skip_rows = opts.header_rows, opts.skip_rows
+    enc = detect_encoding(path) if opts.encoding == "auto" else canonical_encoding(opts.encoding)
+    if opts.encoding != "auto" and enc in ("utf-8", "utf-8-sig"):
+        verify_encoding(path, enc)  # polars would fail mid-file without saying where
+    with utf8_source(path, enc, opts.work_dir) as src:
+        try:
+            with src.open(encoding="utf-8-sig", newline="") as fh:
+                sep = _sniff_delimiter(list(islice(fh, 50)), "\t" if path.suffix.lower() == ".tsv" else ",")
+                fh.seek(0)
+                probe = list(
+                    islice(csv.reader(fh, delimiter=sep), skip_rows + (header_rows or 0) + _PROBE_ROWS)
+                )
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"文件 {path} 不是有效的 {enc} 编码({exc.reason})。请在配置中指定 encoding:"
+            ) from exc
+        except csv.Error as exc:
+            raise InputError(f"文件 {path} 不是有效的 CSV:{exc}") from exc
+        layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
+        if layout is None:
+            raise _no_header(str(path))
+        width = len(layout.names)
+        try:
+            data = pl.read_csv(
+                src,
+                has_header=False,
+                skip_rows=layout.data_start,
+                separator=sep,
+                infer_schema=False,
+                schema={f"c{j}": pl.String for j in range(width)},
+                raise_if_empty=False,
+            )
+        except pl.exceptions.PolarsError:
+            # Rows with more fields than the header: polars would only truncate them silently.
+            data = _read_csv_ragged(src, path, sep, layout.data_start, width)
+    # Records are counted like Excel rows (a quoted cell spanning lines is still one row), so
+    # _row equals the text editor's line number unless such a cell occurs above.
+    data = data.with_row_index("_row", offset=layout.data_start + 1)
+    frame, names, _ = _finish(data, layout, range(width), label, "")
+    return RawTable(frame, _empty_numeric(), enc, layout.header_row + 1, names)
+
+
+def _read_csv_ragged(src: Path, path: Path, sep: str, data_start: int, width: int) -> pl.DataFrame:
+    """Slow path for ragged files: keep every field; those beyond the header go to `__extra__`."""
+    columns: list[list[str | None]] = [[] for _ in range(width)]
+    extra: list[str | None] = []
+    try:
+        with src.open(encoding="utf-8-sig", newline="") as fh:
+            for record in islice(csv.reader(fh, delimiter=sep), data_start, None):
+                for j in range(width):
+                    columns[j].append(record[j] if j < len(record) and record[j] != "" else None)
+                tail = [f for f in record[width:] if f != ""]
+                extra.append(sep.join(record[width:]) if tail else None)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"文件 {path} 无法按 CSV 读取:{exc}") from exc
+    data = {f"c{j}": pl.Series(values, dtype=pl.String) for j, values in enumerate(columns)}
+    if any(e is not None for e in extra):
+        data[EXTRA] = pl.Series(extra, dtype=pl.String)
+    return pl.DataFrame(data, schema={name: pl.String for name in data})
+
+
+# ---- Excel ---------------------------------------------------------------------------------------
+
+
+def _resolve_sheet(sheet: int | str | None, names: list[str], label: str) -> int:
+    sheet = 0 if sheet is None else sheet
+    listing = "、".join(names) or "(无)"
+    if isinstance(sheet, int):
+        if 0 <= sheet < len(names):
+            return sheet
+        raise InputError(f"文件 {label} 没有第 {sheet} 个工作表(从 0 起算,共 {len(names)} 个):{listing}。")
+    if sheet in names:
+        return names.index(sheet)
+    if sheet.strip().isdigit() and int(sheet) < len(names):
+        return int(sheet)
+    folded = [n.strip().casefold() for n in names]
+    if sheet.strip().casefold() in folded:
+        return folded.index(sheet.strip().casefold())
+    hint = nearest(sheet, names)
+    hint_text = f",您是不是指 “{hint}”" if hint else ""
+    raise InputError(f"文件 {label} 中没有名为 “{sheet}” 的工作表{hint_text}。现有工作表:{listing}。")
+
+
+def _load_excel(path: Path, index: int, dtype: str) -> pl.DataFrame:
+    # header_row=None + skip_rows=0: row i of the result is Excel row i+1, empty leading rows
+    # included, and merged header cells are not turned into __UNNAMED__ names.
+    sheet = fastexcel.read_excel(path).load_sheet(index, header_row=None, skip_rows=0, dtypes=dtype)
+    frame = sheet.to_polars()
+    return frame.rename({c.name: f"c{c.absolute_index}" for c in sheet.selected_columns})
+
+
+def _excel_error(path: Path, exc: Exception) -> InputError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(f"无法读取 Excel 文件 {path}:{first}。文件可能已损坏、被加密或不是 Excel 格式。")
+
+
+def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
+    header_rows, skip_rows = opts.header_rows, opts.skip_rows
+    try:
+        sheet_names = fastexcel.read_excel(path).sheet_names
+    except fastexcel.FastExcelError as exc:
+        raise _excel_error(path, exc) from exc
+    index = _resolve_sheet(opts.sheet, sheet_names, str(path))
+    # Cell types need a second parse of the sheet (calamine re-reads it for every load); run it
+    # beside the text load, on its own reader (a reader cannot be shared between threads).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        kinds = pool.submit(_load_excel, path, index, "boolean") if opts.text_sensitive else None
+        try:
+            grid = _load_excel(path, index, "string")
+            typed = kinds.result() if kinds is not None else None
+        except fastexcel.FastExcelError as exc:
+            raise _excel_error(path, exc) from exc
+    sheet_name = sheet_names[index]
+    raw_cols = grid.columns
+    grid = grid.with_columns(
+        pl.col(c)
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}")
+        .str.replace(r"^1899-12-3[01] (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "${1}")
+        for c in raw_cols
+    )
+    probe = grid.head(skip_rows + (header_rows or 0) + _PROBE_ROWS).rows()
+    layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
+    if layout is None:
+        raise _no_header(f"{path} 的工作表 “{sheet_name}”")
+    positions = [int(c[1:]) for c in raw_cols]
+    data = grid.rename({c: f"c{j}" for j, c in enumerate(raw_cols)}).with_row_index("_row", offset=1)
+    frame, names, keep = _finish(data.slice(layout.data_start), layout, positions, label, sheet_name)
+    numeric = _empty_numeric()
+    if typed is not None:
+        by_name = {name: raw_cols[j] for name, j in zip(names, keep, strict=True)}
+        numeric = _numeric_cells(typed, by_name, frame, opts.text_sensitive)
+    return RawTable(frame, numeric, None, layout.header_row + 1, names)
+
+
+def _numeric_cells(
+    typed: pl.DataFrame, by_name: dict[str, str], frame: pl.DataFrame, text_sensitive: Sequence[str]
+) -> pl.DataFrame:
+    """Cells of the text-sensitive columns that the workbook stores as numbers (see module doc)."""
+    # Compare like suggest_mapping does, so a joined "户主_证件号码" still counts as "户主证件号码".
+    wanted = {normalize_header(s) for s in text_sensitive}
+    targets = {
+        name: raw
+        for name, raw in by_name.items()
+        if name in text_sensitive or not wanted.isdisjoint(header_keys(name))
+    }
+    if not targets or frame.height == 0:
+        return _empty_numeric()
+    kinds = typed.select(*(pl.col(raw).alias(f"kind:{name}") for name, raw in targets.items()))
+    joined = frame.select("_row", *targets).join(
+        kinds.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)), on="_row"
+    )
+    parts = [
+        joined.filter(pl.col(f"kind:{name}").is_not_null() & ~pl.col(name).is_in(["true", "false"])).select(
+            "_row", pl.lit(name, pl.String).alias("column")
+        )
+        for name in targets
+    ]
+    where = frame.select("_file", "_sheet").head(1)
+    return where.join(pl.concat(parts).sort("_row", "column"), how="cross")
+
+
+# ---- Parquet ---------------------------------------------------------------------------------------
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.String:
+        return col
+    if dtype.is_float():
+        # Same shape as the Excel reader: a whole 4.0 reads "4".
+        whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 1e15)
+        return pl.when(whole).then(col.cast(pl.Int64).cast(pl.String)).otherwise(col.cast(pl.String))
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.to_string("%Y-%m-%d %H:%M:%S").str.replace(" 00:00:00$", "")
+    if dtype.is_nested() or isinstance(dtype, pl.Object):
+        return col.map_elements(str, return_dtype=pl.String)
+    return col.cast(pl.String)
+
+
+def _read_parquet(path: Path, label: str) -> RawTable:
+    try:
+        df = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"无法读取 Parquet 文件 {path}:{exc}") from exc
+    raw = list(df.columns)
+    layout = HeaderLayout(raw, 0, 1)  # read as if exported to CSV: header on row 1, data from row 2
+    data = df.select(*[_as_text(c, df.schema[c]).alias(f"c{j}") for j, c in enumerate(raw)]).with_row_index(
+        "_row", offset=2
+    )
+    frame, names, _ = _finish(data, layout, range(len(raw)), label, "")
+    return RawTable(frame, _empty_numeric(), None, 1, names)
+
+
+# ---- folders ------------------------------------------------------------------------------------------
+
+
+def _members(folder: Path, fmt: str | None) -> list[Path]:
+    def wanted(p: Path) -> bool:
+        rel = p.relative_to(folder).parts
+        if any(part.startswith((".", "~$")) for part in rel) or not p.is_file():
+            return False  # hidden files and Excel/WPS lock files (~$x.xlsx) are not data
+        return fmt is not None or p.suffix.lower() in FORMATS
+
+    return sorted((p for p in folder.rglob("*") if wanted(p)), key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _read_folder(folder: Path, opts: _Options) -> RawTable:
+    """Every data file under `folder`; `_file` is the path inside the folder ("二组/台账.csv")."""
+    members = _members(folder, opts.fmt)
+    if not members:
+        raise InputError(f"文件夹 {folder} 中没有可读取的 csv/xlsx/parquet 文件。")
+    tables = [_read_file(p, p.relative_to(folder).as_posix(), opts) for p in members]
+    first, first_label = tables[0], members[0].relative_to(folder).as_posix()
+    for table, member in zip(tables[1:], members[1:], strict=True):
+        if set(table.headers) != set(first.headers):
+            only_a = [h for h in first.headers if h not in table.headers]
+            only_b = [h for h in table.headers if h not in first.headers]
+            label = member.relative_to(folder).as_posix()
+            raise InputError(
+                f"文件夹 {folder} 中的文件表头不一致:{first_label} 与 {label} 不同。"
+                f"只在 {first_label} 中的列:{'、'.join(only_a) or '无'};"
+                f"只在 {label} 中的列:{'、'.join(only_b) or '无'}。同一文件夹内的文件必须使用同一表头。"
+            )
+    order = [*first.headers, *([EXTRA] if any(EXTRA in t.frame.columns for t in tables) else []), *META]
+    frame = pl.concat([t.frame for t in tables], how="diagonal").select(order)
+    numeric = pl.concat([t.numeric_cells for t in tables])
+    encodings = sorted({t.encoding for t in tables if t.encoding})
+    return RawTable(frame, numeric, ",".join(encodings) or None, first.header_row, list(first.headers))
