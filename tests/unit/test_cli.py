@@ -1,0 +1,55 @@
+"""Every command has Chinese help; init, check-config and the error path behave."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from reconcile.cli import app
+
+runner = CliRunner()
+COMMANDS = [["run"], ["demo"], ["init"], ["check-config"], ["synth"], ["validate"], ["rules", "list"],
+            ["rules", "explain"]]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_chinese_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert CJK.search(result.output)
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and "reconcile" in result.output
+
+
+def test_init_writes_a_commented_template_and_never_overwrites(tmp_path):
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0
+    text = (tmp_path / "reconcile.yaml").read_text(encoding="utf-8")
+    assert "sources:" in text and "#" in text
+    again = runner.invoke(app, ["init", str(tmp_path)])
+    assert again.exit_code == 2
+    assert (tmp_path / "reconcile.yaml").read_text(encoding="utf-8") == text
+
+
+def test_check_config_reports_problems_with_exit_code_2(tmp_path):
+    (tmp_path / "reconcile.yaml").write_text("region: 县\nyear: 2020\nsources: {system: {path: nope.csv}}\n",
+                                             encoding="utf-8")
+    result = runner.invoke(app, ["check-config", str(tmp_path / "reconcile.yaml")])
+    assert result.exit_code == 2
+    assert "nope.csv" in result.output
+
+
+def test_rules_list_and_explain_show_sql_and_parameters():
+    listed = runner.invoke(app, ["rules", "list"])
+    assert listed.exit_code == 0 and "FC-HH-SIZE" in listed.output
+    explained = runner.invoke(app, ["rules", "explain", "EX-INCOME"])
+    assert explained.exit_code == 0
+    assert "param_exit_line" in explained.output and "select" in explained.output.lower()
+    unknown = runner.invoke(app, ["rules", "explain", "FC-HH-SIZ"])
+    assert unknown.exit_code == 2 and "FC-HH-SIZE" in unknown.output
