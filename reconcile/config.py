@@ -297,6 +297,35 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
     return config
 
 
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted key path → 1-based line in the YAML text, so a problem can say where it is."""
+    lines: dict[str, int] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{prefix}{key.value}"
+                lines[name] = key.start_mark.line + 1
+                walk(value, name + ".")
+
+    try:
+        walk(yaml.compose(text), "")
+    except yaml.YAMLError:
+        pass
+    return lines
+
+
+def _with_lines(problems: list[str], lines: dict[str, int]) -> list[str]:
+    located = []
+    for problem in problems:
+        where = problem.split(":", 1)[0].split(" ", 1)[0].rstrip(".")
+        parts = where.split(".")
+        line = next((lines[".".join(parts[:i])] for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in lines),
+                    None)
+        located.append(f"第 {line} 行 {problem}" if line else problem)
+    return located
+
+
 def load_config(path: str | Path) -> Config:
     path = Path(path).resolve()
     if not path.exists():
@@ -310,4 +339,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([f"YAML 格式错误 {where}: {getattr(exc, 'problem', exc)}"], str(path)) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([f"配置文件应为 UTF-8 编码(第 {exc.start} 字节无法解码)"], str(path)) from exc
-    return parse_config(data, path.parent, path)
+    try:
+        return parse_config(data, path.parent, path)
+    except ConfigError as exc:
+        raise ConfigError(_with_lines(exc.problems, _key_lines(path.read_text(encoding="utf-8-sig"))),
+                          str(path)) from None
