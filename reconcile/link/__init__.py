@@ -1,11 +1,17 @@
 """Link stage: the same household and the same person across sources (DESIGN §6).
 
-Reads `src_household`, `src_person`; writes `hh_edge`, `hh_link`, `person_edge`, `person_link`,
-and the wide views `hh_wide` / `person_wide` (paired columns `<field>_<source>`).
+Reads `src_household`, `src_person`, `register`; writes `hh_candidate` (every scored pair, for
+`explain-link`), `hh_link`, `person_candidate`, `person_link`, `register_link` and the wide views
+`hh_wide` / `person_wide` (paired columns `<field>_<source>`).
 
-This first version links on exact keys only, in order of trust: a valid head ID, the 户编号,
-then a majority of shared valid member IDs. Persons inside a linked household are linked on a
-valid ID, then on an identical normalised name that is unique on both sides.
+Households: candidate pairs come from exact keys anywhere in the county (valid head ID, 户编号,
+shared valid member IDs) and, for records those keys left without a partner, from every record of
+the other source in the same village (blocking on the normalised village name). Each pair is scored
+by comparison levels (`rules/params` → `linkage.household`), and links are chosen one-to-one per
+source pair by optimal assignment. Pairs of one source that are the same household become
+`household_duplicate` evidence and join their twin's cluster as non-primary records.
+Persons: every cross-source pair inside a linked household is scored the same way (ID, name in
+characters and pinyin, birth date from the record or the ID, relation) and assigned one-to-one.
 """
 
 from __future__ import annotations
@@ -15,70 +21,72 @@ import polars as pl
 
 from ..config import Config
 from ..schema import ROLES
+from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
 from .wide import build_wide_views
 
 SEP = "\x1f"
 
-HOUSEHOLD_EDGES_SQL = f"""
-with hh as (
-    select source, rec_key, source || '{SEP}' || rec_key as node, hh_code, head_id, head_id_valid
-    from src_household
-),
-members as (
-    select p.source, p.hh_key as rec_key, p.id_number as id
-    from src_person p where p.id_number_valid and p.hh_key is not null
+HH_RECORDS_SQL = f"""
+create or replace table hh_record as
+with members as (
+    select source, hh_key as rec_key,
+           list(struct_pack(name := name, year := year(coalesce(birth_date, id_number_birth))) order by row) as members,
+           list(distinct id_number) filter (where id_number_valid) as member_ids
+    from src_person where hh_key is not null group by all
+)
+select h.source, h.rec_key, h.source || '{SEP}' || h.rec_key as node, h.row,
+       coalesce(h.village_key, '') as block, h.hh_code, h.head_name,
+       case when h.head_id_valid then h.head_id end as head_id_valid_value,
+       case when h.head_id_valid then h.head_id else '?' || h.head_id end as head_id, h.hh_size, m.members,
+       list_distinct(coalesce(m.member_ids, []) || case when h.head_id_valid then [h.head_id] else [] end) as ids
+from src_household h left join members m using (source, rec_key)
+"""
+
+# candidate pairs a < b by node; `same_source` pairs are duplicate candidates
+HH_CANDIDATES_SQL = """
+create or replace table hh_candidate_keys as
+with ids as (select node, source, unnest(ids) as id from hh_record),
+id_sizes as (select node, len(ids) as k from hh_record),
+keyed as (
+    select a.node as a, b.node as b from hh_record a join hh_record b
+      on a.head_id_valid_value = b.head_id_valid_value and a.node < b.node
     union
-    select source, rec_key, head_id from hh where head_id_valid
+    select a.node, b.node from hh_record a join hh_record b on a.hh_code = b.hh_code and a.node < b.node
+    union
+    select a.node, b.node from ids a join ids b on a.id = b.id and a.node < b.node
 ),
-member_sizes as (select source, rec_key, count(distinct id) as k from members group by all),
+keyed_partners as (
+    select a as node, split_part(b, chr(31), 1) as other from keyed
+    union select b, split_part(a, chr(31), 1) from keyed
+),
+residual as (  -- (record, other source) with no exact-key candidate: compare inside the village
+    select r.node, r.source, r.block, o.source as other
+    from hh_record r cross join (select distinct source from hh_record) o
+    where o.source <> r.source
+      and not exists (select 1 from keyed_partners k where k.node = r.node and k.other = o.source)
+),
+blocked as (
+    select least(x.node, y.node) as a, greatest(x.node, y.node) as b
+    from residual x join hh_record y on y.source = x.other and y.block = x.block and x.block <> ''
+),
+pairs as (select a, b from keyed union select a, b from blocked),
 shared as (
-    select a.source as sa, a.rec_key as ra, b.source as sb, b.rec_key as rb, count(distinct a.id) as n
-    from members a join members b on a.id = b.id and a.source < b.source
+    select p.a, p.b, count(distinct ia.id) as n
+    from pairs p join ids ia on ia.node = p.a join ids ib on ib.node = p.b and ib.id = ia.id
     group by all
 )
-select a.node as a, b.node as b, 'head_id' as method, 1.0 as score, 1 as tier
-from hh a join hh b on a.head_id = b.head_id and a.source < b.source
-where a.head_id_valid and b.head_id_valid
-union all
-select a.node, b.node, 'hh_code', 1.0, 2
-from hh a join hh b on a.hh_code = b.hh_code and a.source < b.source
-union all
-select s.sa || '{SEP}' || s.ra, s.sb || '{SEP}' || s.rb, 'member_ids', s.n / least(x.k, y.k), 3
-from shared s
-join member_sizes x on x.source = s.sa and x.rec_key = s.ra
-join member_sizes y on y.source = s.sb and y.rec_key = s.rb
-where 2 * s.n > least(x.k, y.k)
-"""
-
-PERSON_NODES_SQL = f"""
-select p.source, p.rec_key, p.source || '{SEP}' || p.rec_key as node, l.cluster_id,
-       p.id_number, p.id_number_valid, p.name
-from src_person p join hh_link l on l.source = p.source and l.rec_key = p.hh_key
-"""
-
-PERSON_EDGES_SQL = """
-with id_edges as (
-    select a.node as a, b.node as b, 'id_number' as method, 1.0 as score, 1 as tier,
-           a.source as sa, b.source as sb
-    from person_node a join person_node b
-      on a.cluster_id = b.cluster_id and a.id_number = b.id_number and a.source < b.source
-    where a.id_number_valid and b.id_number_valid
-),
-matched as (
-    select a as node, sb as other from id_edges union select b, sa from id_edges
-),
-unique_names as (
-    select * from person_node
-    qualify count(*) over (partition by cluster_id, source, name) = 1
-)
-select a, b, method, score, tier from id_edges
-union all
-select a.node, b.node, 'name', 1.0, 2
-from unique_names a join unique_names b
-  on a.cluster_id = b.cluster_id and a.name = b.name and a.source < b.source
-where not exists (select 1 from matched m where m.node = a.node and m.other = b.source)
-  and not exists (select 1 from matched m where m.node = b.node and m.other = a.source)
+select p.a, p.b, split_part(p.a, chr(31), 1) as source_a, split_part(p.b, chr(31), 1) as source_b,
+       case when sa.k = 0 or sb.k = 0 then null
+            else coalesce(s.n, 0) / least(sa.k, sb.k) end as member_ids_share,
+       -- another member recorded as head (head and spouse swapped): the heads differ, the household does not
+       coalesce(ra.head_id_valid_value <> rb.head_id_valid_value
+                and (list_contains(rb.ids, ra.head_id_valid_value) or list_contains(ra.ids, rb.head_id_valid_value)),
+                false) as head_swapped
+from pairs p
+join id_sizes sa on sa.node = p.a join id_sizes sb on sb.node = p.b
+join hh_record ra on ra.node = p.a join hh_record rb on rb.node = p.b
+left join shared s on s.a = p.a and s.b = p.b
 """
 
 
@@ -88,11 +96,185 @@ def _role_rank(config: Config) -> dict[str, int]:
     return {key: i for i, key in enumerate(order)}
 
 
-def _cluster(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_table: str) -> pl.DataFrame:
-    nodes = pl.from_arrow(con.sql(nodes_sql).to_arrow_table())
-    edges = pl.from_arrow(con.sql(f"select a, b from {edges_table}").to_arrow_table())
-    roots = components(nodes["node"], edges["a"], edges["b"])
-    return nodes.with_columns(roots.alias("root"))  # type: ignore[union-attr]
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
+
+
+def _write(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    con.register("_link_frame", frame.to_arrow())
+    con.execute(f"create or replace table {name} as select * from _link_frame")
+    con.unregister("_link_frame")
+
+
+def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame, key: str = "node") -> pl.DataFrame:
+    left = records.rename({c: f"{c}_l" for c in records.columns})
+    right = records.rename({c: f"{c}_r" for c in records.columns})
+    return pairs.join(left, left_on="a", right_on=f"{key}_l").join(right, left_on="b", right_on=f"{key}_r")
+
+
+def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[str, str]],
+                      assign_duplicates: bool = False) -> pl.DataFrame:
+    """Score every pair; links one-to-one per source pair; same-source pairs are duplicates.
+
+    Household duplicates are every same-source pair above the link score (three copies are one
+    household); persons of a duplicated household are matched one-to-one to the first copy's.
+    """
+    linker = linker_from_params(spec, columns)
+    scored = score_pairs(pairs, linker)
+    cross = scored.filter(pl.col("source_a") != pl.col("source_b"))
+    decided = [assign(part, linker, "a", "b") for part in cross.partition_by(["source_a", "source_b"])] if \
+        cross.height else []
+    same = scored.filter(pl.col("source_a") == pl.col("source_b"))
+    if assign_duplicates and same.height:
+        same = pl.concat([assign(part, linker, "a", "b") for part in same.partition_by("source_a")]).with_columns(
+            pl.col("decision").replace({"link": "duplicate"}))
+    else:
+        same = same.with_columns(
+            pl.when(pl.col("score") >= linker.link).then(pl.lit("duplicate")).otherwise(pl.lit("rejected"))
+            .alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
+    frames = [d for d in decided if d.height] + ([same] if same.height else [])
+    return pl.concat(frames, how="diagonal_relaxed") if frames else scored.with_columns(
+        pl.lit(None, pl.String).alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
+
+
+def _method(frame: pl.DataFrame, keys: list[tuple[str, str]]) -> pl.Expr:
+    """The most trusted comparison that agreed exactly names how a pair was linked."""
+    expr = pl.lit("fuzzy")
+    for column, level in reversed(keys):
+        if f"{column}_level" in frame.columns:
+            expr = pl.when(pl.col(f"{column}_level") == level).then(pl.lit(column)).otherwise(expr)
+    return expr
+
+
+def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    con.execute(HH_RECORDS_SQL)
+    con.execute(HH_CANDIDATES_SQL)
+    records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record")
+    pairs = _frame(con, "select * from hh_candidate_keys")
+    swapped = pl.col("head_swapped")
+    pairs = _pairs_with_sides(pairs, records).with_columns(
+        pl.col("member_ids_share").alias("member_ids_share_l"), pl.col("member_ids_share").alias("member_ids_share_r"),
+        *[pl.when(swapped).then(None).otherwise(pl.col(c)).alias(c)
+          for c in ("head_id_l", "head_id_r", "head_name_l", "head_name_r")],
+    )
+    columns = {"head_id": ("head_id", "head_id"), "hh_code": ("hh_code", "hh_code"),
+               "member_ids": ("member_ids_share", "member_ids_share"), "head_name": ("head_name", "head_name"),
+               "members": ("members", "members"), "hh_size": ("hh_size", "hh_size")}
+    decided = _score_and_assign(pairs, config.params["linkage"]["household"], columns)
+    methods = [("head_id", "exact"), ("hh_code", "exact"), ("member_ids", "all"), ("member_ids", "majority")]
+    decided = decided.with_columns(_method(decided, methods).alias("method"))
+    keep = ["a", "b", "source_a", "source_b", "score", "decision", "runner_up", "method", "head_swapped"] + \
+        [c for c in decided.columns if c.endswith("_level") or c.endswith("_sim")]
+    _write(con, "hh_candidate", decided.select(keep) if decided.height else pl.DataFrame(
+        schema={"a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String, "score": pl.Float32,
+                "decision": pl.String, "runner_up": pl.Float32, "method": pl.String}))
+
+    edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"])) if decided.height else decided
+    nodes = records["node"]
+    roots = components(nodes, edges["a"] if edges.height else pl.Series([], dtype=pl.String),
+                       edges["b"] if edges.height else pl.Series([], dtype=pl.String))
+    clusters = _numbered(pl.DataFrame({"node": nodes, "root": roots}), "H")
+    _write(con, "_hh_nodes", clusters)
+    con.execute("""
+        create or replace table hh_link as
+        with best as (
+            select node, arg_max(method, score) as method, max(score) as score,
+                   bool_or(decision = 'link') as linked
+            from (select a as node, method, score, decision from hh_candidate where decision in ('link', 'duplicate')
+                  union all
+                  select b, method, score, decision from hh_candidate where decision in ('link', 'duplicate'))
+            group by node
+        )
+        select n.cid as cluster_id, r.source, s.role, r.rec_key, r.hh_code, ltrim(r.head_id, '?') as head_id,
+               coalesce(b.method, 'single') as method, coalesce(b.score, 0.0) as score,
+               row_number() over (partition by n.cid, r.source
+                                  order by coalesce(b.linked, false) desc, r.row, r.rec_key) = 1 as is_primary,
+               count(*) over (partition by n.cid, r.source) as records_in_cluster
+        from _hh_nodes n join hh_record r on r.node = n.node
+        join (select distinct source, role from src_household) s on s.source = r.source
+        left join best b on b.node = n.node
+    """)
+    con.execute("drop table _hh_nodes")
+
+
+PERSON_RECORDS_SQL = f"""
+create or replace table person_record as
+select p.source, p.rec_key, p.source || '{SEP}' || p.rec_key as node, l.cluster_id, p.row, l.is_primary as hh_primary,
+       p.name, case when p.id_number_valid then p.id_number else '?' || p.id_number end as id_number,
+       coalesce(p.birth_date, p.id_number_birth) as birth, p.relation
+from src_person p join hh_link l on l.source = p.source and l.rec_key = p.hh_key
+"""
+
+PERSON_CANDIDATES_SQL = """
+create or replace table person_candidate_keys as
+select a.node as a, b.node as b, a.source as source_a, b.source as source_b
+from person_record a join person_record b
+  on a.cluster_id = b.cluster_id and a.source < b.source and a.hh_primary and b.hh_primary
+union all  -- members of a household entered twice in one source, matched to the first copy's
+select a.node, b.node, a.source, b.source
+from person_record a join person_record b
+  on a.cluster_id = b.cluster_id and a.source = b.source and a.hh_primary and not b.hh_primary
+"""
+
+
+def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    con.execute(PERSON_RECORDS_SQL)
+    con.execute(PERSON_CANDIDATES_SQL)
+    records = _frame(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation from person_record")
+    pairs = _pairs_with_sides(_frame(con, "select * from person_candidate_keys"), records)
+    columns = {"id_number": ("id_number", "id_number"), "name": ("name", "name"), "birth": ("birth", "birth"),
+               "relation": ("relation", "relation")}
+    decided = _score_and_assign(pairs, config.params["linkage"]["person"], columns, assign_duplicates=True) \
+        if pairs.height else pairs
+    if decided.height:
+        decided = decided.with_columns(_method(decided, [("id_number", "exact"), ("name", "exact")]).alias("method"))
+        keep = ["a", "b", "source_a", "source_b", "score", "decision", "runner_up", "method"] + \
+            [c for c in decided.columns if c.endswith("_level") or c.endswith("_sim")]
+        decided = decided.select(keep)
+    else:
+        decided = pl.DataFrame(schema={"a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String,
+                                       "score": pl.Float32, "decision": pl.String, "runner_up": pl.Float32,
+                                       "method": pl.String})
+    _write(con, "person_candidate", decided)
+    edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"]))
+    roots = components(records["node"], edges["a"], edges["b"])
+    clusters = _numbered(pl.DataFrame({"node": records["node"], "root": roots}), "P")
+    _write(con, "_p_nodes", clusters)
+    con.execute("""
+        create or replace table person_link as
+        with best as (
+            select node, arg_max(method, score) as method, max(score) as score
+            from (select a as node, method, score from person_candidate where decision in ('link', 'duplicate')
+                  union all select b, method, score from person_candidate where decision in ('link', 'duplicate'))
+            group by node
+        )
+        select n.cid as person_cluster_id, r.cluster_id, r.source, r.rec_key, ltrim(r.id_number, '?') as id_number,
+               r.name,
+               coalesce(b.method, 'single') as method, coalesce(b.score, 0.0) as score,
+               row_number() over (partition by n.cid, r.source order by r.hh_primary desc, r.row, r.rec_key) = 1
+                   as is_primary
+        from _p_nodes n join person_record r on r.node = n.node
+        left join best b on b.node = n.node
+    """)
+    con.execute("drop table _p_nodes")
+
+
+def link_registers(con: duckdb.DuckDBPyConnection) -> None:
+    """Register rows whose valid ID belongs to a person (or head) of a linked household."""
+    con.execute("""
+        create or replace table register_link as
+        with known as (
+            select l.cluster_id, l.person_cluster_id, p.id_number from src_person p
+            join person_link l on l.source = p.source and l.rec_key = p.rec_key where p.id_number_valid
+            union
+            select k.cluster_id, null, h.head_id from src_household h
+            join hh_link k on k.source = h.source and k.rec_key = h.rec_key where h.head_id_valid
+        )
+        select r.register, r.kind, r.file, r.row, r.id_number, r.name, r.hukou_no,
+               k.cluster_id, k.person_cluster_id
+        from register r left join (select distinct * from known) k on k.id_number = r.id_number
+        where r.id_number_valid
+    """)
 
 
 def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
@@ -102,48 +284,8 @@ def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
 
 
 def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    con.execute(f"create or replace table hh_edge as {HOUSEHOLD_EDGES_SQL}")
-    nodes = _cluster(con, f"select source, rec_key, source || '{SEP}' || rec_key as node from src_household",
-                     "hh_edge")
-    nodes = _numbered(nodes, "H")
-    rank = _role_rank(config)
-    con.register("_hh_nodes", nodes.to_arrow())
-    con.execute(f"""
-        create or replace table hh_link as
-        with best as (
-            select node, min_by(method, tier) as method, max(score) as score
-            from (select a as node, method, score, tier from hh_edge union all
-                  select b, method, score, tier from hh_edge)
-            group by node
-        )
-        select n.cid as cluster_id, n.source, s.role, n.rec_key, s.hh_code, s.head_id,
-               coalesce(b.method, 'single') as method, coalesce(b.score, 1.0) as score,
-               row_number() over (partition by n.cid, n.source order by s.row, n.rec_key) = 1 as is_primary,
-               count(*) over (partition by n.cid, n.source) as records_in_cluster
-        from _hh_nodes n
-        join src_household s on s.source = n.source and s.rec_key = n.rec_key
-        left join best b on b.node = n.node
-    """)
-    con.unregister("_hh_nodes")
-
-    con.execute(f"create or replace table person_node as {PERSON_NODES_SQL}")
-    con.execute(f"create or replace table person_edge as {PERSON_EDGES_SQL}")
-    persons = _numbered(_cluster(con, "select node, source, rec_key, cluster_id from person_node", "person_edge"), "P")
-    con.register("_p_nodes", persons.to_arrow())
-    con.execute("""
-        create or replace table person_link as
-        with best as (
-            select node, min_by(method, tier) as method, max(score) as score
-            from (select a as node, method, score, tier from person_edge union all
-                  select b, method, score, tier from person_edge)
-            group by node
-        )
-        select n.cid as person_cluster_id, n.cluster_id, n.source, n.rec_key, p.id_number, p.name,
-               coalesce(b.method, 'single') as method, coalesce(b.score, 1.0) as score,
-               row_number() over (partition by n.cid, n.source order by p.row, n.rec_key) = 1 as is_primary
-        from _p_nodes n
-        join src_person p on p.source = n.source and p.rec_key = n.rec_key
-        left join best b on b.node = n.node
-    """)
-    con.unregister("_p_nodes")
-    build_wide_views(con, config, rank)
+    link_households(con, config)
+    link_persons(con, config)
+    if con.execute("select count(*) from information_schema.tables where table_name = 'register'").fetchone()[0]:
+        link_registers(con)
+    build_wide_views(con, config, _role_rank(config))

@@ -73,17 +73,28 @@ def name_levels(a: Sequence[str | None], b: Sequence[str | None], fuzzy: float) 
 
 
 def id_levels(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
-    """Levels: 0 null, 1 exact, 2 near (same length, ≤ 2 characters differ: a typo), 3 else (different IDs)."""
-    left, right = _as_list(a), _as_list(b)
-    levels = np.full(len(left), 3, dtype=np.int8)
-    if not left:
-        return levels
-    same_len = np.array([len(x) == len(y) and len(x) > 0 for x, y in zip(left, right, strict=True)], dtype=bool)
-    dist = process.cpdist(left, right, scorer=Hamming.distance, workers=1, dtype=np.int32,
-                          scorer_kwargs={"pad": True})
-    levels[same_len & (dist <= 2)] = 2
-    levels[np.array([x == y and x != "" for x, y in zip(left, right, strict=True)], dtype=bool)] = 1
-    levels[np.array([not x or not y for x, y in zip(left, right, strict=True)], dtype=bool)] = 0
+    """Levels: 0 null, 1 exact, 2 near, 3 same region and birth date, another sequence, 4 else.
+
+    A value starting with "?" failed GB 11643: it is evidence, never a key. Near = the first 15
+    digits agree (Excel destroyed the rest), or one or two characters differ, or one lost a digit.
+    Two valid, different IDs are "else" (different people); an invalid ID that is not near says
+    nothing either way (null).
+    """
+    levels = np.zeros(len(a), dtype=np.int8)
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if not x or not y or x == "?" or y == "?":
+            continue
+        bad = x[0] == "?" or y[0] == "?"
+        x, y = x.lstrip("?"), y.lstrip("?")
+        if x == y:
+            levels[i] = 2 if bad else 1
+        elif (len(x) == len(y) and (x[:15] == y[:15] or Hamming.distance(x, y) <= 2)) or \
+                (abs(len(x) - len(y)) == 1 and Indel.distance(x, y) == 1):
+            levels[i] = 2
+        elif not bad and x[:14] == y[:14]:
+            levels[i] = 3  # twins, or one ID typed as another valid number: decided by the other fields
+        else:
+            levels[i] = 0 if bad else 4
     return levels
 
 
@@ -125,6 +136,8 @@ def member_overlap(a: Sequence[Sequence[tuple[str, int | None]]], b: Sequence[Se
     for i, (xs, ys) in enumerate(zip(a, b, strict=True)):
         if not xs or not ys:
             continue
+        xs = [(m["name"] or "", m["year"]) if isinstance(m, dict) else m for m in xs]
+        ys = [(m["name"] or "", m["year"]) if isinstance(m, dict) else m for m in ys]
         small, large = (xs, ys) if len(xs) <= len(ys) else (ys, xs)
         names_small = [n for n, _ in small]
         names_large = [n for n, _ in large]

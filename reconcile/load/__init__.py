@@ -212,7 +212,7 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list
 
     if config.visits is not None:
         loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract)
-        frame = _canonical_frame(loaded, VISIT_COLUMNS)
+        frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
         visits.append(frame)
         record("visits", "visits", loaded, frame.height)
 

@@ -20,6 +20,8 @@ from ..schema import (
     VISIT_FIELDS,
 )
 from .columns import normalize_id_series, normalize_series
+from .regions import village_key
+from .vector import map_unique
 
 KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}  # identifiers: trimmed, never parsed as numbers
 
@@ -138,6 +140,10 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     derived = _derive_households(persons)
     if derived.height:
         households = pl.concat([households, derived], how="diagonal_relaxed") if households.height else derived
+    if households.height:
+        # the blocking key of linkage: 大田村 / 大田村委会 / 城关镇大田 all give 大田
+        households = households.with_columns(
+            map_unique(households["village"], village_key, return_dtype=pl.String).alias("village_key"))
     write_table(con, "src_household", households)
 
     registers = read_table(con, "raw_register")
@@ -146,7 +152,7 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     write_table(con, "register", registers)
     _normalize_register_attrs(con)
 
-    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS))
+    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
     write_table(con, "visit", visits)
 
 

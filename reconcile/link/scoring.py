@@ -1,0 +1,159 @@
+"""Score candidate pairs with comparison levels and choose one-to-one links by optimal assignment.
+
+A linker is configured by data: a list of comparisons (which column of each side, which kind of
+comparison, one weight per level) and thresholds. The score of a pair is the sum of the weights of
+the levels its comparisons fall into. Pairs at or above `link` are links; pairs in [`possible`,
+`link`) are shown to a person as possible matches. One-to-one: inside each connected group of
+candidate pairs the assignment with the highest total score wins (Hungarian algorithm), never the
+first pair that happened to come along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .compare import date_levels, id_levels, member_overlap, name_levels, size_levels
+
+LEVEL_NAMES = {
+    "name": ["null", "exact", "homophone", "fuzzy", "else"],
+    "id": ["null", "exact", "near", "same_birth", "else"],
+    "date": ["null", "exact", "year_month", "year", "else"],
+    "size": ["null", "exact", "off_by_one", "else"],
+    "members": ["null", "all", "most", "some", "none"],
+    "equal": ["null", "exact", "else"],
+    "overlap": ["null", "all", "majority", "some", "none"],
+}
+
+
+@dataclass
+class Comparison:
+    """One comparison of a linker: `kind` picks the level function; weights are per level name."""
+
+    name: str
+    kind: str
+    left: str
+    right: str
+    weights: dict[str, float]
+    fuzzy: float = 0.8
+    label: str = ""
+
+    def levels(self, left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(level index, similarity or -1) for every aligned pair."""
+        a, b = left.to_list(), right.to_list()
+        sim = np.full(len(a), -1.0, dtype=np.float32)
+        if self.kind == "name":
+            levels, sim = name_levels(a, b, self.fuzzy)
+        elif self.kind == "id":
+            levels = id_levels(a, b)
+        elif self.kind == "date":
+            levels = date_levels(a, b)
+        elif self.kind == "size":
+            levels = size_levels(a, b)
+        elif self.kind == "members":
+            sim = member_overlap(a, b, self.fuzzy)
+            levels = np.select([sim < 0, sim >= 0.999, sim >= 0.6, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
+        elif self.kind == "overlap":  # share of shared exact keys (e.g. member IDs) precomputed on the pair
+            sim = np.array([-1.0 if x is None else float(x) for x in a], dtype=np.float32)
+            levels = np.select([sim < 0, sim >= 0.999, sim > 0.5, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
+        elif self.kind == "equal":
+            levels = np.array([0 if x is None or y is None or x == "" or y == "" else (1 if x == y else 2)
+                               for x, y in zip(a, b, strict=True)], dtype=np.int8)
+        else:
+            raise ValueError(f"unknown comparison kind {self.kind}")
+        return levels, sim
+
+    def weight_array(self) -> np.ndarray:
+        return np.array([float(self.weights.get(level, 0.0)) for level in LEVEL_NAMES[self.kind]], dtype=np.float32)
+
+
+@dataclass
+class Linker:
+    comparisons: list[Comparison]
+    link: float
+    possible: float
+    margin: float = 1.0
+    trusted: float = 100.0  # a pair at or above this is never downgraded for ambiguity (exact keys)
+    extra: dict = field(default_factory=dict)
+
+
+def linker_from_params(spec: dict, columns: dict[str, tuple[str, str]] | None = None) -> Linker:
+    """Build a linker from a `linkage.<entity>` parameter mapping."""
+    comparisons = []
+    for name, c in spec["comparisons"].items():
+        left, right = (columns or {}).get(name, (c.get("column", name), c.get("column", name)))
+        comparisons.append(Comparison(name=name, kind=c["kind"], left=left, right=right, weights=c["weights"],
+                                      fuzzy=float(c.get("fuzzy", 0.8)), label=c.get("label", name)))
+    return Linker(comparisons, float(spec["link"]), float(spec["possible"]), float(spec.get("margin", 1.0)),
+                  float(spec.get("trusted", 100.0)))
+
+
+def score_pairs(pairs: pl.DataFrame, linker: Linker) -> pl.DataFrame:
+    """Add `<comparison>_level`, `<comparison>_sim` and the total `score` to candidate pairs.
+
+    `pairs` carries, for each comparison, the left and right columns it names (suffixes _l/_r).
+    """
+    total = np.zeros(pairs.height, dtype=np.float32)
+    extra = []
+    for comp in linker.comparisons:
+        levels, sim = comp.levels(pairs[f"{comp.left}_l"], pairs[f"{comp.right}_r"])
+        total += comp.weight_array()[levels]
+        names = np.array(LEVEL_NAMES[comp.kind])
+        extra += [pl.Series(f"{comp.name}_level", names[levels], dtype=pl.String),
+                  pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32)]
+    return pairs.with_columns(*extra, pl.Series("score", total, dtype=pl.Float32))
+
+
+def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r") -> pl.DataFrame:
+    """Choose one-to-one pairs. Adds `decision`: link / possible / rejected, and `runner_up` score.
+
+    Only pairs scoring at least `possible` take part. Within each connected group of candidates
+    the assignment maximising the total score is taken; a chosen pair that is not clearly better
+    than the next-best alternative of either side (within `margin`) and is not trusted becomes
+    `possible`: two households with the same head name in one village are shown, not guessed.
+    """
+    if pairs.height == 0:
+        return pairs.with_columns(pl.lit(None, pl.String).alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
+    eligible = pairs.with_row_index("_pair").filter(pl.col("score") >= linker.possible)
+    decision = np.full(pairs.height, "rejected", dtype=object)
+    runner_up = np.full(pairs.height, np.nan, dtype=np.float32)
+    if eligible.height:
+        lk = eligible[left].to_numpy()
+        rk = eligible[right].to_numpy()
+        lu, li = np.unique(lk, return_inverse=True)
+        ru, ri = np.unique(rk, return_inverse=True)
+        n_l = len(lu)
+        graph = coo_matrix((np.ones(len(li)), (li, ri + n_l)), shape=(n_l + len(ru),) * 2)
+        _, comp = connected_components(graph, directed=False)
+        scores = eligible["score"].to_numpy()
+        pair_ids = eligible["_pair"].to_numpy()
+        group = comp[li]
+        order = np.argsort(group, kind="stable")
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        for idx in np.split(order, bounds):
+            if len(idx) == 1:
+                chosen = idx
+            else:
+                rows, row_pos = np.unique(li[idx], return_inverse=True)
+                cols, col_pos = np.unique(ri[idx], return_inverse=True)
+                matrix = np.full((len(rows), len(cols)), -1e6, dtype=np.float64)
+                matrix[row_pos, col_pos] = scores[idx]
+                r_sel, c_sel = linear_sum_assignment(matrix, maximize=True)
+                keep = matrix[r_sel, c_sel] > -1e5
+                lookup = {(row_pos[k], col_pos[k]): k for k in range(len(idx))}
+                chosen = np.array([idx[lookup[(r, c)]] for r, c in zip(r_sel[keep], c_sel[keep], strict=True)],
+                                  dtype=np.int64)
+            for k in chosen:
+                others = idx[(li[idx] == li[k]) | (ri[idx] == ri[k])]
+                others = others[others != k]
+                best_other = scores[others].max() if len(others) else -np.inf
+                runner_up[pair_ids[k]] = best_other if np.isfinite(best_other) else np.nan
+                clear = scores[k] - best_other >= linker.margin or scores[k] >= linker.trusted
+                decision[pair_ids[k]] = "link" if scores[k] >= linker.link and clear else "possible"
+    return pairs.with_columns(pl.Series("decision", decision.tolist(), dtype=pl.String),
+                              pl.Series("runner_up", runner_up, dtype=pl.Float32))
