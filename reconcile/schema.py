@@ -148,7 +148,7 @@ REGISTER_ATTRS: dict[str, dict[str, str]] = {
     "vehicle": {"plate": "text", "vehicle_type": "text", "registered_date": "date"},
     "property": {"address": "text", "property_type": "text", "floor_area": "money"},
     "business": {"business_name": "text", "business_type": "text", "registered_capital": "money"},
-    "student": {"school": "text", "student_status": "code:student_status", "grade": "text"},
+    "student": {"school": "text", "student_status": "text", "grade": "text"},
     "medical": {"enrol_year": "year", "insurance_type": "text", "insured_status": "text"},
     "housing": {"housing_grade": "code:housing_grade", "assessed_date": "date"},
 }

@@ -1,0 +1,294 @@
+"""Write the county's files the way they really arrive: an xlsx export with a merged title row,
+a GB18030 ledger, typed-in booklets, a survey with BOM, department registers in mixed encodings.
+
+Formatting noise (date styles, label variants, `="…"` wrappers, 元 and thousands separators) uses its
+own random stream, so it never changes what was injected. Writers return the record keys the loader
+will see, for truth/links.csv and truth/person_links.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from . import people as P
+from . import specs as S
+from .views import HRec, Views
+from .world import County
+from .xlsx import SheetWriter
+
+SYSTEM_TYPE = {"一般户": "一般贫困户", "低保户": "低保贫困户", "特困户": "特困供养贫困户"}
+ARCHIVE_TYPE_CODE = {"一般户": "01", "低保户": "04", "特困户": "06"}
+SYSTEM_MEASURE = {"教育资助": "教育资助（雨露计划）", "小额信贷": "扶贫小额信贷", "公益岗位": "公益性岗位"}
+LEVEL_CN = {1: "一级", 2: "二级", 3: "三级", 4: "四级"}
+MONEY_KEYS = {"income_wage", "income_business", "income_property", "income_transfer", "expense_business",
+              "income_total", "income_per_capita"}
+INT_KEYS = {"hh_size", "exit_year", "identify_year", "income_year", "hukou_size", "card_size", "manual_size",
+            "visits_reported", "enrol_year"}
+BOOL_KEYS = {"medical_insured", "pension_insured", "dibao", "water_safe", "housing_safe", "dropout",
+             "all_medical_insured", "knows_cadre"}
+DATE_KEYS = {"birth_date", "record_date", "survey_date", "visit_date", "apply_date", "review_date",
+             "village_notice_date", "township_notice_date", "county_notice_date", "exit_review_date",
+             "exit_village_notice_date", "exit_township_notice_date", "exit_county_notice_date",
+             "approved_date", "issued_date", "death_date", "registered_date", "assessed_date", "_cancel_date",
+             "_birth_date"}
+
+
+class Fmt:
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def date(self, d: date | None, style: str | None = None) -> str:
+        if d is None:
+            return ""
+        style = style or self.rng.choices(("iso", "slash", "cn", "compact"), (50, 20, 15, 15))[0]
+        if style == "iso":
+            return d.isoformat()
+        if style == "slash":
+            return f"{d.year}/{d.month}/{d.day}"
+        if style == "cn":
+            return f"{d.year}年{d.month}月{d.day}日"
+        return d.strftime("%Y%m%d")
+
+    def money(self, v: float | int | None, noisy: bool) -> str:
+        if v is None or v == "":
+            return ""
+        text = f"{v:.2f}" if isinstance(v, float) else str(v)
+        if noisy:
+            r = self.rng.random()
+            if r < 0.08 and abs(v) >= 1000:
+                text = f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
+            elif r < 0.15:
+                text += "元"
+        return text
+
+    @staticmethod
+    def yesno(v: bool | None) -> str:
+        return "" if v is None else ("是" if v else "否")
+
+
+def _order(county: County) -> dict[int, tuple]:
+    vindex = {id(v): i for i, v in enumerate(county.villages)}
+    return {h.hid: (vindex[id(h.village)], h.hh_code, h.hid) for h in county.households}
+
+
+def _records(views: Views, source: str, order: dict[int, tuple]) -> list[HRec]:
+    """Records in file order; a duplicate follows the last record of its village."""
+    main = sorted(views.sources[source].values(), key=lambda r: order[r.hid])
+    out: list[HRec] = []
+    extras = sorted(views.extras[source], key=lambda r: order[r.hid])
+    for i, rec in enumerate(main):
+        out.append(rec)
+        nxt = main[i + 1] if i + 1 < len(main) else None
+        if nxt is None or order[nxt.hid][0] != order[rec.hid][0]:
+            out += [e for e in extras if order[e.hid][0] == order[rec.hid][0]]
+    return out
+
+
+# --- xlsx ---------------------------------------------------------------------------------------
+def _sheet(out: Path, name: str, sheet: str, title: str, columns, year: int) -> SheetWriter:
+    return SheetWriter(out / name, sheet, title, [h for h, _ in columns], "湘阴县乡村振兴局",
+                       datetime(year, 12, 31, 9, 0, 0))
+
+
+def _list(values: list[str], sep: str, alias: dict[str, str] | None = None) -> str:
+    return sep.join(alias.get(v, v) if alias else v for v in values)
+
+
+def write_system(out: Path, county: County, views: Views, fmt: Fmt, order) -> tuple[list, list]:
+    sheet = _sheet(out, S.SYSTEM_FILE, S.SYSTEM_SHEET, f"湘阴县建档立卡贫困人口信息表（{county.year}年度）",
+                   S.SYSTEM_COLUMNS, county.year)
+    links, plinks = [], []
+    for rec in _records(views, "system", order):
+        hf = rec.f
+        links.append(("system", hf["hh_code"].strip(), rec.hid))
+        for row in rec.persons:
+            pf = row.f
+            cells = []
+            for _, key in S.SYSTEM_COLUMNS:
+                v = pf[key] if key in pf else hf.get(key)
+                if key == "_province":
+                    v = "湖南省"
+                elif key == "_city":
+                    v = "岳阳市"
+                elif key == "id_number" and row.id_cell == "number":
+                    v = P.excel_number(v)
+                elif key == "head_id" and hf.get("head_id_cell") == "number":
+                    v = P.excel_number(v)
+                elif key == "birth_date":
+                    v = v if fmt.rng.random() < 0.15 else fmt.date(v)
+                elif key in BOOL_KEYS:
+                    v = fmt.yesno(v)
+                elif key == "hh_type":
+                    v = SYSTEM_TYPE.get(v, v)
+                elif key == "other_causes":
+                    v = _list(v, "、")
+                elif key == "measures":
+                    v = _list(v, ",", SYSTEM_MEASURE)
+                cells.append(v)
+            sheet.put(cells)
+            plinks.append(("system", pf["rec_id"], row.pid))
+    sheet.close()
+    return links, plinks
+
+
+def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order) -> tuple[list, list]:
+    sheet = _sheet(out, S.MANUAL_FILE, S.MANUAL_SHEET, "湘阴县扶贫手册信息录入表", S.MANUAL_COLUMNS, county.year)
+    links, plinks = [], []
+    for rec in _records(views, "manual", order):
+        hf = rec.f
+        links.append(("manual", hf["hh_code"].strip(), rec.hid))
+        drop_unit = fmt.rng.random() < 0.08
+        for row in rec.persons:
+            pf = row.f
+            cells = []
+            for _, key in S.MANUAL_COLUMNS:
+                v = pf[key] if key in pf else hf.get(key)
+                if key in ("birth_date", "record_date"):
+                    v = fmt.date(v, fmt.rng.choice(("iso", "iso", "cn", "slash")))
+                elif key in ("other_causes", "measures"):
+                    v = _list(v, "、")
+                elif key == "ethnicity" and fmt.rng.random() < 0.08:
+                    v = ""  # not required, often left blank when typing from paper
+                elif key == "cadre_unit" and drop_unit:
+                    v = ""
+                cells.append(v)
+            r = sheet.put(cells)
+            plinks.append(("manual", f"{S.MANUAL_FILE}:{S.MANUAL_SHEET}:{r}", row.pid))
+    sheet.close()
+    return links, plinks
+
+
+# --- csv ----------------------------------------------------------------------------------------
+def _csv(path: Path, encoding: str, headers: list[str], rows: list[list[str]]) -> None:
+    with open(path, "w", encoding=encoding, newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(headers)
+        w.writerows(rows)
+
+
+def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int) -> str:
+    rng = fmt.rng
+    if key == "_seq":
+        return str(seq)
+    if key == "township":
+        return ("湘阴县" + v) if rng.random() < 0.1 else v
+    if key == "village":
+        stem = v[:-1]
+        return stem + rng.choices(("村委会", "", "村民委员会", "村"), (35, 25, 15, 25))[0]
+    if key == "group":
+        return f"{rec.hid % 9 + 1}组"
+    if key == "head_id":
+        return f'="{v}"' if v and rng.random() < 0.04 else (v or "")
+    if key == "hh_type":
+        if not v:
+            return ""
+        r = rng.random()
+        if rec.f.get("record_date") and rec.f["record_date"].year > after:
+            return ARCHIVE_TYPE_CODE[v] if r < 0.08 else v  # rows updated since then use the new labels
+        return ARCHIVE_TYPE_CODE[v] if r < 0.08 else (SYSTEM_TYPE[v] if r < 0.6 else v)
+    if key == "exit_year":
+        return "" if v is None else (f"{v}年" if rng.random() < 0.3 else str(v))
+    if key in MONEY_KEYS:
+        return fmt.money(v, True)
+    if key in DATE_KEYS:
+        return fmt.date(v)
+    if key == "measures":
+        return _list(v, rng.choice(("，", ";", "、")))
+    return "" if v is None else str(v)
+
+
+def write_archive(out: Path, county: County, views: Views, fmt: Fmt, order) -> list:
+    links, rows = [], []
+    after = int(county.params["retired_terms_after_year"])
+    for i, rec in enumerate(_records(views, "archive", order), start=1):
+        rows.append([_archive_cell(key, rec.f.get(key), rec, fmt, i, after) for _, key in S.ARCHIVE_COLUMNS])
+        links.append(("archive", f"{S.ARCHIVE_FILE}::{i + 1}", rec.hid))
+    _csv(out / S.ARCHIVE_FILE, S.ARCHIVE_ENCODING, [h for h, _ in S.ARCHIVE_COLUMNS], rows)
+    return links
+
+
+def write_survey(out: Path, views: Views, fmt: Fmt, order) -> list:
+    recs = sorted(views.sources["survey"].values(), key=lambda r: (order[r.hid][0], fmt.rng.random()))
+    links, rows = [], []
+    inspectors = ("县交叉检查组", "市级核查组", "第三方评估组")
+    for i, rec in enumerate(recs, start=1):
+        cells = []
+        for _, key in S.SURVEY_COLUMNS:
+            v = rec.f.get(key)
+            if key == "_seq":
+                v = str(i)
+            elif key == "_inspector":
+                v = inspectors[rec.hid % 3]
+            elif key in BOOL_KEYS:
+                v = fmt.yesno(v)
+            elif key == "survey_date":
+                v = fmt.date(v, fmt.rng.choice(("iso", "slash")))
+            elif key == "income_per_capita":
+                v = fmt.money(v, False)
+            else:
+                v = "" if v is None else str(v)
+            cells.append(v)
+        rows.append(cells)
+        links.append(("survey", f"{S.SURVEY_FILE}::{i + 1}", rec.hid))
+    _csv(out / S.SURVEY_FILE, S.SURVEY_ENCODING, [h for h, _ in S.SURVEY_COLUMNS], rows)
+    return links
+
+
+def write_registers(out: Path, views: Views, fmt: Fmt) -> None:
+    folder = out / S.REGISTER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, (name, encoding, style, columns) in S.REGISTERS.items():
+        rows = sorted((r for r in views.registers[kind] if not r.get("_drop")),
+                      key=lambda r: (r["township"], r["village"], r["id_number"]))
+        out_rows = []
+        for i, r in enumerate(rows, start=1):
+            cells = []
+            for _, key in columns:
+                base = key.lstrip("_")
+                v = r.get(key, r.get(base))
+                if key == "_seq":
+                    v = str(i)
+                elif key == "id_number" and kind == "disability" and fmt.rng.random() < 0.08:
+                    v = r["cert_no"]  # the 20-character certificate number typed into the ID column
+                elif key == "disability_level":
+                    v = LEVEL_CN[v]
+                elif key in DATE_KEYS:
+                    v = fmt.date(v, style)
+                elif key == "monthly_amount":
+                    v = f"{v:.2f}"
+                else:
+                    v = "" if v is None else str(v)
+                cells.append(v)
+            out_rows.append(cells)
+        _csv(folder / name, encoding, [h for h, _ in columns], out_rows)
+
+
+def write_visits(out: Path, views: Views, fmt: Fmt, order) -> None:
+    rows = []
+    all_visits = [v for hid in sorted(views.visits, key=lambda k: order[k]) for v in views.visits[hid]]
+    all_visits.sort(key=lambda v: v["visit_date"])
+    for v in all_visits:
+        r = fmt.rng.random()
+        code = v["hh_code"] if r < 0.85 else ""
+        head_id = v["head_id"] if r >= 0.6 else ""
+        rows.append([v["township"], v["village"], code, v["head_name"], head_id, v["cadre_name"],
+                     fmt.date(v["visit_date"], fmt.rng.choice(("iso", "iso", "slash"))), v["note"]])
+    _csv(out / S.VISITS_FILE, S.VISITS_ENCODING, [h for h, _ in S.VISIT_COLUMNS], rows)
+
+
+def write_all(out: Path, county: County, views: Views, seed: int) -> tuple[list, list]:
+    """Every data file; returns (household links, person links) as (source, rec_key, hid|pid)."""
+    out.mkdir(parents=True, exist_ok=True)
+    fmt = Fmt(random.Random(f"{seed}:format"))
+    order = _order(county)
+    links, plinks = write_system(out, county, views, fmt, order)
+    m_links, m_plinks = write_manual(out, county, views, fmt, order)
+    links += m_links + write_archive(out, county, views, fmt, order) + write_survey(out, views, fmt, order)
+    plinks += m_plinks
+    write_registers(out, views, fmt)
+    write_visits(out, views, fmt, order)
+    return links, plinks
