@@ -66,9 +66,10 @@ residual as (  -- (record, other source) with no exact-key candidate: compare in
     where o.source <> r.source
       and not exists (select 1 from keyed_partners k where k.node = r.node and k.other = o.source)
 ),
-blocked as (
+blocked as (  -- both records still without a partner in the other's source, same village
     select least(x.node, y.node) as a, greatest(x.node, y.node) as b
-    from residual x join hh_record y on y.source = x.other and y.block = x.block and x.block <> ''
+    from residual x join residual y
+      on y.source = x.other and y.other = x.source and y.block = x.block and x.block <> '' and x.node < y.node
 ),
 pairs as (select a, b from keyed union select a, b from blocked),
 shared as (

@@ -100,29 +100,34 @@ def id_levels(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
 
 def date_levels(a: Sequence, b: Sequence) -> np.ndarray:
     """Levels: 0 null, 1 same day, 2 same year and month, or day/month swapped, 3 same year, 4 else."""
-    levels = np.full(len(a), 4, dtype=np.int8)
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x is None or y is None:
-            levels[i] = 0
-        elif x == y:
-            levels[i] = 1
-        elif (x.year == y.year and x.month == y.month) or (x.year == y.year and x.month == y.day and x.day == y.month):
-            levels[i] = 2
-        elif x.year == y.year:
-            levels[i] = 3
+    x = np.array(a, dtype="datetime64[D]")
+    y = np.array(b, dtype="datetime64[D]")
+    null = np.isnat(x) | np.isnat(y)
+    xy, xm, xd = _ymd(x)
+    yy, ym, yd = _ymd(y)
+    levels = np.full(len(x), 4, dtype=np.int8)
+    levels[xy == yy] = 3
+    levels[(xy == yy) & ((xm == ym) | ((xm == yd) & (xd == ym)))] = 2
+    levels[x == y] = 1
+    levels[null] = 0
     return levels
+
+
+def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    years = days.astype("datetime64[Y]")
+    months = days.astype("datetime64[M]")
+    return (years.astype(np.int64), (months - years.astype("datetime64[M]")).astype(np.int64),
+            (days - months.astype("datetime64[D]")).astype(np.int64))
 
 
 def size_levels(a: Sequence, b: Sequence) -> np.ndarray:
     """Levels: 0 null, 1 equal, 2 one apart, 3 else."""
-    levels = np.full(len(a), 3, dtype=np.int8)
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x is None or y is None:
-            levels[i] = 0
-        elif x == y:
-            levels[i] = 1
-        elif abs(x - y) == 1:
-            levels[i] = 2
+    x = np.array([np.nan if v is None else v for v in a], dtype=np.float64)
+    y = np.array([np.nan if v is None else v for v in b], dtype=np.float64)
+    levels = np.full(len(x), 3, dtype=np.int8)
+    levels[np.abs(x - y) == 1] = 2
+    levels[x == y] = 1
+    levels[np.isnan(x) | np.isnan(y)] = 0
     return levels
 
 

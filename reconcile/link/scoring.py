@@ -155,5 +155,8 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
                 runner_up[pair_ids[k]] = best_other if np.isfinite(best_other) else np.nan
                 clear = scores[k] - best_other >= linker.margin or scores[k] >= linker.trusted
                 decision[pair_ids[k]] = "link" if scores[k] >= linker.link and clear else "possible"
+                if not clear:  # every close rival is shown beside it: a person decides between them
+                    for o in others[scores[k] - scores[others] < linker.margin]:
+                        decision[pair_ids[o]] = "possible"
     return pairs.with_columns(pl.Series("decision", decision.tolist(), dtype=pl.String),
                               pl.Series("runner_up", runner_up, dtype=pl.Float32))
