@@ -169,6 +169,23 @@ def validate_command(
         out_console.print(line)
 
 
+@app.command("explain-link")
+def explain_link_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径(读取其输出目录中的运行结果)")],
+    first: Annotated[str, typer.Argument(help="第一条记录: 来源:记录键,例如 system:4306241012010000001")],
+    second: Annotated[str, typer.Argument(help="第二条记录: 来源:记录键,例如 archive:村级台账.csv::15")],
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="显示完整证件号码")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="运行结果所在目录(默认为配置中的 output:)")] = None,
+) -> None:
+    """说明两条记录为什么(没有)被匹配为同一户或同一人:逐项比较、等级、得分和结论。"""
+    from .link.explain import explain_link_command as explain
+
+    try:
+        explain(config, first, second, out_console, show_ids, output)
+    except ReconcileError as exc:
+        _fail(exc)
+
+
 @rules_app.command("list")
 def rules_list() -> None:
     """列出全部规则:编号、问题类型、名称、所需来源、严重程度。"""

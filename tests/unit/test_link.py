@@ -124,3 +124,21 @@ def test_persons_link_on_id_then_unique_name_and_results_ignore_row_order(tmp_pa
     rng.shuffle(shuffled_s)
     rng.shuffle(shuffled_m)
     assert person_groups(shuffled_s, shuffled_m, tmp_path / "b")[0] == groups
+
+
+def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
+    from rich.console import Console
+
+    from reconcile.link.explain import explain_link
+
+    system = [
+        {"hh_code": "H1", "village": "大田村", "name": "张明华", "id_number": IDS["zhang"], "relation": "户主",
+         "hh_size": "1"},
+    ]
+    archive = [{"hh_code": "", "village": "大田村委会", "head_name": "张明化", "head_id": "", "hh_size": "1"}]
+    result = run_case(_case(system, archive), tmp_path, "FC-HH-SIZE")
+    console = Console(record=True, width=160)
+    explain_link(result.config, "system:H1", "archive:archive.csv::2", console)
+    text = console.export_text()
+    assert "户主姓名" in text and "homophone" in text and "家庭人口数" in text
+    assert "已匹配" in text and "同一个匹配组" in text
