@@ -30,7 +30,9 @@ DATA = ROOT / ".data"
 FEBRL_FIELDS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
                 "date_of_birth", "soc_sec_id"]
 FEBRL_BLOCKS = [["soc_sec_id"], ["date_of_birth"], ["given_name", "surname"], ["surname", "postcode"],
-                ["given_name", "postcode"], ["address_1", "suburb"], ["given_name", "date_of_birth"]]
+                ["given_name", "postcode"], ["address_1", "suburb"], ["given_name", "date_of_birth"],
+                ["surname", "street_number"], ["street_number", "postcode"]]
+SWAPPED_BLOCK = "a.given_name = b.surname and a.surname = b.given_name"
 
 FEBRL_LINKER = Linker(
     comparisons=[
@@ -82,9 +84,8 @@ def ours_febrl(a: pl.DataFrame, b: pl.DataFrame) -> tuple[set, float]:
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.register("a", a.to_arrow())
     con.register("b", b.to_arrow())
-    blocks = " union ".join(
-        "select a.id as a, b.id as b from a join b on " + " and ".join(f"a.{c} = b.{c}" for c in cols)
-        for cols in FEBRL_BLOCKS)
+    conditions = [" and ".join(f"a.{c} = b.{c}" for c in cols) for cols in FEBRL_BLOCKS] + [SWAPPED_BLOCK]
+    blocks = " union ".join(f"select a.id as a, b.id as b from a join b on {c}" for c in conditions)
     pairs = pl.from_arrow(con.sql(blocks).to_arrow_table())
     left = a.rename({c: f"{c}_l" for c in a.columns})
     right = b.rename({c: f"{c}_r" for c in b.columns})
@@ -121,7 +122,8 @@ def splink_febrl(a: pl.DataFrame, b: pl.DataFrame) -> tuple[set, float]:
             cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]),
             cl.ExactMatch("state"),
         ],
-        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in FEBRL_BLOCKS],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in FEBRL_BLOCKS] + [
+            "l.given_name = r.surname and l.surname = r.given_name"],
         retain_intermediate_calculation_columns=False,
     )
     linker = SplinkLinker(frames, settings, log_level=logging.WARNING)
