@@ -128,8 +128,7 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
         numeric = numeric.with_columns(pl.col("row").cast(pl.Int64))
 
     persons = normalize_frame(read_table(con, "raw_person"), PERSON_KINDS, numeric)
-    if persons.height:
-        persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
+    persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
     write_table(con, "src_person", persons)
 
     households = normalize_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)

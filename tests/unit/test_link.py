@@ -142,3 +142,11 @@ def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
     text = console.export_text()
     assert "户主姓名" in text and "homophone" in text and "家庭人口数" in text
     assert "已匹配" in text and "同一个匹配组" in text
+
+
+def test_a_run_with_household_level_sources_only(tmp_path):
+    archive = [{"hh_code": "H1", "village": "大田村", "head_name": "王明", "head_id": IDS["wang"], "hh_size": "2"}]
+    survey = [{"village": "大田村", "head_name": "王明", "head_id": IDS["wang"], "hh_size": "3"}]
+    result = run_case({"sources": {"archive": {"rows": archive}, "survey": {"rows": survey}}}, tmp_path, "FC-HH-SIZE")
+    assert result.person_links.height == 0
+    assert result.findings.filter(result.findings["rule_id"] == "FC-HH-SIZE").height == 1
