@@ -15,6 +15,9 @@ import jinja2
 
 from ..schema import PERSON_FIELDS, ROLE_LABELS, field_kind
 from .packs import Rule
+from .types_procedure import ProcedureOrderType
+from .types_records import RequiredType
+from .types_register import RegisterHitType
 
 
 @dataclass
@@ -43,8 +46,8 @@ class RuleContext:
     def missing_needs(self, needs: list[str]) -> list[str]:
         missing = []
         for need in needs:
-            if need.startswith("register:"):
-                if need.split(":", 1)[1] not in self.registers:
+            if need.startswith("register:"):  # register:a|b — any one of these register kinds
+                if not set(need.split(":", 1)[1].split("|")) & self.registers:
                     missing.append(need)
             elif need == "visits":
                 if not self.has_visits:
@@ -169,4 +172,7 @@ class SqlType:
 RULE_TYPES: dict[str, CompareType | SqlType] = {
     "compare": CompareType(),
     "sql": SqlType(),
+    "required": RequiredType(),
+    "register_hit": RegisterHitType(),
+    "procedure_order": ProcedureOrderType(),
 }
