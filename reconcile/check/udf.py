@@ -12,6 +12,8 @@ import duckdb
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
 
+from ..normalize.codes import codes_compatible as _compatible
+
 
 @lru_cache(maxsize=200_000)
 def pinyin_key(name: str) -> str:
@@ -29,10 +31,20 @@ def name_similarity(a: str | None, b: str | None) -> float | None:
     return max(chars, sounds)
 
 
+def codes_compatible(a: str | None, b: str | None, codelist: str | None) -> bool | None:
+    """Whether two canonical labels can describe the same fact (GB/T 4761 之孙辈 covers 之孙子)."""
+    if a is None or b is None or codelist is None:
+        return None
+    return _compatible(a, b, codelist)
+
+
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        con.remove_function("name_similarity")
-    except duckdb.Error:
-        pass
+    for name in ("name_similarity", "codes_compatible"):
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass
     con.create_function("name_similarity", name_similarity, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
                         duckdb.sqltype("DOUBLE"), null_handling="special")
+    con.create_function("codes_compatible", codes_compatible, [duckdb.sqltype("VARCHAR")] * 3,
+                        duckdb.sqltype("BOOLEAN"), null_handling="special")

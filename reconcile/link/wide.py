@@ -52,7 +52,8 @@ def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config, rank: dict[
     p_cols = set(_columns(con, "src_person"))
     p_fields = [f for f in [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"] if f in p_cols]
     if not person_sources:
-        con.execute("create or replace table person_wide as select * from person_link where false")
+        con.execute("create or replace table person_wide as select person_cluster_id, cluster_id, "
+                    "name as person_name, id_number as person_id from person_link where false")
         return
     pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
                        "src_person", "person_link", "person_cluster_id", person_sources, p_fields)

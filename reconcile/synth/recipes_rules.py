@@ -280,12 +280,12 @@ def cadre_overload(ctx: Ctx, h: Household) -> bool:
 
 
 def visit_insufficient(monthly: bool):
-    return lambda ctx, h: h.monthly_visits == monthly and _visit_insufficient(ctx, h)
+    return lambda ctx, h: h.monthly_required == monthly and _visit_insufficient(ctx, h)
 
 
 def _visit_insufficient(ctx: Ctx, h: Household) -> bool:
     visits = ctx.v.visits[h.hid]
-    if h.monthly_visits:
+    if h.monthly_required:
         m = ctx.rng.randint(1, 12)
         keep = [v for v in visits if v["visit_date"].month != m]
         detail = f"{m}月无走访记录（应每月走访）"

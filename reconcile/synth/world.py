@@ -149,7 +149,13 @@ class Household:
 
     @property
     def monthly_visits(self) -> bool:
+        """Visits the generator gives: monthly for every monitored household (more than required)."""
         return self.status != "已脱贫" or bool(self.monitor_type)
+
+    @property
+    def monthly_required(self) -> bool:
+        """DESIGN §5: monthly while not exited, or monitored with the risk not eliminated; else quarterly."""
+        return self.status != "已脱贫" or (bool(self.monitor_type) and self.risk != "已消除")
 
 
 @dataclass
