@@ -237,7 +237,7 @@ def splink_households(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("village"))
     predictions = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
     seconds = time.perf_counter() - started
-    pairs = {tuple(sorted((l, r))) for l, r in zip(predictions["unique_id_l"], predictions["unique_id_r"],
+    pairs = {tuple(sorted((x, y))) for x, y in zip(predictions["unique_id_l"], predictions["unique_id_r"],
                                                      strict=True)}
     return pairs, seconds
 
