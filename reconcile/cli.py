@@ -50,7 +50,8 @@ def main(
     STATE["debug"] = debug
 
 
-def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None) -> None:
+def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None,
+         show_ids: bool = False, split_by: str | None = None) -> None:
     from .config import load_config
     from .pipeline import run
     from .report.summary import print_summary, summary_dict
@@ -58,12 +59,12 @@ def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fai
     try:
         config = load_config(config_path)
         if quiet or as_json:
-            result = run(config, output=output)
+            result = run(config, output=output, show_ids=show_ids, split_by=split_by)
         else:
             from .report.progress import StageProgress
 
             with StageProgress(console) as progress:
-                result = run(config, output=output, on_stage=progress.update)
+                result = run(config, output=output, on_stage=progress.update, show_ids=show_ids, split_by=split_by)
     except ReconcileError as exc:
         _fail(exc)
         return
@@ -84,11 +85,15 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不显示进度和汇总")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出运行汇总(供批处理)")] = False,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="存在该级别(high/medium/low)及以上问题时退出码为 1")] = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="核查报告.xlsx 和 report.html 中显示完整证件号码(默认打码)")] = False,
+    split_by: Annotated[str | None, typer.Option("--split-by", help="township:另为每个乡镇写一份只含本乡镇的核查报告")] = None,
 ) -> None:
-    """按配置文件运行全部核查:读取 → 检查输入 → 标准化 → 匹配 → 规则核查 → 写出结果。"""
+    """按配置文件运行全部核查:读取 → 检查输入 → 标准化 → 匹配 → 规则核查 → 问题台账 → 写出结果。"""
     if fail_on and fail_on not in ("high", "medium", "low"):
         _fail(ReconcileError(f"--fail-on 应为 high / medium / low,实际为 {fail_on}"))
-    _run(config, output, quiet, as_json, fail_on)
+    if split_by and split_by != "township":
+        _fail(ReconcileError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}"))
+    _run(config, output, quiet, as_json, fail_on, show_ids, split_by)
 
 
 @app.command("demo")
@@ -184,6 +189,82 @@ def explain_link_command(
         explain(config, first, second, out_console, show_ids, output)
     except ReconcileError as exc:
         _fail(exc)
+
+
+@app.command("ledger")
+def ledger_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径(台账位置取自其中的 ledger: 或 output:)")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为配置中的 output:)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+) -> None:
+    """显示问题整改进度:按乡镇、按问题类型的问题总数、已整改销号数、未整改数和整改率。"""
+    from .config import load_config
+    from .ledger_report import ledger_summary, print_ledger
+
+    try:
+        cfg = load_config(config)
+        if output is not None:
+            cfg = cfg.with_output(output)
+        summary = ledger_summary(cfg.ledger)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        print_ledger(summary, out_console)
+
+
+@app.command("sample")
+def sample_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径")],
+    per_village: Annotated[int | None, typer.Option("--per-village", "-n", help="每村抽取户数(默认取配置 sampling.per_village,否则 10)")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="随机种子:相同种子、相同数据抽出相同的户")] = 1,
+    weight: Annotated[str | None, typer.Option("--weight", help="findings:有问题的户被抽中的机会更大")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为 <output>/抽样)")] = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="名单和调查表中显示完整证件号码(默认打码)")] = False,
+) -> None:
+    """抽取入户核查样本:每村按类别配额抽户(往年脱贫、去年脱贫、今年计划脱贫、未脱贫、非建档立卡),写出抽样名单和预填的农户调查表。"""
+    from .config import load_config
+    from .sample import print_sample, sample
+
+    if weight not in (None, "findings", "none"):
+        _fail(ReconcileError(f"--weight 只支持 findings,实际为 {weight}"))
+    try:
+        cfg = load_config(config)
+        result = sample(cfg, per_village=per_village, seed=seed, weight=weight, output=output, show_ids=show_ids,
+                        console=console)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    print_sample(result, out_console)
+
+
+@app.command("compare-exports")
+def compare_exports_command(
+    old: Annotated[Path, typer.Argument(help="较早的国家系统导出文件")],
+    new: Annotated[Path, typer.Argument(help="较新的国家系统导出文件")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="取其中 system 来源的列名映射和表头设置,以及部门数据")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="用配置中的哪个来源的设置(默认第一个 role: system 的来源)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认 <output>/导出比对,无配置时 ./导出比对)")] = None,
+    old_date: Annotated[str | None, typer.Option("--old-date", help="旧导出的日期 YYYY-MM-DD(用于判断新生儿、死亡时间)")] = None,
+    new_date: Annotated[str | None, typer.Option("--new-date", help="新导出的日期 YYYY-MM-DD")] = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="工作簿中显示完整证件号码(默认打码)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出汇总")] = False,
+) -> None:
+    """比较两次国家系统导出:列出新增、减少、变更的户和人(逐字段前后值),按动态调整类型分类,并与公安户籍、死亡数据核对。"""
+    from .compare_exports import compare_exports, print_comparison
+
+    try:
+        result = compare_exports(old, new, config=config, source=source, output=output, old_date=old_date,
+                                 new_date=new_date, show_ids=show_ids)
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary(), ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        print_comparison(result, out_console)
 
 
 @rules_app.command("list")

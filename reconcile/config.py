@@ -23,7 +23,16 @@ FILE_KEYS = {"path", "encoding", "sheet", "header_rows", "skip_rows", "columns",
 SOURCE_KEYS = FILE_KEYS | {"role", "level"}
 REGISTER_KEYS = FILE_KEYS | {"kind"}
 TOP_KEYS = {"region", "year", "province", "output", "ledger", "sources", "registers", "visits", "packs",
-            "rules", "params", "linkage"}
+            "rules", "params", "linkage", "sampling"}
+# `reconcile sample`: households drawn per village, by category (quota = households per village)
+SAMPLING_KEYS = {"per_village", "quotas", "weight"}
+SAMPLING_CATEGORIES = {
+    "exited_earlier": "往年脱贫户", "exited_last_year": "上年脱贫户", "exit_this_year": "当年计划脱贫户",
+    "not_exited": "未脱贫户(含监测户)", "non_registered": "非建档立卡户",
+}
+DEFAULT_SAMPLING = {"per_village": 10, "weight": "none",
+                    "quotas": {"exited_earlier": 3, "exited_last_year": 2, "exit_this_year": 2, "not_exited": 2,
+                               "non_registered": 1}}
 FORMATS = {"csv", "xlsx", "parquet"}
 PROFILES = ("auto", "none")  # auto: built-in header synonyms; none: only the explicit `columns:`
 SOURCE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -69,6 +78,7 @@ class Config:
     rules_disable: list[str]
     params: dict[str, Any]
     linkage: dict[str, Any]
+    sampling: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SAMPLING))
 
     def sources_with_role(self, role: str) -> list[str]:
         return [k for k, s in self.sources.items() if s.role == role]
@@ -196,6 +206,43 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
     )
 
 
+def _sampling(raw: Any, problems: _Problems) -> dict[str, Any]:
+    sampling = copy.deepcopy(DEFAULT_SAMPLING)
+    if raw is None:
+        return sampling
+    if not isinstance(raw, dict):
+        problems.add("sampling: 应为 {per_village: 10, quotas: {类别: 户数}, weight: findings}")
+        return sampling
+    problems.unknown_keys("sampling.", raw, SAMPLING_KEYS)
+    if "per_village" in raw:
+        sampling["per_village"] = _int_or_none(raw["per_village"], "sampling.per_village", problems, 1) or 10
+    if "weight" in raw:
+        if raw["weight"] not in ("findings", "none"):
+            problems.add(f"sampling.weight: 应为 findings(有问题的户更可能被抽中)或 none,实际为 {raw['weight']!r}")
+        else:
+            sampling["weight"] = raw["weight"]
+    quotas = raw.get("quotas")
+    if quotas is not None:
+        if not isinstance(quotas, dict) or not quotas:
+            problems.add("sampling.quotas: 应为“类别: 每村户数”的映射,类别为 " + ", ".join(SAMPLING_CATEGORIES))
+        else:
+            clean = {}
+            for key, value in quotas.items():
+                if key not in SAMPLING_CATEGORIES:
+                    problems.add(f"sampling.quotas.{key}: 未知的抽样类别{_did_you_mean(key, SAMPLING_CATEGORIES)}"
+                                 f"(可用: {', '.join(f'{k} {v}' for k, v in SAMPLING_CATEGORIES.items())})")
+                    continue
+                n = _int_or_none(value, f"sampling.quotas.{key}", problems, 0)
+                if n is not None:
+                    clean[key] = n
+            if clean and not sum(clean.values()):
+                problems.add("sampling.quotas: 配额全为 0,至少一个类别应大于 0")
+            sampling["quotas"] = clean
+            if "per_village" not in raw and clean:
+                sampling["per_village"] = sum(clean.values())
+    return sampling
+
+
 def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
     problems = _Problems()
     if not isinstance(data, dict):
@@ -284,11 +331,13 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
         problems.unknown_keys("linkage.", linkage, known)
         params["linkage"] = _merge(params.get("linkage", {}), linkage)
 
+    sampling = _sampling(data.get("sampling"), problems)
+
     if problems.items:
         raise ConfigError(problems.items, str(path) if path else None)
     config = Config(path=path, base_dir=base_dir, region=region, year=year, province=province, output=output,
                     ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
-                    rules_disable=disable, params=params, linkage=linkage)
+                    rules_disable=disable, params=params, linkage=linkage, sampling=sampling)
     from .check.packs import validate_rule_references
 
     bad = validate_rule_references(config)

@@ -14,9 +14,11 @@ import duckdb
 import polars as pl
 
 from .check.engine import check
+from .clock import now
 from .config import Config
 from .db import connect
 from .errors import InputError
+from .ledger import is_separate, ledger_stage, persist
 from .link import link
 from .load import load
 from .normalize.stage import normalize
@@ -31,6 +33,7 @@ STAGES = [
     ("normalize", "标准化"),
     ("link", "户、人匹配"),
     ("check", "规则核查"),
+    ("ledger", "问题台账"),
     ("report", "写出结果"),
 ]
 
@@ -50,6 +53,7 @@ class RunResult:
     load_report: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    ledger: dict[str, int] = field(default_factory=dict)  # run_id and new / open / reopened / resolved counts
 
     @property
     def database(self) -> Path:
@@ -57,7 +61,7 @@ class RunResult:
 
 
 OUTPUT_NAMES = {DB_NAME, "findings.csv", "findings.parquet", "input_issues.csv", "links.parquet",
-                "person_links.parquet", "核查报告.xlsx", "report.html"}
+                "person_links.parquet", "核查报告.xlsx", "report.html", "分乡镇"}
 
 
 def _guard_output(config: Config, output: Path) -> None:
@@ -70,11 +74,31 @@ def _guard_output(config: Config, output: Path) -> None:
             raise InputError(f"输出目录 {output} 与输入 {path} 冲突:请在配置 output: 中换一个输出目录")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_partials(output: Path) -> None:
+    """Staging files of runs that were killed (their process is gone) are removed; live ones are left alone."""
+    for path in output.glob(f".{DB_NAME}.partial-*"):
+        pid = path.name.rsplit("-", 1)[-1].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
 @contextmanager
 def _staging_database(output: Path):
     """Build the run's database beside the final one and swap it in only when the run succeeded."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
+    _remove_stale_partials(output)
     if staging.exists():
         staging.unlink()
     con = connect(staging)
@@ -92,11 +116,36 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
+def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,
+                  split_by: str | None = None) -> dict[str, Path]:
+    """Machine outputs (Parquet/CSV, full values), then the workbook and the HTML page (IDs masked by default)."""
+    from .report.data import collect
+    from .report.html import REPORT_NAME, write_html
+    from .report.workbook import WORKBOOK_NAME, write_report_workbook, write_township_workbooks
+
+    files = write_outputs(con, config, out)
+    data = collect(con, config, started, show_ids=show_ids)
+    files[WORKBOOK_NAME] = write_report_workbook(data, out / WORKBOOK_NAME)
+    files[REPORT_NAME] = write_html(data, out / REPORT_NAME)
+    if split_by == "township":
+        for township, path in write_township_workbooks(data, out).items():
+            files[f"{WORKBOOK_NAME}:{township}"] = path
+    return files
+
+
 def run(config: Config, output: Path | None = None,
-        on_stage: Callable[[str, str, float | None], None] | None = None) -> RunResult:
-    """Run every stage on `config`; `on_stage(name, label, seconds)` reports progress (seconds None = started)."""
+        on_stage: Callable[[str, str, float | None], None] | None = None, show_ids: bool = False,
+        split_by: str | None = None) -> RunResult:
+    """Run every stage on `config`; `on_stage(name, label, seconds)` reports progress (seconds None = started).
+
+    `show_ids` writes full ID numbers into the workbook and HTML page (masked by default);
+    `split_by="township"` also writes one workbook per township.
+    """
     if output is not None:
         config = config.with_output(output)
+    if split_by not in (None, "township"):
+        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
+    started = now()
     out = config.output
     out.mkdir(parents=True, exist_ok=True)
     _guard_output(config, out)
@@ -123,7 +172,11 @@ def run(config: Config, output: Path | None = None,
             stage("normalize", labels["normalize"], lambda: normalize(con))
             stage("link", labels["link"], lambda: link(con, config))
             stage("check", labels["check"], lambda: check(con, config))
-            files = stage("report", labels["report"], lambda: write_outputs(con, config, out))  # type: ignore[assignment]
+            ledger = stage("ledger", labels["ledger"], lambda: ledger_stage(con, config, started))
+            files = stage("report", labels["report"],  # type: ignore[assignment]
+                          lambda: write_reports(con, config, out, started, show_ids, split_by))
+            if is_separate(config, out / DB_NAME):
+                files["ledger"] = persist(con, config)
             result = RunResult(
                 config=config, output=out,
                 findings=frame(con, "select * from finding"),
@@ -133,7 +186,7 @@ def run(config: Config, output: Path | None = None,
                 rule_runs=frame(con, "select * from rule_run"),
                 link_rates=frame(con, "select * from link_rate"),
                 load_report=frame(con, "select * from load_report"),
-                timings=timings, files=files,
+                timings=timings, files=files, ledger=ledger,  # type: ignore[arg-type]
             )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -10,6 +10,8 @@ import polars as pl
 from ..check.engine import FINDING_COLUMNS
 from ..config import Config
 
+LEDGER_COLUMNS = ["first_seen", "run_count"]  # follow the contract columns once the ledger stage ran
+
 LINK_RATE_SQL = """
 with pairs as (
   {pairs}
@@ -55,7 +57,9 @@ def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> 
         "links.parquet": out / "links.parquet",
         "person_links.parquet": out / "person_links.parquet",
     }
-    findings = _frame(con, f"select {', '.join(FINDING_COLUMNS)} from finding")
+    present = {r[0] for r in con.execute("describe finding").fetchall()}
+    columns = FINDING_COLUMNS + [c for c in LEDGER_COLUMNS if c in present]
+    findings = _frame(con, f"select {', '.join(columns)} from finding")
     findings.write_parquet(files["findings.parquet"])
     write_csv_bom(findings, files["findings.csv"])
     write_csv_bom(_frame(con, "select * from input_issue"), files["input_issues.csv"])

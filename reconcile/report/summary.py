@@ -35,6 +35,7 @@ def summary_dict(result: RunResult) -> dict:
         if runs.height else [],
         "rules_failed": runs.filter(pl.col("status") == "error").select("rule_id", "reason").to_dicts()
         if runs.height else [],
+        "ledger": result.ledger,
         "seconds": {k: round(v, 3) for k, v in result.timings.items()},
         "files": {k: str(v) for k, v in result.files.items()},
     }
@@ -76,6 +77,12 @@ def print_summary(result: RunResult, console: Console) -> None:
         for a, b, n, linked, rate in rates.rows():
             lt.add_row(a, b, str(n), str(linked), f"{(rate or 0) * 100:.1f}%")
         console.print(lt)
+
+    if result.ledger:
+        lg = result.ledger
+        console.print(f"问题台账(第 {lg['run_id']} 次运行):新发现 {lg['new']},未整改 {lg['open']},"
+                      f"重新出现 {lg['reopened']},已整改销号 {lg['resolved']}(详见 核查报告.xlsx「整改情况」,"
+                      "或运行 reconcile ledger)", highlight=False)
 
     runs = result.rule_runs
     skipped = runs.filter(pl.col("status") != "ran") if runs.height else runs

@@ -1,0 +1,181 @@
+"""Shared pieces of the people-facing reports: labels, ID masking, evidence columns, column widths."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+
+import polars as pl
+
+from ..check.packs import kinds
+from ..schema import REGISTER_KIND_LABELS, ROLE_LABELS
+
+SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+STATUS_LABELS = {"new": "新发现", "open": "未整改", "reopened": "重新出现", "resolved": "已销号"}
+
+# 表3 (督查发现问题汇总表) rows: category, sub-row; kinds.csv categories map onto them.
+TABLE3_ROWS: list[tuple[str, str | None]] = [
+    ("精准识别(漏评)", None),
+    ("精准帮扶", "措施制定"),
+    ("精准帮扶", "项目实施"),
+    ("精准帮扶", "资金使用"),
+    ("精准帮扶", "政策保障"),
+    ("精准帮扶", "驻村帮扶"),
+    ("精准脱贫(错退)", None),
+    ("其他(资料、档案)", None),
+]
+
+
+def table3_row(category: str | None) -> tuple[str, str | None]:
+    """kinds.csv category (e.g. 精准帮扶(措施制定), 其他(资料档案)) → (表3 category, sub-row)."""
+    text = (category or "").replace("（", "(").replace("）", ")")
+    for main, sub in TABLE3_ROWS:
+        if sub and text == f"{main}({sub})":
+            return main, sub
+    if text.startswith("精准识别"):
+        return "精准识别(漏评)", None
+    if text.startswith("精准脱贫"):
+        return "精准脱贫(错退)", None
+    if text.startswith("精准帮扶"):
+        return "精准帮扶", "措施制定"
+    return "其他(资料、档案)", None
+
+
+@cache
+def kind_titles() -> dict[str, str]:
+    return {k: v.title for k, v in kinds().items()}
+
+
+@cache
+def kind_order() -> dict[str, int]:
+    return {k: i for i, k in enumerate(kinds())}
+
+
+def source_labels(sources: dict[str, str]) -> dict[str, str]:
+    """Config source key → Chinese label (国家系统, 村级档案 …; the key is added when a role repeats)."""
+    by_role: dict[str, int] = {}
+    for role in sources.values():
+        by_role[role] = by_role.get(role, 0) + 1
+    labels = {}
+    for key, role in sources.items():
+        label = ROLE_LABELS.get(role, key)
+        labels[key] = f"{label}({key})" if by_role[role] > 1 else label
+    return labels
+
+
+def evidence_label(key: str, sources: dict[str, str]) -> str:
+    labels = source_labels(sources)
+    if key in labels:
+        return labels[key]
+    if key in REGISTER_KIND_LABELS:
+        return REGISTER_KIND_LABELS[key]
+    return {"sources": "各来源", "visits": "走访记录", "visit": "走访记录"}.get(key, key)
+
+
+# ---- ID masking (DESIGN §5: first 6 + last 4 digits shown) -------------------------------------
+
+_ID_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(\d{6})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(\d{2})?"
+    r"(?![0-9A-Za-z])"
+    r"|(?<![0-9A-Za-z])(\d{6})(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?![0-9A-Za-z])"
+)
+
+
+def mask_id(value: str | None) -> str | None:
+    """430624196907194917 → 430624********4917; values of 10 characters or fewer are left alone."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) <= 10:
+        return text
+    return text[:6] + "*" * (len(text) - 10) + text[-4:]
+
+
+def _mask_match(m: re.Match) -> str:
+    whole = m.group(0)
+    return mask_id(whole) or whole
+
+
+def mask_text(value: str | None) -> str | None:
+    """Mask every ID number (15, 18 or 20 characters with a plausible birth date) inside free text."""
+    if not value:
+        return value
+    return _ID_IN_TEXT.sub(_mask_match, value)
+
+
+def mask_id_expr(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String).map_elements(mask_id, return_dtype=pl.String).alias(col)
+
+
+def mask_text_expr(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String).map_elements(mask_text, return_dtype=pl.String).alias(col)
+
+
+# ---- evidence JSON → one text per source -------------------------------------------------------
+
+def _scalar(value: object, show_ids: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
+    if isinstance(value, list):
+        return "、".join(_scalar(v, show_ids) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_scalar(v, show_ids)}" for k, v in value.items())
+    text = str(value)
+    return text if show_ids else (mask_text(text) or "")
+
+
+def evidence_parts(evidence: str | None, show_ids: bool = False) -> dict[str, str]:
+    """`{"system": "2", "hukou": {"户号": …}}` → {"system": "2", "hukou": "户号: …"}."""
+    if not evidence:
+        return {}
+    try:
+        data = json.loads(evidence)
+    except (TypeError, ValueError):
+        return {"": evidence if show_ids else (mask_text(evidence) or "")}
+    if not isinstance(data, dict):
+        return {"": _scalar(data, show_ids)}
+    return {str(k): _scalar(v, show_ids) for k, v in data.items()}
+
+
+def evidence_keys(evidence: pl.Series, sources: dict[str, str]) -> list[str]:
+    """Evidence keys in display order: configured sources first (by role), then registers, then others."""
+    seen: dict[str, None] = {}
+    for text in evidence.drop_nulls().unique().to_list():
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(data, dict):
+            for key in data:
+                seen.setdefault(str(key), None)
+    source_order = [k for k in sources if k in seen]
+    registers = sorted(k for k in seen if k in REGISTER_KIND_LABELS and k not in sources)
+    others = sorted(k for k in seen if k not in sources and k not in REGISTER_KIND_LABELS)
+    return source_order + registers + others
+
+
+# ---- column widths (CJK = 2) -------------------------------------------------------------------
+
+def text_width(text: object) -> int:
+    s = "" if text is None else str(text)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
+
+def column_widths(frame: pl.DataFrame, headers: list[str], minimum: int = 4, maximum: int = 50) -> list[float]:
+    """Display width per column: the widest cell (CJK counted twice), clamped; computed column-wise in polars."""
+    widths = []
+    for name, header in zip(frame.columns, headers, strict=True):
+        col = frame[name].cast(pl.String).fill_null("")
+        if col.len():
+            # UTF-8: ASCII 1 byte, CJK 3 bytes → chars + (bytes - chars) / 2 counts CJK as 2
+            w = (col.str.len_chars() + (col.str.len_bytes() - col.str.len_chars()) // 2).max() or 0
+        else:
+            w = 0
+        widths.append(float(min(maximum, max(minimum, int(w), text_width(header))) + 2))
+    return widths

@@ -1,0 +1,160 @@
+"""What the people-facing reports read: one snapshot of the run's tables, optionally cut to one township.
+
+The workbook and the HTML page are pure renderers over this (DESIGN §12.4); everything here keeps full
+values — masking happens when a cell is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ..config import Config
+from ..ledger import LEDGER_TABLES, read_ledger
+from .common import source_labels
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                      "where table_catalog = current_database()").fetchall()}
+
+
+@dataclass
+class ReportData:
+    config: Config
+    generated_at: datetime
+    sources: dict[str, str]  # source key → role, in display order
+    findings: pl.DataFrame
+    rule_runs: pl.DataFrame
+    input_issues: pl.DataFrame
+    households: pl.DataFrame  # cluster_id, township, village, hh_code, head_name, head_id, present_<s>…, registered
+    load_report: pl.DataFrame
+    ledger: pl.DataFrame
+    runs: pl.DataFrame
+    show_ids: bool = False
+    link_rate: pl.DataFrame | None = None  # the run's `link_rate` table (county level)
+    township: str | None = None  # set on a per-township cut
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return source_labels(self.sources)
+
+    @property
+    def run_id(self) -> int | None:
+        return int(self.runs["run_id"].max()) if self.runs.height else None  # type: ignore[arg-type]
+
+    @property
+    def this_run(self) -> dict:
+        return self.runs.sort("run_id").row(-1, named=True) if self.runs.height else {}
+
+    @property
+    def scope(self) -> str:
+        return self.township or "全县"
+
+    @property
+    def title(self) -> str:
+        where = f"{self.config.region}{self.township}" if self.township else self.config.region
+        return f"{where} {self.config.year} 年扶贫数据“四个一致”核查报告"
+
+    def registered(self) -> pl.DataFrame:
+        return self.households.filter(pl.col("registered"))
+
+    def townships(self) -> list[str]:
+        names = set(self.registered()["township"].drop_nulls().to_list())
+        names |= set(self.findings["township"].drop_nulls().to_list())
+        return sorted(names)
+
+    def link_rates(self) -> pl.DataFrame:
+        """Per ordered source pair: A's households and how many have a linked record in B (as `link_rate`).
+
+        The county uses the run's `link_rate` table; a township cut counts its own households the same way."""
+        if self.township is None and self.link_rate is not None and self.link_rate.height:
+            return self.link_rate.select("source_a", "source_b", "records_a", "linked", "rate")
+        rows = []
+        h = self.households
+        for a in self.sources:
+            for b in self.sources:
+                if a == b:
+                    continue
+                pa, pb = h[f"present_{a}"].fill_null(False), h[f"present_{b}"].fill_null(False)
+                n, linked = int(pa.sum()), int((pa & pb).sum())
+                rows.append({"source_a": a, "source_b": b, "records_a": n, "linked": linked,
+                             "rate": round(linked / n, 4) if n else None})
+        return pl.DataFrame(rows, schema={"source_a": pl.String, "source_b": pl.String, "records_a": pl.Int64,
+                                          "linked": pl.Int64, "rate": pl.Float64})
+
+    def for_township(self, township: str) -> ReportData:
+        def cut(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("township") == township) if "township" in frame.columns else frame
+
+        return replace(self, findings=cut(self.findings), input_issues=cut(self.input_issues),
+                       households=cut(self.households), ledger=cut(self.ledger), township=township)
+
+
+def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> pl.DataFrame:
+    present = [f"coalesce(present_{s}, false) as present_{s}" for s in sources]
+    registered = " or ".join(f"coalesce(present_{s}, false)" for s, role in sources.items() if role != "survey")
+    return _frame(con, f"""
+        select cluster_id, township, village, hh_code, head_name, head_id, {', '.join(present)},
+               ({registered or 'false'}) as registered
+        from hh_wide order by township, village, hh_code, cluster_id""")
+
+
+def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFrame:
+    places = []
+    for table in ("src_person", "src_household", "register", "visit"):
+        if table in tables:
+            places.append(f"select file, sheet, row, township, village from {table}")
+    if not places:
+        return _frame(con, "select *, null::varchar as township, null::varchar as village from input_issue")
+    return _frame(con, f"""
+        with place as (
+          select file, coalesce(sheet, '') as sheet, row, any_value(township) as township,
+                 any_value(village) as village
+          from ({' union all '.join(places)}) group by all
+        )
+        select i.*, p.township, p.village from input_issue i
+        left join place p on p.file = i.file and p.sheet = coalesce(i.sheet, '') and p.row = i.row
+        order by i.source, i.file, i.row, i.column""")
+
+
+def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: datetime,
+            show_ids: bool = False) -> ReportData:
+    from ..link import _role_rank
+
+    rank = _role_rank(config)
+    sources = {k: config.sources[k].role for k in sorted(config.sources, key=lambda k: rank[k])}
+    tables = _tables(con)
+    has_ledger = all(t in tables for t in LEDGER_TABLES)
+    return ReportData(
+        config=config, generated_at=generated_at, sources=sources,
+        findings=_frame(con, "select * from finding"),
+        rule_runs=_frame(con, "select * from rule_run"),
+        input_issues=_input_issues(con, tables),
+        households=_households(con, sources),
+        load_report=_frame(con, "select owner, section, path, encoding, rows from load_report")
+        if "load_report" in tables else pl.DataFrame(),
+        ledger=read_ledger(con) if has_ledger else pl.DataFrame(),
+        runs=_frame(con, "select * from run order by run_id") if has_ledger else pl.DataFrame(),
+        show_ids=show_ids,
+        link_rate=_frame(con, "select * from link_rate") if "link_rate" in tables else None,
+    )
+
+
+def relative(path: str | Path | None, base: Path) -> str:
+    if not path:
+        return ""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return p.name

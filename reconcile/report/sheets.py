@@ -1,0 +1,301 @@
+"""Sheets of 核查报告.xlsx (DESIGN §8): 说明 · 问题台账 · 按乡镇汇总 · 按村汇总 · 输入问题 · 匹配情况.
+
+The inspection-style sheets (督查发现问题汇总表, 核查情况汇总, 整改情况) are in `sheets_inspection`.
+Every function turns a `ReportData` into a `Sheet`; ID numbers are masked unless `data.show_ids`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..schema import REGISTER_KIND_LABELS, ROLE_LABELS
+from .common import (
+    SEVERITY_LABELS,
+    SEVERITY_ORDER,
+    STATUS_LABELS,
+    evidence_keys,
+    evidence_label,
+    evidence_parts,
+    kind_order,
+    kind_titles,
+    mask_id,
+    mask_text,
+    table3_row,
+)
+from .data import ReportData, relative
+from .xlsx import Col, Sheet, Table
+
+SHEET_GUIDE = [
+    ("说明", "本次运行的范围、数据来源、参数、未运行的规则及原因"),
+    ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
+    ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
+    ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
+    ("督查发现问题汇总表", "按督查表的问题类别(精准识别、精准帮扶、精准脱贫、其他)逐个列出问题,见事见人"),
+    ("核查情况汇总", "各乡镇和全县的核查情况统计(人口不一致户数、疑似漏评、疑似错退户数等)"),
+    ("匹配情况", "各来源之间户的匹配率,以及未在所有来源中找到对应记录的户"),
+    ("输入问题", "输入文件中有问题的单元格(证件号码、日期、代码等),注明文件、行号、列名"),
+    ("整改情况", "与历次运行比较:各乡镇、各类问题的整改(销号)进度和已销号问题清单"),
+]
+
+
+def _id(value: str | None, data: ReportData) -> str | None:
+    return value if data.show_ids else mask_id(value)
+
+
+def _text(value: str | None, data: ReportData) -> str | None:
+    return value if data.show_ids else mask_text(value)
+
+
+def household_key() -> pl.Expr:
+    return pl.coalesce(pl.col("cluster_id"), pl.col("hh_code"), pl.col("head_id"), pl.col("person_id"))
+
+
+# ---- 说明 -----------------------------------------------------------------------------------------
+
+PARAM_LABELS = {
+    "exit_line": "脱贫标准(元/人·年,按收入年度)", "monitoring_line": "防返贫监测标准(元/人·年)",
+    "income_tolerance": "收入比对容差", "income_arithmetic_tolerance": "收入测算容差(元)",
+    "cadre_household_limit": "帮扶责任人结对户数上限", "visit_frequency": "走访频次要求",
+    "notice_days": "公示天数下限", "risk_elimination_min_months": "风险消除最短监测月数",
+    "school_age": "义务教育年龄", "cause_measures": "致贫原因与帮扶措施对应", "linkage": "匹配参数",
+}
+
+
+SKIP_PARAMS = {"linkage"}  # matching weights: see rules/params/default.yaml and `reconcile explain-link`
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[:limit] + "……"
+
+
+def _param_text(value: object) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_param_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "、".join(_param_text(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def notes_sheet(data: ReportData) -> Sheet:
+    cfg = data.config
+    f = data.findings
+    run = data.this_run
+    sev = {k: f.filter(pl.col("severity") == k).height for k in SEVERITY_LABELS} if f.height else {}
+    households = f.select(household_key()).n_unique() if f.height else 0
+    info = [
+        ("地区", cfg.region), ("考核年度", str(cfg.year)), ("参数集(省份)", cfg.province),
+        ("范围", data.scope),
+        ("生成时间", data.generated_at.strftime("%Y-%m-%d %H:%M")),
+        ("台账运行次序", f"第 {run['run_id']} 次" if run else ""),
+        ("配置文件", cfg.path.name if cfg.path else ""),
+        ("证件号码", "完整显示(--show-ids)" if data.show_ids else
+         "已打码,只显示前 6 位和后 4 位;完整号码见 findings.csv / findings.parquet"),
+    ]
+    results = [
+        ("核查户数(建档立卡/监测户)", data.registered().height),
+        ("发现问题", f.height),
+        *[(f"其中{label}风险", sev.get(k, 0)) for k, label in SEVERITY_LABELS.items()],
+        ("涉及户数", households),
+        *[(f"其中{STATUS_LABELS[s]}", f.filter(pl.col("status") == s).height if f.height else 0)
+          for s in ("new", "open", "reopened")],
+        ("与上次相比已销号", int(data.ledger.filter(
+            (pl.col("status") == "resolved") & (pl.col("resolved_run") == run.get("run_id"))).height)
+         if data.ledger.height and run else 0),
+        ("输入问题(单元格)", data.input_issues.height),
+    ]
+    lr = data.load_report
+    source_rows = []
+    for row in (lr.iter_rows(named=True) if lr.height else []):
+        owner = row["owner"]
+        if owner in data.sources:
+            kind = f"{ROLE_LABELS.get(data.sources[owner], owner)}({owner})"
+        elif owner == "visits":
+            kind = "走访记录"
+        else:
+            reg = cfg.registers.get(owner)
+            kind = f"部门数据:{REGISTER_KIND_LABELS.get(reg.kind, reg.kind) if reg else owner}"
+        source_rows.append((kind, relative(row["path"], cfg.base_dir), row["encoding"] or "Excel", row["rows"]))
+    params = [(PARAM_LABELS.get(k, k), _clip(_param_text(v))) for k, v in cfg.params.items() if k not in SKIP_PARAMS]
+    runs = data.rule_runs
+    not_run = runs.filter(pl.col("status") != "ran").sort("rule_id") if runs.height else runs
+    rule_rows = [(r["rule_id"], r["title"], kind_titles().get(r["kind"], r["kind"]),
+                  "跳过" if r["status"] == "skipped" else "出错", r["reason"]) for r in not_run.iter_rows(named=True)]
+    ran = runs.filter(pl.col("status") == "ran").height if runs.height else 0
+    if not rule_rows:
+        rule_rows = [("", "全部规则均已运行", "", "", "")]
+
+    def table(title, cols, rows, kinds=None):
+        kinds = kinds or ["text"] * len(cols)
+        frame = pl.DataFrame([list(r) for r in rows], schema=[f"c{i}" for i in range(len(cols))], orient="row",
+                             infer_schema_length=None) if rows else pl.DataFrame(schema=[f"c{i}" for i in range(len(cols))])
+        return Table([Col(c, k, max_width=60) for c, k in zip(cols, kinds, strict=True)], frame, title=title)
+
+    tables = [
+        table("运行信息", ["项目", "内容"], info),
+        table("核查结果", ["项目", "数量"], results, ["text", "int"]),
+        table("数据来源", ["来源", "文件", "编码", "读取行数"], source_rows, ["text", "text", "text", "int"]),
+        table(f"规则:运行 {ran} 条,未运行 {not_run.height} 条", ["规则编号", "规则名称", "问题类型", "状态", "原因"],
+              rule_rows),
+        table("参数", ["参数", "取值"], params, ["text", "wrap"]),
+        table("各工作表内容", ["工作表", "内容"], SHEET_GUIDE),
+    ]
+    return Sheet("说明", tables, freeze=False, landscape=False, notes=[data.title])
+
+
+# ---- 问题台账 -------------------------------------------------------------------------------------
+
+def sorted_findings(f: pl.DataFrame) -> pl.DataFrame:
+    if not f.height:
+        return f
+    return f.with_columns(
+        _sev=pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32),
+        _kind=pl.col("kind").replace_strict(kind_order(), default=999, return_dtype=pl.Int32),
+    ).sort(["township", "village", "hh_code", "cluster_id", "_sev", "_kind", "person_name", "finding_id"],
+           nulls_last=True).drop("_sev", "_kind")
+
+
+def findings_sheet(data: ReportData) -> Sheet:
+    f = sorted_findings(data.findings)
+    keys = evidence_keys(f["evidence"], data.sources) if f.height else []
+    labels = {k: evidence_label(k, data.sources) for k in keys}
+    own = [k for k in keys if k in data.sources]  # one column per source; registers and the rest share one
+    others = [k for k in keys if k not in data.sources]
+    titles = kind_titles()
+    cols = [Col("序号", "int"), Col("状态", "status"), Col("严重程度", "severity"), Col("问题类别", max_width=22),
+            Col("问题类型", max_width=24), Col("乡镇"), Col("村"), Col("户编号", max_width=22), Col("户主姓名"),
+            Col("户主证件号码", max_width=20), Col("人员姓名"), Col("人员证件号码", max_width=20),
+            Col("问题说明", "wrap", max_width=50), Col("整改建议", "wrap", max_width=40)]
+    cols += [Col(f"{labels[k]}的记录", "wrap", max_width=36) for k in own]
+    if others:
+        cols.append(Col("部门数据及其他依据", "wrap", max_width=44))
+    cols += [Col("首次发现", "date"), Col("发现次数", "int"), Col("规则编号", max_width=20), Col("问题编号", max_width=18),
+             Col("核实整改情况(乡镇填写)", "blank", max_width=30, min_width=24)]
+    rows = []
+    for i, r in enumerate(f.iter_rows(named=True), 1):
+        parts = evidence_parts(r["evidence"], data.show_ids)
+        main, sub = table3_row(r["category"])
+        rows.append([
+            i, STATUS_LABELS.get(r.get("status") or "", r.get("status")), SEVERITY_LABELS.get(r["severity"], r["severity"]),
+            f"{main}({sub})" if sub else main, titles.get(r["kind"], r["kind"]), r["township"], r["village"],
+            r["hh_code"], r["head_name"], _id(r["head_id"], data), r["person_name"], _id(r["person_id"], data),
+            _text(r["message"], data), _text(r["advice"], data),
+            *[parts.get(k, "") for k in own],
+            *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k] for k in others if parts.get(k))]
+              if others else []),
+            str(r["first_seen"]) if r.get("first_seen") else None, r.get("run_count"), r["rule_id"], r["finding_id"], None,
+        ])
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False)
+
+
+# ---- 按乡镇汇总 / 按村汇总 ------------------------------------------------------------------------
+
+def _summary(data: ReportData, by: list[str], name: str) -> Sheet:
+    f = data.findings
+    hh = data.registered()
+    kinds_present = sorted(set(f["kind"].to_list()), key=lambda k: kind_order().get(k, 999)) if f.height else []
+    titles = kind_titles()
+    base = hh.group_by(by).agg(households=pl.len()) if hh.height else pl.DataFrame(
+        schema={**{b: pl.String for b in by}, "households": pl.UInt32})
+    if f.height:
+        registered = hh["cluster_id"].to_list() if hh.height else []
+        fk = f.with_columns(_hh=household_key(), _reg=pl.col("cluster_id").is_in(registered))
+        agg = fk.group_by(by).agg(
+            problem_households=pl.col("_hh").n_unique(), findings=pl.len(),
+            registered_problem=pl.col("_hh").filter(pl.col("_reg")).n_unique(),
+            **{f"sev_{s}": (pl.col("severity") == s).sum() for s in SEVERITY_LABELS},
+            **{f"st_{s}": (pl.col("status") == s).sum() for s in ("new", "reopened")},
+            **{f"k_{k}": (pl.col("kind") == k).sum() for k in kinds_present},
+        )
+        table = base.join(agg, on=by, how="full", coalesce=True, nulls_equal=True)
+    else:
+        table = base.with_columns(problem_households=pl.lit(0), findings=pl.lit(0), registered_problem=pl.lit(0),
+                                  **{f"sev_{s}": pl.lit(0) for s in SEVERITY_LABELS},
+                                  **{f"st_{s}": pl.lit(0) for s in ("new", "reopened")})
+    numeric = [c for c in table.columns if c not in by]
+    table = table.with_columns(pl.col(numeric).fill_null(0).cast(pl.Int64)).sort(by, nulls_last=True)
+    total = {**{b: None for b in by}, **{c: int(table[c].sum()) for c in numeric}}
+    total[by[0]] = "合计"
+    table = pl.concat([table, pl.DataFrame([total], schema=table.schema)])
+    # 占比: registered households with a finding ÷ registered households (a suspect outside them is not counted)
+    table = table.with_columns(share=pl.when(pl.col("households") > 0)
+                               .then(pl.col("registered_problem") / pl.col("households")).otherwise(None))
+    order = [*by, "households", "problem_households", "share", "findings", *[f"sev_{s}" for s in SEVERITY_LABELS],
+             *[f"st_{s}" for s in ("new", "reopened")], *[f"k_{k}" for k in kinds_present]]
+    titles_by = {"township": "乡镇", "village": "村"}
+    cols = [Col(titles_by[b]) for b in by] + [
+        Col("核查户数", "int"), Col("问题户数", "int"), Col("在册户问题占比", "pct"), Col("问题数", "int"),
+        *[Col(f"{label}风险", "int") for label in SEVERITY_LABELS.values()],
+        Col("新发现", "int"), Col("重新出现", "int"),
+        *[Col(titles.get(k, k), "int", max_width=12) for k in kinds_present]]
+    return Sheet(name, [Table(cols, table.select(order), autofilter=True, total_last=True)])
+
+
+def township_sheet(data: ReportData) -> Sheet:
+    return _summary(data, ["township"], "按乡镇汇总")
+
+
+def village_sheet(data: ReportData) -> Sheet:
+    return _summary(data, ["township", "village"], "按村汇总")
+
+
+# ---- 输入问题 -------------------------------------------------------------------------------------
+
+ID_FIELDS = {"head_id", "id_number", "cadre_id", "person_id"}
+SEVERITY_WORDS = {"error": "错误", "warning": "警告", "info": "提示"}
+
+
+def input_sheet(data: ReportData) -> Sheet:
+    cols = [Col("序号", "int"), Col("来源"), Col("乡镇"), Col("村"), Col("文件", max_width=30), Col("工作表"),
+            Col("行号", "int"), Col("列名"), Col("字段"), Col("原值", max_width=30), Col("问题", max_width=24),
+            Col("级别"), Col("说明", "wrap", max_width=60)]
+    rows = []
+    for i, r in enumerate(data.input_issues.iter_rows(named=True), 1):
+        value, message = r["value"], r["message"]
+        if not data.show_ids:
+            if r.get("field") in ID_FIELDS and value:
+                masked = mask_id(value)
+                message = (message or "").replace(value, masked or "")
+                value = masked
+            value, message = mask_text(value), mask_text(message)
+        rows.append([i, r["source"], r.get("township"), r.get("village"), r["file"], r["sheet"], r["row"],
+                     r["column"], r.get("field"), value, r["problem"],
+                     SEVERITY_WORDS.get(r.get("severity") or "", r.get("severity")), message])
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    return Sheet("输入问题", [Table(cols, frame, autofilter=True)], fit_width=False)
+
+
+# ---- 匹配情况 -------------------------------------------------------------------------------------
+
+def link_sheet(data: ReportData) -> Sheet:
+    labels = data.labels
+    rates = data.link_rates()
+    rate_frame = rates.with_columns(
+        pl.col("source_a").replace_strict(labels, default=pl.col("source_a")),
+        pl.col("source_b").replace_strict(labels, default=pl.col("source_b")),
+        unlinked=pl.col("records_a") - pl.col("linked"),
+    ).select("source_a", "source_b", "records_a", "linked", "unlinked", "rate")
+    rate_table = Table([Col("来源 A"), Col("来源 B"), Col("A 的户数", "int"), Col("在 B 中找到", "int"),
+                        Col("未找到", "int"), Col("匹配率", "pct")], rate_frame,
+                       title="各来源之间户的匹配率(A 的户在 B 中找到对应记录的比例;入户核查为抽样,匹配率低属正常)")
+    h = data.households
+    expected = [s for s, role in data.sources.items() if role != "survey"]
+    rows = []
+    for r in h.iter_rows(named=True):
+        have = [s for s in data.sources if r[f"present_{s}"]]
+        missing = [s for s in expected if not r[f"present_{s}"]]
+        only_survey = not r["registered"]
+        if not missing and not only_survey:
+            continue
+        note = ("只在入户核查中出现(非建档立卡户,或未能与在册户对应)" if only_survey
+                else "在缺少的来源中未找到对应户:核实是否漏录、已销户或户主/户编号登记不一致")
+        rows.append([r["township"], r["village"], r["hh_code"], r["head_name"], _id(r["head_id"], data),
+                     "、".join(labels[s] for s in have), "、".join(labels[s] for s in missing), note])
+    cols = [Col("乡镇"), Col("村"), Col("户编号", max_width=22), Col("户主姓名"), Col("户主证件号码", max_width=20),
+            Col("有记录的来源", max_width=30), Col("缺少的来源", max_width=30), Col("说明", "wrap", max_width=50)]
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    unlinked = Table(cols, frame, title=f"未在所有来源中找到对应记录的户({len(rows)} 户)", autofilter=True)
+    return Sheet("匹配情况", [rate_table, unlinked], freeze=False)

@@ -1,0 +1,246 @@
+"""Inspection-style sheets: 督查发现问题汇总表 (表3), 核查情况汇总 (表4), 整改情况 (ledger)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from ..ledger import progress
+from ..schema import REGISTER_KIND_LABELS
+from .common import SEVERITY_LABELS, STATUS_LABELS, TABLE3_ROWS, kind_order, kind_titles, table3_row
+from .data import ReportData
+from .sheets import _id, _text, household_key, sorted_findings
+from .xlsx import Col, Sheet, Table
+
+NUMERALS = "一二三四五六七八九十"
+
+
+# ---- 督查发现问题汇总表 ---------------------------------------------------------------------------
+
+def table3_sheet(data: ReportData) -> Sheet:
+    f = sorted_findings(data.findings)
+    titles = kind_titles()
+    placed = [table3_row(c) for c in f["category"].to_list()] if f.height else []
+    f = f.with_columns(_main=pl.Series([p[0] for p in placed], dtype=pl.String),
+                       _sub=pl.Series([p[1] for p in placed], dtype=pl.String)) if f.height else f
+    cols = [Col("序号", "text", max_width=8), Col("问题类别", max_width=22), Col("乡镇"), Col("村"),
+            Col("户主姓名"), Col("涉及人员"), Col("证件号码", max_width=20), Col("问题类型", max_width=24),
+            Col("问题描述(见事见人)", "wrap", max_width=55), Col("整改建议", "wrap", max_width=40),
+            Col("严重程度", "severity"), Col("状态", "status"), Col("问题编号", max_width=18)]
+    rows: list[list] = []
+    mains = list(dict.fromkeys(m for m, _ in TABLE3_ROWS))
+    n = 0
+    sections: set[int] = set()
+    for mi, main in enumerate(mains):
+        in_main = f.filter(pl.col("_main") == main) if f.height else f
+        sections.add(len(rows))
+        rows.append([f"{NUMERALS[mi]}、", f"{main}(共 {in_main.height} 个问题)", *[None] * (len(cols) - 2)])
+        subs = [s for m, s in TABLE3_ROWS if m == main]
+        for si, sub in enumerate(subs):
+            part = in_main.filter(pl.col("_sub") == sub) if sub and in_main.height else in_main
+            if sub:
+                sections.add(len(rows))
+                rows.append([f"({NUMERALS[si]})", f"{sub}(共 {part.height} 个问题)", *[None] * (len(cols) - 2)])
+            label = f"{main}/{sub}" if sub else main
+            if not part.height:
+                rows.append([None, label, None, None, None, None, None, None, "未发现此类问题", None, None, None, None])
+            for r in part.iter_rows(named=True):
+                n += 1
+                who = _id(r["person_id"] or r["head_id"], data)
+                rows.append([str(n), label, r["township"], r["village"], r["head_name"], r["person_name"], who,
+                             titles.get(r["kind"], r["kind"]), _text(r["message"], data), _text(r["advice"], data),
+                             SEVERITY_LABELS.get(r["severity"], r["severity"]),
+                             STATUS_LABELS.get(r.get("status") or "", r.get("status")), r["finding_id"]])
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None)
+    frame = frame.with_columns(pl.col("c0").cast(pl.String))
+    return Sheet("督查发现问题汇总表", [Table(cols, frame, autofilter=True, sections=frozenset(sections))],
+                 notes=[f"{data.config.region}{data.township or ''} 督查发现问题汇总表",
+                        f"核查范围:{data.scope};问题 {n} 个;一个问题一行,列明乡镇、村、户主和涉及人员。"])
+
+
+# ---- 核查情况汇总 (表4) ---------------------------------------------------------------------------
+
+CONSISTENCY_KINDS = ("household_missing", "household_size_mismatch", "head_mismatch", "name_mismatch", "id_mismatch",
+                     "relation_mismatch", "status_mismatch", "exit_year_mismatch", "household_type_mismatch",
+                     "cause_mismatch", "income_mismatch", "cadre_mismatch", "member_missing",
+                     "person_multi_household", "deceased_listed")
+SIZE_KINDS = ("household_size_mismatch", "member_missing")
+GUARANTEE_KINDS = ("wrong_exit_guarantee", "risk_elimination_premature")
+
+
+@dataclass(frozen=True)
+class Count:
+    title: str
+    test: Callable[[dict, ReportData], bool]
+
+
+def _evidence(row: dict) -> dict:
+    try:
+        data = json.loads(row.get("evidence") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text_of(row: dict) -> str:
+    return " ".join(str(row.get(k) or "") for k in ("rule_id", "message", "evidence"))
+
+
+def _kinds(*kinds: str, text: str | None = None, rules: str | None = None) -> Callable[[dict, ReportData], bool]:
+    pattern = re.compile(text) if text else None
+    rule_pattern = re.compile(rules) if rules else None
+
+    def test(row: dict, data: ReportData) -> bool:
+        if rule_pattern and rule_pattern.search(row.get("rule_id") or ""):
+            return True
+        if kinds and row.get("kind") not in kinds:
+            return False
+        return bool(pattern.search(_text_of(row))) if pattern else bool(kinds)
+    return test
+
+
+def _role_differs(role: str) -> Callable[[dict, ReportData], bool]:
+    """A size finding where a source of `role` disagrees with the national system (or the first source)."""
+    def test(row: dict, data: ReportData) -> bool:
+        if row.get("kind") not in SIZE_KINDS:
+            return False
+        ev = _evidence(row)
+        flat = {k: v for k, v in ev.items() if k in data.sources and not isinstance(v, dict)}
+        ref_key = next((k for k in flat if data.sources[k] == "system"), next(iter(flat), None))
+        if ref_key is None:
+            return False
+        return any(data.sources[k] == role and str(v) != str(flat[ref_key]) for k, v in flat.items())
+    return test
+
+
+def _register_involved(row: dict, data: ReportData) -> bool:
+    return any(k in REGISTER_KIND_LABELS for k in _evidence(row))
+
+
+def _hukou(row: dict, data: ReportData) -> bool:
+    return row.get("kind") in SIZE_KINDS and ("hukou" in _evidence(row) or "户籍" in (row.get("message") or ""))
+
+
+def _consistency(row: dict, data: ReportData) -> bool:
+    return row.get("kind") in CONSISTENCY_KINDS or _register_involved(row, data)
+
+
+TABLE4: list[Count] = [
+    Count("家庭人口与户籍/明白卡/手册人口不一致户数", _kinds(*SIZE_KINDS)),
+    Count("其中:与户籍人口不一致户数", _hukou),
+    Count("其中:与明白卡人口不一致户数", _kinds(*SIZE_KINDS, text="明白卡")),
+    Count("其中:与扶贫手册人口不一致户数", _role_differs("manual")),
+    Count("帮扶措施与致贫原因不一致户数", _kinds("measure_cause_mismatch")),
+    Count("无帮扶措施户数", _kinds("no_measure")),
+    Count("未实现两不愁户数", _kinds(*GUARANTEE_KINDS, text="不愁|吃穿|food_secure|clothing_secure")),
+    Count("义务教育保障不到位户数", _kinds(*GUARANTEE_KINDS, text="辍学|失学|义务教育|dropout")),
+    Count("基本医疗保障不到位户数", _kinds(*GUARANTEE_KINDS, text="医保|参保|医疗保险|medical")),
+    Count("无安全住房户数", _kinds(*GUARANTEE_KINDS, text="住房|危房|housing")),
+    Count("无安全饮水户数", _kinds(*GUARANTEE_KINDS, text="饮水|water")),
+    Count("疑似漏评户数", _kinds("missed_suspect", rules=r"^MI-")),
+    Count("疑似错退户数", _kinds("wrong_exit_income", "wrong_exit_guarantee")),
+    Count("风险消除不精准户数", _kinds("risk_elimination_premature")),
+    Count("疑似不符合识别条件户数", _kinds("ineligible_member")),
+    Count("已故人员未标注户数", _kinds("deceased_listed")),
+    Count("帮扶责任人及走访问题户数", _kinds("cadre_mismatch", "cadre_overload", "visit_insufficient")),
+    Count("证件号码问题户数", _kinds("id_invalid", "id_mismatch", "id_demographic_conflict")),
+    Count("信息比对不一致户数", _consistency),
+    Count("其中:与部门数据比对不一致户数", _register_involved),
+]
+
+
+def table4_frame(data: ReportData) -> pl.DataFrame:
+    """Rows: each township and 全县合计; columns: 核查户数, 问题户数, then the TABLE4 counts (distinct households)."""
+    f = data.findings.with_columns(_hh=household_key()) if data.findings.height else data.findings
+    flags = {c.title: [] for c in TABLE4}
+    rows = list(f.iter_rows(named=True)) if f.height else []
+    for row in rows:
+        for c in TABLE4:
+            flags[c.title].append(c.test(row, data))
+    marked = f.with_columns(**{f"t{i}": pl.Series(flags[c.title], dtype=pl.Boolean) for i, c in enumerate(TABLE4)}) \
+        if f.height else f
+    hh = data.registered()
+    townships = data.townships()
+    no_township = f.height and f["township"].null_count() > 0
+
+    def line(name: str, frame: pl.DataFrame, households: int) -> dict:
+        out = {"乡镇": name, "核查户数": households,
+               "有问题户数": frame["_hh"].n_unique() if frame.height else 0}
+        for i, c in enumerate(TABLE4):
+            sub = frame.filter(pl.col(f"t{i}")) if frame.height else frame
+            out[c.title] = sub["_hh"].n_unique() if sub.height else 0
+        return out
+
+    lines = [line(t, marked.filter(pl.col("township") == t) if marked.height else marked,
+                  hh.filter(pl.col("township") == t).height) for t in townships]
+    if no_township:
+        lines.append(line("(未标注乡镇)", marked.filter(pl.col("township").is_null()), 0))
+    lines.append(line(f"{data.scope}合计", marked, hh.height))
+    return pl.DataFrame(lines, schema={"乡镇": pl.String, "核查户数": pl.Int64, "有问题户数": pl.Int64,
+                                       **{c.title: pl.Int64 for c in TABLE4}})
+
+
+def table4_sheet(data: ReportData) -> Sheet:
+    """One indicator a row, one township a column, the county total last: reads and prints like 表4."""
+    frame = table4_frame(data)
+    places = frame["乡镇"].to_list()
+    indicators = [c for c in frame.columns if c != "乡镇"]
+    rows = [[name, *[int(v) for v in frame[name].to_list()]] for name in indicators]
+    schema = ["项目", *[f"c{i}" for i in range(len(places))]]
+    table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    cols = [Col("项目(户数)", max_width=40)] + [Col(p, "int", max_width=12, min_width=6) for p in places]
+    return Sheet("核查情况汇总", [Table(cols, table)], landscape=len(places) > 6,
+                 notes=[f"{data.config.region}{data.township or ''} {data.config.year} 年核查情况汇总",
+                        "单位:户。一户有多个同类问题只计一次;“其中”各项是上一项的细分,可能互有重叠。"])
+
+
+# ---- 整改情况 -------------------------------------------------------------------------------------
+
+def _progress_table(data: ReportData, by: str, title: str, label: str) -> Table:
+    p = progress(data.ledger, by) if data.ledger.height else progress(pl.DataFrame(), by)
+    if by == "kind" and p.height:
+        p = p.with_columns(_o=pl.col("kind").replace_strict(kind_order(), default=999, return_dtype=pl.Int32)) \
+            .sort("_o").drop("_o").with_columns(pl.col("kind").replace_strict(kind_titles(), default=pl.col("kind")))
+    if p.height:
+        total = {by: "合计", **{c: int(p[c].sum()) for c in ("total", "resolved", "pending", "new", "reopened")}}
+        total["rate"] = round(total["resolved"] / total["total"], 4) if total["total"] else None
+        p = pl.concat([p, pl.DataFrame([total], schema=p.schema)])
+    cols = [Col(label, max_width=28), Col("问题总数", "int"), Col("已整改销号", "int"), Col("未整改", "int"),
+            Col("其中本次新发现", "int"), Col("其中重新出现", "int"), Col("整改率", "pct")]
+    return Table(cols, p.select(by, "total", "resolved", "pending", "new", "reopened", "rate"), title=title,
+                 total_last=bool(p.height))
+
+
+def rectification_sheet(data: ReportData) -> Sheet:
+    ledger = data.ledger
+    runs = data.runs
+    notes = [f"{data.config.region}{data.township or ''} 问题整改情况",
+             f"台账共记录 {runs.height} 次运行;问题总数为历次运行发现的全部问题,上次有、本次没有的问题记为“已整改销号”。"]
+    tables = [_progress_table(data, "township", "按乡镇", "乡镇"), _progress_table(data, "kind", "按问题类型", "问题类型")]
+    resolved = ledger.filter(pl.col("status") == "resolved").sort(["township", "village", "resolved_at", "finding_id"],
+                                                                  nulls_last=True) if ledger.height else ledger
+    titles = kind_titles()
+    rows = [[r["township"], r["village"], r["head_name"], r["person_name"], titles.get(r["kind"], r["kind"]),
+             _text(r["message"], data), str(r["first_seen"])[:10] if r["first_seen"] else None,
+             str(r["resolved_at"])[:10] if r["resolved_at"] else None, r["run_count"], r["finding_id"]]
+            for r in resolved.iter_rows(named=True)]
+    cols = [Col("乡镇"), Col("村"), Col("户主姓名"), Col("人员姓名"), Col("问题类型", max_width=24),
+            Col("问题说明", "wrap", max_width=50), Col("首次发现", "date"), Col("销号日期", "date"),
+            Col("发现次数", "int"), Col("问题编号", max_width=18)]
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    tables.append(Table(cols, frame, title=f"已整改销号的问题({len(rows)} 个)"))
+    run_rows = [[r["run_id"], str(r["started_at"])[:16], r["findings"], r["new"], r["open"], r["reopened"],
+                 r["resolved"]] for r in runs.iter_rows(named=True)] if runs.height else []
+    run_cols = [Col("运行次序", "int"), Col("运行时间"), Col("问题数", "int"), Col("新发现", "int"), Col("未整改", "int"),
+                Col("重新出现", "int"), Col("销号", "int")]
+    run_frame = pl.DataFrame(run_rows, schema=[f"c{i}" for i in range(len(run_cols))], orient="row",
+                             infer_schema_length=None) if run_rows else \
+        pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(run_cols))})
+    if data.township is None:
+        tables.append(Table(run_cols, run_frame, title="历次运行(全县)"))
+    return Sheet("整改情况", tables, freeze=False, notes=notes)

@@ -1,0 +1,43 @@
+"""核查报告.xlsx — the workbook for people (DESIGN §8), and one workbook per township on request.
+
+Sheets: 说明 · 问题台账 · 按乡镇汇总 · 按村汇总 · 督查发现问题汇总表 · 核查情况汇总 · 匹配情况 · 输入问题 · 整改情况.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import ReportData
+from .sheets import findings_sheet, input_sheet, link_sheet, notes_sheet, township_sheet, village_sheet
+from .sheets_inspection import rectification_sheet, table3_sheet, table4_sheet
+from .xlsx import Sheet, write_workbook
+
+WORKBOOK_NAME = "核查报告.xlsx"
+SPLIT_DIR = "分乡镇"
+SHEET_BUILDERS = [notes_sheet, findings_sheet, township_sheet, village_sheet, table3_sheet, table4_sheet, link_sheet,
+                  input_sheet, rectification_sheet]
+SHEET_NAMES = ["说明", "问题台账", "按乡镇汇总", "按村汇总", "督查发现问题汇总表", "核查情况汇总", "匹配情况", "输入问题",
+               "整改情况"]
+
+
+def build_sheets(data: ReportData) -> list[Sheet]:
+    return [build(data) for build in SHEET_BUILDERS]
+
+
+def write_report_workbook(data: ReportData, path: Path) -> Path:
+    return write_workbook(path, build_sheets(data))
+
+
+def _file_part(name: str) -> str:
+    return "".join("_" if ch in '<>:"/\\|?*' or ord(ch) < 32 else ch for ch in name).strip() or "未标注乡镇"
+
+
+def write_township_workbooks(data: ReportData, out: Path) -> dict[str, Path]:
+    """One workbook per township under <out>/分乡镇/, each holding only that township's villages."""
+    folder = out / SPLIT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for township in data.townships():
+        path = folder / f"核查报告_{_file_part(township)}.xlsx"
+        written[township] = write_report_workbook(data.for_township(township), path)
+    return written

@@ -1,0 +1,214 @@
+"""A small sheet model and its xlsxwriter renderer, shaped for Excel and WPS users.
+
+A `Sheet` is a list of `Table`s written one under the other; each table has a header row (Chinese),
+typed columns and its rows as a polars frame. The renderer freezes the first table's header, puts an
+autofilter on the table that asks for one, sizes columns from their content (a CJK character counts
+as two), colours severity and status cells, and writes every text cell as text (an ID number never
+becomes a number, a leading `=` never a formula).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import xlsxwriter
+
+from .common import text_width
+
+SHEET_NAME_MAX = 31
+
+# kind → (base format properties)
+KINDS = ("text", "wrap", "int", "pct", "severity", "status", "date", "section", "blank")
+
+
+@dataclass
+class Col:
+    title: str
+    kind: str = "text"
+    max_width: int = 40
+    min_width: int = 4
+
+
+@dataclass
+class Table:
+    columns: list[Col]
+    frame: pl.DataFrame
+    title: str | None = None
+    autofilter: bool = False
+    total_last: bool = False  # last row is a total: bold
+    sections: frozenset[int] = frozenset()  # row indexes written as section headings (bold, shaded)
+
+
+@dataclass
+class Sheet:
+    name: str
+    tables: list[Table]
+    freeze: bool = True
+    landscape: bool = True
+    fit_width: bool = True  # print one page wide (summaries); long lists print at 100%
+    notes: list[str] = field(default_factory=list)  # lines above the first table
+
+
+SEVERITY_FILL = {"高": ("#C00000", "#FFFFFF"), "中": ("#F4B183", "#000000"), "低": ("#E2EFDA", "#000000")}
+STATUS_FONT = {"新发现": "#1F4E79", "重新出现": "#C00000", "未整改": "#000000", "已销号": "#548235"}
+
+
+class _Formats:
+    def __init__(self, wb: xlsxwriter.Workbook):
+        base = {"font_name": "宋体", "font_size": 11, "valign": "top", "border": 1, "border_color": "#BFBFBF"}
+        self.wb = wb
+        self.header = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "text_wrap": True,
+                                     "valign": "vcenter", "align": "center"})
+        self.title = wb.add_format({"font_name": "黑体", "font_size": 14, "bold": True})
+        self.subtitle = wb.add_format({"font_name": "黑体", "font_size": 11, "bold": True})
+        self.note = wb.add_format({"font_name": "宋体", "font_size": 11, "font_color": "#595959"})
+        self.cell = {
+            "text": wb.add_format(base),
+            "blank": wb.add_format({**base, "bg_color": "#FFFDE7"}),
+            "wrap": wb.add_format({**base, "text_wrap": True}),
+            "int": wb.add_format({**base, "num_format": "0"}),
+            "pct": wb.add_format({**base, "num_format": "0.0%"}),
+            "date": wb.add_format(base),
+        }
+        self.bold = {k: wb.add_format({**base, "bold": True, **extra}) for k, extra in
+                     (("text", {}), ("wrap", {"text_wrap": True}), ("int", {"num_format": "0"}),
+                      ("pct", {"num_format": "0.0%"}), ("date", {}), ("blank", {}))}
+        self.section = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"})
+        self.severity = {label: wb.add_format({**base, "bold": True, "align": "center", "bg_color": bg,
+                                               "font_color": fg}) for label, (bg, fg) in SEVERITY_FILL.items()}
+        self.status = {label: wb.add_format({**base, "font_color": color, "bold": label != "未整改"})
+                       for label, color in STATUS_FONT.items()}
+
+    def for_cell(self, kind: str, value: object, bold: bool) -> object:
+        if kind == "severity" and value in self.severity:
+            return self.severity[value]
+        if kind == "status" and value in self.status:
+            return self.status[value]
+        table = self.bold if bold else self.cell
+        return table.get(kind, table["text"])
+
+
+def _widths(sheet: Sheet) -> list[float]:
+    n = max(len(t.columns) for t in sheet.tables)
+    widths = [0.0] * n
+    for table in sheet.tables:
+        for i, col in enumerate(table.columns):
+            series = table.frame[table.frame.columns[i]] if table.frame.height else pl.Series([], dtype=pl.String)
+            if col.kind == "pct":
+                w = 7
+            elif series.len():
+                s = series.cast(pl.String).fill_null("")
+                w = int((s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2).max() or 0)
+            else:
+                w = 0
+            header_w = min(text_width(col.title), max(col.max_width, 8))
+            widths[i] = max(widths[i], float(min(col.max_width, max(col.min_width, w, header_w)) + 2))
+    return widths
+
+
+LINE_HEIGHT = 15.0  # points per line of 11-point text
+MAX_LINES = 8
+
+
+def _row_lines(table: Table, widths: list[float]) -> list[int]:
+    """Lines each row needs so wrapped text shows whole (Excel, WPS and LibreOffice do not all re-measure)."""
+    frame = table.frame
+    wrap = [i for i, c in enumerate(table.columns) if c.kind == "wrap"]
+    if not frame.height or not wrap:
+        return [1] * frame.height
+    exprs = []
+    for i in wrap:
+        s = pl.col(frame.columns[i]).cast(pl.String).fill_null("")
+        w = s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2
+        usable = max((widths[i] - 2) * 1.12, 4.0)  # a CJK glyph renders a little narrower than two digits
+        exprs.append(((w.cast(pl.Float64) / usable).ceil() + s.str.count_matches("\n")).cast(pl.Int64))
+    lines = frame.select(pl.max_horizontal(exprs).clip(1, MAX_LINES).alias("n"))["n"]
+    return lines.to_list()
+
+
+def _write_value(ws, r: int, c: int, value: object, kind: str, fmt) -> None:
+    if value is None or (isinstance(value, float) and value != value):
+        ws.write_blank(r, c, None, fmt)
+    elif kind in ("int", "pct") and isinstance(value, int | float) and not isinstance(value, bool):
+        ws.write_number(r, c, value, fmt)
+    else:
+        ws.write_string(r, c, str(value), fmt)
+
+
+def safe_sheet_name(name: str, taken: set[str]) -> str:
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:SHEET_NAME_MAX] or "Sheet"
+    candidate, i = clean, 2
+    while candidate in taken:
+        suffix = f"_{i}"
+        candidate, i = clean[:SHEET_NAME_MAX - len(suffix)] + suffix, i + 1
+    taken.add(candidate)
+    return candidate
+
+
+def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str) -> None:
+    ws = wb.add_worksheet(name)
+    widths = _widths(sheet)
+    for i, w in enumerate(widths):
+        ws.set_column(i, i, w)
+    ws.set_paper(9)  # A4
+    if sheet.landscape:
+        ws.set_landscape()
+    if sheet.fit_width:
+        ws.fit_to_pages(1, 0)
+    r = 0
+    for line in sheet.notes:
+        ws.write_string(r, 0, line, fmt.title if r == 0 else fmt.note)
+        r += 1
+    if sheet.notes:
+        r += 1
+    first = True
+    for table in sheet.tables:
+        if table.title:
+            ws.write_string(r, 0, table.title, fmt.subtitle)
+            r += 1
+        header_row = r
+        header_lines = max((-(-text_width(col.title) // max(int(widths[c]) - 2, 2)) for c, col in
+                            enumerate(table.columns)), default=1)
+        if header_lines > 1:
+            ws.set_row(r, LINE_HEIGHT * min(header_lines, 5) + 3)
+        for c, col in enumerate(table.columns):
+            ws.write_string(r, c, col.title, fmt.header)
+        if first and sheet.freeze:
+            ws.freeze_panes(r + 1, 0)
+            ws.repeat_rows(r)
+        first = False
+        r += 1
+        kinds = [c.kind for c in table.columns]
+        last = table.frame.height - 1
+        lines = _row_lines(table, widths)
+        for i, row in enumerate(table.frame.iter_rows()):
+            is_section = i in table.sections
+            if lines[i] > 1:
+                ws.set_row(r, LINE_HEIGHT * lines[i])
+            bold = table.total_last and i == last
+            for c, value in enumerate(row):
+                if is_section:
+                    cell_fmt = fmt.section
+                else:
+                    cell_fmt = fmt.for_cell(kinds[c], value, bold)
+                _write_value(ws, r, c, value, kinds[c], cell_fmt)
+            r += 1
+        if table.autofilter:
+            ws.autofilter(header_row, 0, max(header_row, r - 1), len(table.columns) - 1)
+        r += 1  # a blank line between tables
+
+
+def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True, "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+    fmt = _Formats(wb)
+    taken: set[str] = set()
+    for sheet in sheets:
+        write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))
+    wb.close()
+    partial.replace(path)
+    return path

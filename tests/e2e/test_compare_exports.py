@@ -1,0 +1,94 @@
+"""`reconcile compare-exports`: two exports with known changes, classified and checked against the registers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from reconcile.compare_exports import compare_exports
+from reconcile.resources import sample_dir
+
+from .exports import make_exports
+
+SAMPLE = sample_dir()
+pytestmark = pytest.mark.skipif(not (SAMPLE / "reconcile.yaml").exists(), reason="data/sample is not generated")
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exports")
+    known = make_exports(folder)
+    result = compare_exports(folder / "old.xlsx", folder / "new.xlsx", config=SAMPLE / "reconcile.yaml",
+                             output=folder / "out", old_date="2020-01-01", new_date="2020-12-31")
+    return known, result
+
+
+def _one(frame: pl.DataFrame, **match) -> dict:
+    rows = frame.filter(pl.all_horizontal([pl.col(k) == v for k, v in match.items()]))
+    assert rows.height == 1, (match, rows)
+    return rows.row(0, named=True)
+
+
+def test_households_added_and_removed(compared):
+    known, r = compared
+    assert _one(r.households, hh_code=known["new_hh"])["type"] == "新识别"
+    gone = _one(r.households, hh_code=known["gone_hh"])
+    assert gone["change"] == "removed" and gone["type"] in ("销户", "自然销户(全户死亡)")
+
+
+def test_persons_classified_as_dynamic_adjustment(compared):
+    known, r = compared
+    assert _one(r.persons, id_number=known["baby_id"])["type"] == "自然增加(出生)"
+    assert _one(r.persons, id_number=known["dead_id"])["type"] == "自然减少(死亡)"
+    members = r.persons.filter(pl.col("new_hh_code") == known["new_hh"])
+    assert members.height == 2 and set(members["type"]) == {"新识别/新纳入(新增户成员)"}
+    assert set(r.persons.filter(pl.col("old_hh_code") == known["gone_hh"])["type"]) == {"销户(所在户整户减少)"}
+
+
+def test_field_changes_with_before_and_after(compared):
+    known, r = compared
+    status = _one(r.fields, hh_code=known["exit_hh"], field="status")
+    assert (status["before"], status["after"], status["type"]) == ("未脱贫", "已脱贫", "标注脱贫")
+    assert _one(r.fields, hh_code=known["exit_hh"], field="exit_year")["after"] == "2020"
+    touched = {known["exit_hh"]}
+    assert set(r.fields["hh_code"].drop_nulls()) <= touched | {known["host_hh"]}
+
+
+def test_register_checks(compared):
+    known, r = compared
+    deaths = r.checks.filter(pl.col("check") == "死亡未减员")
+    assert known["dead_id"] not in deaths["id_number"].to_list()  # removed in the new export
+    assert deaths.height >= 1  # the sample county's deceased still listed
+    births = r.checks.filter(pl.col("check") == "出生未增员")
+    assert births.height >= 1 and known["baby_id"] not in births["id_number"].to_list()
+
+
+def test_outputs_parquet_full_workbook_masked(compared):
+    known, r = compared
+    for name in ("hh_changes", "person_changes", "field_changes", "register_checks"):
+        assert (r.output / f"{name}.parquet").exists()
+    assert known["dead_id"] in pl.read_parquet(r.output / "person_changes.parquet")["id_number"].to_list()
+    import fastexcel
+
+    book = fastexcel.read_excel(r.output / "导出比对.xlsx")
+    assert book.sheet_names == ["变动汇总", "户变动", "人员变动", "字段变动", "部门数据核对"]
+    people = book.load_sheet_by_name("人员变动", header_row=None, dtypes="string").to_polars()
+    text = " ".join(str(v) for c in people.columns for v in people[c].to_list() if v)
+    assert known["dead_id"] not in text and known["dead_id"][:6] + "********" + known["dead_id"][-4:] in text
+
+
+def test_cli_without_config_uses_header_synonyms(compared, tmp_path):
+    known, _ = compared
+    folder = tmp_path
+    make_exports(folder)
+    proc = subprocess.run([sys.executable, "-m", "reconcile.cli", "compare-exports", str(folder / "old.xlsx"),
+                           str(folder / "new.xlsx"), "-o", str(folder / "out"), "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["household_changes"].get("新识别") == 1
+    assert summary["person_changes"].get("自然增加(出生)") == 1

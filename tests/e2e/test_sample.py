@@ -1,0 +1,111 @@
+"""`reconcile sample`: quotas by category per village, reproducible draws, weighting, reported shortfalls, forms."""
+
+from __future__ import annotations
+
+import shutil
+
+import fastexcel
+import polars as pl
+import pytest
+
+from reconcile import run
+from reconcile.config import ConfigError, load_config, parse_config
+from reconcile.resources import sample_dir
+from reconcile.sample import allocate, sample
+
+SAMPLE = sample_dir()
+pytestmark = pytest.mark.skipif(not (SAMPLE / "reconcile.yaml").exists(), reason="data/sample is not generated")
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sample") / "county"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("truth", "out"))
+    config = load_config(folder / "reconcile.yaml")
+    run(config)
+    return config
+
+
+def _keys(result) -> list[str]:
+    return result.sample["key"].to_list()
+
+
+def test_allocate_scales_quotas():
+    quotas = {"exited_earlier": 3, "exited_last_year": 2, "exit_this_year": 2, "not_exited": 2, "non_registered": 1}
+    assert allocate(quotas, 10) == quotas
+    assert sum(allocate(quotas, 5).values()) == 5
+    assert allocate(quotas, 20) == {k: 2 * v for k, v in quotas.items()}
+
+
+def test_quotas_per_village_and_category(county, tmp_path):
+    result = sample(county, per_village=10, seed=5, output=tmp_path / "s", forms=False)
+    q = result.quotas
+    assert set(q["category"]) == {"exited_earlier", "exited_last_year", "exit_this_year", "not_exited",
+                                  "non_registered"}
+    assert (q["drawn"] + q["shortfall"] == q["quota"]).all()
+    per = result.sample.group_by("township", "village", "category").len()
+    joined = per.join(q, on=["township", "village", "category"])
+    assert (joined["len"] == joined["drawn"]).all()
+    assert result.sample["key"].n_unique() == result.sample.height
+    # categories are what they say
+    s = result.sample
+    assert set(s.filter(pl.col("category") == "exited_last_year")["exit_year"].to_list()) == {county.year - 1}
+    assert set(s.filter(pl.col("category") == "exited_earlier")["status"].to_list()) == {"已脱贫"}
+    assert s.filter(pl.col("category") == "non_registered")["key"].str.starts_with("hukou:").all() or \
+        s.filter(pl.col("category") == "non_registered").height == 0
+
+
+def test_same_seed_same_sample_other_seed_other_sample(county, tmp_path):
+    a = sample(county, per_village=6, seed=11, output=tmp_path / "a", forms=False)
+    b = sample(county, per_village=6, seed=11, output=tmp_path / "b", forms=False)
+    c = sample(county, per_village=6, seed=12, output=tmp_path / "c", forms=False)
+    assert _keys(a) == _keys(b)
+    assert _keys(a) != _keys(c)
+
+
+def test_weighting_prefers_households_with_findings(county, tmp_path):
+    plain, weighted = [], []
+    for seed in range(6):
+        plain.append(sample(county, per_village=4, seed=seed, output=tmp_path / f"p{seed}", forms=False)
+                     .sample["findings"].mean())
+        weighted.append(sample(county, per_village=4, seed=seed, weight="findings", output=tmp_path / f"w{seed}",
+                               forms=False).sample["findings"].mean())
+    assert sum(weighted) / len(weighted) > 1.5 * sum(plain) / len(plain)
+
+
+def test_quotas_that_cannot_be_filled_are_reported(county, tmp_path):
+    result = sample(county, per_village=40, seed=1, output=tmp_path / "s", forms=False)
+    short = result.shortfalls
+    assert short.height > 0
+    assert (short["candidates"] < short["quota"]).all()
+    assert (short["drawn"] == short["candidates"]).all()  # not shrunk silently, not filled from elsewhere
+    sheet = fastexcel.read_excel(tmp_path / "s" / "抽样名单.xlsx").load_sheet_by_name(
+        "配额执行情况", header_row=None, dtypes="string").to_polars()
+    assert any("缺额" in [v for v in sheet.row(i) if v] for i in range(4))
+
+
+def test_forms_are_written_prefilled_and_masked(county, tmp_path):
+    result = sample(county, per_village=2, seed=3, output=tmp_path / "s")
+    forms = sorted((tmp_path / "s" / "农户调查表").rglob("*.xlsx"))
+    assert len(forms) == result.sample.height > 0
+    row = result.sample.filter(pl.col("key_kind") == "cluster").row(0, named=True)
+    form = next(p for p in forms if p.name.startswith(f"{row['sample_no']:03d}_"))
+    cells = fastexcel.read_excel(form).load_sheet(0, header_row=None, dtypes="string").to_polars()
+    text = " ".join(str(v) for col in cells.columns for v in cells[col].to_list() if v)
+    assert "农户调查表" in text and row["head_name"] in text
+    for label in ("家庭人口", "户籍人口", "明白卡人口", "扶贫手册人口", "帮扶责任人", "人均纯收入", "核查人员(签字)"):
+        assert label in text
+    assert row["head_id"] not in text and row["head_id"][:6] + "********" + row["head_id"][-4:] in text
+    listing = pl.read_csv(tmp_path / "s" / "抽样名单.csv", infer_schema_length=0)
+    assert row["head_id"] in listing["head_id"].to_list()  # the CSV keeps full values
+
+
+def test_sampling_config_is_validated(tmp_path):
+    (tmp_path / "s.csv").write_text("", encoding="utf-8")
+    base = {"region": "县", "year": 2020, "sources": {"system": {"path": "s.csv"}}}
+    config = parse_config({**base, "sampling": {"quotas": {"not_exited": 3, "exited_earlier": 1}}}, tmp_path)
+    assert config.sampling["per_village"] == 4
+    with pytest.raises(ConfigError) as err:
+        parse_config({**base, "sampling": {"quotas": {"exited_eralier": 2}, "weigth": "findings"}}, tmp_path)
+    text = str(err.value)
+    assert "exited_earlier" in text and "weight" in text

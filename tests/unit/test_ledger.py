@@ -1,0 +1,96 @@
+"""Ledger status transitions keyed by finding_id: new → open → resolved (销号) → reopened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from reconcile.check.engine import FINDING_COLUMNS
+from reconcile.config import parse_config
+from reconcile.ledger import carry_over, progress, read_ledger, update
+
+
+def _config(tmp_path: Path):
+    (tmp_path / "s.csv").write_text("", encoding="utf-8")
+    return parse_config({"region": "县", "year": 2020, "sources": {"system": {"path": "s.csv"}}}, tmp_path)
+
+
+def _findings(con, ids: list[str], township: str = "东塘镇") -> None:
+    rows = [{c: None for c in FINDING_COLUMNS} | {"finding_id": i, "rule_id": "R", "kind": "household_size_mismatch",
+                                                  "severity": "medium", "township": township, "status": "new"}
+            for i in ids]
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in FINDING_COLUMNS})
+    con.register("_f", frame.to_arrow())
+    con.execute("create or replace table finding as select * from _f")
+    con.unregister("_f")
+
+
+def _status(con) -> dict[str, str]:
+    return dict(con.execute("select finding_id, status from finding").fetchall())
+
+
+def test_three_runs_fix_some_break_others(tmp_path):
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    _findings(con, ["a", "b", "c"])
+    s1 = update(con, config, datetime(2021, 1, 1))
+    assert _status(con) == {"a": "new", "b": "new", "c": "new"}
+    assert (s1["new"], s1["open"], s1["resolved"]) == (3, 0, 0)
+
+    _findings(con, ["a", "c", "d"])  # b fixed, d broken
+    s2 = update(con, config, datetime(2021, 2, 1))
+    assert _status(con) == {"a": "open", "c": "open", "d": "new"}
+    assert (s2["new"], s2["open"], s2["resolved"], s2["reopened"]) == (1, 2, 1, 0)
+
+    _findings(con, ["a", "b", "d"])  # c fixed, b broken again
+    s3 = update(con, config, datetime(2021, 3, 1))
+    assert _status(con) == {"a": "open", "b": "reopened", "d": "open"}
+    assert (s3["new"], s3["open"], s3["resolved"], s3["reopened"]) == (0, 2, 1, 1)
+
+    ledger = {r["finding_id"]: r for r in read_ledger(con).iter_rows(named=True)}
+    assert ledger["c"]["status"] == "resolved" and str(ledger["c"]["resolved_at"])[:10] == "2021-03-01"
+    assert ledger["b"]["status"] == "reopened" and ledger["b"]["resolved_at"] is None
+    assert ledger["a"]["run_count"] == 3 and str(ledger["a"]["first_seen"])[:10] == "2021-01-01"
+    assert ledger["b"]["run_count"] == 2 and str(ledger["b"]["first_seen"])[:10] == "2021-01-01"
+    first = dict(con.execute("select finding_id, cast(first_seen as varchar) from finding").fetchall())
+    assert first == {"a": "2021-01-01", "b": "2021-01-01", "d": "2021-02-01"}
+    history = con.execute("select run_id, finding_id, status from finding_history order by all").fetchall()
+    assert (2, "b", "resolved") in history and (3, "c", "resolved") in history and (3, "b", "reopened") in history
+    assert con.execute("select count(*) from run").fetchall()[0][0] == 3
+
+    p = progress(read_ledger(con), "township").row(0, named=True)
+    assert (p["total"], p["resolved"], p["pending"], p["rate"]) == (4, 1, 3, 0.25)
+
+
+def test_same_findings_again_change_nothing(tmp_path):
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    _findings(con, ["a", "b"])
+    update(con, config, datetime(2021, 1, 1))
+    before = read_ledger(con).select("finding_id", "first_seen", "status")
+    _findings(con, ["a", "b"])
+    s = update(con, config, datetime(2021, 1, 2))
+    assert (s["new"], s["resolved"], s["reopened"], s["open"]) == (0, 0, 0, 2)
+    after = read_ledger(con).select("finding_id", "first_seen", "status")
+    assert after["first_seen"].to_list() == before["first_seen"].to_list()
+    assert set(after["status"]) == {"open"}
+
+
+def test_carry_over_reads_the_previous_file(tmp_path):
+    config = _config(tmp_path)
+    prev = tmp_path / "prev.duckdb"
+    con = duckdb.connect(str(prev))
+    carry_over(con, tmp_path / "none.duckdb")
+    _findings(con, ["a"])
+    update(con, config, datetime(2021, 1, 1))
+    con.close()
+    staging = duckdb.connect()
+    carry_over(staging, prev)
+    _findings(staging, ["a", "b"])
+    s = update(staging, config, datetime(2021, 2, 1))
+    assert s["run_id"] == 2 and _status(staging) == {"a": "open", "b": "new"}
