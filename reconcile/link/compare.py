@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
-from rapidfuzz.distance import Hamming, Indel, JaroWinkler
+from rapidfuzz.distance import Hamming, Indel
 
 # readings pypinyin's phrase-less default gets wrong for surnames
 SURNAME_READINGS = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "区": "ou", "查": "zha", "朴": "piao",
@@ -52,8 +52,10 @@ def name_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> tuple[n
     """(character similarity, pinyin similarity), each 0–1, per aligned pair; -1 where a side is empty."""
     left, right = _as_list(a), _as_list(b)
     chars = process.cpdist(left, right, scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+    # Indel, not Jaro-Winkler, on pinyin: Jaro-Winkler's prefix bonus rewards the shared surname, so 刘德/刘月
+    # would look alike; a homophone still scores 1
     sounds = process.cpdist([pinyin(x) for x in left], [pinyin(x) for x in right],
-                            scorer=JaroWinkler.normalized_similarity, workers=1, dtype=np.float32)
+                            scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
     empty = np.array([not x or not y for x, y in zip(left, right, strict=True)], dtype=bool)
     chars[empty] = -1
     sounds[empty] = -1
@@ -150,7 +152,7 @@ def member_overlap(a: Sequence[Sequence[tuple[str, int | None]]], b: Sequence[Se
         names_large = [n for n, _ in large]
         chars = process.cdist(names_small, names_large, scorer=Indel.normalized_similarity, dtype=np.float32)
         sounds = process.cdist([pinyin(n) for n in names_small], [pinyin(n) for n in names_large],
-                               scorer=JaroWinkler.normalized_similarity, dtype=np.float32)
+                               scorer=Indel.normalized_similarity, dtype=np.float32)
         sim = np.maximum(chars, sounds)
         years_small = np.array([y if y is not None else -1 for _, y in small])[:, None]
         years_large = np.array([y if y is not None else -1 for _, y in large])[None, :]
