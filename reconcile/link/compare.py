@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
-from rapidfuzz.distance import Hamming, Indel
+from rapidfuzz.distance import Hamming, Indel, JaroWinkler
 
 # readings pypinyin's phrase-less default gets wrong for surnames
 SURNAME_READINGS = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "区": "ou", "查": "zha", "朴": "piao",
@@ -56,6 +56,11 @@ def name_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> tuple[n
     # would look alike; a homophone still scores 1
     sounds = process.cpdist([pinyin(x) for x in left], [pinyin(x) for x in right],
                             scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+    latin = np.array([x.isascii() and y.isascii() for x, y in zip(left, right, strict=True)], dtype=bool)
+    if latin.any():  # Latin-script names (transliterations, benchmarks): the usual Jaro-Winkler
+        sounds[latin] = process.cpdist([x.lower() for x, k in zip(left, latin, strict=True) if k],
+                                       [y.lower() for y, k in zip(right, latin, strict=True) if k],
+                                       scorer=JaroWinkler.normalized_similarity, workers=1, dtype=np.float32)
     empty = np.array([not x or not y for x, y in zip(left, right, strict=True)], dtype=bool)
     chars[empty] = -1
     sounds[empty] = -1
