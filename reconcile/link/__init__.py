@@ -21,6 +21,7 @@ import polars as pl
 
 from ..config import Config
 from ..schema import ROLES
+from .compare import pinyin
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
 from .wide import build_wide_views
@@ -36,7 +37,7 @@ with members as (
     from src_person where hh_key is not null group by all
 )
 select h.source, h.rec_key, h.source || '{SEP}' || h.rec_key as node, h.row,
-       coalesce(h.village_key, '') as block, h.hh_code, h.head_name,
+       coalesce(h.village_key, '') as block, surname_reading(h.head_name) as surname_key, h.hh_code, h.head_name,
        case when h.head_id_valid then h.head_id end as head_id_valid_value,
        case when h.head_id_valid then h.head_id else '?' || h.head_id end as head_id, h.hh_size, m.members,
        list_distinct(coalesce(m.member_ids, []) || case when h.head_id_valid then [h.head_id] else [] end) as ids
@@ -66,10 +67,12 @@ residual as (  -- (record, other source) with no exact-key candidate: compare in
     where o.source <> r.source
       and not exists (select 1 from keyed_partners k where k.node = r.node and k.other = o.source)
 ),
-blocked as (  -- both records still without a partner in the other's source, same village
+blocked as (  -- both still without a partner in the other's source; same village, same-sounding surname
     select least(x.node, y.node) as a, greatest(x.node, y.node) as b
     from residual x join residual y
       on y.source = x.other and y.other = x.source and y.block = x.block and x.block <> '' and x.node < y.node
+    join hh_record rx on rx.node = x.node join hh_record ry on ry.node = y.node
+    where rx.surname_key is not distinct from ry.surname_key
 ),
 pairs as (select a, b from keyed union select a, b from blocked),
 shared as (
@@ -147,7 +150,21 @@ def _method(frame: pl.DataFrame, keys: list[tuple[str, str]]) -> pl.Expr:
     return expr
 
 
+def _register_surname_reading(con: duckdb.DuckDBPyConnection) -> None:
+    """Blocking key inside a village: the tone-less reading of the head's surname (李/里 and 张/章 stay together)."""
+    def reading(name: str | None) -> str | None:
+        return pinyin(name).split(" ")[0] if name else None
+
+    try:
+        con.remove_function("surname_reading")
+    except duckdb.Error:
+        pass
+    con.create_function("surname_reading", reading, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
+                        null_handling="special")
+
+
 def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    _register_surname_reading(con)
     con.execute(HH_RECORDS_SQL)
     con.execute(HH_CANDIDATES_SQL)
     records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record")
