@@ -6,29 +6,18 @@ scored here with rapidfuzz on characters and on tone-less pinyin.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import duckdb
-from pypinyin import Style, lazy_pinyin
-from rapidfuzz import fuzz
 
+from ..link.compare import name_similarity as pair_similarity
 from ..normalize.codes import codes_compatible as _compatible
 
 
-@lru_cache(maxsize=200_000)
-def pinyin_key(name: str) -> str:
-    return " ".join(lazy_pinyin(name, style=Style.NORMAL, errors="default"))
-
-
 def name_similarity(a: str | None, b: str | None) -> float | None:
-    """Best of character and pinyin similarity, 0–1; homophones (李明华/李明化) score 1."""
+    """Best of character and pinyin similarity, 0–1, as the linker scores it; homophones (李明华/李明化) score 1."""
     if not a or not b:
         return None
-    if a == b:
-        return 1.0
-    chars = fuzz.ratio(a, b) / 100
-    sounds = fuzz.ratio(pinyin_key(a), pinyin_key(b)) / 100
-    return max(chars, sounds)
+    chars, sounds = pair_similarity([a], [b])
+    return float(max(chars[0], sounds[0]))
 
 
 def codes_compatible(a: str | None, b: str | None, codelist: str | None) -> bool | None:
