@@ -169,7 +169,7 @@ class SqlType:
         )
 
 
-RULE_TYPES: dict[str, CompareType | SqlType] = {
+RULE_TYPES: dict[str, CompareType | SqlType | RequiredType | RegisterHitType | ProcedureOrderType] = {
     "compare": CompareType(),
     "sql": SqlType(),
     "required": RequiredType(),
