@@ -28,6 +28,7 @@ import polars as pl
 from .clock import now
 from .config import Config, SourceSpec, load_config, parse_config
 from .db import connect
+from .db import query_frame as _frame
 from .errors import InputError
 
 OUT_DIR = "导出比对"
@@ -61,10 +62,6 @@ class CompareResult:
                 dict(self.checks.group_by("check").len().sort("check").rows()) if self.checks.height else {},
                 "files": {k: str(v) for k, v in self.files.items()}}
 
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
-    rel = con.execute(sql, params) if params else con.sql(sql)
-    return pl.from_arrow(rel.to_arrow_table())  # type: ignore[return-value,union-attr]
 
 
 def _date(text: str | None, what: str) -> date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 
 def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -15,3 +16,19 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     return duckdb.connect(str(path) if path else ":memory:", config=config)
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
+    """A query's whole result as a polars frame (through Arrow, no row-by-row copy)."""
+    relation = con.sql(sql, params=params) if params else con.sql(sql)
+    return pl.from_arrow(relation.to_arrow_table())  # type: ignore[return-value]
+
+
+def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Replace table `name` with the rows of `frame`: how one stage hands a polars result to the next."""
+    view = f"_frame_{name}"
+    con.register(view, frame.to_arrow())
+    try:
+        con.execute(f"create or replace table {name} as select * from {view}")
+    finally:
+        con.unregister(view)

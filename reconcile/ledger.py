@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 
 from .config import Config
+from .db import query_frame as _frame
 from .errors import InputError
 
 LEDGER_TABLES = ("run", "finding_history", "finding_ledger")
@@ -174,9 +175,6 @@ def persist(con: duckdb.DuckDBPyConnection, config: Config) -> Path:
 PROGRESS_COLUMNS = {"total": "问题总数", "resolved": "已整改销号", "pending": "未整改", "new": "其中本次新发现",
                     "reopened": "其中重新出现", "rate": "整改率"}
 
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def progress(ledger: pl.DataFrame, by: str) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from .check.engine import check
 from .clock import now
 from .config import Config
 from .db import connect
+from .db import query_frame as frame
 from .errors import InputError
 from .ledger import is_separate, ledger_stage, persist
 from .link import link
@@ -111,9 +112,6 @@ def _staging_database(output: Path):
         staging.unlink(missing_ok=True)
         raise
 
-
-def frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
+from .db import query_frame as _frame
 from .errors import InputError
 
 SAMPLE_DIR = "抽样"
@@ -57,9 +58,6 @@ def allocate(quotas: dict[str, int], n: int) -> dict[str, int]:
         out[k] += 1
     return out
 
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def _coalesce(columns: set[str], field_name: str, sources: list[str]) -> str:

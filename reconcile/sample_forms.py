@@ -15,6 +15,7 @@ import polars as pl
 import xlsxwriter
 
 from .config import SAMPLING_CATEGORIES, Config
+from .db import query_frame as _frame
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
 from .report.xlsx import Col, Sheet, Table, write_workbook
 from .schema import ROLE_LABELS
@@ -40,9 +41,6 @@ CHECKS = [
     ("对帮扶工作是否满意", "□ 满意    □ 基本满意    □ 不满意"), ("其他情况", ""),
 ]
 
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def _fmt(value: object) -> str:

@@ -20,6 +20,8 @@ import duckdb
 import polars as pl
 
 from ..config import Config
+from ..db import query_frame as _frame
+from ..db import write_frame as _write
 from ..schema import ROLES
 from .compare import pinyin
 from .scoring import assign, linker_from_params, score_pairs
@@ -100,14 +102,6 @@ def _role_rank(config: Config) -> dict[str, int]:
     return {key: i for i, key in enumerate(order)}
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
-
-
-def _write(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_link_frame", frame.to_arrow())
-    con.execute(f"create or replace table {name} as select * from _link_frame")
-    con.unregister("_link_frame")
 
 
 def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame, key: str = "node") -> pl.DataFrame:

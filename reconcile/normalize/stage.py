@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from ..db import write_frame as write_table
 from ..schema import (
     HOUSEHOLD_FIELDS,
     PERSON_FIELDS,
@@ -29,11 +30,6 @@ KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}  # identifiers: trimmed, never par
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
 
-
-def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_norm_frame", frame.to_arrow())
-    con.execute(f"create or replace table {name} as select * from _norm_frame")
-    con.unregister("_norm_frame")
 
 
 def _numeric_flags(frame: pl.DataFrame, numeric: pl.DataFrame, owner_col: str, field: str) -> pl.Series:

@@ -14,12 +14,9 @@ import duckdb
 import polars as pl
 
 from ..config import Config
+from ..db import query_frame as _frame
 from ..ledger import LEDGER_TABLES, read_ledger
 from .common import source_labels
-
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -9,6 +9,7 @@ import polars as pl
 
 from ..check.engine import FINDING_COLUMNS
 from ..config import Config
+from ..db import query_frame as _frame
 
 LEDGER_COLUMNS = ["first_seen", "run_count"]  # follow the contract columns once the ledger stage ran
 
@@ -19,9 +20,6 @@ with pairs as (
 select * from pairs order by source_a, source_b
 """
 
-
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql).to_arrow_table())  # type: ignore[return-value]
 
 
 def write_csv_bom(frame: pl.DataFrame, path: Path) -> None:
