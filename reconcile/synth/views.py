@@ -17,7 +17,7 @@ from .world import County, Household, Income, Person
 
 GBT4761 = {
     "户主": "02", "配偶": "10", "之子": "20", "之女婿": "28", "之女": "30", "之儿媳": "38", "之孙子": "41",
-    "之孙女": "42", "之父": "51", "之母": "52", "之岳父": "51", "之岳母": "52", "其他": "99",
+    "之孙女": "42", "之父": "51", "之母": "52", "之岳父": "55", "之岳母": "56", "其他": "99",
 }
 INCOME_KEYS = ("income_wage", "income_business", "income_property", "income_transfer", "expense_business")
 K12 = ("小学", "初中", "高中", "中职")
