@@ -80,6 +80,10 @@ class Config:
     linkage: dict[str, Any]
     sampling: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SAMPLING))
 
+    def sources_by_trust(self) -> list[str]:
+        """Source keys in the order their values are trusted for display: system, archive, manual, survey."""
+        return sorted(self.sources, key=lambda k: (ROLES.index(self.sources[k].role), k))
+
     def sources_with_role(self, role: str) -> list[str]:
         return [k for k, s in self.sources.items() if s.role == role]
 

@@ -67,10 +67,7 @@ def _coalesce(columns: set[str], field_name: str, sources: list[str]) -> str:
 
 def candidates(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
     """Every household that can be drawn: key, township, village, category, head, findings weight."""
-    from .link import _role_rank
-
-    rank = _role_rank(config)
-    ordered = sorted(config.sources, key=lambda k: rank[k])
+    ordered = config.sources_by_trust()
     registered = [s for s in ordered if config.sources[s].role != "survey"]
     cols = {r[0] for r in con.execute("describe hh_wide").fetchall()}
     status = _coalesce(cols, "status", registered)

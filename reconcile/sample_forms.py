@@ -124,10 +124,7 @@ def _hukou_members(con: duckdb.DuckDBPyConnection, has_register: bool) -> pl.Dat
 
 def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnection,
                 show_ids: bool) -> dict[str, Path]:
-    from .link import _role_rank
-
-    rank = _role_rank(config)
-    ordered = sorted(config.sources, key=lambda k: rank[k])
+    ordered = config.sources_by_trust()
     labels = source_labels({k: config.sources[k].role for k in ordered})
     registered = [s for s in ordered if config.sources[s].role != "survey"][:3]
     survey = next((s for s in ordered if config.sources[s].role == "survey"), None)

@@ -16,7 +16,6 @@ import duckdb
 import polars as pl
 
 from ..config import Config
-from ..link import _role_rank
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
 from .packs import Rule, kinds, select_rules
 from .params import bind, flatten, register_param_tables
@@ -51,8 +50,7 @@ class CheckResult:
 
 
 def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext:
-    rank = _role_rank(config)
-    sources = sorted(config.sources, key=lambda s: rank[s])
+    sources = config.sources_by_trust()
     coverage: dict[str, set[str]] = {s: set() for s in sources}
     for table, fields in (("src_household", [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS]), ("src_person", list(PERSON_FIELDS))):
         cols = {r[0] for r in con.execute(f"describe {table}").fetchall()}
@@ -105,7 +103,7 @@ def fingerprint(rule_id: str, row: dict) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _fill_entities(con: duckdb.DuckDBPyConnection, hits_columns: list[str]) -> str:
+def _fill_entities(hits_columns: list[str]) -> str:
     selects = ["h.*"]
     for col in ENTITY_COLUMNS:
         selects.append(f"coalesce(h.{col}, w.{col}) as _e_{col}" if col in hits_columns else f"w.{col} as _e_{col}")
@@ -126,7 +124,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat:
     sql = RULE_TYPES[rule.type].build(rule, ctx)
     con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
     cols = [r[0] for r in con.execute("describe _hits").fetchall()]
-    frame = pl.from_arrow(con.sql(_fill_entities(con, cols)).to_arrow_table())
+    frame = pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table())
     kind = kinds()[rule.kind]
     findings = []
     for row in frame.iter_rows(named=True):  # findings are few; templating is per finding by nature

@@ -22,7 +22,6 @@ import polars as pl
 from ..config import Config
 from ..db import query_frame as _frame
 from ..db import write_frame as _write
-from ..schema import ROLES
 from .compare import pinyin
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
@@ -94,12 +93,6 @@ join id_sizes sa on sa.node = p.a join id_sizes sb on sb.node = p.b
 join hh_record ra on ra.node = p.a join hh_record rb on rb.node = p.b
 left join shared s on s.a = p.a and s.b = p.b
 """
-
-
-def _role_rank(config: Config) -> dict[str, int]:
-    """Sources in the order their values are trusted for display: system, archive, manual, survey."""
-    order = sorted(config.sources, key=lambda k: (ROLES.index(config.sources[k].role), k))
-    return {key: i for i, key in enumerate(order)}
 
 
 
@@ -298,6 +291,5 @@ def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
 def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     link_households(con, config)
     link_persons(con, config)
-    if con.execute("select count(*) from information_schema.tables where table_name = 'register'").fetchone()[0]:
-        link_registers(con)
-    build_wide_views(con, config, _role_rank(config))
+    link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
+    build_wide_views(con, config)

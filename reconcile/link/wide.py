@@ -33,8 +33,8 @@ def _pivot_sql(base: str, key: str, table: str, link: str, link_key: str, source
     return f"select {', '.join(selects)} from ({base}) k {' '.join(joins)}"
 
 
-def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config, rank: dict[str, int]) -> None:
-    sources = sorted(config.sources, key=lambda s: rank[s])
+def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    sources = config.sources_by_trust()
     hh_cols = set(_columns(con, "src_household"))
     hh_fields = [f for f in [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS, *HOUSEHOLD_EXTRA] if f in hh_cols]
     pivot = _pivot_sql("select distinct cluster_id from hh_link", "cluster_id", "src_household", "hh_link",

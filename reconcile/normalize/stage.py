@@ -114,7 +114,7 @@ def _derive_households(persons: pl.DataFrame) -> pl.DataFrame:
         pl.col("_members").cast(pl.Int64).alias("member_rows"),
         pl.col("_heads").cast(pl.Int64).alias("head_rows"),
     )
-    keep = list(dict.fromkeys(household_cols + ["rec_key", "member_rows", "head_rows", "head_id_valid"]))
+    keep = list(dict.fromkeys(household_cols + ["rec_key", "member_rows", "head_rows"]))
     return derived.select([c for c in keep if c in derived.columns])
 
 

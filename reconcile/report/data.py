@@ -126,10 +126,7 @@ def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFr
 
 def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: datetime,
             show_ids: bool = False) -> ReportData:
-    from ..link import _role_rank
-
-    rank = _role_rank(config)
-    sources = {k: config.sources[k].role for k in sorted(config.sources, key=lambda k: rank[k])}
+    sources = {k: config.sources[k].role for k in config.sources_by_trust()}
     tables = _tables(con)
     has_ledger = all(t in tables for t in LEDGER_TABLES)
     return ReportData(
