@@ -7,7 +7,6 @@ each with the key path, what was found, what was expected and the nearest valid 
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .errors import did_you_mean as _did_you_mean
 from .resources import default_params, params_dir
 from .schema import EXTRA_PREFIX, LEVELS, REGISTER_KINDS, ROLES, VISIT_FIELDS, register_fields, source_fields
 
@@ -93,16 +93,6 @@ class Config:
         if self.ledger == self.output / "reconcile.duckdb":
             clone.ledger = clone.output / "reconcile.duckdb"
         return clone
-
-
-def nearest(word: str, candidates) -> str | None:
-    matches = difflib.get_close_matches(str(word), sorted(candidates), n=1, cutoff=0.5)
-    return matches[0] if matches else None
-
-
-def _did_you_mean(word: str, candidates) -> str:
-    best = nearest(word, candidates)
-    return f",是否应为 `{best}`?" if best else ""
 
 
 class _Problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class ReconcileError(Exception):
     """An error a user can act on; its message is in Chinese and names where the problem is."""
@@ -22,3 +24,14 @@ class ConfigError(ReconcileError):
 
 class InputError(ReconcileError):
     """A file cannot be read, or lacks a required column: the run stops with one clear message."""
+
+
+def nearest(word: object, candidates) -> str | None:
+    """The closest valid name, for "did you mean" in messages."""
+    matches = difflib.get_close_matches(str(word), sorted(map(str, candidates)), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: object, candidates) -> str:
+    best = nearest(word, candidates)
+    return f",是否应为 `{best}`?" if best else ""

@@ -10,7 +10,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from ..config import load_params
-from ..errors import ReconcileError
+from ..errors import ReconcileError, did_you_mean
 from .packs import kinds, load_rules
 from .params import PARAM_REF, flatten
 from .types import RULE_TYPES, RuleContext
@@ -59,10 +59,7 @@ def _example_context(config_path: Path | None) -> tuple[RuleContext, dict]:
 def explain_rule(rule_id: str, config_path: Path | None, console: Console) -> None:
     rules = {r.id: r for r in load_rules()}
     if rule_id not in rules:
-        import difflib
-
-        near = difflib.get_close_matches(rule_id, rules, n=1)
-        raise ReconcileError(f"没有规则 {rule_id}" + (f",是否应为 {near[0]}?" if near else ""))
+        raise ReconcileError(f"没有规则 {rule_id}{did_you_mean(rule_id, rules)}")
     rule = rules[rule_id]
     kind = kinds()[rule.kind]
     console.print(f"[bold]{rule.id}[/] {rule.title}  ({rule.pack}, 类型 {rule.type})")

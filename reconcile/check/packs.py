@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import ConfigError
+from ..errors import did_you_mean as _nearest
 from ..resources import kinds_csv, rules_dir
 
 if TYPE_CHECKING:
@@ -60,13 +61,6 @@ def pack_files(directory: Path | None = None) -> list[Path]:
 
 def available_packs() -> list[str]:
     return [p.stem for p in pack_files()]
-
-
-def _nearest(word: str, candidates) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(str(word), sorted(candidates), n=1, cutoff=0.5)
-    return f",是否应为 `{match[0]}`?" if match else ""
 
 
 def load_rules(directory: Path | None = None) -> list[Rule]:
