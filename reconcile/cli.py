@@ -50,21 +50,48 @@ def main(
     STATE["debug"] = debug
 
 
-def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None,
-         show_ids: bool = False, split_by: str | None = None) -> None:
+def _runner(config_path: Path, engine: str, workers: int | None, master: str | None):
+    """What `run` calls: the county pipeline, or a province's partitioned run (a config with `counties:`)."""
+    from functools import partial
+
     from .config import load_config
     from .pipeline import run
+    from .province import is_province_file, load_province
+
+    if engine not in ("local", "spark"):
+        raise ReconcileError(f"--engine 应为 local 或 spark,实际为 {engine}")
+    if is_province_file(config_path):
+        from .province.run import run_province
+
+        return partial(run_province, load_province(config_path), engine=engine, workers=workers, master=master)
+    if engine == "spark":  # one county on Spark: a province of one
+        from .province import ProvinceConfig, partition_key
+        from .province.run import run_province
+
+        county = load_config(config_path)
+        county.partition = partition_key(county.path or config_path, set())
+        province = ProvinceConfig(path=county.path or config_path, region=county.region, year=county.year,
+                                  output=county.output, ledger=county.ledger, counties=[county])
+        return partial(run_province, province, engine=engine, workers=workers, master=master)
+    if workers or master:
+        raise ReconcileError("--workers / --master 只用于省级配置(含 counties:)或 --engine spark")
+    return partial(run, load_config(config_path))
+
+
+def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None,
+         show_ids: bool = False, split_by: str | None = None, engine: str = "local", workers: int | None = None,
+         master: str | None = None) -> None:
     from .report.summary import print_summary, summary_dict
 
     try:
-        config = load_config(config_path)
+        run = _runner(config_path, engine, workers, master)
         if quiet or as_json:
-            result = run(config, output=output, show_ids=show_ids, split_by=split_by)
+            result = run(output=output, show_ids=show_ids, split_by=split_by)
         else:
             from .report.progress import StageProgress
 
             with StageProgress(console) as progress:
-                result = run(config, output=output, on_stage=progress.update, show_ids=show_ids, split_by=split_by)
+                result = run(output=output, on_stage=progress.update, show_ids=show_ids, split_by=split_by)
     except ReconcileError as exc:
         _fail(exc)
         return
@@ -87,13 +114,18 @@ def run_command(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="存在该级别(high/medium/low)及以上问题时退出码为 1")] = None,
     show_ids: Annotated[bool, typer.Option("--show-ids", help="核查报告.xlsx 和 report.html 中显示完整证件号码(默认打码)")] = False,
     split_by: Annotated[str | None, typer.Option("--split-by", help="township:另为每个乡镇写一份只含本乡镇的核查报告")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local:本机运行(默认);spark:各县作为 Spark 任务运行(需 reconcile[spark])")] = "local",
+    workers: Annotated[int | None, typer.Option("--workers", help="省级运行时同时核查的县数(默认每核一个)")] = None,
+    master: Annotated[str | None, typer.Option("--master", help="Spark master 地址,例如 local[2]、spark://主机:7077、yarn")] = None,
 ) -> None:
-    """按配置文件运行全部核查:读取 → 检查输入 → 标准化 → 匹配 → 规则核查 → 问题台账 → 写出结果。"""
+    """按配置文件运行全部核查:读取 → 检查输入 → 标准化 → 匹配 → 规则核查 → 问题台账 → 写出结果。
+
+    配置中有 counties:(省级配置)时,各县分别核查后合并,再运行跨县规则(同一证件号码跨县登记等)。"""
     if fail_on and fail_on not in ("high", "medium", "low"):
         _fail(ReconcileError(f"--fail-on 应为 high / medium / low,实际为 {fail_on}"))
     if split_by and split_by != "township":
         _fail(ReconcileError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}"))
-    _run(config, output, quiet, as_json, fail_on, show_ids, split_by)
+    _run(config, output, quiet, as_json, fail_on, show_ids, split_by, engine, workers, master)
 
 
 @app.command("demo")
@@ -107,6 +139,47 @@ def demo_command(
     if not config.exists():
         _fail(ReconcileError(f"找不到示例县数据: {config}"))
     _run(config, output.resolve(), False, False, None)
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="监听地址;默认只允许本机访问。0.0.0.0 表示局域网内其他电脑也能访问")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="端口")] = 8765,
+    workdir: Annotated[Path, typer.Option("--workdir", "-w", help="保存上传文件和核查结果的文件夹(网页只在这里写文件)")] = Path("reconcile-web"),
+    max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="每次上传的大小上限(MB)")] = 200,
+) -> None:
+    """启动本机网页:在浏览器中上传文件、核对列名、运行核查、按村查看问题、下载核查报告(不需要命令行和配置文件)。"""
+    try:
+        import uvicorn
+
+        from .web.app import create_app
+    except ImportError as exc:
+        _fail(ReconcileError(f"网页功能需要另外安装依赖(缺少 {exc.name}):pip install \"reconcile[web]\""))
+        return
+    if max_upload_mb < 1:
+        _fail(ReconcileError(f"--max-upload-mb 应为正整数,实际为 {max_upload_mb}"))
+    if not _port_free(host, port):
+        _fail(ReconcileError(f"无法在 {host}:{port} 启动:端口已被占用或地址不可用。请用 --port 换一个端口,例如 --port {port + 1}"))
+    web_app = create_app(workdir.resolve(), max_upload_mb=max_upload_mb)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    out_console.print(f"[bold green]reconcile 网页已启动[/]: 请在浏览器中打开 [bold]http://{shown}:{port}/[/]", highlight=False)
+    out_console.print(f"上传的文件和核查结果保存在 {workdir.resolve()};按 Ctrl+C 停止。", highlight=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        out_console.print("[yellow]注意:[/] 监听地址不是本机,同一网络中的其他电脑也能打开这个网页、看到上传的数据。",
+                          highlight=False)
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
 @app.command("check-config")

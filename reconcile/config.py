@@ -79,6 +79,8 @@ class Config:
     params: dict[str, Any]
     linkage: dict[str, Any]
     sampling: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SAMPLING))
+    rule_files: list[Path] = field(default_factory=list)  # `rules: {extra: …}`: packs beside the built-in ones
+    partition: str = ""  # set by a province run: the county's key, which prefixes its cluster ids
 
     def sources_by_trust(self) -> list[str]:
         """Source keys in the order their values are trusted for display: system, archive, manual, survey."""
@@ -237,6 +239,29 @@ def _sampling(raw: Any, problems: _Problems) -> dict[str, Any]:
     return sampling
 
 
+def _extra_rule_files(raw: Any, base: Path, problems: _Problems) -> list[Path]:
+    """`rules: {extra: [本县规则/, 补充规则.yaml]}`: pack files, or folders of them, relative to the config."""
+    if raw is None:
+        return []
+    entries = [raw] if isinstance(raw, str) else raw
+    if not isinstance(entries, list):
+        problems.add("rules.extra: 应为规则包文件(.yaml)或文件夹的列表,路径相对于配置文件所在目录")
+        return []
+    files: list[Path] = []
+    for entry in entries:
+        path = (base / str(entry)).resolve()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            if not found:
+                problems.add(f"rules.extra: 文件夹 {path} 中没有规则包(.yaml 文件)")
+            files += found
+        elif path.is_file() and path.suffix in (".yaml", ".yml"):
+            files.append(path)
+        else:
+            problems.add(f"rules.extra: 规则包文件或文件夹不存在(或不是 .yaml 文件): {path}")
+    return list(dict.fromkeys(files))
+
+
 def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
     problems = _Problems()
     if not isinstance(data, dict):
@@ -299,21 +324,23 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
         visits = _file_spec(FileSpec, "visits", data["visits"], "visits", FILE_KEYS, base_dir, problems,
                             set(VISIT_FIELDS))
 
+    rules_section = data.get("rules") or {}
+    if not isinstance(rules_section, dict):
+        problems.add("rules: 应为 {disable: [规则编号], extra: [规则包文件或文件夹]}")
+        rules_section = {}
+    problems.unknown_keys("rules.", rules_section, {"disable", "extra"})
+    disable = [str(r) for r in rules_section.get("disable", []) or []]
+    rule_files = _extra_rule_files(rules_section.get("extra"), base_dir, problems)
+
     packs = data.get("packs", ["all"]) or ["all"]
     if isinstance(packs, str):
         packs = [packs]
     from .check.packs import available_packs  # late import: the check stage imports config
 
-    known_packs = set(available_packs()) | {"all"}
+    known_packs = set(available_packs(rule_files)) | {"all"}
     for pack in packs:
         if pack not in known_packs:
             problems.add(f"packs: 未知的规则包 {pack!r}{_did_you_mean(str(pack), known_packs)}")
-    rules_section = data.get("rules") or {}
-    if not isinstance(rules_section, dict):
-        problems.add("rules: 应为 {disable: [规则编号]}")
-        rules_section = {}
-    problems.unknown_keys("rules.", rules_section, {"disable"})
-    disable = [str(r) for r in rules_section.get("disable", []) or []]
 
     params = load_params(province, data.get("params") or {}, problems)
     linkage = data.get("linkage") or {}
@@ -331,7 +358,8 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
         raise ConfigError(problems.items, str(path) if path else None)
     config = Config(path=path, base_dir=base_dir, region=region, year=year, province=province, output=output,
                     ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
-                    rules_disable=disable, params=params, linkage=linkage, sampling=sampling)
+                    rules_disable=disable, params=params, linkage=linkage, sampling=sampling,
+                    rule_files=rule_files)
     from .check.packs import validate_rule_references
 
     bad = validate_rule_references(config)

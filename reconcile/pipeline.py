@@ -55,6 +55,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     ledger: dict[str, int] = field(default_factory=dict)  # run_id and new / open / reopened / resolved counts
+    partitions: list[dict] = field(default_factory=list)  # province runs: each county's seconds per stage, peak MiB
 
     @property
     def database(self) -> Path:
@@ -95,7 +96,7 @@ def _remove_stale_partials(output: Path) -> None:
 
 
 @contextmanager
-def _staging_database(output: Path):
+def staging_database(output: Path):
     """Build the run's database beside the final one and swap it in only when the run succeeded."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
@@ -131,28 +132,12 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
     return files
 
 
-def run(config: Config, output: Path | None = None,
-        on_stage: Callable[[str, str, float | None], None] | None = None, show_ids: bool = False,
-        split_by: str | None = None) -> RunResult:
-    """Run every stage on `config`; `on_stage(name, label, seconds)` reports progress (seconds None = started).
+def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float | None], None] | None):
+    """`stage(name, fn)`: run one stage, time it into `timings` and tell `on_stage` when it starts and ends."""
+    labels = dict(STAGES)
 
-    `show_ids` writes full ID numbers into the workbook and HTML page (masked by default);
-    `split_by="township"` also writes one workbook per township.
-    """
-    if output is not None:
-        config = config.with_output(output)
-    if split_by not in (None, "township"):
-        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
-    started = now()
-    out = config.output
-    out.mkdir(parents=True, exist_ok=True)
-    _guard_output(config, out)
-    work_dir = out / ".work"
-    work_dir.mkdir(exist_ok=True)
-    timings: dict[str, float] = {}
-    files: dict[str, Path] = {}
-
-    def stage(name: str, label: str, fn: Callable[[], object]) -> object:
+    def stage(name: str, fn: Callable[[], object], label: str | None = None) -> object:
+        label = label or labels.get(name, name)
         if on_stage:
             on_stage(name, label, None)
         started = time.perf_counter()
@@ -162,31 +147,63 @@ def run(config: Config, output: Path | None = None,
             on_stage(name, label, timings[name])
         return value
 
+    return stage
+
+
+def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, stage, show_ids: bool,
+           split_by: str | None, timings: dict[str, float]) -> RunResult:
+    """Ledger and reports over a database whose `finding` table is complete; the run's result."""
+    ledger = stage("ledger", lambda: ledger_stage(con, config, started))
+    files = stage("report", lambda: write_reports(con, config, out, started, show_ids, split_by))
+    if is_separate(config, out / DB_NAME):
+        files["ledger"] = persist(con, config)  # type: ignore[index]
+    return RunResult(
+        config=config, output=out,
+        findings=frame(con, "select * from finding"),
+        input_issues=frame(con, "select * from input_issue"),
+        links=frame(con, "select * from hh_link"),
+        person_links=frame(con, "select * from person_link"),
+        rule_runs=frame(con, "select * from rule_run"),
+        link_rates=frame(con, "select * from link_rate"),
+        load_report=frame(con, "select * from load_report"),
+        timings=timings, files=files, ledger=ledger,  # type: ignore[arg-type]
+    )
+
+
+def prepare_output(config: Config, output: Path | None, split_by: str | None) -> Config:
+    if output is not None:
+        config = config.with_output(output)
+    if split_by not in (None, "township"):
+        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
+    config.output.mkdir(parents=True, exist_ok=True)
+    _guard_output(config, config.output)
+    return config
+
+
+def run(config: Config, output: Path | None = None,
+        on_stage: Callable[[str, str, float | None], None] | None = None, show_ids: bool = False,
+        split_by: str | None = None) -> RunResult:
+    """Run every stage on `config`; `on_stage(name, label, seconds)` reports progress (seconds None = started).
+
+    `show_ids` writes full ID numbers into the workbook and HTML page (masked by default);
+    `split_by="township"` also writes one workbook per township.
+    """
+    config = prepare_output(config, output, split_by)
+    started = now()
+    out = config.output
+    work_dir = out / ".work"
+    work_dir.mkdir(exist_ok=True)
+    timings: dict[str, float] = {}
+    stage = stage_runner(timings, on_stage)
     try:
-        with _staging_database(out) as con:
-            labels = dict(STAGES)
-            stage("load", labels["load"], lambda: load(con, config, work_dir))
-            stage("validate", labels["validate"], lambda: validate(con))
-            stage("normalize", labels["normalize"], lambda: normalize(con))
-            stage("link", labels["link"], lambda: link(con, config))
-            stage("check", labels["check"], lambda: check(con, config))
-            ledger = stage("ledger", labels["ledger"], lambda: ledger_stage(con, config, started))
-            files = stage("report", labels["report"],  # type: ignore[assignment]
-                          lambda: write_reports(con, config, out, started, show_ids, split_by))
-            if is_separate(config, out / DB_NAME):
-                files["ledger"] = persist(con, config)
-            result = RunResult(
-                config=config, output=out,
-                findings=frame(con, "select * from finding"),
-                input_issues=frame(con, "select * from input_issue"),
-                links=frame(con, "select * from hh_link"),
-                person_links=frame(con, "select * from person_link"),
-                rule_runs=frame(con, "select * from rule_run"),
-                link_rates=frame(con, "select * from link_rate"),
-                load_report=frame(con, "select * from load_report"),
-                timings=timings, files=files, ledger=ledger,  # type: ignore[arg-type]
-            )
+        with staging_database(out) as con:
+            stage("load", lambda: load(con, config, work_dir))
+            stage("validate", lambda: validate(con))
+            stage("normalize", lambda: normalize(con))
+            stage("link", lambda: link(con, config))
+            stage("check", lambda: check(con, config))
+            result = finish(con, config, out, started, stage, show_ids, split_by, timings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    files["database"] = out / DB_NAME
+    result.files["database"] = out / DB_NAME
     return result

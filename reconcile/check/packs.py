@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -17,7 +18,10 @@ from ..resources import kinds_csv, rules_dir
 if TYPE_CHECKING:
     from ..config import Config
 
-RULE_KEYS = {"id", "type", "kind", "title", "severity", "needs", "message", "advice", "description"}
+RULE_KEYS = {"id", "type", "kind", "title", "severity", "needs", "message", "advice", "description", "scope"}
+# `county`: a rule that sees one county at a time (runs inside each partition); `province`: a rule whose
+# evidence can span counties (ID numbers across counties), run once over all partitions (DESIGN §10)
+SCOPES = ("county", "province")
 SEVERITIES = ("high", "medium", "low")
 
 
@@ -43,6 +47,7 @@ class Rule:
     advice: str
     spec: dict[str, Any] = field(default_factory=dict)  # the type's own parameters
     source_file: str = ""
+    scope: str = "county"
 
 
 @cache
@@ -55,31 +60,48 @@ def kinds() -> dict[str, Kind]:
         }
 
 
-def pack_files(directory: Path | None = None) -> list[Path]:
-    return sorted((directory or rules_dir()).glob("*.yaml"))
+def pack_files(directory: Path | None = None, extra: Sequence[Path] = ()) -> list[Path]:
+    """The built-in pack files (or those of `directory`), then the extra ones a config names."""
+    return sorted((directory or rules_dir()).glob("*.yaml")) + [Path(p) for p in extra]
 
 
-def available_packs() -> list[str]:
-    return [p.stem for p in pack_files()]
+def _pack_name(path: Path) -> str:
+    """A pack's name: its `pack:` key, else the file name without .yaml."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # reported with its line by load_rules
+        return path.stem
+    return str(doc.get("pack") or path.stem) if isinstance(doc, dict) else path.stem
 
 
-def load_rules(directory: Path | None = None) -> list[Rule]:
-    """Every rule of every pack; all problems in all packs are reported at once."""
+def available_packs(extra: Sequence[Path] = ()) -> list[str]:
+    return [p.stem for p in pack_files()] + [_pack_name(p) for p in extra]
+
+
+def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> list[Rule]:
+    """Every rule of every pack (built-in, then `extra` pack files); all problems in all packs are reported at once."""
     from .types import RULE_TYPES
 
     problems: list[str] = []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     known_kinds = kinds()
-    for path in pack_files(directory):
+    for path in pack_files(directory, extra):
         with open(path, encoding="utf-8") as f:
             try:
                 doc = yaml.safe_load(f) or {}
             except yaml.YAMLError as exc:
                 problems.append(f"{path.name}: YAML 格式错误: {exc}")
                 continue
+        if not isinstance(doc, dict):
+            problems.append(f"{path.name}: 规则包应为 YAML 映射(pack, title, rules)")
+            continue
         pack = doc.get("pack", path.stem)
         for index, raw in enumerate(doc.get("rules") or []):
+            if not isinstance(raw, dict):
+                problems.append(f"{path.name} 第 {index + 1} 条规则: 应为映射(id, type, kind, title, message, advice …)")
+                continue
             where = f"{path.name} 第 {index + 1} 条规则 ({raw.get('id', '?')})"
             rule_type = raw.get("type")
             if rule_type not in RULE_TYPES:
@@ -103,11 +125,14 @@ def load_rules(directory: Path | None = None) -> list[Rule]:
             severity = raw.get("severity", known_kinds[kind].severity)
             if severity not in SEVERITIES:
                 problems.append(f"{where}: severity 应为 high / medium / low")
+            scope = raw.get("scope", "county")
+            if scope not in SCOPES:
+                problems.append(f"{where}: scope 应为 county(按县分区运行)或 province(跨县运行一次)")
             rule = Rule(
                 id=rule_id, pack=pack, type=rule_type, kind=kind, title=str(raw.get("title", "")),
                 severity=severity, needs=list(raw.get("needs") or []), message=str(raw.get("message", "")),
                 advice=str(raw.get("advice", "")),
-                spec={k: v for k, v in raw.items() if k in type_keys}, source_file=path.name,
+                spec={k: v for k, v in raw.items() if k in type_keys}, source_file=path.name, scope=str(scope),
             )
             problems += [f"{where}: {p}" for p in RULE_TYPES[rule_type].validate(rule)]
             rules.append(rule)
@@ -117,12 +142,12 @@ def load_rules(directory: Path | None = None) -> list[Rule]:
 
 
 def select_rules(config: Config) -> list[Rule]:
-    rules = load_rules()
+    rules = load_rules(extra=config.rule_files)
     if "all" not in config.packs:
         rules = [r for r in rules if r.pack in config.packs]
     return [r for r in rules if r.id not in config.rules_disable]
 
 
 def validate_rule_references(config: Config) -> list[str]:
-    ids = {r.id for r in load_rules()}
+    ids = {r.id for r in load_rules(extra=config.rule_files)}
     return [f"rules.disable: 未知的规则编号 `{r}`{_nearest(r, ids)}" for r in config.rules_disable if r not in ids]

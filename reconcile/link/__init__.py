@@ -178,7 +178,7 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     nodes = records["node"]
     roots = components(nodes, edges["a"] if edges.height else pl.Series([], dtype=pl.String),
                        edges["b"] if edges.height else pl.Series([], dtype=pl.String))
-    clusters = _numbered(pl.DataFrame({"node": nodes, "root": roots}), "H")
+    clusters = _numbered(pl.DataFrame({"node": nodes, "root": roots}), _cluster_prefix(config, "H"))
     _write(con, "_hh_nodes", clusters)
     con.execute("""
         create or replace table hh_link as
@@ -243,7 +243,7 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     _write(con, "person_candidate", decided)
     edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"]))
     roots = components(records["node"], edges["a"], edges["b"])
-    clusters = _numbered(pl.DataFrame({"node": records["node"], "root": roots}), "P")
+    clusters = _numbered(pl.DataFrame({"node": records["node"], "root": roots}), _cluster_prefix(config, "P"))
     _write(con, "_p_nodes", clusters)
     con.execute("""
         create or replace table person_link as
@@ -282,6 +282,29 @@ def link_registers(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def _cluster_prefix(config: Config, letter: str) -> str:
+    """Cluster ids are unique across the partitions of a province run (`430001-H000001`)."""
+    return f"{config.partition}-{letter}" if config.partition else letter
+
+
+# Every valid ID number with the household it is recorded in: the one table a province-scope rule needs to
+# find a person in several households, whether they are in one county or in several (DESIGN §10).
+PERSON_ID_OCCURRENCE_SQL = """
+create or replace table person_id_occurrence as
+with ids as (
+    select p.id_number, p.name, p.source, l.cluster_id, false as is_head
+    from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
+    where p.id_number_valid
+    union all
+    select h.head_id, h.head_name, h.source, k.cluster_id, true
+    from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
+    where h.head_id_valid and h.level = 'household'
+)
+select i.*, w.hh_code, w.head_name, w.township, w.village, $partition as partition
+from ids i join hh_wide w using (cluster_id)
+"""
+
+
 def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
     roots = frame.select("root").unique().sort("root").with_row_index("n", offset=1)
     roots = roots.with_columns((pl.lit(prefix) + pl.col("n").cast(pl.String).str.zfill(6)).alias("cid"))
@@ -293,3 +316,4 @@ def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     link_persons(con, config)
     link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
     build_wide_views(con, config)
+    con.execute(PERSON_ID_OCCURRENCE_SQL, {"partition": config.partition})

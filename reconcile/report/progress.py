@@ -22,5 +22,7 @@ class StageProgress:
     def update(self, name: str, label: str, seconds: float | None) -> None:
         if seconds is None:
             self.tasks[name] = self.progress.add_task(f"{label} ({name})", total=1)
+        elif name not in self.tasks:  # a step reported only when done (each county of a province run)
+            self.tasks[name] = self.progress.add_task(f"{label} 完成 {seconds:.2f}s", total=1, completed=1)
         else:
             self.progress.update(self.tasks[name], completed=1, description=f"{label} ({name}) 完成 {seconds:.2f}s")

@@ -1,0 +1,88 @@
+"""Merge the counties' tables into the province database and run the province-scope rules once over all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ..check.engine import check
+from ..check.packs import select_rules
+from ..config import Config
+
+FINDING_ORDER = "township, village, cluster_id, rule_id"
+
+
+def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> list[str]:
+    """One province table per county table (columns united by name); returns the table names."""
+    files: dict[str, list[str]] = {}
+    for key in keys:
+        for path in sorted((parts_dir / key).glob("*.parquet")):
+            files.setdefault(path.stem, []).append(path.as_posix())
+    for table, paths in sorted(files.items()):
+        con.execute(f"create or replace table {table} as select * from read_parquet($files, union_by_name = true)",
+                    {"files": paths})
+    if "input_issue" in files:
+        _tag_input_issues(con, parts_dir, keys)
+    if "finding" in files:
+        _separate_repeated_ids(con, parts_dir, keys)
+    if "rule_run" in files:
+        con.execute("""
+            create or replace table rule_run as
+            select rule_id, any_value(kind) as kind, any_value(title) as title,
+                   case when bool_or(status = 'ran') then 'ran' when bool_or(status = 'error') then 'error'
+                        else 'skipped' end as status,
+                   coalesce(string_agg(distinct nullif(reason, ''), '; '), '') as reason,
+                   sum(findings)::bigint as findings, sum(seconds) as seconds
+            from rule_run group by rule_id
+        """)
+    return sorted(files)
+
+
+def _tag_input_issues(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> None:
+    """Prefix each bad cell's file and message with its county: the counties' files share names."""
+    parts = [
+        f"select * replace ('{key}' || '/' || file as file, '【{key}】' || message as message) "
+        f"from read_parquet('{(parts_dir / key / 'input_issue.parquet').as_posix()}')"
+        for key in keys if (parts_dir / key / "input_issue.parquet").exists()
+    ]
+    con.execute(f"create or replace table input_issue as {' union all by name '.join(parts)}")
+
+
+def _separate_repeated_ids(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> None:
+    """A finding id is the rule and the household's 户编号; two counties using one 户编号 (itself a finding,
+    LK-HH-DUPLICATE-COUNTIES) would give two findings one id, so those ids take their county in."""
+    parts = [f"select *, '{key}' as _county from read_parquet('{(parts_dir / key / 'finding.parquet').as_posix()}')"
+             for key in keys if (parts_dir / key / "finding.parquet").exists()]
+    con.execute(f"""
+        create or replace table finding as
+        select * exclude (_county) replace (
+            case when count(*) over (partition by finding_id) > 1 then left(md5(finding_id || '|' || _county), 16)
+                 else finding_id end as finding_id)
+        from ({' union all by name '.join(parts)})
+        order by {FINDING_ORDER}
+    """)
+
+
+def run_province_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Province-scope rules over the merged tables, their findings added to the counties' ones."""
+    rules = select_rules(config)
+    order = {r.id: i for i, r in enumerate(rules)}
+    province = [r for r in rules if r.scope == "province"]
+    con.execute("alter table finding rename to _county_finding")
+    con.execute("alter table rule_run rename to _county_rule_run")
+    check(con, config, province)
+    con.execute(f"""
+        create or replace table finding as
+        select * from (select * from _county_finding union all by name select * from finding)
+        order by {FINDING_ORDER}
+    """)
+    con.execute("create or replace table _rule_order as select unnest($ids) as rule_id, unnest($ranks) as rank",
+                {"ids": list(order), "ranks": list(order.values())})
+    con.execute("""
+        create or replace table rule_run as
+        select r.* from (select * from _county_rule_run union all by name select * from rule_run) r
+        left join _rule_order o using (rule_id) order by o.rank
+    """)
+    for table in ("_county_finding", "_county_rule_run", "_rule_order"):
+        con.execute(f"drop table {table}")

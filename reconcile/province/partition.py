@@ -1,0 +1,74 @@
+"""One county of a province run: the county-local stages in a DuckDB of its own, tables out as Parquet.
+
+The same function runs in a worker process of the local engine and inside a Spark task: it reads only
+the county's files, writes only into `out_dir`, and returns its timings and peak memory. Province-scope
+rules are left to the merge step, which sees every county.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from ..check.engine import check
+from ..check.packs import select_rules
+from ..config import Config
+from ..db import connect
+from ..link import link
+from ..load import load
+from ..normalize.stage import normalize
+from ..validate import validate
+
+PARTITION_STAGES = ("load", "validate", "normalize", "link", "check")
+# per-run scratch tables of the stages: not needed by the merge, the reports or the province rules
+SCRATCH_TABLES = ("hh_candidate_keys", "person_candidate_keys")
+
+
+def county_rules(config: Config):
+    return [r for r in select_rules(config) if r.scope == "county"]
+
+
+def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None) -> dict:
+    """Run load → check for one county into `out_dir/<table>.parquet`; returns seconds per stage and peak MiB."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    work = out_dir / ".work"
+    work.mkdir(parents=True)
+    database = out_dir / ".partition.duckdb"
+    con = connect(database)
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+    con.execute(f"set temp_directory = '{(work / 'spill').as_posix()}'")
+    timings: dict[str, float] = {}
+    steps = {
+        "load": lambda: load(con, config, work),
+        "validate": lambda: validate(con),
+        "normalize": lambda: normalize(con),
+        "link": lambda: link(con, config),
+        "check": lambda: check(con, config, county_rules(config)),
+    }
+    try:
+        for name in PARTITION_STAGES:
+            started = time.perf_counter()
+            steps[name]()
+            timings[name] = time.perf_counter() - started
+        started = time.perf_counter()
+        tables = [r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
+            "order by table_name").fetchall()]
+        for table in tables:
+            if table in SCRATCH_TABLES:
+                continue
+            target = (out_dir / f"{table}.parquet").as_posix()
+            con.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
+        timings["export"] = time.perf_counter() - started
+    finally:
+        con.close()
+        database.unlink(missing_ok=True)
+        database.with_name(database.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"partition": config.partition, "region": config.region, "seconds": timings, "peak_mib": peak_mib}

@@ -1,0 +1,102 @@
+"""Run a province: the counties as partitions (here in worker processes, or as Spark tasks), then merge."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from ..clock import now
+from ..config import Config
+from ..errors import InputError
+from ..pipeline import DB_NAME, RunResult, finish, stage_runner, staging_database
+from . import ProvinceConfig
+from .merge import merge_partitions, run_province_rules
+from .partition import run_partition
+
+PARTS_DIR = ".partitions"
+ENGINES = ("local", "spark")
+
+
+def default_workers(province: ProvinceConfig) -> int:
+    """Counties checked at once: one per core, at most the number of counties."""
+    return max(1, min(province.workers or os.cpu_count() or 1, len(province.counties)))
+
+
+def _guard(province: ProvinceConfig, out: Path) -> None:
+    for county in province.counties:
+        inputs = [s.path for s in county.sources.values()] + [r.path for r in county.registers.values()]
+        if any(out == p or out in p.parents for p in inputs):
+            raise InputError(f"输出目录 {out} 包含县 {county.region} 的输入文件:请在省级配置 output: 中换一个输出目录")
+
+
+def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
+                          progress: Callable[[dict], None]) -> list[dict]:
+    reports = []
+    if workers == 1:
+        for county in province.counties:
+            reports.append(run_partition(county, parts / county.partition))
+            progress(reports[-1])
+        return reports
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_partition, county, parts / county.partition): county
+                   for county in province.counties}
+        for future in as_completed(futures):
+            reports.append(future.result())
+            progress(reports[-1])
+    return reports
+
+
+def run_province(province: ProvinceConfig, output: Path | None = None, engine: str = "local",
+                 workers: int | None = None, master: str | None = None,
+                 on_stage: Callable[[str, str, float | None], None] | None = None, show_ids: bool = False,
+                 split_by: str | None = None) -> RunResult:
+    """Every county through load → check (partitions), merged, province rules, ledger and reports."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine 只支持 {' / '.join(ENGINES)},实际为 {engine}")
+    if split_by not in (None, "township"):
+        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
+    if output is not None:
+        province = province.with_output(output)
+    out = province.output
+    out.mkdir(parents=True, exist_ok=True)
+    _guard(province, out)
+    config: Config = province.merged_config()
+    started = now()
+    timings: dict[str, float] = {}
+    stage = stage_runner(timings, on_stage)
+    parts = out / PARTS_DIR
+    done = []
+
+    def progress(report: dict) -> None:
+        done.append(report["partition"])
+        if on_stage:
+            on_stage(f"county:{report['partition']}",
+                     f"第 {len(done)}/{len(province.counties)} 个县 {report['region']}({report['partition']})",
+                     sum(report["seconds"].values()))
+
+    try:
+        if engine == "spark":
+            from .spark import run_counties_on_spark
+
+            reports = stage("counties", lambda: run_counties_on_spark(province, parts, master, progress),
+                            "各县分区核查(Spark)")
+        else:
+            n = workers or default_workers(province)
+            reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
+                            f"各县分区核查({n} 个进程)")
+        with staging_database(out) as con:
+            stage("merge", lambda: merge_partitions(con, parts, province.keys), "合并各县结果")
+            if engine == "spark":
+                from .spark import load_spark_occurrences
+
+                stage("province", lambda: load_spark_occurrences(con, parts), "跨县核查(Spark 关联)")
+            stage("province_rules", lambda: run_province_rules(con, config), "跨县规则")
+            result = finish(con, config, out, started, stage, show_ids, split_by, timings)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    result.files["database"] = out / DB_NAME
+    result.partitions = sorted(reports, key=lambda r: r["partition"])
+    return result
