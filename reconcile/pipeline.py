@@ -97,22 +97,37 @@ def _remove_stale_partials(output: Path) -> None:
 
 @contextmanager
 def staging_database(output: Path):
-    """Build the run's database beside the final one and swap it in only when the run succeeded."""
+    """The run works in memory (spilling to disk when it must); only a run that succeeded is written out,
+    beside the final database first, then swapped in, so a killed run leaves the previous one intact."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
     _remove_stale_partials(output)
     if staging.exists():
         staging.unlink()
-    con = connect(staging)
+    spill = output / ".work" / "spill"
+    con = connect()
+    con.execute(f"set temp_directory = '{spill.as_posix()}'")
     try:
         yield con
+        save_database(con, staging)
         con.close()
         os.replace(staging, final)
     except BaseException:
         con.close()
         staging.unlink(missing_ok=True)
+        staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
         raise
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
+
+def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Every table of the in-memory run database into the DuckDB file `path`."""
+    con.execute(f"attach '{path.as_posix()}' as _saved")
+    try:
+        con.execute("copy from database memory to _saved")
+    finally:
+        con.execute("detach _saved")
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,

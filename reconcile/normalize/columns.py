@@ -10,7 +10,7 @@ import datetime as dt
 
 import polars as pl
 
-from .ids import normalize_id
+from .ids import _CHECK_CHARS, _WEIGHTS, PROVINCE_CODES, normalize_id
 from .values import normalize_value
 
 
@@ -38,31 +38,111 @@ def _coerce(value: object, kind: str) -> object:
     return value
 
 
-def normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
-    """Return (normalised values, problem codes) aligned with `raw`."""
-    uniques = raw.drop_nulls().unique().to_list()
+# Fast paths: a value already in the one canonical shape of its kind ("2020-01-05", "1234.5", a plain
+# Chinese name, an 18-digit ID) is converted by a column expression; everything else goes through the
+# Python normaliser. A fast path only takes values whose result it is sure of (the normaliser would say
+# the same: tests/unit/test_normalize_fast.py checks it), and hands back the rest.
+_YEAR_OK = (1900, 2100)
+
+
+def _fast_date(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    iso = raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    parsed = pl.when(iso).then(raw.str.to_date("%Y-%m-%d", strict=False))
+    ok = parsed.dt.year().is_between(*_YEAR_OK).fill_null(False)
+    return ok, parsed
+
+
+def _fast_yearmonth(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    ok, parsed = _fast_date(raw)
+    compact = raw.str.contains(r"^\d{6}$")
+    month = pl.when(compact).then((raw + "01").str.to_date("%Y%m%d", strict=False))
+    month_ok = month.dt.year().is_between(*_YEAR_OK).fill_null(False)
+    return ok | month_ok, pl.when(ok).then(parsed).otherwise(month)
+
+
+def _fast_year(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    year = pl.when(raw.str.contains(r"^\d{4}$")).then(raw.cast(pl.Int64, strict=False))
+    return year.is_between(1949, 2100).fill_null(False), year
+
+
+def _fast_money(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    plain = raw.str.contains(r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$")
+    return plain, pl.when(plain).then(raw.cast(pl.Float64, strict=False))
+
+
+def _fast_int(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    plain = raw.str.contains(r"^[0-9]{1,9}$")
+    return plain, pl.when(plain).then(raw.cast(pl.Int64, strict=False))
+
+
+def _fast_name(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    # CJK Unified Ideographs are stable under NFKC and carry no space, dot or digit
+    plain = raw.str.contains(r"^[\x{4e00}-\x{9fff}]{1,8}$")
+    return plain, pl.when(plain).then(raw)
+
+
+FAST_PATHS = {"date": _fast_date, "yearmonth": _fast_yearmonth, "year": _fast_year, "money": _fast_money,
+              "int": _fast_int, "name": _fast_name}
+
+
+def _python_lookup(uniques: list, kind: str) -> pl.DataFrame:
     results = [normalize_value(v, kind) for v in uniques]
-    lookup = pl.DataFrame(
+    return pl.DataFrame(
         {
             "raw": pl.Series(uniques, dtype=pl.String),
             "value": pl.Series([_coerce(r.value, kind) for r in results], dtype=dtype_for(kind)),
             "problem": pl.Series([r.problem for r in results], dtype=pl.String),
         }
     )
-    joined = raw.to_frame("raw").join(lookup, on="raw", how="left", maintain_order="left")
+
+
+def normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
+    """Return (normalised values, problem codes) aligned with `raw`."""
+    uniques = raw.drop_nulls().unique().to_frame("raw").cast({"raw": pl.String})
+    fast = FAST_PATHS.get(kind)
+    if fast is not None and uniques.height:
+        ok, value = fast(pl.col("raw"))
+        split = uniques.with_columns(ok.alias("_ok"), value.cast(dtype_for(kind)).alias("value"))
+        done = split.filter("_ok").select("raw", "value", pl.lit(None, pl.String).alias("problem"))
+        rest = split.filter(~pl.col("_ok"))["raw"].to_list()
+        lookup = pl.concat([done, _python_lookup(rest, kind)]) if rest else done
+    else:
+        lookup = _python_lookup(uniques["raw"].to_list(), kind)
+    joined = raw.to_frame("raw").cast({"raw": pl.String}).join(lookup, on="raw", how="left", maintain_order="left")
     return joined["value"].alias(raw.name), joined["problem"].alias(raw.name)
+
+
+_PROVINCES = sorted(PROVINCE_CODES)
+
+
+def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
+    """18 characters, upper-case X, not an Excel number: region, birth date and check digit as expressions."""
+    shaped = raw.str.contains(r"^[0-9]{17}[0-9X]$") & ~numeric
+    total = sum(raw.str.slice(i, 1).cast(pl.Int64, strict=False) * weight for i, weight in enumerate(_WEIGHTS))
+    check = pl.lit(_CHECK_CHARS).str.slice(total % 11, 1)
+    birth = raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+    birth = pl.when(birth.dt.year().is_between(1850, 2100)).then(birth)
+    problem = (pl.when(~raw.str.slice(0, 2).is_in(_PROVINCES)).then(pl.lit("id_bad_region"))
+               .when(birth.is_null()).then(pl.lit("id_bad_birth_date"))
+               .when(check != raw.str.slice(17, 1)).then(pl.lit("id_check_digit")))
+    sex = pl.when(raw.str.slice(16, 1).cast(pl.Int64, strict=False) % 2 == 1).then(pl.lit("男")).otherwise(pl.lit("女"))
+    return {"_ok": shaped, "value": raw, "valid": problem.is_null(), "problem": problem, "birth": birth, "sex": sex}
 
 
 def normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     """ID columns: value, validity, problem, and what the number encodes (birth date, sex)."""
-    pairs = pl.DataFrame({"raw": raw, "numeric": numeric.fill_null(False)})
+    pairs = pl.DataFrame({"raw": raw, "numeric": numeric.fill_null(False)}).cast({"raw": pl.String})
     uniques = pairs.drop_nulls("raw").unique()
-    infos = [normalize_id(r, bool(n)) for r, n in uniques.iter_rows()]
-    lookup = uniques.with_columns(
+    split = uniques.with_columns(**_fast_ids(pl.col("raw"), pl.col("numeric")))
+    done = split.filter("_ok").drop("_ok")
+    rest = split.filter(~pl.col("_ok")).select("raw", "numeric")
+    infos = [normalize_id(r, bool(n)) for r, n in rest.iter_rows()]
+    slow = rest.with_columns(
         pl.Series("value", [i.value for i in infos], dtype=pl.String),
         pl.Series("valid", [i.valid for i in infos], dtype=pl.Boolean),
         pl.Series("problem", [i.problem for i in infos], dtype=pl.String),
         pl.Series("birth", [i.birth_date for i in infos], dtype=pl.Date),
         pl.Series("sex", [i.sex for i in infos], dtype=pl.String),
     )
+    lookup = pl.concat([done.select(slow.columns), slow])
     return pairs.join(lookup, on=["raw", "numeric"], how="left", maintain_order="left")

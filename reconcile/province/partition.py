@@ -37,8 +37,7 @@ def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None
         shutil.rmtree(out_dir)
     work = out_dir / ".work"
     work.mkdir(parents=True)
-    database = out_dir / ".partition.duckdb"
-    con = connect(database)
+    con = connect()  # in memory, spilling under .work: the tables leave as Parquet
     if memory_limit:
         con.execute(f"set memory_limit = '{memory_limit}'")
     con.execute(f"set temp_directory = '{(work / 'spill').as_posix()}'")
@@ -67,8 +66,6 @@ def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None
         timings["export"] = time.perf_counter() - started
     finally:
         con.close()
-        database.unlink(missing_ok=True)
-        database.with_name(database.name + ".wal").unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"partition": config.partition, "region": config.region, "seconds": timings, "peak_mib": peak_mib}

@@ -1,0 +1,73 @@
+"""The column fast paths give exactly what the Python normalisers give, value for value."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconcile.normalize.columns import FAST_PATHS, _coerce, normalize_id_series, normalize_series
+from reconcile.normalize.ids import id_check_char, normalize_id
+from reconcile.normalize.values import normalize_value
+
+digits = st.text(alphabet="0123456789", min_size=1, max_size=14)
+dates = st.builds(lambda y, m, d, sep: f"{y:04d}{sep}{m:02d}{sep}{d:02d}", st.integers(1800, 2200),
+                  st.integers(0, 13), st.integers(0, 32), st.sampled_from(["-", "", "/"]))
+money = st.builds(lambda sign, whole, frac: f"{sign}{whole}{frac}", st.sampled_from(["", "-", "+"]), digits,
+                  st.sampled_from(["", ".5", ".05", ".123456", ".1234567", "万", "元"]))
+names = st.text(alphabet="王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高 ·.A1\u3400\uf900", min_size=1, max_size=9)
+noise = st.text(min_size=0, max_size=12)
+
+CASES = {"date": dates | noise, "yearmonth": dates | digits | noise, "year": digits | noise,
+         "money": money | noise, "int": digits | noise, "name": names | noise}
+
+
+def _expected(values: list[str], kind: str) -> tuple[list, list]:
+    results = [normalize_value(v, kind) for v in values]
+    return [_coerce(r.value, kind) for r in results], [r.problem for r in results]
+
+
+def _check(kind: str, values: list[str]) -> None:
+    got_values, got_problems = normalize_series(pl.Series("x", values, dtype=pl.String), kind)
+    want_values, want_problems = _expected(values, kind)
+    assert got_values.to_list() == want_values
+    assert got_problems.to_list() == want_problems
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_every_fast_path_equals_its_normaliser(data):
+    for kind, strategy in CASES.items():
+        _check(kind, data.draw(st.lists(strategy, min_size=1, max_size=30), label=kind))
+
+
+def test_fast_paths_take_the_common_shapes():
+    _check("date", ["2020-01-05", "2020-02-30", "1899-12-31", "2101-01-01", "2020/1/5", "20200105", "43831"])
+    _check("money", ["1234.5", "-200", "0", "-0", "1,234", "3.2万", "12.1234567", "+5"])
+    _check("int", ["4", "0004", "4.0", "4人", "9999999999"])
+    _check("year", ["1948", "1949", "2100", "2101", "2020年", "2020.0"])
+    _check("name", ["王小明", "买买提·吐尔逊", "王 小明", "王小明1", "李\uf900"])
+    assert set(FAST_PATHS) == {"date", "yearmonth", "year", "money", "int", "name"}
+
+
+def _id(body17: str) -> str:
+    return body17 + id_check_char(body17)
+
+
+id_bodies = st.builds(lambda region, y, m, d, seq: f"{region}{y:04d}{m:02d}{d:02d}{seq:03d}",
+                      st.sampled_from(["430624", "110101", "990101", "650102"]), st.integers(1840, 2110),
+                      st.integers(0, 13), st.integers(0, 32), st.integers(0, 999))
+ids = st.one_of(id_bodies.map(_id), id_bodies.map(lambda b: b + "0"), id_bodies.map(lambda b: b + "X"),
+                id_bodies.map(lambda b: _id(b).lower()), id_bodies.map(lambda b: b[:15]), noise)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(ids, st.booleans()), min_size=1, max_size=30))
+def test_id_fast_path_equals_normalize_id(cells):
+    raw = pl.Series("id", [c[0] for c in cells], dtype=pl.String)
+    numeric = pl.Series("n", [c[1] for c in cells], dtype=pl.Boolean)
+    got = normalize_id_series(raw, numeric)
+    for (value, is_numeric), row in zip(cells, got.iter_rows(named=True), strict=True):
+        info = normalize_id(value, is_numeric)
+        assert (row["value"], row["valid"], row["problem"], row["birth"], row["sex"]) == \
+            (info.value, info.valid, info.problem, info.birth_date, info.sex), value
