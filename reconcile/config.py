@@ -98,8 +98,9 @@ class Config:
 
 
 class _Problems:
-    def __init__(self) -> None:
+    def __init__(self, check_paths: bool = True) -> None:
         self.items: list[str] = []
+        self.check_paths = check_paths  # False when the files live elsewhere (a Spark cluster's HDFS/S3)
 
     def unknown_keys(self, where: str, mapping: dict, allowed: set[str]) -> None:
         for key in mapping:
@@ -164,7 +165,7 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
         problems.add(f"{where}.path: 缺少文件路径(相对于配置文件所在目录)")
         return None
     path = (base / str(path_value)).resolve()
-    if not path.exists():
+    if problems.check_paths and not path.exists():
         problems.add(f"{where}.path: 文件或文件夹不存在: {path}")
     fmt = raw.get("format")
     if fmt is not None and fmt not in FORMATS:
@@ -262,8 +263,8 @@ def _extra_rule_files(raw: Any, base: Path, problems: _Problems) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def parse_config(data: Any, base_dir: Path, path: Path | None = None) -> Config:
-    problems = _Problems()
+def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_paths: bool = True) -> Config:
+    problems = _Problems(check_paths)
     if not isinstance(data, dict):
         raise ConfigError(["配置文件应为 YAML 映射(键: 值)"], str(path) if path else None)
     problems.unknown_keys("", data, TOP_KEYS)
@@ -397,7 +398,7 @@ def _with_lines(problems: list[str], lines: dict[str, int]) -> list[str]:
     return located
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, check_paths: bool = True) -> Config:
     path = Path(path).resolve()
     if not path.exists():
         raise ConfigError([f"找不到配置文件: {path}"], str(path))
@@ -411,7 +412,7 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError([f"配置文件应为 UTF-8 编码(第 {exc.start} 字节无法解码)"], str(path)) from exc
     try:
-        return parse_config(data, path.parent, path)
+        return parse_config(data, path.parent, path, check_paths)
     except ConfigError as exc:
         raise ConfigError(_with_lines(exc.problems, _key_lines(path.read_text(encoding="utf-8-sig"))),
                           str(path)) from None

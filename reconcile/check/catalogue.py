@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from ..config import load_params
+from ..config import Config, load_config, load_params
 from ..errors import ReconcileError, did_you_mean
 from .packs import kinds, load_rules
 from .params import PARAM_REF, flatten
@@ -25,21 +26,25 @@ def _needs(rule) -> str:
     return ", ".join(needs) or "-"
 
 
-def print_catalogue(console: Console) -> None:
+def print_catalogue(console: Console, extra: Sequence[Path] = ()) -> None:
+    """The catalogue of the built-in packs (and of the `extra` pack files a config adds)."""
     table = Table(title="规则目录")
     for col in ("编号", "问题类型", "名称", "规则包", "所需来源", "严重程度"):
         table.add_column(col)
     titles = {k: v.title for k, v in kinds().items()}
-    for rule in load_rules():
+    for rule in load_rules(extra=extra):
         table.add_row(rule.id, f"{rule.kind}\n{titles[rule.kind]}", rule.title, rule.pack, _needs(rule), rule.severity)
     console.print(table)
 
 
-def _example_context(config_path: Path | None) -> tuple[RuleContext, dict]:
-    if config_path is not None:
-        from ..config import load_config
+def _config(config: Path | Config | None) -> Config | None:
+    if config is None or isinstance(config, Config):
+        return config
+    return load_config(config)
 
-        config = load_config(config_path)
+
+def _example_context(config: Config | None) -> tuple[RuleContext, dict]:
+    if config is not None:
         roles = {k: s.role for k, s in config.sources.items()}
         levels = {k: s.level for k, s in config.sources.items()}
         params, year = config.params, config.year
@@ -56,8 +61,11 @@ def _example_context(config_path: Path | None) -> tuple[RuleContext, dict]:
     return ctx, params
 
 
-def explain_rule(rule_id: str, config_path: Path | None, console: Console) -> None:
-    rules = {r.id: r for r in load_rules()}
+def explain_rule(rule_id: str, config_path: Path | Config | None, console: Console) -> None:
+    """Print a rule's definition, parameters and SQL; with a config, its sources expand the SQL and the
+    packs its `rules: {extra: …}` names are searched too."""
+    config = _config(config_path)
+    rules = {r.id: r for r in load_rules(extra=config.rule_files if config else ())}
     if rule_id not in rules:
         raise ReconcileError(f"没有规则 {rule_id}{did_you_mean(rule_id, rules)}")
     rule = rules[rule_id]
@@ -68,7 +76,7 @@ def explain_rule(rule_id: str, config_path: Path | None, console: Console) -> No
     console.print(f"所需来源: {_needs(rule)}")
     console.print(f"消息模板: {rule.message}")
     console.print(f"整改建议: {rule.advice}")
-    ctx, params = _example_context(config_path)
+    ctx, params = _example_context(config)
     sql = RULE_TYPES[rule.type].build(rule, ctx)
     flat = {**flatten(params), "year": ctx.year}
     used = dict.fromkeys(PARAM_REF.findall(sql))

@@ -128,7 +128,7 @@ with vals as (
 )
 select {select_key},
        string_agg(vals.source, ',' order by ord) as sources,
-       json_group_object(vals.source, vals.shown) as evidence,
+       json_group_object_ordered(vals.source, vals.shown, ord) as evidence,
        string_agg(label || ' ' || shown, ';' order by ord) as "values",
        '{fld}' as key
 from vals {join}

@@ -138,13 +138,13 @@ judged as (
 ),
 shown as (
     select cluster_id, source, any_value(source_label) as source_label,
-           json_group_object(label, strftime(d, '%Y-%m-%d')) as dates,
+           json_group_object_ordered(label, strftime(d, '%Y-%m-%d'), ord) as dates,
            any_value(within_year) as within_year,
            string_agg(label || ' ' || coalesce(strftime(d, '%Y-%m-%d'), '空'), ',' order by ord) as steps_shown
     from dates group by cluster_id, source
 ),
 gaps as (
-    select cluster_id, source, json_group_object(label || '最少天数', min_gap) as params
+    select cluster_id, source, json_group_object_ordered(label || '最少天数', min_gap, ord) as params
     from dates where min_gap is not null group by cluster_id, source
 )
 select j.cluster_id, j.source as sources, s.source_label, j.problems, s.steps_shown, j.source as key,

@@ -173,11 +173,11 @@ with listed as (
 people as (
     select cluster_id, id_number, any_value(person_cluster_id) as person_cluster_id,
            arg_min(name, ord) as name, arg_min(relation, ord) as relation,
-           string_agg(distinct source, ',') as sources
+           string_agg(distinct source, ',' order by source) as sources
     from listed group by cluster_id, id_number
 ),
 listing as (  -- what each source lists: one entry per source (a person row and a head row may both match)
-    select cluster_id, id_number, json_group_object(source, shown) as listing
+    select cluster_id, id_number, json_group_object_ordered(source, shown, source) as listing
     from (select cluster_id, id_number, source, arg_min(coalesce(relation || ' ', '') || name, ord) as shown
           from listed group by cluster_id, id_number, source)
     group by cluster_id, id_number
@@ -201,7 +201,7 @@ hits as (
 ),
 attr_json as (
     select a.register, a.file, a.row,
-           json_group_object(case a.attr {labels} else a.attr end, a.value) as fields,
+           json_group_object_ordered(case a.attr {labels} else a.attr end, a.value, a.attr) as fields,
            string_agg(case a.attr {labels} else a.attr end || a.value, ',' order by a.attr) as detail
            {attr_cols}
     from register_attr a join hits h on a.register = h.register and a.file = h.file and a.row = h.row
@@ -218,9 +218,9 @@ select p.cluster_id, {person_cols}
        h.id_number as member_id, coalesce(any_value(p.name), any_value(h.reg_name)) as member_name,
        coalesce(any_value(p.relation), '成员') as relation, any_value(h.age) as age,
        any_value(case h.kind {kind_labels} end) as register_label,
-       string_agg(distinct s.detail, ';') as detail, any_value(l.listed_in) as listed_in,
+       string_agg(distinct s.detail, ';' order by s.detail) as detail, any_value(l.listed_in) as listed_in,
        any_value(hh.status) as status, any_value(hh.exit_year) as exit_year,
-       string_agg(distinct h.register, ',') || ',' || any_value(p.sources) as sources,
+       string_agg(distinct h.register, ',' order by h.register) || ',' || any_value(p.sources) as sources,
        json_merge_patch(
            json_object(any_value(h.register),
                        case when count(*) = 1 then any_value(s.fields) else json_group_array(s.fields) end),

@@ -27,6 +27,13 @@ def codes_compatible(a: str | None, b: str | None, codelist: str | None) -> bool
     return _compatible(a, b, codelist)
 
 
+JSON_GROUP_OBJECT_ORDERED = """
+create or replace macro json_group_object_ordered(n, v, o) as
+cast('{' || string_agg(to_json(cast(n as varchar)) || ':' || coalesce(to_json(v), 'null'), ',' order by o, n) || '}'
+     as json)
+"""
+
+
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
     for name in ("name_similarity", "codes_compatible"):
         try:
@@ -37,3 +44,6 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
                         duckdb.sqltype("DOUBLE"), null_handling="special")
     con.create_function("codes_compatible", codes_compatible, [duckdb.sqltype("VARCHAR")] * 3,
                         duckdb.sqltype("BOOLEAN"), null_handling="special")
+    # json_group_object with its keys in a stated order: DuckDB's own is a macro over string_agg that
+    # takes no ORDER BY, so its key order follows the threads' schedule and two runs could differ
+    con.execute(JSON_GROUP_OBJECT_ORDERED)

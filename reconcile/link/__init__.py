@@ -292,7 +292,7 @@ def _cluster_prefix(config: Config, letter: str) -> str:
 PERSON_ID_OCCURRENCE_SQL = """
 create or replace table person_id_occurrence as
 with ids as (
-    select p.id_number, p.name, p.source, l.cluster_id, false as is_head
+    select p.id_number, p.name, p.source, l.cluster_id, coalesce(p.relation = '户主', false) as is_head
     from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
     where p.id_number_valid
     union all

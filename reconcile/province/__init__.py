@@ -8,6 +8,7 @@ A province file (`province.yaml`) names the counties' own configs:
     counties:            # a list of county configs, or one glob such as "*/reconcile.yaml"
       - 430001_甲县/reconcile.yaml
       - 430002_乙县/reconcile.yaml
+    input_root: hdfs://namenode:8020/扶贫/某省   # optional, Spark engine only: where the county folders' data are
 
 Each county runs load → validate → normalise → link → check in its own DuckDB (partition.py), on this
 machine's cores (local.py) or as Spark tasks (spark.py); their tables are merged and the province-scope
@@ -27,7 +28,7 @@ import yaml
 from ..config import Config, load_config
 from ..errors import ConfigError, ReconcileError
 
-PROVINCE_KEYS = {"region", "year", "province", "output", "ledger", "counties", "workers"}
+PROVINCE_KEYS = {"region", "year", "province", "output", "ledger", "counties", "workers", "input_root"}
 PARTITION_KEY = re.compile(r"[^0-9A-Za-z_\u4e00-\u9fff]+")
 
 
@@ -130,9 +131,11 @@ def load_province(path: str | Path) -> ProvinceConfig:
     ledger = (path.parent / str(data["ledger"])).resolve() if data.get("ledger") else output / "reconcile.duckdb"
     counties: list[Config] = []
     taken: set[str] = set()
+    # with `input_root` (hdfs://…, s3a://…) the data files are read by Spark there; only the YAML files are local
+    remote = bool(data.get("input_root"))
     for county_path in _county_paths(data.get("counties"), path.parent, problems):
         try:
-            county = load_config(county_path)
+            county = load_config(county_path, check_paths=not remote)
         except ReconcileError as exc:
             problems.append(f"县配置 {county_path}: {exc}")
             continue

@@ -37,6 +37,7 @@ def summary_dict(result: RunResult) -> dict:
         if runs.height else [],
         "ledger": result.ledger,
         "seconds": {k: round(v, 3) for k, v in result.timings.items()},
+        **({"partitions": result.partitions} if result.partitions else {}),
         "files": {k: str(v) for k, v in result.files.items()},
     }
 

@@ -1,0 +1,101 @@
+"""A province run: counties as partitions, merged, province rules across counties; the Spark engine equal to local."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reconcile import run as run_county
+from reconcile.province import load_province
+from reconcile.province.run import run_province
+from reconcile.synth.province import generate_province
+
+SYSTEM_FILE = "国家系统导出.csv"
+MOVED_ID_COLUMN = "证件号码"
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory) -> Path:
+    """Three small counties, and one household of the first also registered in the second's system export."""
+    root = tmp_path_factory.mktemp("province")
+    config = generate_province(root / "省", counties=3, households_per_county=60, seed=11, fmt="csv", workers=1)
+    counties = sorted(p.parent for p in config.parent.glob("*/reconcile.yaml"))
+    source, target = counties[0] / SYSTEM_FILE, counties[1] / SYSTEM_FILE
+    rows = list(csv.DictReader(io.StringIO(source.read_text(encoding="gb18030"))))
+    heads = [r for r in rows if r["与户主关系"] == "户主" and len(r[MOVED_ID_COLUMN]) == 18]
+    moved = [r for r in rows if r["户编号"] == heads[0]["户编号"]]
+    with open(target, "a", encoding="gb18030", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\r\n")
+        writer.writerows(moved)
+    return config
+
+
+def _moved_head(config: Path) -> str:
+    county = sorted(p.parent for p in config.parent.glob("*/reconcile.yaml"))[0]
+    rows = list(csv.DictReader(io.StringIO((county / SYSTEM_FILE).read_text(encoding="gb18030"))))
+    return next(r for r in rows if r["与户主关系"] == "户主" and len(r[MOVED_ID_COLUMN]) == 18)[MOVED_ID_COLUMN]
+
+
+@pytest.fixture(scope="module")
+def local_result(province, tmp_path_factory):
+    return run_province(load_province(province), output=tmp_path_factory.mktemp("out") / "local", workers=2)
+
+
+def test_a_household_in_two_counties_is_found_across_them(province, local_result):
+    head = _moved_head(province)
+    findings = local_result.findings
+    multi = findings.filter((pl.col("rule_id") == "LK-PERSON-MULTI") & (pl.col("person_id") == head))
+    assert multi.height == 2, "the head is in one household of each county"
+    assert {c.split("-H")[0] for c in multi["cluster_id"].to_list()} == set(local_result.partitions[i]["partition"]
+                                                                           for i in (0, 1))
+    duplicate = findings.filter(pl.col("rule_id") == "LK-HH-DUPLICATE-COUNTIES")
+    assert duplicate.height == 2 and duplicate["finding_id"].n_unique() == 2
+    assert set(duplicate["cluster_id"].to_list()) == set(multi["cluster_id"].to_list())
+    assert "2个县" in duplicate["message"][0]
+
+
+def test_partitions_lose_nothing_a_county_run_finds(province, local_result, tmp_path):
+    """Each county run alone finds what the province run finds for that county (province rules aside)."""
+    province_ids = set(local_result.findings["finding_id"].to_list())
+    for county in sorted(province.parent.glob("*/reconcile.yaml"))[1:]:
+        alone = run_county(county, output=tmp_path / county.parent.name).findings
+        alone = alone.filter(~pl.col("rule_id").is_in(["LK-PERSON-MULTI", "LK-HH-DUPLICATE-COUNTIES"]))
+        assert alone.height > 0
+        assert set(alone["finding_id"].to_list()) <= province_ids
+
+
+def test_input_issues_name_their_county(local_result):
+    issues = local_result.input_issues
+    assert issues.height
+    keys = {p["partition"] for p in local_result.partitions}
+    assert all(f.split("/")[0] in keys for f in issues["file"].to_list())
+    assert all(m.startswith("【") for m in issues["message"].to_list())
+
+
+def test_the_report_covers_the_province(local_result):
+    assert (local_result.output / "核查报告.xlsx").exists() and (local_result.output / "report.html").exists()
+    assert not (local_result.output / ".partitions").exists()
+    runs = local_result.rule_runs
+    assert runs["rule_id"].n_unique() == runs.height, "one rule_run row per rule for the whole province"
+
+
+def _java() -> bool:
+    return shutil.which("java") is not None and subprocess.run(["java", "-version"], capture_output=True).returncode == 0
+
+
+def test_spark_engine_gives_the_local_findings(province, local_result, tmp_path):
+    pytest.importorskip("pyspark", reason='the Spark engine needs pip install "reconcile[spark]"')
+    if not _java():
+        pytest.skip("Spark needs a Java runtime (Debian: apt-get install default-jre-headless)")
+    spark = run_province(load_province(province), output=tmp_path / "spark", engine="spark", master="local[2]")
+    columns = local_result.findings.columns
+    local = local_result.findings.sort("finding_id")
+    assert spark.findings.select(columns).sort("finding_id").equals(local)
+    assert spark.input_issues.sort(["file", "row", "column"]).equals(
+        local_result.input_issues.sort(["file", "row", "column"]).select(spark.input_issues.columns))
