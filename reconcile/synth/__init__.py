@@ -3,6 +3,10 @@
 `generate` builds one true county (world, attrs), records it in every source and register (views),
 injects one problem into each chosen household plus background noise (inject, recipes), draws the
 inspection sample, and writes the files the way they arrive (writers) with truth/ and reconcile.yaml.
+
+A county is the sample county (湘阴县) unless a `CountySpec` says otherwise (place); counties of a
+simulated province (province.generate_province) have region codes of their own, so their IDs and
+household numbers never collide. `fmt` chooses xlsx (as the files arrive), csv or parquet.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..resources import default_params
+from .place import DEFAULT_COUNTY, CountySpec
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,14 @@ SURVEY_SHARE = 0.25
 
 
 def build(households: int = 400, seed: int = 1, corruption: str | Corruption = "low", year: int = 2020,
-          problem_share: float = 0.35):
+          problem_share: float = 0.35, county: CountySpec | None = None):
     """The county with every source, register and injection in memory (an `inject.Ctx`), unwritten."""
-    from . import attrs, catalogue, county, inject, views
+    from . import attrs, catalogue, inject, views
+    from . import county as world
 
     corr = CORRUPTION_LEVELS[corruption] if isinstance(corruption, str) else corruption
     rng = random.Random(seed)
-    true = county.build(rng, default_params(), year, households, NONREGISTERED_RATIO)
+    true = world.build(rng, default_params(), year, households, NONREGISTERED_RATIO, county or DEFAULT_COUNTY)
     attrs.complete(true, rng)
     ctx = inject.Ctx(true, views.build(true, rng), rng)
     inject.problems(ctx, problem_share, catalogue.RECIPES)
@@ -53,17 +59,24 @@ def build(households: int = 400, seed: int = 1, corruption: str | Corruption = "
 
 
 def generate(out_dir: Path, households: int = 400, seed: int = 1, corruption: str | Corruption = "low",
-             year: int = 2020, problem_share: float = 0.35) -> Path:
-    """Write a synthetic county to `out_dir`; returns the path of its reconcile.yaml."""
-    from . import docs, truth, writers
+             year: int = 2020, problem_share: float = 0.35, county: CountySpec | None = None,
+             fmt: str = "xlsx") -> Path:
+    """Write a synthetic county to `out_dir`; returns the path of its reconcile.yaml (written last).
 
+    `county` None is the sample county; `fmt` is "xlsx" (workbooks and CSV, as the files arrive),
+    "csv" (the workbooks as CSV too) or "parquet" (every file Parquet, all columns strings). The same
+    seed gives the same county, injections and cells in every format.
+    """
+    from . import docs, specs, truth, writers
+
+    specs.file_name(specs.SYSTEM_FILE, fmt)  # an unknown format fails before the county is built
     out_dir = Path(out_dir)
-    ctx = build(households, seed, corruption, year, problem_share)
-    links, plinks = writers.write_all(out_dir, ctx.county, ctx.v, seed)
+    ctx = build(households, seed, corruption, year, problem_share, county)
+    links, plinks = writers.write_all(out_dir, ctx.county, ctx.v, seed, fmt)
     counts = truth.write(out_dir, ctx, links, plinks)
-    (out_dir / "README.md").write_text(docs.sample_readme(ctx.county, households, seed, corruption, counts),
+    (out_dir / "README.md").write_text(docs.sample_readme(ctx.county, households, seed, corruption, counts, fmt),
                                        encoding="utf-8")
-    return truth.config(out_dir, year)
+    return truth.config(out_dir, year, ctx.county.name, fmt)
 
 
-__all__ = ["CORRUPTION_LEVELS", "Corruption", "build", "generate"]
+__all__ = ["CORRUPTION_LEVELS", "DEFAULT_COUNTY", "Corruption", "CountySpec", "build", "generate"]

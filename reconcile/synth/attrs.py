@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from . import people as P
 from .family import _birth, make_person
-from .world import CLEAN_NOTES, UNITS, Cadre, County, Household, Income, Person, _weighted
+from .world import CLEAN_NOTES, Cadre, County, Household, Income, Person, _weighted
 
 MARGIN = 60  # 元 above a line: a clean income never sits on the edge of a threshold
 
@@ -153,9 +153,9 @@ def visit_dates(rng: random.Random, year: int, monthly: bool) -> list[date]:
 def make_cadre(county: County, rng: random.Random, town: str) -> Cadre:
     male = rng.random() < 0.6
     birth = _birth(rng, county.ref, 25, 55)
-    region = P.HOME_REGION if rng.random() < 0.8 else rng.choice(("430602", "430103", "430621"))
+    region = county.spec.code if rng.random() < 0.8 else rng.choice(county.spec.cadre_regions)
     pid = county.ids.make(region, birth, male)
-    unit = rng.choice(UNITS) if rng.random() < 0.7 else f"{town}人民政府"
+    unit = rng.choice(county.units) if rng.random() < 0.7 else f"{town}人民政府"
     return Cadre(P.full_name(rng, P.surname(rng), male), pid, unit, town)
 
 
@@ -202,13 +202,13 @@ def _outsiders(county: County, rng: random.Random) -> None:
     for _ in range(max(3, n_people // 100)):
         male = rng.random() < 0.55
         birth = _birth(rng, date(county.year - 1, 12, 31), 60, 95)
-        p = Person(county.ids.make(P.HOME_REGION, birth, male), P.full_name(rng, P.surname(rng), male),
+        p = Person(county.ids.make(county.spec.code, birth, male), P.full_name(rng, P.surname(rng), male),
                    "男" if male else "女", birth, "")
         county.deceased.append(p)
     for _ in range(max(5, n_people // 40)):
         male = rng.random() < 0.55
         birth = _birth(rng, county.ref, 23, 60)
-        region = P.HOME_REGION if rng.random() < 0.6 else rng.choice(P.OTHER_REGIONS)
+        region = county.spec.code if rng.random() < 0.6 else rng.choice(county.spec.others)
         p = Person(county.ids.make(region, birth, male), P.full_name(rng, P.surname(rng), male),
                    "男" if male else "女", birth, "")
         county.outsiders.append(p)

@@ -6,11 +6,11 @@ import random
 
 from . import people as P
 from .family import make_members, set_disabled, set_labor
+from .place import DEFAULT_COUNTY, TOWN_STEMS, CountySpec
 from .world import (
     CAUSES,
     GENERAL_MEASURES,
     MEASURES,
-    TOWNS,
     VILLAGE_STEMS,
     County,
     Household,
@@ -18,17 +18,22 @@ from .world import (
     _weighted,
 )
 
+HOUSEHOLDS_PER_TOWN = 1000  # counties of the simulated province grow townships (not village size) with households
 
-def build(rng: random.Random, params: dict, year: int, households: int, nonreg_ratio: float) -> County:
+
+def build(rng: random.Random, params: dict, year: int, households: int, nonreg_ratio: float,
+          spec: CountySpec = DEFAULT_COUNTY) -> County:
     ids = P.IdFactory(rng)
     n_towns = rng.randint(3, 5)
-    towns = list(TOWNS[:n_towns])
+    if spec.index:
+        n_towns = max(n_towns, min(len(TOWN_STEMS), round(households / HOUSEHOLDS_PER_TOWN)))
+    towns = spec.towns(n_towns)
     villages: list[Village] = []
     for tname, tcode in towns:
         stems = rng.sample(VILLAGE_STEMS, rng.randint(4, 8))
         for k, stem in enumerate(stems):
             villages.append(Village(stem + "村", stem, f"{200 + k + 1:03d}", tname, tcode))
-    county = County(year, params, towns, villages, [], [], ids)
+    county = County(year, params, towns, villages, [], [], ids, spec=spec)
     weights = [rng.uniform(0.5, 1.5) for _ in villages]
     hid = 0
     for registered, count in ((True, households), (False, int(round(households * nonreg_ratio)))):
@@ -120,10 +125,11 @@ def _codes(county: County, rng: random.Random) -> None:
     order = {v.code + v.town_code: i for i, v in enumerate(county.villages)}
     serial: dict[str, int] = {}
     hukou_serial = 0
+    home, prefix = county.spec.code, county.spec.hukou_prefix()
     for h in sorted(county.households, key=lambda h: (order[h.village.code + h.village.town_code], h.hid)):
         key = h.village.town_code + h.village.code
         if h.registered:
             serial[key] = serial.get(key, 0) + rng.randint(1, 9)
-            h.hh_code = f"{P.HOME_REGION}{h.village.town_code}{h.village.code}{serial[key]:07d}"
+            h.hh_code = f"{home}{h.village.town_code}{h.village.code}{serial[key]:07d}"
         hukou_serial += rng.randint(1, 5)
-        h.hukou_no = f"{order[h.village.code + h.village.town_code]:03d}{hukou_serial:06d}"
+        h.hukou_no = f"{prefix}{order[h.village.code + h.village.town_code]:03d}{hukou_serial:06d}"

@@ -92,13 +92,14 @@ def set_labor(rng: random.Random, p: Person, ref: date) -> None:
         ))
 
 
-def _region(rng: random.Random, home_share: float) -> str:
-    return P.HOME_REGION if rng.random() < home_share else rng.choice(P.OTHER_REGIONS)
+def _region(county: County, rng: random.Random, home_share: float) -> str:
+    return county.spec.code if rng.random() < home_share else rng.choice(county.spec.others)
 
 
 def make_person(county: County, rng: random.Random, name: str, male: bool, birth: date, relation: str,
-                region: str = P.HOME_REGION, ethnicity: str = "汉族") -> Person:
-    pid = county.ids.make(region, birth, male)
+                region: str | None = None, ethnicity: str = "汉族") -> Person:
+    """A person born in `region` (default: the county itself)."""
+    pid = county.ids.make(region or county.spec.code, birth, male)
     p = Person(pid, name, "男" if male else "女", birth, relation, ethnicity)
     finish_person(rng, p, county.ref)
     return p
@@ -119,9 +120,9 @@ def make_members(county: County, rng: random.Random, size: int, head_age: tuple[
     youngest_parent = hage
     father_sn = head_sn
     if slots and rng.random() < (0.75 if size == 2 else 0.88):
-        region = _region(rng, 0.7)
-        if region != P.HOME_REGION and rng.random() < 0.1:
-            region = rng.choice(P.XINJIANG_REGIONS)
+        region = _region(county, rng, 0.7)
+        if region != county.spec.code and rng.random() < 0.1:
+            region = rng.choice(county.spec.xinjiang)
             name, s_eth = P.uyghur_name(rng, not male_head), "维吾尔族"
         else:
             name, s_eth = P.full_name(rng, P.surname(rng), not male_head), eth
@@ -147,7 +148,7 @@ def make_members(county: County, rng: random.Random, size: int, head_age: tuple[
             sage = P.age_at(son_b, ref)
             dil_b = _birth(rng, ref, max(21, sage - 4), min(sage + 3, youngest_parent - 20))
             dil = make_person(county, rng, P.full_name(rng, P.surname(rng), False), False, dil_b, "之儿媳",
-                              _region(rng, 0.7), eth)
+                              _region(county, rng, 0.7), eth)
             members += [son, dil]
             slots -= 2
             gc_max = min(sage, P.age_at(dil_b, ref)) - 20

@@ -214,7 +214,8 @@ def _split(ctx: Ctx, h: Household) -> bool:
     man.persons = [r for r in man.persons if r.pid != p.pid]
     resize(ctx, man, len(man.persons), ctx.year - 1, h)
     for row in ctx.v.reg_rows("hukou", p.pid):
-        row["hukou_no"] = row["hukou_no"][:3] + f"9{int(row['hukou_no'][3:]) % 100000:05d}"
+        no = row["hukou_no"]  # [county prefix] + village order (3) + serial (6): a new serial, same village
+        row["hukou_no"] = no[:-6] + f"9{int(no[-6:]) % 100000:05d}"
         row["relation"] = "02"
     ctx.add("member_missing", h, p.pid, "manual", "分户：该成员已另立户，扶贫手册已删除，系统和台账未更新")
     ctx.add("household_size_mismatch", h, "", "manual,hukou", f"分户后手册及户籍{len(man.persons)}人，系统{len(h.members)}人")

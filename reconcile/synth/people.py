@@ -11,13 +11,7 @@ from datetime import date, timedelta
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
-HOME_REGION = "430624"  # 湖南省岳阳市湘阴县
-# Valid GB/T 2260 codes for people who married in or moved in from elsewhere.
-OTHER_REGIONS = (
-    "430621", "430626", "430681", "430682", "430623", "430602", "430103", "430922",
-    "360424", "420621", "431021", "430521",
-)
-XINJIANG_REGIONS = ("653101", "650102", "652901")
+# Region codes (a county's own, where spouses come from, ...) belong to the county: see place.CountySpec.
 
 
 def check_char(body17: str) -> str:

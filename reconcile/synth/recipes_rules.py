@@ -217,8 +217,9 @@ def _ineligible(ctx: Ctx, h: Household, kind: str) -> bool:
     if not adults:
         return False
     p, rng = ctx.rng.choice(adults), ctx.rng
-    row = {"public_employee": lambda: employee_row(p, rng), "vehicle": lambda: vehicle_row(p, h, rng, ctx.year),
-           "property": lambda: property_row(p, h, rng), "business": lambda: business_row(p, h, rng)}[kind]()
+    c = ctx.county
+    row = {"public_employee": lambda: employee_row(c, p, rng), "vehicle": lambda: vehicle_row(p, h, rng, ctx.year),
+           "property": lambda: property_row(c, p, h, rng), "business": lambda: business_row(c, p, h, rng)}[kind]()
     ctx.v.add_reg(kind, row)
     label = {"public_employee": "财政供养人员", "vehicle": "有登记车辆", "property": "有商品房", "business": "有工商登记"}
     ctx.add("ineligible_member", h, p.pid, kind, f"{p.relation}{p.name}{label[kind]}")

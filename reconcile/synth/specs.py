@@ -12,6 +12,23 @@ ARCHIVE_FILE, ARCHIVE_ENCODING = "村级台账.csv", "gb18030"
 SURVEY_FILE, SURVEY_ENCODING = "入户核查.csv", "utf-8-sig"
 VISITS_FILE, VISITS_ENCODING = "走访记录.csv", "utf-8-sig"
 REGISTER_DIR = "部门数据"
+# In format "csv" the system export and the manual are CSV too: the export in GB18030 like real national
+# exports, the manual (typed in by county staff) UTF-8 with BOM, each with one header row.
+SYSTEM_CSV_ENCODING, MANUAL_CSV_ENCODING = "gb18030", "utf-8-sig"
+FORMATS = ("xlsx", "csv", "parquet")
+
+
+def file_name(name: str, fmt: str) -> str:
+    """`name` (as written in format xlsx) in output format `fmt`: every file is .parquet in "parquet",
+    the workbooks are .csv in "csv"."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    stem, _, suffix = name.rpartition(".")
+    if fmt == "parquet":
+        return f"{stem}.parquet"
+    if fmt == "csv" and suffix == "xlsx":
+        return f"{stem}.csv"
+    return name
 
 SYSTEM_COLUMNS = [
     ("省", "_province"), ("市", "_city"), ("县", "county"), ("乡", "township"), ("村", "village"),

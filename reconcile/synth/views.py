@@ -76,8 +76,8 @@ def income_of(f: dict[str, Any], size: int | None = None) -> Income:
                   f["income_transfer"], f["expense_business"], size or f["hh_size"])
 
 
-def _where(h: Household) -> dict[str, Any]:
-    return {"county": "湘阴县", "township": h.village.town, "village": h.village.name, "hh_code": h.hh_code}
+def _where(h: Household, county: str) -> dict[str, Any]:
+    return {"county": county, "township": h.village.town, "village": h.village.name, "hh_code": h.hh_code}
 
 
 def _cadre(h: Household) -> dict[str, Any]:
@@ -95,8 +95,8 @@ def person_fields(p: Person, full: bool) -> dict[str, Any]:
     return f
 
 
-def system_rec(h: Household) -> HRec:
-    f = {**_where(h), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
+def system_rec(h: Household, county: str) -> HRec:
+    f = {**_where(h, county), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
          "hh_type": h.hh_type, "status": h.status, "exit_year": h.exit_year, "identify_year": h.identify_year,
          "main_cause": h.main_cause, "other_causes": list(h.other_causes), "housing_grade": h.housing,
          "water_safe": h.water, "measures": list(h.measures), "monitor_type": h.monitor_type,
@@ -111,8 +111,8 @@ def system_rec(h: Household) -> HRec:
     return HRec(h.hid, f, persons)
 
 
-def archive_rec(h: Household) -> HRec:
-    f = {**_where(h), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
+def archive_rec(h: Household, county: str) -> HRec:
+    f = {**_where(h, county), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
          "hh_type": h.hh_type, "status": h.status, "exit_year": h.exit_year, "main_cause": h.main_cause,
          "cadre_name": h.cadre.name if h.cadre else "", "measures": list(h.measures), "note": h.note,
          "record_date": h.record_date, **h.ident_dates, **h.exit_dates}
@@ -120,9 +120,9 @@ def archive_rec(h: Household) -> HRec:
     return HRec(h.hid, f)
 
 
-def manual_rec(h: Household, rng: random.Random, year: int) -> HRec:
+def manual_rec(h: Household, rng: random.Random, year: int, county: str) -> HRec:
     c = _cadre(h)
-    f = {**_where(h), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
+    f = {**_where(h, county), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
          "hh_type": h.hh_type, "status": h.status, "exit_year": h.exit_year, "main_cause": h.main_cause,
          "other_causes": list(h.other_causes), "cadre_name": c["cadre_name"], "cadre_unit": c["cadre_unit"],
          "measures": list(h.measures),
@@ -134,9 +134,9 @@ def manual_rec(h: Household, rng: random.Random, year: int) -> HRec:
 def build(county: County, rng: random.Random) -> Views:
     reg = county.registered()
     sources = {
-        "system": {h.hid: system_rec(h) for h in reg},
-        "archive": {h.hid: archive_rec(h) for h in reg},
-        "manual": {h.hid: manual_rec(h, rng, county.year) for h in reg},
+        "system": {h.hid: system_rec(h, county.name) for h in reg},
+        "archive": {h.hid: archive_rec(h, county.name) for h in reg},
+        "manual": {h.hid: manual_rec(h, rng, county.year, county.name) for h in reg},
         "survey": {},
     }
     visits = {h.hid: [visit_row(h, d, rng) for d in h.visits] for h in reg}
@@ -158,7 +158,7 @@ def _base(p: Person, h: Household | None) -> dict[str, Any]:
             "township": h.village.town if h else "", "village": h.village.name if h else ""}
 
 
-def grade_of(p: Person, ref: date) -> tuple[str, str]:
+def grade_of(p: Person, ref: date, county: str) -> tuple[str, str]:
     age = P.age_at(p.birth, ref)
     town = ""
     if p.student == "小学":
@@ -166,12 +166,12 @@ def grade_of(p: Person, ref: date) -> tuple[str, str]:
     if p.student == "初中":
         return town + "中学", ("七年级", "八年级", "九年级")[max(0, min(2, age - 12))]
     if p.student == "高中":
-        return "湘阴县第一中学", ("高一", "高二", "高三")[max(0, min(2, age - 16))]
-    return "湘阴县职业中专", ("一年级", "二年级", "三年级")[max(0, min(2, age - 16))]
+        return f"{county}第一中学", ("高一", "高二", "高三")[max(0, min(2, age - 16))]
+    return f"{county}职业中专", ("一年级", "二年级", "三年级")[max(0, min(2, age - 16))]
 
 
-def student_row(p: Person, h: Household, ref: date, status: str = "在读") -> dict[str, Any]:
-    school, grade = grade_of(p, ref)
+def student_row(p: Person, h: Household, ref: date, county: str, status: str = "在读") -> dict[str, Any]:
+    school, grade = grade_of(p, ref, county)
     if p.student in ("小学", "初中"):
         school = h.village.town.rstrip("镇乡") + school
     return {**_base(p, h), "school": school, "grade": grade, "student_status": status}
@@ -199,7 +199,7 @@ def registers(county: County, rng: random.Random) -> dict[str, list[dict[str, An
             if p.health == "残疾":
                 regs["disability"].append(disability_row(p, h, rng, year))
             if p.student in K12:
-                regs["student"].append(student_row(p, h, ref))
+                regs["student"].append(student_row(p, h, ref, county.name))
             if not h.registered and 23 <= P.age_at(p.birth, ref) <= 60:
                 nonreg_adults.append((p, h))
         regs["housing"].append(housing_row(h.head, h, h.housing, rng, year))
@@ -212,13 +212,13 @@ def registers(county: County, rng: random.Random) -> dict[str, list[dict[str, An
     for p, h in owners:
         r = rng.random()
         if h is None and r < 0.5:
-            regs["public_employee"].append(employee_row(p, rng))
+            regs["public_employee"].append(employee_row(county, p, rng))
         if rng.random() < (0.3 if h is None else 0.08):
             regs["vehicle"].append(vehicle_row(p, h, rng, year))
         if rng.random() < (0.2 if h is None else 0.03):
-            regs["property"].append(property_row(p, h, rng))
+            regs["property"].append(property_row(county, p, h, rng))
         if rng.random() < (0.2 if h is None else 0.04):
-            regs["business"].append(business_row(p, h, rng))
+            regs["business"].append(business_row(county, p, h, rng))
     return regs
 
 
@@ -247,9 +247,10 @@ def death_row(p: Person, rng: random.Random, year: int) -> dict[str, Any]:
             "death_date": died, "cancel_reason": "死亡", "cancel_date": died + timedelta(days=rng.randint(3, 40))}
 
 
-def employee_row(p: Person, rng: random.Random, employer: str | None = None) -> dict[str, Any]:
-    employer = employer or rng.choice(("湘阴县第一中学", "湘阴县人民医院", "湘阴县税务局", "湘阴县公安局",
-                                       "文星镇中心小学", "湘阴县城市管理局", "岳阳市第二人民医院"))
+def employee_row(county: County, p: Person, rng: random.Random, employer: str | None = None) -> dict[str, Any]:
+    name, town = county.name, county.towns[0][0]
+    employer = employer or rng.choice((f"{name}第一中学", f"{name}人民医院", f"{name}税务局", f"{name}公安局",
+                                       f"{town}中心小学", f"{name}城市管理局", f"{county.spec.city}第二人民医院"))
     return {"_pid": p.pid, "id_number": p.pid, "name": p.name, "township": "", "village": "",
             "employer": employer, "staff_type": rng.choice(("在编", "在编", "聘用"))}
 
@@ -260,14 +261,14 @@ def vehicle_row(p: Person, h: Household | None, rng: random.Random, year: int) -
             "registered_date": P.random_date(rng, date(year - 8, 1, 1), date(year, 10, 31))}
 
 
-def property_row(p: Person, h: Household | None, rng: random.Random) -> dict[str, Any]:
+def property_row(county: County, p: Person, h: Household | None, rng: random.Random) -> dict[str, Any]:
     estate = rng.choice(("洋沙湖花园", "左宗棠广场", "湘江新城", "书院路小区", "金龙名苑"))
-    address = f"湘阴县文星镇{estate}{rng.randint(1, 20)}栋{rng.randint(1, 4)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}"
+    address = f"{county.name}{county.towns[0][0]}{estate}{rng.randint(1, 20)}栋{rng.randint(1, 4)}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}"
     return {**_base(p, h), "address": address, "property_type": "商品房",
             "floor_area": round(rng.uniform(70, 160), 2)}
 
 
-def business_row(p: Person, h: Household | None, rng: random.Random) -> dict[str, Any]:
+def business_row(county: County, p: Person, h: Household | None, rng: random.Random) -> dict[str, Any]:
     shop = rng.choice(("商行", "农资店", "便利店", "建材店", "养殖场", "餐馆", "五金店"))
-    return {**_base(p, h), "business_name": f"湘阴县{p.name}{shop}", "business_type": "个体工商户",
+    return {**_base(p, h), "business_name": f"{county.name}{p.name}{shop}", "business_type": "个体工商户",
             "registered_capital": rng.choice((1, 3, 5, 10, 20, 50))}

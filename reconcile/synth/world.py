@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from . import people as P
+from .place import DEFAULT_COUNTY, CountySpec
 
-COUNTY = ("湖南省", "岳阳市", "湘阴县", P.HOME_REGION)
-TOWNS = (("文星镇", "101"), ("南湖洲镇", "102"), ("东塘镇", "103"), ("新泉镇", "104"), ("岭北镇", "105"))
 VILLAGE_STEMS = (
     "大田", "青山", "新华", "和平", "东湖", "白马", "石塘", "杨柳", "荷花", "金星", "红旗", "长岭", "桃源",
     "双江", "洞庭", "明月", "凤凰", "兴隆", "三合", "团山", "古塘", "望湖", "高峰", "樟树", "新河", "永兴",
@@ -29,9 +29,9 @@ MEASURES = (
     "危房改造", "易地扶贫搬迁", "低保兜底", "特困供养", "临时救助", "饮水安全", "技能培训",
 )
 GENERAL_MEASURES = ("产业帮扶", "就业帮扶", "小额信贷", "技能培训")
-UNITS = (
-    "湘阴县农业农村局", "湘阴县教育局", "湘阴县卫生健康局", "湘阴县自然资源局", "湘阴县交通运输局",
-    "湘阴县财政局", "湘阴县人民医院", "国网湘阴县供电公司", "湘阴县水利局", "湘阴县民政局",
+UNITS = (  # helpers' units, "{}" is the county's name
+    "{}农业农村局", "{}教育局", "{}卫生健康局", "{}自然资源局", "{}交通运输局",
+    "{}财政局", "{}人民医院", "国网{}供电公司", "{}水利局", "{}民政局",
 )
 DISABILITY_TYPES = (("肢体", 50), ("视力", 12), ("听力", 12), ("言语", 4), ("智力", 10), ("精神", 8), ("多重", 4))
 CLEAN_NOTES = (
@@ -169,6 +169,15 @@ class County:
     ids: P.IdFactory
     deceased: list[Person] = field(default_factory=list)  # register-only people who died
     outsiders: list[Person] = field(default_factory=list)  # register-only people living elsewhere
+    spec: CountySpec = DEFAULT_COUNTY  # name and region codes
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def units(self) -> tuple[str, ...]:
+        return tuple(u.format(self.spec.name) for u in UNITS)
 
     @property
     def ref(self) -> date:

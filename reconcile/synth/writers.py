@@ -1,6 +1,11 @@
 """Write the county's files the way they really arrive: an xlsx export with a merged title row,
 a GB18030 ledger, typed-in booklets, a survey with BOM, department registers in mixed encodings.
 
+Output format "csv" writes the export (GB18030) and the booklets (UTF-8 with BOM) as CSV with one
+header row; "parquet" writes every file as Parquet, all columns strings (empty cells null). The
+content is the same in every format: cells an xlsx holds as numbers or dates are written as the text
+a reader of the xlsx sees (an ID Excel stored as a number as Excel shows it, 4.30624E+17).
+
 Formatting noise (date styles, label variants, `="…"` wrappers, 元 and thousands separators) uses its
 own random stream, so it never changes what was injected. Writers return the record keys the loader
 will see, for truth/links.csv and truth/person_links.csv.
@@ -51,7 +56,7 @@ class Fmt:
             return f"{d.year}/{d.month}/{d.day}"
         if style == "cn":
             return f"{d.year}年{d.month}月{d.day}日"
-        return d.strftime("%Y%m%d")
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}"  # strftime("%Y%m%d"), faster
 
     def money(self, v: float | int | None, noisy: bool) -> str:
         if v is None or v == "":
@@ -68,6 +73,78 @@ class Fmt:
     @staticmethod
     def yesno(v: bool | None) -> str:
         return "" if v is None else ("是" if v else "否")
+
+
+# --- tables -------------------------------------------------------------------------------------
+def cell_text(v: Any) -> str:
+    """A cell as text: numbers in their shortest form (4.0 -> "4"), dates ISO, None empty."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)
+
+
+def _frame(headers: list[str], rows: list[list[str]]):
+    """Text rows as a polars frame of strings; an empty cell becomes null, as a CSV reader gives it."""
+    import polars as pl
+
+    frame = pl.DataFrame(rows, schema={h: pl.String for h in headers}, orient="row")
+    return frame.select(pl.when(pl.col(h) != "").then(pl.col(h)).alias(h) for h in headers)
+
+
+def write_table(path: Path, encoding: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A table of text cells as CSV (`encoding`, CRLF) or, for a .parquet path, as Parquet (all strings)."""
+    if path.suffix == ".parquet":
+        _frame(headers, rows).write_parquet(path)
+        return
+    with open(path, "w", encoding=encoding, newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(headers)
+        w.writerows(rows)
+
+
+class TextTable:
+    """The CSV / Parquet counterpart of `SheetWriter`: one header row, then data rows via `put`.
+    CSV rows go straight to the file; Parquet rows are turned into frames a chunk at a time."""
+
+    CHUNK = 8192
+
+    def __init__(self, path: Path, encoding: str, headers: list[str]):
+        self.path, self.headers, self.row = path, headers, 1
+        self.pending: list[list[str]] = []
+        self.frames: list = []
+        self.file = None if path.suffix == ".parquet" else open(path, "w", encoding=encoding, newline="")
+        if self.file is not None:
+            self.writer = csv.writer(self.file, lineterminator="\r\n")
+            self.writer.writerow(headers)
+
+    def put(self, cells: list[Any]) -> int:
+        """Write one data row; returns its 1-based row number (the header is row 1)."""
+        self.row += 1
+        texts = [v if type(v) is str else cell_text(v) for v in cells]
+        if self.file is not None:
+            self.writer.writerow(texts)
+        else:
+            self.pending.append(texts)
+            if len(self.pending) >= self.CHUNK:
+                self.frames.append(_frame(self.headers, self.pending))
+                self.pending = []
+        return self.row
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            return
+        import polars as pl
+
+        self.frames.append(_frame(self.headers, self.pending))
+        pl.concat(self.frames).write_parquet(self.path)
+        self.frames, self.pending = [], []
 
 
 def _order(county: County) -> dict[int, tuple]:
@@ -88,19 +165,24 @@ def _records(views: Views, source: str, order: dict[int, tuple]) -> list[HRec]:
     return out
 
 
-# --- xlsx ---------------------------------------------------------------------------------------
-def _sheet(out: Path, name: str, sheet: str, title: str, columns, year: int) -> SheetWriter:
-    return SheetWriter(out / name, sheet, title, [h for h, _ in columns], "湘阴县乡村振兴局",
-                       datetime(year, 12, 31, 9, 0, 0))
+# --- system export and manual: xlsx, or CSV / Parquet ------------------------------------------------
+def _sheet(out: Path, name: str, sheet: str, title: str, columns, county: County, kind: str,
+           encoding: str) -> SheetWriter | TextTable:
+    headers = [h for h, _ in columns]
+    if kind == "xlsx":
+        return SheetWriter(out / name, sheet, title, headers, f"{county.name}乡村振兴局",
+                           datetime(county.year, 12, 31, 9, 0, 0))
+    return TextTable(out / S.file_name(name, kind), encoding, headers)
 
 
 def _list(values: list[str], sep: str, alias: dict[str, str] | None = None) -> str:
     return sep.join(alias.get(v, v) if alias else v for v in values)
 
 
-def write_system(out: Path, county: County, views: Views, fmt: Fmt, order) -> tuple[list, list]:
-    sheet = _sheet(out, S.SYSTEM_FILE, S.SYSTEM_SHEET, f"湘阴县建档立卡贫困人口信息表（{county.year}年度）",
-                   S.SYSTEM_COLUMNS, county.year)
+def write_system(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> tuple[list, list]:
+    sheet = _sheet(out, S.SYSTEM_FILE, S.SYSTEM_SHEET, f"{county.name}建档立卡贫困人口信息表（{county.year}年度）",
+                   S.SYSTEM_COLUMNS, county, kind, S.SYSTEM_CSV_ENCODING)
+    number = P.excel_number if kind == "xlsx" else P.sci_text  # an ID Excel keeps as a number
     links, plinks = [], []
     for rec in _records(views, "system", order):
         hf = rec.f
@@ -111,13 +193,13 @@ def write_system(out: Path, county: County, views: Views, fmt: Fmt, order) -> tu
             for _, key in S.SYSTEM_COLUMNS:
                 v = pf[key] if key in pf else hf.get(key)
                 if key == "_province":
-                    v = "湖南省"
+                    v = county.spec.province
                 elif key == "_city":
-                    v = "岳阳市"
+                    v = county.spec.city
                 elif key == "id_number" and row.id_cell == "number":
-                    v = P.excel_number(v)
+                    v = number(v)
                 elif key == "head_id" and hf.get("head_id_cell") == "number":
-                    v = P.excel_number(v)
+                    v = number(v)
                 elif key == "birth_date":
                     v = v if fmt.rng.random() < 0.15 else fmt.date(v)
                 elif key in BOOL_KEYS:
@@ -135,8 +217,11 @@ def write_system(out: Path, county: County, views: Views, fmt: Fmt, order) -> tu
     return links, plinks
 
 
-def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order) -> tuple[list, list]:
-    sheet = _sheet(out, S.MANUAL_FILE, S.MANUAL_SHEET, "湘阴县扶贫手册信息录入表", S.MANUAL_COLUMNS, county.year)
+def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> tuple[list, list]:
+    sheet = _sheet(out, S.MANUAL_FILE, S.MANUAL_SHEET, f"{county.name}扶贫手册信息录入表", S.MANUAL_COLUMNS,
+                   county, kind, S.MANUAL_CSV_ENCODING)
+    # the loader's record key of a row without a record id: file:sheet:row (no sheet in CSV/Parquet)
+    where = f"{S.MANUAL_FILE}:{S.MANUAL_SHEET}" if kind == "xlsx" else f"{S.file_name(S.MANUAL_FILE, kind)}:"
     links, plinks = [], []
     for rec in _records(views, "manual", order):
         hf = rec.f
@@ -157,25 +242,18 @@ def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order) -> tu
                     v = ""
                 cells.append(v)
             r = sheet.put(cells)
-            plinks.append(("manual", f"{S.MANUAL_FILE}:{S.MANUAL_SHEET}:{r}", row.pid))
+            plinks.append(("manual", f"{where}:{r}", row.pid))
     sheet.close()
     return links, plinks
 
 
-# --- csv ----------------------------------------------------------------------------------------
-def _csv(path: Path, encoding: str, headers: list[str], rows: list[list[str]]) -> None:
-    with open(path, "w", encoding=encoding, newline="") as f:
-        w = csv.writer(f, lineterminator="\r\n")
-        w.writerow(headers)
-        w.writerows(rows)
-
-
-def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int) -> str:
+# --- csv (or Parquet) ----------------------------------------------------------------------------
+def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int, county: str) -> str:
     rng = fmt.rng
     if key == "_seq":
         return str(seq)
     if key == "township":
-        return ("湘阴县" + v) if rng.random() < 0.1 else v
+        return (county + v) if rng.random() < 0.1 else v
     if key == "village":
         stem = v[:-1]
         return stem + rng.choices(("村委会", "", "村民委员会", "村"), (35, 25, 15, 25))[0]
@@ -201,17 +279,19 @@ def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int) -
     return "" if v is None else str(v)
 
 
-def write_archive(out: Path, county: County, views: Views, fmt: Fmt, order) -> list:
+def write_archive(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> list:
     links, rows = [], []
     after = int(county.params["retired_terms_after_year"])
+    name = S.file_name(S.ARCHIVE_FILE, kind)
     for i, rec in enumerate(_records(views, "archive", order), start=1):
-        rows.append([_archive_cell(key, rec.f.get(key), rec, fmt, i, after) for _, key in S.ARCHIVE_COLUMNS])
-        links.append(("archive", f"{S.ARCHIVE_FILE}::{i + 1}", rec.hid))
-    _csv(out / S.ARCHIVE_FILE, S.ARCHIVE_ENCODING, [h for h, _ in S.ARCHIVE_COLUMNS], rows)
+        rows.append([_archive_cell(key, rec.f.get(key), rec, fmt, i, after, county.name)
+                     for _, key in S.ARCHIVE_COLUMNS])
+        links.append(("archive", f"{name}::{i + 1}", rec.hid))
+    write_table(out / name, S.ARCHIVE_ENCODING, [h for h, _ in S.ARCHIVE_COLUMNS], rows)
     return links
 
 
-def write_survey(out: Path, views: Views, fmt: Fmt, order) -> list:
+def write_survey(out: Path, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> list:
     recs = sorted(views.sources["survey"].values(), key=lambda r: (order[r.hid][0], fmt.rng.random()))
     links, rows = [], []
     inspectors = ("县交叉检查组", "市级核查组", "第三方评估组")
@@ -233,41 +313,57 @@ def write_survey(out: Path, views: Views, fmt: Fmt, order) -> list:
                 v = "" if v is None else str(v)
             cells.append(v)
         rows.append(cells)
-        links.append(("survey", f"{S.SURVEY_FILE}::{i + 1}", rec.hid))
-    _csv(out / S.SURVEY_FILE, S.SURVEY_ENCODING, [h for h, _ in S.SURVEY_COLUMNS], rows)
+        links.append(("survey", f"{S.file_name(S.SURVEY_FILE, kind)}::{i + 1}", rec.hid))
+    write_table(out / S.file_name(S.SURVEY_FILE, kind), S.SURVEY_ENCODING, [h for h, _ in S.SURVEY_COLUMNS], rows)
     return links
 
 
-def write_registers(out: Path, views: Views, fmt: Fmt) -> None:
+def write_registers(out: Path, views: Views, fmt: Fmt, kind: str = "xlsx") -> None:
     folder = out / S.REGISTER_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    for kind, (name, encoding, style, columns) in S.REGISTERS.items():
-        rows = sorted((r for r in views.registers[kind] if not r.get("_drop")),
+    for reg, (name, encoding, style, columns) in S.REGISTERS.items():
+        rows = sorted((r for r in views.registers[reg] if not r.get("_drop")),
                       key=lambda r: (r["township"], r["village"], r["id_number"]))
+        # what each column does, decided once per register rather than once per cell
+        plan = []
+        for _, key in columns:
+            if key == "_seq":
+                mode = "seq"
+            elif key == "id_number" and reg == "disability":
+                mode = "cert"
+            elif key == "disability_level":
+                mode = "level"
+            elif key in DATE_KEYS:
+                mode = "date"
+            elif key == "monthly_amount":
+                mode = "amount"
+            else:
+                mode = "text"
+            plan.append((key, key.lstrip("_"), mode))
+        rand, date_text = fmt.rng.random, fmt.date
         out_rows = []
         for i, r in enumerate(rows, start=1):
             cells = []
-            for _, key in columns:
-                base = key.lstrip("_")
-                v = r.get(key, r.get(base))
-                if key == "_seq":
-                    v = str(i)
-                elif key == "id_number" and kind == "disability" and fmt.rng.random() < 0.08:
-                    v = r["cert_no"]  # the 20-character certificate number typed into the ID column
-                elif key == "disability_level":
-                    v = LEVEL_CN[v]
-                elif key in DATE_KEYS:
-                    v = fmt.date(v, style)
-                elif key == "monthly_amount":
-                    v = f"{v:.2f}"
-                else:
+            for key, base, mode in plan:
+                v = r[key] if key in r else r.get(base)
+                if mode == "text":
                     v = "" if v is None else str(v)
+                elif mode == "date":
+                    v = date_text(v, style)
+                elif mode == "seq":
+                    v = str(i)
+                elif mode == "cert":  # the 20-character certificate number typed into the ID column
+                    v = r["cert_no"] if rand() < 0.08 else ("" if v is None else str(v))
+                elif mode == "level":
+                    v = LEVEL_CN[v]
+                else:
+                    v = f"{v:.2f}"
                 cells.append(v)
             out_rows.append(cells)
-        _csv(folder / name, encoding, [h for h, _ in columns], out_rows)
+        write_table(folder / S.file_name(name, kind), encoding, [h for h, _ in columns], out_rows)
 
 
-def write_visits(out: Path, views: Views, fmt: Fmt, order) -> None:
+def write_visits(out: Path, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> None:
     rows = []
     all_visits = [v for hid in sorted(views.visits, key=lambda k: order[k]) for v in views.visits[hid]]
     all_visits.sort(key=lambda v: v["visit_date"])
@@ -277,18 +373,20 @@ def write_visits(out: Path, views: Views, fmt: Fmt, order) -> None:
         head_id = v["head_id"] if r >= 0.6 else ""
         rows.append([v["township"], v["village"], code, v["head_name"], head_id, v["cadre_name"],
                      fmt.date(v["visit_date"], fmt.rng.choice(("iso", "iso", "slash"))), v["note"]])
-    _csv(out / S.VISITS_FILE, S.VISITS_ENCODING, [h for h, _ in S.VISIT_COLUMNS], rows)
+    write_table(out / S.file_name(S.VISITS_FILE, kind), S.VISITS_ENCODING, [h for h, _ in S.VISIT_COLUMNS], rows)
 
 
-def write_all(out: Path, county: County, views: Views, seed: int) -> tuple[list, list]:
-    """Every data file; returns (household links, person links) as (source, rec_key, hid|pid)."""
+def write_all(out: Path, county: County, views: Views, seed: int, kind: str = "xlsx") -> tuple[list, list]:
+    """Every data file in format `kind` (xlsx, csv, parquet); returns (household links, person links)
+    as (source, rec_key, hid|pid). The formatting noise is the same in every format."""
+    S.file_name(S.SYSTEM_FILE, kind)  # rejects an unknown format before anything is written
     out.mkdir(parents=True, exist_ok=True)
     fmt = Fmt(random.Random(f"{seed}:format"))
     order = _order(county)
-    links, plinks = write_system(out, county, views, fmt, order)
-    m_links, m_plinks = write_manual(out, county, views, fmt, order)
-    links += m_links + write_archive(out, county, views, fmt, order) + write_survey(out, views, fmt, order)
+    links, plinks = write_system(out, county, views, fmt, order, kind)
+    m_links, m_plinks = write_manual(out, county, views, fmt, order, kind)
+    links += m_links + write_archive(out, county, views, fmt, order, kind) + write_survey(out, views, fmt, order, kind)
     plinks += m_plinks
-    write_registers(out, views, fmt)
-    write_visits(out, views, fmt, order)
+    write_registers(out, views, fmt, kind)
+    write_visits(out, views, fmt, order, kind)
     return links, plinks

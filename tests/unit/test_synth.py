@@ -596,13 +596,183 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
     return out
 
 
-@pytest.mark.parametrize(("households", "seed", "corruption"), [(HOUSEHOLDS, SEED, "low"), (900, 11, "high")])
-def test_truth_is_exactly_what_the_data_implies(households, seed, corruption):
-    from reconcile.synth import build
+@pytest.mark.parametrize(("households", "seed", "corruption", "index"),
+                         [(HOUSEHOLDS, SEED, "low", 0), (900, 11, "high", 0), (900, 12, "high", 4)])
+def test_truth_is_exactly_what_the_data_implies(households, seed, corruption, index):
+    from reconcile.synth import CountySpec, build
 
-    ctx = build(households, seed, corruption)
+    ctx = build(households, seed, corruption, county=CountySpec.of(index))
     truth = {(f.kind, f.pid if f.hid is None else f.hid, f.pid if f.kind in PERSON_KINDS else "")
              for f in ctx.findings}
     derived = oracle(ctx)
     assert not derived - truth, sorted(derived - truth, key=str)[:10]
     assert not truth - derived, sorted(truth - derived, key=str)[:10]
+
+
+# --- counties of a simulated province, output formats ------------------------------------------------
+def _cells(path: Path) -> list[dict[str, str]]:
+    """Every row of a data file of any format as {header: text}."""
+    import polars as pl
+
+    if path.suffix == ".parquet":
+        return [{k: v or "" for k, v in row.items()} for row in pl.read_parquet(path).to_dicts()]
+    if path.suffix == ".xlsx":
+        return read_xlsx(path)
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _identity(folder: Path) -> dict[str, set[str]]:
+    """Valid ID numbers, 户编号 and 户号 found anywhere in a county's data files."""
+    out: dict[str, set[str]] = {"ids": set(), "hh_codes": set(), "hukou": set()}
+    for path in folder.rglob("*"):
+        if path.suffix not in (".csv", ".xlsx", ".parquet") or "truth" in path.parts:
+            continue
+        for row in _cells(path):
+            for header, value in row.items():
+                value = value.strip().strip('="')
+                if valid_id(value):
+                    out["ids"].add(value)
+                if header == "户编号" and value:
+                    out["hh_codes"].add(value)
+                if header == "户号":
+                    out["hukou"].add(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory) -> Path:
+    from reconcile.synth.province import generate_province
+
+    out = tmp_path_factory.mktemp("province")
+    assert generate_province(out, counties=3, households_per_county=60, seed=1, fmt="csv") == out / "province.yaml"
+    return out
+
+
+def test_default_county_is_the_sample_county(tmp_path):
+    from reconcile.synth import DEFAULT_COUNTY, CountySpec
+
+    assert CountySpec.of(0) == DEFAULT_COUNTY == CountySpec(0, "湘阴县")
+    assert DEFAULT_COUNTY.code == "430624" and DEFAULT_COUNTY.hukou_prefix() == ""
+    generate(tmp_path / "a", households=60, seed=3)
+    generate(tmp_path / "b", households=60, seed=3, county=DEFAULT_COUNTY, fmt="xlsx")
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_county_specs_have_disjoint_region_codes():
+    from reconcile.synth import CountySpec
+    from reconcile.synth.place import MAX_INDEX
+
+    specs = [CountySpec.of(k) for k in range(MAX_INDEX + 1)]
+    codes = [c for s in specs for c in s.all_regions]
+    assert len(codes) == len(set(codes))
+    assert len({s.name for s in specs}) == len(specs) and len({s.folder for s in specs}) == len(specs)
+    assert all(len(c) == 6 and c.isdigit() for c in codes)
+    with pytest.raises(ValueError):
+        CountySpec(2, "某县", "430624")
+    with pytest.raises(ValueError):
+        CountySpec(MAX_INDEX + 1, "某县")
+
+
+def test_province_yaml_lists_every_county(province):
+    from reconcile.config import load_config
+    from reconcile.synth import CountySpec
+
+    text = (province / "province.yaml").read_text(encoding="utf-8")
+    folders = [CountySpec.of(k).folder for k in (1, 2, 3)]
+    assert text.startswith("# 模拟省份:由 reconcile.synth.province 生成\nregion: 模拟省\nyear: 2020\n")
+    assert yaml.safe_load(text) == {"region": "模拟省", "year": 2020, "province": "default", "output": "out/",
+                                    "counties": [f"{f}/reconcile.yaml" for f in folders]}
+    for k, folder in enumerate(folders, start=1):
+        spec = CountySpec.of(k)
+        cfg = load_config(province / folder / "reconcile.yaml")
+        assert cfg.region == spec.name and folder.startswith(spec.code)
+        system = _cells(province / folder / "国家系统导出.csv")
+        assert {r["县"] for r in system} == {spec.name} and {r["省"] for r in system} == {"模拟省"}
+
+
+def test_province_yaml_is_read_by_the_province_loader(province):
+    load_province = pytest.importorskip("reconcile.province").load_province
+
+    loaded = load_province(province / "province.yaml")
+    assert loaded.region == "模拟省" and [c.region for c in loaded.counties] == ["安州县", "高云县", "宁山县"]
+
+
+def test_province_counties_share_no_identity(province):
+    from reconcile.normalize.ids import is_valid_id
+    from reconcile.synth import CountySpec
+
+    seen: dict[str, dict[str, set[str]]] = {}
+    for k in (1, 2, 3):
+        spec = CountySpec.of(k)
+        found = _identity(province / spec.folder)
+        assert len(found["ids"]) > 300 and found["hh_codes"] and found["hukou"]
+        assert {i[:6] for i in found["ids"]} <= spec.all_regions
+        heads = {h["head_id"] for h in read_csv(province / spec.folder / "truth" / "households.csv", "utf-8")}
+        assert heads <= found["ids"] and all(is_valid_id(i) for i in heads)  # valid for the engine too
+        assert all(c.startswith(spec.code) for c in found["hh_codes"] | found["hukou"])
+        for other, theirs in seen.items():
+            for key in found:
+                assert not found[key] & theirs[key], (key, other, k)
+        seen[spec.folder] = found
+
+
+def test_counties_with_the_same_seed_share_no_identity(tmp_path):
+    """Independent generation: even one seed for two counties gives them nothing in common."""
+    from reconcile.synth import CountySpec
+
+    a = generate(tmp_path / "a", households=60, seed=9, county=CountySpec.of(7), fmt="parquet").parent
+    b = generate(tmp_path / "b", households=60, seed=9, county=CountySpec.of(8), fmt="parquet").parent
+    sample = _identity(generate(tmp_path / "c", households=60, seed=9).parent)
+    found_a, found_b = _identity(a), _identity(b)
+    for key in found_a:
+        assert found_a[key] and not found_a[key] & found_b[key] and not found_a[key] & sample[key], key
+
+
+def test_province_resumes_and_workers_give_the_same_bytes(province, tmp_path):
+    from reconcile.synth.province import generate_province, main
+
+    first = province / "435001_安州县" / "reconcile.yaml"
+    stamp = first.stat().st_mtime_ns
+    generate_province(province, counties=3, households_per_county=60, seed=1, fmt="csv")
+    assert first.stat().st_mtime_ns == stamp  # already generated: skipped
+    assert main(["--counties", "3", "--households", "60", "--seed", "1", "--out", str(tmp_path),
+                 "--format", "csv", "--workers", "2"]) == 0
+    assert _files(tmp_path) == _files(province)
+
+
+def _finding_keys(config: Path, out: Path) -> Counter:
+    from reconcile import run
+
+    f = run(config, output=out).findings
+    return Counter(zip(f["kind"], f["hh_code"], f["head_id"], f["person_id"], strict=True))
+
+
+def test_formats_load_and_give_the_same_findings(tmp_path):
+    from reconcile.config import load_config
+    from reconcile.synth import CountySpec
+
+    spec = CountySpec.of(5)
+    configs = {fmt: generate(tmp_path / fmt, households=60, seed=17, corruption="high", county=spec, fmt=fmt)
+               for fmt in ("xlsx", "csv", "parquet")}
+    for fmt, path in configs.items():
+        cfg = load_config(path)
+        assert all(s.path.exists() for s in [*cfg.sources.values(), *cfg.registers.values()]), fmt
+    cfg = yaml.safe_load(configs["csv"].read_text(encoding="utf-8"))["sources"]
+    assert cfg["system"]["header_rows"] == 1 and cfg["system"]["encoding"] == "gb18030"
+    assert cfg["manual"]["header_rows"] == 1 and cfg["manual"]["encoding"] == "utf-8-sig"
+    assert (tmp_path / "csv" / "扶贫手册.csv").read_bytes().startswith(b"\xef\xbb\xbf\xe4\xb9\xa1")  # BOM + 乡
+    assert (tmp_path / "csv" / "国家系统导出.csv").read_bytes().decode("gb18030").startswith("省,市,县")
+    assert "header_rows" not in yaml.safe_load(configs["parquet"].read_text(encoding="utf-8"))["sources"]["system"]
+    truth = (tmp_path / "xlsx" / "truth" / "findings.csv").read_bytes()
+    assert all((tmp_path / f / "truth" / "findings.csv").read_bytes() == truth for f in ("csv", "parquet"))
+    expected = _finding_keys(configs["xlsx"], tmp_path / "out-xlsx")
+    assert expected and {k[0] for k in expected} >= {"id_invalid", "name_mismatch"}
+    for fmt in ("csv", "parquet"):
+        assert _finding_keys(configs[fmt], tmp_path / f"out-{fmt}") == expected, fmt
