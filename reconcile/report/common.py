@@ -113,6 +113,21 @@ def mask_text_expr(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).map_elements(mask_text, return_dtype=pl.String).alias(col)
 
 
+ID_COLUMNS = ("head_id", "person_id", "id_number", "cadre_id")
+
+
+def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame fit to show people: ID columns (head_id, person_id, id_number, cadre_id and their
+    `<name>_<source>` variants) masked whole, ID numbers inside every other text column masked in place."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        whole = any(name == c or name.startswith(c + "_") for c in ID_COLUMNS)
+        exprs.append(mask_id_expr(name) if whole else mask_text_expr(name))
+    return frame.with_columns(exprs) if exprs and frame.height else frame
+
+
 # ---- evidence JSON → one text per source -------------------------------------------------------
 
 def _scalar(value: object, show_ids: bool) -> str:
