@@ -15,7 +15,10 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     runs on have no network at all; everything needed (json, parquet, icu) is built in.
     """
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    return duckdb.connect(str(path) if path else ":memory:", config=config)
+    con = duckdb.connect(str(path) if path else ":memory:", config=config)
+    # no progress bars: a run prints its own progress, and a county worker's output is not a terminal
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:

@@ -22,8 +22,9 @@ from ..normalize.stage import normalize
 from ..validate import validate
 
 PARTITION_STAGES = ("load", "validate", "normalize", "link", "check")
-# per-run scratch tables of the stages: not needed by the merge, the reports or the province rules
-SCRATCH_TABLES = ("hh_candidate_keys", "person_candidate_keys")
+# what the merge, the reports and the province rules need: not the raw text tables (each county's own
+# run database has them) nor the stages' scratch tables
+SKIPPED_TABLES = ("raw_%", "%_candidate_keys", "hh_record", "person_record")
 
 
 def county_rules(config: Config):
@@ -55,12 +56,11 @@ def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None
             steps[name]()
             timings[name] = time.perf_counter() - started
         started = time.perf_counter()
+        skipped = " and ".join(f"table_name not like '{pattern}'" for pattern in SKIPPED_TABLES)
         tables = [r[0] for r in con.execute(
             "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
-            "order by table_name").fetchall()]
+            f"and {skipped} order by table_name").fetchall()]
         for table in tables:
-            if table in SCRATCH_TABLES:
-                continue
             target = (out_dir / f"{table}.parquet").as_posix()
             con.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
         timings["export"] = time.perf_counter() - started
