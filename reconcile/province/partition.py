@@ -31,7 +31,7 @@ def county_rules(config: Config):
     return [r for r in select_rules(config) if r.scope == "county"]
 
 
-def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None) -> dict:
+def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None, threads: int | None = None) -> dict:
     """Run load → check for one county into `out_dir/<table>.parquet`; returns seconds per stage and peak MiB."""
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -41,6 +41,8 @@ def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None
     con = connect()  # in memory, spilling under .work: the tables leave as Parquet
     if memory_limit:
         con.execute(f"set memory_limit = '{memory_limit}'")
+    if threads:  # counties side by side share the cores: one DuckDB using all of them in each would oversubscribe
+        con.execute(f"set threads = {int(threads)}")
     con.execute(f"set temp_directory = '{(work / 'spill').as_posix()}'")
     timings: dict[str, float] = {}
     steps = {

@@ -35,13 +35,15 @@ def _guard(province: ProvinceConfig, out: Path) -> None:
 def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
                           progress: Callable[[dict], None]) -> list[dict]:
     reports = []
+    threads = max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
         for county in province.counties:
-            reports.append(run_partition(county, parts / county.partition))
+            reports.append(run_partition(county, parts / county.partition, threads=threads))
             progress(reports[-1])
         return reports
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_partition, county, parts / county.partition): county
+    # a fresh process per county gives its memory back to the system when the county is done
+    with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_partition, county, parts / county.partition, None, threads): county
                    for county in province.counties}
         for future in as_completed(futures):
             reports.append(future.result())

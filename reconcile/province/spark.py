@@ -57,7 +57,7 @@ def county_root(province: ProvinceConfig, key: str) -> str:
     return "file://" + local.resolve().as_posix()  # Hadoop paths take the characters as they are, not %-escaped
 
 
-def _county_task(config_names: dict[str, str]):
+def _county_task(config_names: dict[str, str], task_cpus: int):
     """The function each Spark task runs on one county's files (an Arrow table of path, content, county)."""
 
     def task(table):
@@ -88,7 +88,7 @@ def _county_task(config_names: dict[str, str]):
             config = load_config(folder / config_names[county])
             config.partition = county
             config = config.with_output(Path(tmp) / "out")
-            report = run_partition(config, Path(tmp) / "part")
+            report = run_partition(config, Path(tmp) / "part", threads=task_cpus)
             for parquet in sorted((Path(tmp) / "part").glob("*.parquet")):
                 rows["county"].append(county)
                 rows["table"].append(parquet.stem)
@@ -138,7 +138,7 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
         files = files.filter(~F.col("path").contains("/out/") & ~F.col("path").contains("/.partitions/"))
         schema = "county string, table string, data binary, id_number string, cluster_id string"
         results = files.repartition(max(1, len(province.counties)), "county").groupBy("county") \
-            .applyInArrow(_county_task(names), schema).persist()
+            .applyInArrow(_county_task(names, int(spark.conf.get("spark.task.cpus", "1"))), schema).persist()
         reports: list[dict] = []
         for row in results.filter(F.col("data").isNotNull()).select("county", "table", "data").toLocalIterator():
             if row["table"] == REPORT_TABLE:
