@@ -13,19 +13,36 @@ from ..config import Config
 FINDING_ORDER = "township, village, cluster_id, rule_id"
 
 
-def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> list[str]:
-    """One province table per county table (columns united by name); returns the table names."""
+def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: dict[str, str]) -> list[str]:
+    """One province table per county table (columns united by name); returns the table names.
+
+    `counties` maps each partition key to its county's name. Township names repeat across counties, so
+    in the province a township is named with its county (安州县梅林镇); a bad cell's file and message say
+    whose file it is (every county has a 国家系统导出.csv).
+    """
     files: dict[str, list[str]] = {}
-    for key in keys:
+    for key in counties:
         for path in sorted((parts_dir / key).glob("*.parquet")):
             files.setdefault(path.stem, []).append(path.as_posix())
+    con.execute("create or replace temp table _county as select unnest($keys) as key, unnest($names) as name",
+                {"keys": list(counties), "names": list(counties.values())})
     for table, paths in sorted(files.items()):
-        con.execute(f"create or replace table {table} as select * from read_parquet($files, union_by_name = true)",
-                    {"files": paths})
-    if "input_issue" in files:
-        _tag_input_issues(con, parts_dir, keys)
+        columns = {r[0] for r in con.execute("describe select * from read_parquet($files, union_by_name = true)",
+                                             {"files": paths}).fetchall()}
+        replace = []
+        if "township" in columns:
+            replace.append("c.name || p.township as township")
+        if table == "input_issue":
+            replace += ["c.key || '/' || p.file as file", "'【' || c.name || '】' || p.message as message"]
+        con.execute(f"""
+            create or replace table {table} as
+            select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}
+                   {", c.key as _county" if table == "finding" else ""}
+            from read_parquet($files, union_by_name = true, filename = true) p
+            join _county c on c.key = regexp_extract(p.filename, '([^/]+)/[^/]+$', 1)
+        """, {"files": paths})
     if "finding" in files:
-        _separate_repeated_ids(con, parts_dir, keys)
+        _separate_repeated_ids(con)
     if "rule_run" in files:
         con.execute("""
             create or replace table rule_run as
@@ -39,27 +56,15 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list
     return sorted(files)
 
 
-def _tag_input_issues(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> None:
-    """Prefix each bad cell's file and message with its county: the counties' files share names."""
-    parts = [
-        f"select * replace ('{key}' || '/' || file as file, '【{key}】' || message as message) "
-        f"from read_parquet('{(parts_dir / key / 'input_issue.parquet').as_posix()}')"
-        for key in keys if (parts_dir / key / "input_issue.parquet").exists()
-    ]
-    con.execute(f"create or replace table input_issue as {' union all by name '.join(parts)}")
-
-
-def _separate_repeated_ids(con: duckdb.DuckDBPyConnection, parts_dir: Path, keys: list[str]) -> None:
+def _separate_repeated_ids(con: duckdb.DuckDBPyConnection) -> None:
     """A finding id is the rule and the household's 户编号; two counties using one 户编号 (itself a finding,
     LK-HH-DUPLICATE-COUNTIES) would give two findings one id, so those ids take their county in."""
-    parts = [f"select *, '{key}' as _county from read_parquet('{(parts_dir / key / 'finding.parquet').as_posix()}')"
-             for key in keys if (parts_dir / key / "finding.parquet").exists()]
     con.execute(f"""
         create or replace table finding as
         select * exclude (_county) replace (
             case when count(*) over (partition by finding_id) > 1 then left(md5(finding_id || '|' || _county), 16)
                  else finding_id end as finding_id)
-        from ({' union all by name '.join(parts)})
+        from finding
         order by {FINDING_ORDER}
     """)
 

@@ -92,7 +92,8 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
             reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
                             f"各县分区核查({n} 个进程)")
         with staging_database(out) as con:
-            stage("merge", lambda: merge_partitions(con, parts, province.keys), "合并各县结果")
+            stage("merge", lambda: merge_partitions(con, parts, {c.partition: c.region for c in province.counties}),
+                  "合并各县结果")
             if engine == "spark":
                 from .spark import load_spark_occurrences
 

@@ -154,8 +154,22 @@ def sorted_findings(f: pl.DataFrame) -> pl.DataFrame:
            nulls_last=True).drop("_sev", "_kind")
 
 
+# A province's findings run to hundreds of thousands: past this many rows a sheet is no longer read, and
+# xlsxwriter needs minutes for it. The complete list is findings.csv / findings.parquet.
+WORKBOOK_FINDINGS_LIMIT = 100_000
+
+
 def findings_sheet(data: ReportData) -> Sheet:
     f = sorted_findings(data.findings)
+    notes = []
+    if f.height > WORKBOOK_FINDINGS_LIMIT:
+        severe = f.with_columns(
+            _sev=pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32),
+            _n=pl.int_range(pl.len()))
+        keep = severe.sort(["_sev", "_n"]).head(WORKBOOK_FINDINGS_LIMIT)["_n"]
+        notes.append(f"共 {f.height} 个问题,本表按严重程度列出前 {WORKBOOK_FINDINGS_LIMIT} 个;"
+                     f"全部问题见同一文件夹的 findings.csv / findings.parquet,或按乡镇拆分的报告(--split-by township)")
+        f = severe.filter(pl.col("_n").is_in(keep.implode())).drop("_sev", "_n")
     keys = evidence_keys(f["evidence"], data.sources) if f.height else []
     labels = {k: evidence_label(k, data.sources) for k in keys}
     own = [k for k in keys if k in data.sources]  # one column per source; registers and the rest share one
@@ -186,7 +200,7 @@ def findings_sheet(data: ReportData) -> Sheet:
         ])
     frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
         if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
-    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False)
+    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes)
 
 
 # ---- 按乡镇汇总 / 按村汇总 ------------------------------------------------------------------------

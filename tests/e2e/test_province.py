@@ -83,6 +83,10 @@ def test_the_report_covers_the_province(local_result):
     assert not (local_result.output / ".partitions").exists()
     runs = local_result.rule_runs
     assert runs["rule_id"].n_unique() == runs.height, "one rule_run row per rule for the whole province"
+    # township names repeat across counties: in the province each is named with its county
+    counties = {p["region"] for p in local_result.partitions}
+    townships = local_result.findings["township"].drop_nulls().unique().to_list()
+    assert townships and all(any(t.startswith(c) for c in counties) for t in townships)
 
 
 def _java() -> bool:
