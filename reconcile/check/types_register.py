@@ -222,8 +222,9 @@ select p.cluster_id, {person_cols}
        any_value(hh.status) as status, any_value(hh.exit_year) as exit_year,
        string_agg(distinct h.register, ',' order by h.register) || ',' || any_value(p.sources) as sources,
        json_merge_patch(
-           json_object(any_value(h.register),
-                       case when count(*) = 1 then any_value(s.fields) else json_group_array(s.fields) end),
+           json_object(min(h.register),
+                       case when count(*) = 1 then any_value(s.fields)
+                            else to_json(list(s.fields order by s.register, s.file, s.row)) end),
            json_object('在册来源', any_value(li.listing)),
            case when {params_json} is null then '{{}}'::json else json_object('判断标准', {params_json}) end
        ) as evidence,
