@@ -66,6 +66,7 @@ def _tree_rss_kib(root_pid: int) -> int:
 
 def measure(cmd: list[str]) -> dict:
     """Run `cmd` under /usr/bin/time -v; wall seconds, peak RSS of the largest process and of the whole tree."""
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(["/usr/bin/time", "-v", *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_tree = 0
@@ -85,7 +86,8 @@ def measure(cmd: list[str]) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{stderr[-3000:]}")
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr).group(1))
-    return {"wall": wall, "peak_mib": peak / 1024, "peak_tree_mib": peak_tree / 1024, "summary": json.loads(stdout)}
+    return {"wall": wall, "peak_mib": peak / 1024, "peak_tree_mib": peak_tree / 1024, "summary": json.loads(stdout),
+            "load_before": round(load_before, 2)}
 
 
 def _reconcile() -> str:
@@ -93,15 +95,19 @@ def _reconcile() -> str:
 
 
 def province_data(households: int, fmt: str, workers: int) -> Path:
+    """province-<N>.yaml over the first N / 20,000 counties of one generated province (county k is the same
+    county whatever the size, so the sizes share their data)."""
     from reconcile.synth.province import generate_province
 
     counties = max(1, households // COUNTY_SIZE)
-    target = DATA / f"province-{households}-{fmt}"
+    target = DATA / f"province-{fmt}"
     started = time.perf_counter()
     config = generate_province(target, counties=counties, households_per_county=households // counties, seed=1,
-                               fmt=fmt, workers=workers)
+                               fmt=fmt, workers=workers, log=lambda line: print(line, file=sys.stderr))
+    sized = config.with_name(f"province-{households}.yaml")
+    sized.write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
     print(f"data for {households} households: {time.perf_counter() - started:.0f}s", file=sys.stderr)
-    return config
+    return sized
 
 
 def county_data(households: int, fmt: str) -> Path:
@@ -146,7 +152,7 @@ def run_province(sizes: list[int], fmt: str, workers: int, engine: str, master: 
                   "peak_mib": round(result["peak_mib"]), "peak_tree_mib": round(result["peak_tree_mib"]),
                   "stages": {k: round(v, 2) for k, v in _stages(summary).items()},
                   "findings": summary["findings"], "input_issues": summary["input_issues"],
-                  "machine": machine(), "command": " ".join(["python benchmarks/scale.py province", "--households",
+                  "load_average_before": result["load_before"], "machine": machine(), "command": " ".join(["python benchmarks/scale.py province", "--households",
                                                              str(households), "--format", fmt, "--engine", engine])}
         _save(f"province-{households}-{fmt}-{engine}", record)
         print(json.dumps(record, ensure_ascii=False, indent=1))

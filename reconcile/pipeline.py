@@ -96,20 +96,27 @@ def _remove_stale_partials(output: Path) -> None:
 
 
 @contextmanager
-def staging_database(output: Path):
-    """The run works in memory (spilling to disk when it must); only a run that succeeded is written out,
-    beside the final database first, then swapped in, so a killed run leaves the previous one intact."""
+def staging_database(output: Path, memory_limit: str | None = None):
+    """The run's database, swapped in as `reconcile.duckdb` only when the run succeeded, so a killed run
+    leaves the previous one intact.
+
+    A county works in memory (spilling to disk when it must) and is written out once at the end; with a
+    `memory_limit` (a province's merge, tens of GB of tables) it is built in the staging file itself, which
+    keeps DuckDB within the limit."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
     _remove_stale_partials(output)
     if staging.exists():
         staging.unlink()
     spill = output / ".work" / "spill"
-    con = connect()
+    con = connect(staging if memory_limit else None)
     con.execute(f"set temp_directory = '{spill.as_posix()}'")
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
     try:
         yield con
-        save_database(con, staging)
+        if not memory_limit:
+            save_database(con, staging)
         con.close()
         os.replace(staging, final)
     except BaseException:

@@ -32,8 +32,10 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
         replace = []
         if "township" in columns:
             replace.append("c.name || p.township as township")
+        if "file" in columns:  # every county has a 国家系统导出.csv: a row's file says whose it is
+            replace.append("c.key || '/' || p.file as file")
         if table == "input_issue":
-            replace += ["c.key || '/' || p.file as file", "'【' || c.name || '】' || p.message as message"]
+            replace.append("'【' || c.name || '】' || p.message as message")
         con.execute(f"""
             create or replace table {table} as
             select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}

@@ -20,6 +20,13 @@ PARTS_DIR = ".partitions"
 ENGINES = ("local", "spark")
 
 
+def merge_memory_limit() -> str:
+    """DuckDB's share of memory while merging a province: a third of the machine, at most 8 GiB (polars frames of
+    the reports need the rest)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, min(8, total // 3 // 2**30))}GiB"
+
+
 def default_workers(province: ProvinceConfig) -> int:
     """Counties checked at once: one per core, at most the number of counties."""
     return max(1, min(province.workers or os.cpu_count() or 1, len(province.counties)))
@@ -91,7 +98,7 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
             n = workers or default_workers(province)
             reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
                             f"各县分区核查({n} 个进程)")
-        with staging_database(out) as con:
+        with staging_database(out, memory_limit=merge_memory_limit()) as con:
             stage("merge", lambda: merge_partitions(con, parts, {c.partition: c.region for c in province.counties}),
                   "合并各县结果")
             if engine == "spark":
