@@ -32,7 +32,9 @@ STATE = {"debug": False}
 def _fail(exc: BaseException) -> None:
     if STATE["debug"]:
         traceback.print_exception(exc)
-    console.print(f"[bold red]错误:[/] {exc}", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]错误:[/] {escape(str(exc))}", highlight=False)  # a message may hold "[web]"
     raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
@@ -172,11 +174,13 @@ def serve_command(
         _fail(ReconcileError(f"--max-upload-mb 应为正整数,实际为 {max_upload_mb}"))
     if not _port_free(host, port):
         _fail(ReconcileError(f"无法在 {host}:{port} 启动:端口已被占用或地址不可用。请用 --port 换一个端口,例如 --port {port + 1}"))
-    web_app = create_app(workdir.resolve(), max_upload_mb=max_upload_mb)
+    local = host in ("127.0.0.1", "localhost", "::1")
+    web_app = create_app(workdir.resolve(), max_upload_mb=max_upload_mb,
+                         allowed_hosts=["127.0.0.1", "localhost", "::1", host] if local else None)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
     out_console.print(f"[bold green]reconcile 网页已启动[/]: 请在浏览器中打开 [bold]http://{shown}:{port}/[/]", highlight=False)
     out_console.print(f"上传的文件和核查结果保存在 {workdir.resolve()};按 Ctrl+C 停止。", highlight=False)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not local:
         out_console.print("[yellow]注意:[/] 监听地址不是本机,同一网络中的其他电脑也能打开这个网页、看到上传的数据。",
                           highlight=False)
     uvicorn.run(web_app, host=host, port=port, log_level="warning")

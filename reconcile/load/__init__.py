@@ -152,7 +152,8 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, frames: list[pl.DataFrame]
     if frames:
         data = pl.concat(frames, how="diagonal_relaxed")
     else:
-        data = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in columns})
+        # an empty table keeps the types of a filled one (`row` is a number), so later joins line up
+        data = pl.DataFrame({c: pl.Series([], dtype=pl.Int64 if c == "row" else pl.String) for c in columns})
     con.register("_load_frame", data.to_arrow())
     con.execute(f'create or replace table {name} as select * from _load_frame')
     con.unregister("_load_frame")
@@ -221,7 +222,7 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list
     _write(con, "raw_person", persons, base + PERSON_COLUMNS)
     _write(con, "raw_register", registers, ["register", "kind", "file", "sheet", "row", "extra", "attrs"]
            + REGISTER_COLUMNS)
-    _write(con, "raw_visit", visits, ["file", "sheet", "row", "extra"] + VISIT_COLUMNS)
+    _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS)
     _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
     _write(con, "load_report", [pl.DataFrame(report)] if report else [],
            ["owner", "section", "path", "encoding", "header_row", "rows", "mapping"])

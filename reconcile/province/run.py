@@ -42,7 +42,7 @@ def _guard(province: ProvinceConfig, out: Path) -> None:
 def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
                           progress: Callable[[dict], None]) -> list[dict]:
     reports = []
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, (os.cpu_count() or 1) // min(workers, len(province.counties)))
     if workers == 1:
         for county in province.counties:
             reports.append(run_partition(county, parts / county.partition, threads=threads))
