@@ -109,6 +109,7 @@ def staging_database(output: Path, memory_limit: str | None = None):
     if staging.exists():
         staging.unlink()
     spill = output / ".work" / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
     con = connect(staging if memory_limit else None)
     con.execute(f"set temp_directory = '{spill.as_posix()}'")
     if memory_limit:

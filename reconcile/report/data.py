@@ -110,7 +110,9 @@ def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFr
     places = []
     for table in ("src_person", "src_household", "register", "visit"):
         if table in tables:
-            places.append(f"select file, sheet, row, township, village from {table}")
+            # only the rows that have a bad cell: a province's tables hold tens of millions of rows
+            places.append(f"select t.file, t.sheet, t.row, t.township, t.village from {table} t "
+                          f"semi join (select distinct file, row from input_issue) w using (file, row)")
     if not places:
         return _frame(con, "select *, null::varchar as township, null::varchar as village from input_issue")
     return _frame(con, f"""
