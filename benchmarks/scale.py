@@ -177,9 +177,9 @@ def run_spark(counties: int, households: int, master: str) -> None:
 
     from reconcile.synth.province import generate_province
 
-    target = DATA / f"spark-{counties}x{households}"
-    config = generate_province(target, counties=counties, households_per_county=households, seed=3, fmt="csv",
-                               workers=2)
+    config = province_data(counties * households, "csv", 2) if households == COUNTY_SIZE else \
+        generate_province(DATA / f"spark-{counties}x{households}", counties=counties,
+                          households_per_county=households, seed=3, fmt="csv", workers=2)
     outputs, record = {}, {"counties": counties, "households": counties * households, "master": master,
                            "machine": machine(),
                            "command": f"python benchmarks/scale.py spark --counties {counties} --households "
@@ -237,6 +237,36 @@ def chart() -> None:
     print(f"wrote {CHART}")
 
 
+STAGE_ORDER = ["county:load", "county:validate", "county:normalize", "county:link", "county:check", "county:export",
+               "counties", "merge", "province", "province_rules", "ledger", "report"]
+
+
+def markdown() -> None:
+    """The recorded results as Markdown tables for benchmarks/RESULTS.md."""
+    results = json.loads(RESULTS.read_text())
+    provinces = sorted((r for k, r in results.items() if k.startswith("province-")),
+                       key=lambda r: (r["engine"], r["format"], r["households"]))
+    if provinces:
+        print("| households | counties | format | engine | " + " | ".join(STAGE_ORDER) +
+              " | wall s | peak MiB (largest process) | peak MiB (process tree) | findings |")
+        print("|" + "---|" * (len(STAGE_ORDER) + 8))
+        for r in provinces:
+            cells = [f"{r['stages'][s]:.1f}" if s in r["stages"] else "–" for s in STAGE_ORDER]
+            print(f"| {r['households']:,} | {r['counties']} | {r['format']} | {r['engine']} | " + " | ".join(cells) +
+                  f" | **{r['wall']:.0f}** | {r['peak_mib']:,} | {r['peak_tree_mib']:,} | {r['findings']:,} |")
+        print("\n(county:* = seconds summed over the counties, i.e. worker seconds; the other stages are wall seconds "
+              "of the parent process.)\n")
+    for key, r in sorted(results.items()):
+        if key.startswith("county-"):
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+            print(f"- `{r['command']}`: **{r['wall']:.1f} s** wall, peak {r['peak_mib']:,} MiB; {stages}; "
+                  f"{r['findings']:,} findings")
+        if key.startswith("spark-"):
+            print(f"- `{r['command']}`: local engine {r['local']['wall']:.1f} s (peak tree {r['local']['peak_tree_mib']:,} MiB), "
+                  f"Spark {r['master']} {r['spark']['wall']:.1f} s (peak tree {r['spark']['peak_tree_mib']:,} MiB); "
+                  f"same findings: {r['same_findings']} ({r['findings']:,})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -254,6 +284,7 @@ def main() -> None:
     s.add_argument("--households", type=int, default=20_000)
     s.add_argument("--master", default="local[2]")
     sub.add_parser("chart")
+    sub.add_parser("markdown")
     args = parser.parse_args()
     if args.what == "province":
         run_province(args.households, args.format, args.workers, args.engine, args.master)
@@ -261,6 +292,8 @@ def main() -> None:
         run_county(args.households, args.format)
     elif args.what == "spark":
         run_spark(args.counties, args.households, args.master)
+    elif args.what == "markdown":
+        markdown()
     else:
         chart()
 

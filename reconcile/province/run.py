@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 from collections.abc import Callable
@@ -48,8 +49,9 @@ def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
             reports.append(run_partition(county, parts / county.partition, threads=threads))
             progress(reports[-1])
         return reports
-    # a fresh process per county gives its memory back to the system when the county is done
-    with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=1) as pool:
+    # spawned, not forked: a fork of a process whose DuckDB/polars threads hold locks can hang forever.
+    # (No max_tasks_per_child: on Python 3.11 the pool can deadlock replacing its workers, gh-115634.)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run_partition, county, parts / county.partition, None, threads): county
                    for county in province.counties}
         for future in as_completed(futures):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -87,8 +88,10 @@ def generate_province(out_dir: Path, counties: int, households_per_county: int, 
         for job in jobs:
             done(*_one(*job))
     else:
-        # one county per process: a worker's memory is returned after each county
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), max_tasks_per_child=1) as pool:
+        # spawned workers (a fork can inherit held locks); no max_tasks_per_child, which can deadlock on
+        # Python 3.11 (gh-115634)
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_one, *job) for job in jobs]
             for future in as_completed(futures):
                 done(*future.result())

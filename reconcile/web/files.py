@@ -1,0 +1,232 @@
+"""One uploaded file: read its header, guess what it is, suggest and check its column mapping.
+
+Nothing here re-implements the loader: the header, encoding and rows come from
+`reconcile.load.readers.read_table` (the function `reconcile run` reads files with), the suggested
+mapping from `reconcile.load.headers.suggest_mapping` (`profile: auto`), the fields a file may map
+to from `reconcile.schema`, and the required columns from the input contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ReconcileError
+from ..load.headers import nearest, suggest_mapping
+from ..load.readers import FORMATS, read_table
+from ..schema import (
+    REGISTER_ATTRS,
+    REGISTER_KIND_LABELS,
+    ROLES,
+    VISIT_FIELDS,
+    field_kind,
+    register_fields,
+    source_fields,
+)
+from ..validate.contract import load_contract
+
+DATA_SUFFIXES = tuple(sorted(FORMATS))  # .csv .txt .tsv .xlsx .xlsm .xls .xlsb .parquet
+CONFIG_SUFFIXES = (".yaml", ".yml")
+SAMPLES = 3
+
+IGNORE = "ignore"
+VISITS = "visits"
+REGISTER = "register:"
+
+ROLE_HELP = {"system": "国家系统导出", "archive": "村级档案/台账", "manual": "扶贫手册/明白卡", "survey": "入户核查结果"}
+
+
+def role_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The choices of the 用途 drop-down, grouped as on the page."""
+    return [
+        ("四个来源", [(r, ROLE_HELP[r]) for r in ROLES]),
+        ("部门比对数据", [(f"{REGISTER}{k}", label) for k, label in REGISTER_KIND_LABELS.items()]),
+        ("其他", [(VISITS, "帮扶走访记录"), (IGNORE, "不使用此文件")]),
+    ]
+
+
+def role_label(role: str) -> str:
+    if role in ROLE_HELP:
+        return ROLE_HELP[role]
+    if role.startswith(REGISTER):
+        return "部门数据:" + REGISTER_KIND_LABELS.get(role[len(REGISTER):], role)
+    return {VISITS: "帮扶走访记录", IGNORE: "不使用此文件"}.get(role, "未选择")
+
+
+def short_label(role: str) -> str:
+    """The name a file of this role gets in the run folder (国家系统导出, 民政低保, 走访记录 …)."""
+    if role in ROLES:
+        return {"system": "国家系统导出", "archive": "村级档案", "manual": "扶贫手册", "survey": "入户核查"}[role]
+    if role.startswith(REGISTER):
+        return REGISTER_KIND_LABELS.get(role[len(REGISTER):], "部门数据")
+    return "走访记录" if role == VISITS else "文件"
+
+
+def valid_role(role: str) -> bool:
+    return role in ROLES or role in (VISITS, IGNORE) or (
+        role.startswith(REGISTER) and role[len(REGISTER):] in REGISTER_KIND_LABELS)
+
+
+# File-name words → role. Registers first (their names are specific), then the four sources.
+_NAME_HINTS: list[tuple[str, tuple[str, ...]]] = [
+    (VISITS, ("走访", "遍访", "帮扶日志")),
+    (f"{REGISTER}death", ("死亡", "注销")),
+    (f"{REGISTER}hukou", ("户籍",)),
+    (f"{REGISTER}tekun", ("特困", "五保")),
+    (f"{REGISTER}dibao", ("低保",)),
+    (f"{REGISTER}disability", ("残疾", "残联")),
+    (f"{REGISTER}public_employee", ("财政供养", "公职", "供养人员")),
+    (f"{REGISTER}vehicle", ("车辆", "机动车")),
+    (f"{REGISTER}property", ("商品房", "房产", "不动产")),
+    (f"{REGISTER}business", ("工商", "市场主体", "营业执照")),
+    (f"{REGISTER}student", ("学籍", "学生")),
+    (f"{REGISTER}medical", ("医保", "参保", "医疗保险")),
+    (f"{REGISTER}housing", ("危房", "住建", "房屋鉴定")),
+    ("survey", ("核查", "调查", "入户", "实地")),
+    ("manual", ("手册", "明白卡", "户内资料")),
+    ("archive", ("台账", "档案", "村级")),
+    ("system", ("系统", "导出", "全国", "国办")),
+]
+
+
+def guess_role(name: str) -> str:
+    """A first guess from the file name; "" when the name says nothing (the person must choose)."""
+    stem = Path(name).stem
+    for role, words in _NAME_HINTS:
+        if any(w in stem for w in words):
+            return role
+    return ""
+
+
+# Chinese names of the register attributes (schema.REGISTER_ATTRS names them in English only).
+ATTR_LABELS = {
+    "dibao_class": "保障类别", "monthly_amount": "月保障金额", "approved_date": "审批日期", "support_mode": "供养方式",
+    "disability_type": "残疾类别", "disability_level": "残疾等级", "issued_date": "发证日期", "death_date": "死亡日期",
+    "cancel_reason": "注销原因", "relation": "与户主关系", "employer": "工作单位", "staff_type": "人员类别",
+    "plate": "号牌号码", "vehicle_type": "车辆类型", "registered_date": "登记日期", "address": "房屋坐落",
+    "property_type": "房屋性质", "floor_area": "建筑面积", "business_name": "名称", "business_type": "类型",
+    "registered_capital": "注册资本", "school": "学校名称", "student_status": "在校状态", "grade": "年级",
+    "enrol_year": "参保年度", "insurance_type": "险种类型", "insured_status": "参保状态",
+    "housing_grade": "鉴定等级", "assessed_date": "鉴定日期",
+}
+
+
+def targets(role: str, level: str) -> dict[str, str]:
+    """Canonical field → Chinese label, for the fields a file of this role may map a column to."""
+    if role in ROLES:
+        return {name: f.label for name, f in source_fields(role, level).items()}
+    if role.startswith(REGISTER):
+        kind = role[len(REGISTER):]
+        return {name: (ATTR_LABELS.get(name, f.label) if name in REGISTER_ATTRS.get(kind, {}) else f.label)
+                for name, f in register_fields(kind).items()}
+    if role == VISITS:
+        return {name: f.label for name, f in VISIT_FIELDS.items()}
+    return {}
+
+
+def table_kind(role: str, level: str) -> str | None:
+    """The contract's table for this role (its required columns): household / person / register / visit."""
+    if role in ROLES:
+        return level
+    if role.startswith(REGISTER):
+        return "register"
+    return "visit" if role == VISITS else None
+
+
+def guess_level(headers: list[str], role: str) -> str:
+    """person when the file lists members (与户主关系, or both 姓名 and 户主姓名), else household."""
+    if role not in ROLES:
+        return "household"
+    mapped = set(suggest_mapping(headers, source_fields(role, "person")).values())
+    return "person" if "relation" in mapped or {"name", "head_name"} <= mapped else "household"
+
+
+def effective_mapping(headers: list[str], role: str, level: str,
+                      overrides: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """raw header → field, and header → "manual" / "auto": the person's choices first, then the
+    built-in synonyms for the other headers (as `_resolve_mapping` does for `profile: auto`).
+
+    An override of "" means "this column maps to nothing" and keeps the synonyms off it."""
+    allowed = targets(role, level)
+    explicit = {h: f for h, f in overrides.items() if h in headers and f and f in allowed}
+    free = [h for h in headers if h not in overrides or (overrides[h] and overrides[h] not in allowed)]
+    auto = suggest_mapping(free, set(allowed) - set(explicit.values()))
+    mapping = {h: explicit.get(h) or auto.get(h) for h in headers if h in explicit or h in auto}
+    origin = {h: ("manual" if h in explicit else "auto") for h in mapping}
+    for h, f in overrides.items():
+        if h in headers and not f:
+            origin[h] = "manual"
+    return mapping, origin  # type: ignore[return-value]
+
+
+def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[str, str]) -> list[str]:
+    """What stops this file from being read: required columns of the input contract left unmapped,
+    and two columns mapped to one field."""
+    kind = table_kind(role, level)
+    if kind is None:
+        return []
+    labels = targets(role, level)
+    required = load_contract()["tables"][kind]["required"]
+    mapped = set(mapping.values())
+    groups = [[f] for f in required.get("all", []) if f not in mapped]
+    groups += [list(g) for g in required.get("any_of", []) if not mapped.intersection(g)]
+    problems = []
+    for group in groups:
+        names = " 或 ".join(f"「{labels.get(f, f)}」" for f in group)
+        free = [h for h in headers if h not in mapping]
+        guess = _likely_column(group[0], labels.get(group[0], group[0]), free)
+        hint = (f"文件中的「{guess}」列可能就是它,请在下表把该列选为「{labels.get(group[0], group[0])}」。"
+                if guess else "请在下表中为它选择一列。")
+        problems.append(f"缺少必需的列 {names}:{hint}")
+    seen: dict[str, str] = {}
+    for header, field in mapping.items():
+        if field in seen:
+            problems.append(f"「{seen[field]}」和「{header}」两列都对应到了「{labels.get(field, field)}」,请只保留一列。")
+        seen[field] = header
+    return problems
+
+
+def _likely_column(field: str, label: str, free: list[str]) -> str | None:
+    """A free column that is probably `field`: the closest name, else one the synonyms read as a field of
+    the same value kind (户主身份证号 in a register is the ID number it needs)."""
+    if not free:
+        return None
+    guess = nearest(label, free)
+    if guess:
+        return guess
+    kind = field_kind(field)
+    wide = suggest_mapping(free, source_fields("survey", "person"))
+    return next((h for h, f in wide.items() if field_kind(f) == kind), None)
+
+
+def probe(path: Path, *, sheet: int | str = 0, header_rows: int | None = None, work_dir: Path | None = None) -> dict:
+    """Read a file the way `reconcile run` will: encoding, header row, column names, a few values."""
+    info: dict = {"encoding": None, "header_row": None, "headers": [], "samples": {}, "rows": 0, "sheets": [],
+                  "error": None}
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb"):
+            import fastexcel
+
+            try:
+                info["sheets"] = list(fastexcel.read_excel(path).sheet_names)
+            except Exception:  # noqa: BLE001 — read_table below reports it in the CLI's words
+                info["sheets"] = []
+        table = read_table(path, sheet=sheet, header_rows=header_rows, work_dir=work_dir)
+    except ReconcileError as exc:
+        info["error"] = str(exc)
+        return info
+    frame = table.frame
+    info.update(encoding=table.encoding, header_row=table.header_row, headers=list(table.headers),
+                rows=frame.height)
+    samples: dict[str, list[str]] = {}
+    head = frame.head(200)
+    for header in table.headers:
+        values: list[str] = []
+        for value in head[header].to_list():
+            text = (value or "").strip()
+            if text and text not in values:
+                values.append(text[:40])
+            if len(values) >= SAMPLES:
+                break
+        samples[header] = values
+    info["samples"] = samples
+    return info

@@ -1,0 +1,318 @@
+"""The web app through its HTTP interface (no browser): uploads, mapping, reconcile.yaml, limits, isolation, errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("fastapi", reason='the web extra is not installed (pip install -e ".[web]")')
+pytest.importorskip("httpx", reason="httpx is needed by fastapi's TestClient (pip install -e '.[dev]')")
+
+with warnings.catch_warnings():  # starlette 1.x: "Using httpx with starlette.testclient is deprecated"
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from reconcile.cli import app as cli  # noqa: E402
+from reconcile.config import load_config  # noqa: E402
+from reconcile.errors import InputError  # noqa: E402
+from reconcile.load.readers import read_table  # noqa: E402
+from reconcile.web.app import create_app  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+@pytest.fixture
+def web(tmp_path):
+    workdir = tmp_path / "web"
+    client = TestClient(create_app(workdir, max_upload_mb=2))
+    client.workdir = workdir  # type: ignore[attr-defined]
+    return client
+
+
+def _new(client) -> str:
+    response = client.post("/w", follow_redirects=False)
+    assert response.status_code == 303
+    return response.headers["location"]
+
+
+def _upload(client, url: str, *files: Path | tuple[str, bytes]):
+    parts = [("files", (f.name, f.read_bytes()) if isinstance(f, Path) else f) for f in files]
+    return client.post(url + "/upload", files=parts)
+
+
+def _state(client, url: str) -> dict:
+    return client.app.state.workspaces.get(url.rsplit("/", 1)[-1]).state()
+
+
+def _form(state: dict, **extra) -> dict:
+    """The settings form as the page would submit it, unchanged."""
+    form = {"region": state["region"], "year": str(state["year"] or "")}
+    for e in state["files"]:
+        form[f"role-{e['fid']}"] = e["role"]
+        form[f"level-{e['fid']}"] = e["level"]
+    return {**form, **extra}
+
+
+def _wait(client, url: str) -> dict:
+    import time
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        status = client.get(url + "/status").json()
+        if status["status"] != "running":
+            return status
+        time.sleep(0.1)
+    raise AssertionError("the run did not finish")
+
+
+def test_upload_reads_encoding_header_and_suggests_roles_and_fields(web):
+    url = _new(web)
+    page = _upload(web, url, SAMPLE / "村级台账.csv", SAMPLE / "国家系统导出.xlsx", SAMPLE / "部门数据" / "民政低保.csv")
+    assert page.status_code == 200 and "已上传 3 个文件" in page.text
+    files = {f["name"]: f for f in _state(web, url)["files"]}
+    archive, system, dibao = files["村级台账.csv"], files["国家系统导出.xlsx"], files["民政低保.csv"]
+    assert (archive["role"], archive["level"], archive["encoding"], archive["header_row"]) == \
+        ("archive", "household", "gb18030", 1)
+    assert (system["role"], system["level"], system["encoding"], system["header_row"]) == ("system", "person", None, 2)
+    assert dibao["role"] == "register:dibao"
+    assert archive["stored"] == "f1.csv" and system["stored"] == "f2.xlsx"  # generated names
+    assert "编码 GB18030" in page.text and "表头在第 2 行" in page.text
+    # the suggested mapping is the loader's (profile: auto): 户主 → 户主姓名, 村委会 → 村
+    card = page.text.split('id="f1"')[1].split("</article>")[0]
+    assert re.search(r"户主</td>.*?<option value=\"head_name\" selected>", card, re.S)
+    assert re.search(r"村委会</td>.*?<option value=\"village\" selected>", card, re.S)
+    # ID numbers in the sample values are masked
+    assert "430624199001192513" not in page.text and "430624********2513" in page.text
+    # region and year come from the export (县, 收入年度)
+    state = _state(web, url)
+    assert state["region"] == "湘阴县" and state["year"] == 2020
+
+
+def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_path):
+    url = _new(web)
+    housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
+    page = _upload(web, url, SAMPLE / "入户核查.csv", housing)
+    assert "缺少必需的列 「证件号码」" in page.text and "「户主身份证号」列可能就是它" in page.text
+    state = _state(web, url)
+    entry = next(f for f in state["files"] if f["name"] == housing.name)
+    index = entry["headers"].index("户主身份证号")
+    page = web.post(url + "/settings", data=_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "id_number"}))
+    assert "缺少必需的列" not in page.text and "已手动修改" in page.text
+    assert _state(web, url)["files"][1]["overrides"] == {"户主身份证号": "id_number"}
+
+    text = web.get(url + "/reconcile.yaml").text
+    data = yaml.safe_load(text)
+    assert data["registers"]["housing"]["columns"]["户主身份证号"] == "id_number"
+    assert data["registers"]["housing"]["path"] == housing.name and data["registers"]["housing"]["profile"] == "none"
+    assert data["sources"]["survey"]["role"] == "survey" and data["sources"]["survey"]["columns"]["户主姓名"] == "head_name"
+    # beside the user's own files, the same yaml is a valid config for the CLI
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    shutil.copy(SAMPLE / "入户核查.csv", folder)
+    shutil.copy(housing, folder)
+    (folder / "reconcile.yaml").write_text(text, encoding="utf-8")
+    config = load_config(folder / "reconcile.yaml")
+    assert config.registers["housing"].columns["户主身份证号"] == "id_number"
+    assert CliRunner().invoke(cli, ["check-config", str(folder / "reconcile.yaml")]).exit_code == 0
+
+
+def test_an_uploaded_reconcile_yaml_reuses_roles_and_mappings(web):
+    first = _new(web)
+    housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
+    _upload(web, first, SAMPLE / "入户核查.csv", housing)
+    state = _state(web, first)
+    entry = state["files"][1]
+    index = entry["headers"].index("户主身份证号")
+    web.post(first + "/settings", data=_form(state, region="东塘镇", year="2021",
+                                             **{f"role-{entry['fid']}": "register:housing",
+                                                f"map-{entry['fid']}-{index}": "id_number"}))
+    saved = web.get(first + "/reconcile.yaml").content
+
+    second = _new(web)
+    page = _upload(web, second, ("reconcile.yaml", saved))
+    assert "已按「reconcile.yaml」设置" in page.text
+    page = _upload(web, second, SAMPLE / "入户核查.csv", housing)
+    state = _state(web, second)
+    assert (state["region"], state["year"]) == ("东塘镇", 2021)
+    reused = next(f for f in state["files"] if f["name"] == housing.name)
+    assert reused["role"] == "register:housing" and reused["overrides"]["户主身份证号"] == "id_number"
+    assert "缺少必需的列" not in page.text
+    assert web.get(second + "/reconcile.yaml").content == saved
+
+
+def test_uploads_over_the_limit_get_a_chinese_413_and_leave_nothing(web):
+    url = _new(web)
+    big = ("村级台账.csv", b"a,b\n" + b"1,2\n" * (700 * 1024))  # 2.8 MB > 2 MB
+    response = _upload(web, url, big)
+    assert response.status_code == 413
+    assert "上传的文件太大" in response.text and "2 MB" in response.text
+    folder = web.workdir / "workspaces" / url.rsplit("/", 1)[-1]
+    assert list((folder / "uploads").iterdir()) == [] and list((folder / "tmp").iterdir()) == []
+    assert _state(web, url)["files"] == []
+
+
+def test_client_paths_never_reach_the_disk(web, tmp_path):
+    url = _new(web)
+    body = (SAMPLE / "入户核查.csv").read_bytes()
+    page = _upload(web, url, ("../../../evil.csv", body), ("..\\..\\x\\核查.csv", body))
+    assert page.status_code == 200
+    state = _state(web, url)
+    assert [f["name"] for f in state["files"]] == ["evil.csv", "核查.csv"]
+    assert [f["stored"] for f in state["files"]] == ["f1.csv", "f2.csv"]
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert all(p.startswith("web/workspaces/") for p in written), written
+    assert not any("evil" in p for p in written)
+    # ids and file numbers from URLs are checked before they become paths
+    for bad in ("/w/..%2F..%2Fetc", "/w/short", "/w/" + "a" * 80, "/w/AAAAAAAAAAAAAAAAAAAAAA",
+                url + "/download/township/0", url + "/download/..%2Fstate.json", url + "/download/workbook"):
+        response = web.get(bad)
+        assert response.status_code == 404, bad
+        assert "找不到" in response.text or "还没有核查结果" in response.text
+    assert web.post(url + "/files/abc/delete").status_code == 400
+    # an unsupported file type is refused by name, not stored
+    page = _upload(web, url, ("说明.docx", b"PK\x03\x04"))
+    assert "「说明.docx」不是可以读取的文件类型" in page.text
+    assert len(_state(web, url)["files"]) == 2
+
+
+def test_two_workspaces_keep_their_own_files_and_deleting_one_leaves_the_other(web):
+    a, b = _new(web), _new(web)
+    assert a != b
+    _upload(web, a, SAMPLE / "村级台账.csv")
+    _upload(web, b, SAMPLE / "入户核查.csv", SAMPLE / "走访记录.csv")
+    page_a, page_b = web.get(a).text, web.get(b).text
+    assert "村级台账.csv" in page_a and "入户核查.csv" not in page_a
+    assert "入户核查.csv" in page_b and "村级台账.csv" not in page_b
+    assert [f["name"] for f in _state(web, a)["files"]] == ["村级台账.csv"]
+    index = web.get("/").text
+    assert a.rsplit("/", 1)[-1] in index and b.rsplit("/", 1)[-1] in index
+    response = web.post(b + "/delete", follow_redirects=False)
+    assert response.status_code == 303
+    assert not (web.workdir / "workspaces" / b.rsplit("/", 1)[-1]).exists()
+    assert web.get(b).status_code == 404
+    assert web.get(a).status_code == 200 and "村级台账.csv" in web.get(a).text
+
+
+def test_a_bad_file_shows_the_same_message_as_the_cli(web, tmp_path):
+    url = _new(web)
+    page = _upload(web, url, ("国家系统导出.xlsx", b"this is not a workbook"))
+    bad = tmp_path / "国家系统导出.xlsx"
+    bad.write_bytes(b"this is not a workbook")
+    with pytest.raises(InputError) as cli_error:
+        read_table(bad)
+    expected = str(cli_error.value).replace(str(bad), "「国家系统导出.xlsx」")
+    assert "无法读取" in page.text and expected in page.text.replace("&#34;", '"').replace("&#39;", "'")
+    assert str(web.workdir) not in page.text  # no server paths on the page
+    # it cannot be run: the page says what to do
+    page = web.post(url + "/settings", data=_form(_state(web, url), action="run"))
+    assert "无法读取" in page.text and "不使用此文件" in page.text
+
+
+def test_a_run_error_is_the_clis_message_on_the_page(web, tmp_path):
+    """A survey whose head-name column is set to nothing: the load stage stops, as `reconcile run` does."""
+    url = _new(web)
+    survey = SAMPLE / "入户核查.csv"
+    _upload(web, url, survey)
+    state = _state(web, url)
+    index = state["files"][0]["headers"].index("户主姓名")
+    form = _form(state, region="湘阴县", **{"map-1-" + str(index): ""})
+    web.post(url + "/settings", data=form)
+    response = web.post(url + "/settings", data={**_form(_state(web, url)), "action": "run"}, follow_redirects=False)
+    assert response.headers["location"].endswith("/run")
+    status = _wait(web, url)
+    assert status["status"] == "failed"
+    # the same config through the CLI
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    shutil.copy(survey, folder)
+    (folder / "reconcile.yaml").write_text(web.get(url + "/reconcile.yaml").text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["run", str(folder / "reconcile.yaml"), "--quiet"])
+    assert result.exit_code == 2
+    cli_message = " ".join(result.output.replace("错误:", "").split())
+    page_message = " ".join(status["error"].split())
+    assert "缺少必需的列 「户主姓名」(head_name)" in page_message
+    # the CLI's words, with the person's file name for the path, and how to fix it on the page
+    assert page_message.replace("「入户核查.csv」", str(folder / "入户核查.csv")).startswith(cli_message)
+    assert page_message.endswith("在下拉框中为这一列选择提示中的标准字段,再开始核查。")
+    page = web.get(url)
+    assert "上次核查没有完成" in page.text and "缺少必需的列" in page.text
+
+
+def test_blocking_problems_are_listed_before_a_run(web):
+    url = _new(web)
+    _upload(web, url, ("我的表.csv", "户主,村\n张三,大田村\n".encode()))
+    state = _state(web, url)
+    assert state["files"][0]["role"] == ""
+    page = web.post(url + "/settings", data=_form(state, region="", action="run"))
+    assert "请填写地区名称" in page.text and "请为文件「我的表.csv」选择用途" in page.text
+    assert "至少需要一个数据来源" in page.text
+
+
+def test_cross_site_posts_are_refused_and_pages_are_locked_down(web):
+    response = web.post("/w", headers={"Origin": "http://evil.example"}, follow_redirects=False)
+    assert response.status_code == 403 and "拒绝" in response.text
+    response = web.get("/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", response.text)
+    assert web.get("/static/app.css").status_code == 200 and web.get("/static/app.js").status_code == 200
+
+
+def test_only_local_host_names_are_served_when_asked(tmp_path):
+    """DNS rebinding: a page on another site that resolves its own name to 127.0.0.1 is refused."""
+    app = create_app(tmp_path / "web", allowed_hosts=["127.0.0.1", "localhost", "::1"])
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8765").get("/").status_code == 200
+    refused = TestClient(app, base_url="http://rebind.example:8765").get("/")
+    assert refused.status_code == 400 and "reconcile serve" in refused.text
+
+
+def test_serve_help_is_chinese_and_a_busy_port_is_a_clear_error(tmp_path):
+    import socket
+
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0 and "浏览器" in result.output and "--max-upload-mb" in result.output
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--workdir", str(tmp_path / "w")])
+    assert result.exit_code == 2 and "端口" in result.output
+
+
+def test_serve_without_the_web_extra_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn → ImportError
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 2 and "reconcile[web]" in result.output and "uvicorn" in result.output
+
+
+def test_two_workspaces_run_at_once_on_any_subset_of_files(web):
+    """Each run reads only its own workspace: a village archive with the survey, and the survey alone."""
+    a, b = _new(web), _new(web)
+    _upload(web, a, SAMPLE / "村级台账.csv", SAMPLE / "入户核查.csv")
+    _upload(web, b, SAMPLE / "入户核查.csv")
+    for url, region in ((a, "东塘镇"), (b, "文星镇")):
+        response = web.post(url + "/settings", data=_form(_state(web, url), region=region, year="2020", action="run"),
+                            follow_redirects=False)
+        assert response.headers["location"].endswith("/run"), web.get(url).text
+    done = {url: _wait(web, url) for url in (a, b)}
+    assert all(s["status"] == "done" for s in done.values()), done
+    results_a, results_b = web.get(a + "/results").text, web.get(b + "/results").text
+    assert "东塘镇 2020 年核查结果" in results_a and "文星镇 2020 年核查结果" in results_b
+    assert "第一次核查" in results_a and "第一次核查" in results_b
+    findings_a = web.get(a + "/findings").text
+    assert "村级档案" in findings_a and "文星镇 2020" not in findings_a
+    for url in (a, b):
+        out = web.workdir / "workspaces" / url.rsplit("/", 1)[-1] / "out"
+        assert (out / "核查报告.xlsx").exists() and (out / "reconcile.duckdb").exists()
+    workbook = web.get(a + "/download/workbook")
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    assert "filename*=utf-8''" in workbook.headers["content-disposition"]
