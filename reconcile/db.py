@@ -17,7 +17,10 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     con = duckdb.connect(str(path) if path else ":memory:", config=config)
     # no progress bars: a run prints its own progress, and a county worker's output is not a terminal
-    con.execute("set enable_progress_bar = false")
+    try:
+        con.execute("set enable_progress_bar = false")
+    except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting (and shows no bar)
+        pass
     return con
 
 
