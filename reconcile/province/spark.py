@@ -22,6 +22,7 @@ from . import ProvinceConfig
 OCCURRENCE_TABLE = "person_id_occurrence"
 REPORT_TABLE = "_partition_report"
 MULTI_IDS_FILE = "_spark_multi_ids.parquet"
+CHUNK = 8 << 20
 
 
 def _session(master: str | None):
@@ -38,9 +39,11 @@ def _session(master: str | None):
     elif not os.environ.get("SPARK_HOME") and "spark.master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
         builder = builder.master("local[*]")
     if not master or master.startswith("local"):
-        # offline machines: no UI port, bind to loopback
+        # offline machines: no UI port, bind to loopback; in local mode the driver's heap is the executors'
+        # too, and the default 1 GiB is less than one county's tables in flight
         builder = builder.config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1") \
-            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1") \
+            .config("spark.driver.memory", os.environ.get("RECONCILE_SPARK_DRIVER_MEMORY", "4g"))
     return (builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.shuffle.partitions", "8").config("spark.ui.showConsoleProgress", "false")
             .getOrCreate())
@@ -90,11 +93,14 @@ def _county_task(config_names: dict[str, str], task_cpus: int):
             config = config.with_output(Path(tmp) / "out")
             report = run_partition(config, Path(tmp) / "part", threads=task_cpus)
             for parquet in sorted((Path(tmp) / "part").glob("*.parquet")):
-                rows["county"].append(county)
-                rows["table"].append(parquet.stem)
-                rows["data"].append(parquet.read_bytes())
-                rows["id_number"].append(None)
-                rows["cluster_id"].append(None)
+                data = parquet.read_bytes()
+                # pieces of at most CHUNK bytes: one huge cell would have to fit in the JVM heap at once
+                for n, start in enumerate(range(0, max(len(data), 1), CHUNK)):
+                    rows["county"].append(county)
+                    rows["table"].append(f"{parquet.stem}#{n:06d}")
+                    rows["data"].append(data[start:start + CHUNK])
+                    rows["id_number"].append(None)
+                    rows["cluster_id"].append(None)
             rows["county"].append(county)
             rows["table"].append(REPORT_TABLE)
             rows["data"].append(json.dumps(report).encode("utf-8"))
@@ -119,6 +125,7 @@ def _county_task(config_names: dict[str, str], task_cpus: int):
 
 def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | None,
                           progress: Callable[[dict], None]) -> list[dict]:
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     spark = _session(master)
@@ -138,16 +145,23 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
         files = files.filter(~F.col("path").contains("/out/") & ~F.col("path").contains("/.partitions/"))
         schema = "county string, table string, data binary, id_number string, cluster_id string"
         results = files.repartition(max(1, len(province.counties)), "county").groupBy("county") \
-            .applyInArrow(_county_task(names, int(spark.conf.get("spark.task.cpus", "1"))), schema).persist()
+            .applyInArrow(_county_task(names, int(spark.conf.get("spark.task.cpus", "1"))), schema) \
+            .persist(StorageLevel.DISK_ONLY)  # the counties' tables stay out of the JVM heap
         reports: list[dict] = []
+        pieces: dict[Path, dict[int, bytes]] = {}
         for row in results.filter(F.col("data").isNotNull()).select("county", "table", "data").toLocalIterator():
             if row["table"] == REPORT_TABLE:
                 reports.append(json.loads(bytes(row["data"]).decode("utf-8")))
                 progress(reports[-1])
                 continue
-            target = parts / row["county"] / f"{row['table']}.parquet"
+            table, _, n = row["table"].rpartition("#")
+            pieces.setdefault(parts / row["county"] / f"{table}.parquet", {})[int(n)] = bytes(row["data"])
+        for target, chunks in pieces.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(bytes(row["data"]))
+            with open(target, "wb") as f:
+                for n in sorted(chunks):
+                    f.write(chunks[n])
+        del pieces
         # the global step: an ID number recorded in more than one household, across all counties
         multi = results.filter(F.col("id_number").isNotNull()).groupBy("id_number") \
             .agg(F.countDistinct("cluster_id").alias("households")).filter(F.col("households") > 1) \
