@@ -287,14 +287,19 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     def finished(ws: Workspace) -> dict | None:
         return (ws.status() or {}).get("done")
 
-    @app.get("/w/{wid}/results", response_class=HTMLResponse)
-    def results_page(wid: str, ids: int = 0):
+    def finished_run(wid: str) -> tuple[Workspace, dict | None, RedirectResponse | None]:
+        """A results page's workspace and its finished run, or where to send the browser instead."""
         ws = workspace(wid)
         if ws.running:
-            return RedirectResponse(f"/w/{ws.id}/run", status_code=303)
+            return ws, None, RedirectResponse(f"/w/{ws.id}/run", status_code=303)
         done = finished(ws)
-        if done is None:
-            return back(ws)
+        return ws, done, None if done is not None else back(ws)
+
+    @app.get("/w/{wid}/results", response_class=HTMLResponse)
+    def results_page(wid: str, ids: int = 0):
+        ws, done, elsewhere = finished_run(wid)
+        if elsewhere:
+            return elsewhere
         show_ids = bool(ids)
         total_issues, issues = R.issues_view(ws.out, done["names"], show_ids)
         downloads = [(key, label, name) for key, (name, label) in R.DOWNLOADS.items() if (ws.out / name).exists()]
@@ -306,12 +311,9 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
     @app.get("/w/{wid}/findings", response_class=HTMLResponse)
     def findings_page(wid: str, request: Request, page_no: int = 1, ids: int = 0):
-        ws = workspace(wid)
-        if ws.running:
-            return RedirectResponse(f"/w/{ws.id}/run", status_code=303)
-        done = finished(ws)
-        if done is None:
-            return back(ws)
+        ws, done, elsewhere = finished_run(wid)
+        if elsewhere:
+            return elsewhere
         filters = {k: request.query_params.get(k, "") for k in R.FILTERS}
         view = R.browse(ws.out, done["sources"], filters, page_no, bool(ids))
 
