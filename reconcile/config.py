@@ -90,11 +90,16 @@ class Config:
         return [k for k, s in self.sources.items() if s.role == role]
 
     def with_output(self, output: Path) -> Config:
-        clone = copy.copy(self)
-        clone.output = output.resolve()
-        if self.ledger == self.output / "reconcile.duckdb":
-            clone.ledger = clone.output / "reconcile.duckdb"
-        return clone
+        return with_output(self, output)
+
+
+def with_output(config, output: Path):
+    """A copy of a county or province config writing to `output`; a ledger kept in the run database moves with it."""
+    clone = copy.copy(config)
+    clone.output = output.resolve()
+    if config.ledger == config.output / "reconcile.duckdb":
+        clone.ledger = clone.output / "reconcile.duckdb"
+    return clone
 
 
 class _Problems:

@@ -36,6 +36,7 @@ STAGES = [
     ("check", "规则核查"),
     ("ledger", "问题台账"),
     ("report", "写出结果"),
+    ("save", "保存数据库"),
 ]
 
 
@@ -66,7 +67,7 @@ OUTPUT_NAMES = {DB_NAME, "findings.csv", "findings.parquet", "input_issues.csv",
                 "person_links.parquet", "核查报告.xlsx", "report.html", "分乡镇"}
 
 
-def _guard_output(config: Config, output: Path) -> None:
+def guard_output(config: Config, output: Path) -> None:
     """A run writes only its own file names in the output folder and never over an input."""
     inputs = [s.path for s in config.sources.values()] + [r.path for r in config.registers.values()]
     if config.visits:
@@ -96,13 +97,13 @@ def _remove_stale_partials(output: Path) -> None:
 
 
 @contextmanager
-def staging_database(output: Path, memory_limit: str | None = None):
+def staging_database(output: Path, memory_limit: str | None = None, stage=None):
     """The run's database, swapped in as `reconcile.duckdb` only when the run succeeded, so a killed run
     leaves the previous one intact.
 
     A county works in memory (spilling to disk when it must) and is written out once at the end; with a
     `memory_limit` (a province's merge, tens of GB of tables) it is built in the staging file itself, which
-    keeps DuckDB within the limit."""
+    keeps DuckDB within the limit. `stage` (see `stage_runner`) times the final write as the stage `save`."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
     _remove_stale_partials(output)
@@ -117,7 +118,10 @@ def staging_database(output: Path, memory_limit: str | None = None):
     try:
         yield con
         if not memory_limit:
-            save_database(con, staging)
+            if stage:
+                stage("save", lambda: save_database(con, staging), "保存数据库")
+            else:
+                save_database(con, staging)
         con.close()
         os.replace(staging, final)
     except BaseException:
@@ -173,6 +177,18 @@ def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float 
     return stage
 
 
+def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, stage,
+                      rules: list | None = None) -> None:
+    """load → validate → normalise → link → check: what a county run and each county of a province run do.
+
+    `rules` (default: every selected rule) lets a province partition leave its province-scope rules out."""
+    stage("load", lambda: load(con, config, work_dir))
+    stage("validate", lambda: validate(con))
+    stage("normalize", lambda: normalize(con))
+    stage("link", lambda: link(con, config))
+    stage("check", lambda: check(con, config, rules))
+
+
 def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, stage, show_ids: bool,
            split_by: str | None, timings: dict[str, float]) -> RunResult:
     """Ledger and reports over a database whose `finding` table is complete; the run's result."""
@@ -199,7 +215,7 @@ def prepare_output(config: Config, output: Path | None, split_by: str | None) ->
     if split_by not in (None, "township"):
         raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
     config.output.mkdir(parents=True, exist_ok=True)
-    _guard_output(config, config.output)
+    guard_output(config, config.output)
     return config
 
 
@@ -219,12 +235,8 @@ def run(config: Config, output: Path | None = None,
     timings: dict[str, float] = {}
     stage = stage_runner(timings, on_stage)
     try:
-        with staging_database(out) as con:
-            stage("load", lambda: load(con, config, work_dir))
-            stage("validate", lambda: validate(con))
-            stage("normalize", lambda: normalize(con))
-            stage("link", lambda: link(con, config))
-            stage("check", lambda: check(con, config))
+        with staging_database(out, stage=stage) as con:
+            run_county_stages(con, config, work_dir, stage)
             result = finish(con, config, out, started, stage, show_ids, split_by, timings)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

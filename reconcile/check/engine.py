@@ -96,6 +96,9 @@ def render(template: str, row: dict) -> str:
     return "".join(out)
 
 
+FINDING_ORDER = "township, village, cluster_id, rule_id"  # the order the finding table is kept in
+
+
 def fingerprint(rule_id: str, row: dict) -> str:
     entity = row.get("hh_code") or row.get("head_id") or ""
     person = row.get("person_id") or row.get("person_name") or ""
@@ -182,7 +185,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
         pl.DataFrame(schema={c: pl.String for c in FINDING_COLUMNS})
     frame = frame.select(FINDING_COLUMNS).unique("finding_id", keep="first", maintain_order=True)
     con.register("_findings", frame.to_arrow())
-    con.execute("create or replace table finding as select * from _findings order by township, village, cluster_id, rule_id")
+    con.execute(f"create or replace table finding as select * from _findings order by {FINDING_ORDER}")
     con.unregister("_findings")
     runs = pl.DataFrame([r.__dict__ for r in result.runs]) if result.runs else pl.DataFrame(
         schema={"rule_id": pl.String, "kind": pl.String, "title": pl.String, "status": pl.String,

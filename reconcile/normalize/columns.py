@@ -10,7 +10,8 @@ import datetime as dt
 
 import polars as pl
 
-from .ids import _CHECK_CHARS, _WEIGHTS, PROVINCE_CODES, normalize_id
+from .dates import _MAX_RECORD_YEAR, _MAX_YEAR, _MIN_RECORD_YEAR, _MIN_YEAR
+from .ids import _CHECK_CHARS, _MAX_BIRTH_YEAR, _MIN_BIRTH_YEAR, _WEIGHTS, PROVINCE_CODES, normalize_id
 from .values import normalize_value
 
 
@@ -42,7 +43,7 @@ def _coerce(value: object, kind: str) -> object:
 # Chinese name, an 18-digit ID) is converted by a column expression; everything else goes through the
 # Python normaliser. A fast path only takes values whose result it is sure of (the normaliser would say
 # the same: tests/unit/test_normalize_fast.py checks it), and hands back the rest.
-_YEAR_OK = (1900, 2100)
+_YEAR_OK = (_MIN_YEAR, _MAX_YEAR)  # the bounds of the normalisers themselves, so the two cannot drift apart
 
 
 def _fast_date(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -62,7 +63,7 @@ def _fast_yearmonth(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 def _fast_year(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     year = pl.when(raw.str.contains(r"^\d{4}$")).then(raw.cast(pl.Int64, strict=False))
-    return year.is_between(1949, 2100).fill_null(False), year
+    return year.is_between(_MIN_RECORD_YEAR, _MAX_RECORD_YEAR).fill_null(False), year
 
 
 def _fast_money(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -121,7 +122,7 @@ def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
     total = sum(raw.str.slice(i, 1).cast(pl.Int64, strict=False) * weight for i, weight in enumerate(_WEIGHTS))
     check = pl.lit(_CHECK_CHARS).str.slice(total % 11, 1)
     birth = raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-    birth = pl.when(birth.dt.year().is_between(1850, 2100)).then(birth)
+    birth = pl.when(birth.dt.year().is_between(_MIN_BIRTH_YEAR, _MAX_BIRTH_YEAR)).then(birth)
     problem = (pl.when(~raw.str.slice(0, 2).is_in(_PROVINCES)).then(pl.lit("id_bad_region"))
                .when(birth.is_null()).then(pl.lit("id_bad_birth_date"))
                .when(check != raw.str.slice(17, 1)).then(pl.lit("id_check_digit")))

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..config import Config, load_config
+from ..config import Config, load_config, with_output
 from ..errors import ConfigError, ReconcileError
 
 PROVINCE_KEYS = {"region", "year", "province", "output", "ledger", "counties", "workers", "input_root"}
@@ -41,7 +41,7 @@ class ProvinceConfig:
     ledger: Path
     counties: list[Config]  # each with `partition` set to its unique key
     workers: int | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    input_root: str | None = None  # hdfs://… or s3a://…: where Spark reads the county folders
 
     @property
     def keys(self) -> list[str]:
@@ -59,11 +59,7 @@ class ProvinceConfig:
         return merged
 
     def with_output(self, output: Path) -> ProvinceConfig:
-        clone = copy.copy(self)
-        clone.output = output.resolve()
-        if self.ledger == self.output / "reconcile.duckdb":
-            clone.ledger = clone.output / "reconcile.duckdb"
-        return clone
+        return with_output(self, output)
 
 
 def is_province_file(path: Path) -> bool:
@@ -141,6 +137,10 @@ def load_province(path: str | Path) -> ProvinceConfig:
             continue
         if county.year != year:
             problems.append(f"县配置 {county_path}: 考核年度 {county.year} 与省级配置的 {year} 不同")
+        if "province" in data and county.province != str(data["province"]):
+            # each county runs with its own parameter set: a different one here would be silently unused
+            problems.append(f"县配置 {county_path}: 参数集 province: {county.province} 与省级配置的 "
+                            f"{data['province']} 不同")
         county.partition = partition_key(county_path, taken)
         counties.append(county)
     if counties:
@@ -153,7 +153,7 @@ def load_province(path: str | Path) -> ProvinceConfig:
     if problems:
         raise ConfigError(problems, str(path))
     return ProvinceConfig(path=path, region=region, year=year, output=output, ledger=ledger, counties=counties,
-                          workers=workers, raw=data)
+                          workers=workers, input_root=str(data["input_root"]) if data.get("input_root") else None)
 
 
 __all__ = ["ProvinceConfig", "is_province_file", "load_province", "partition_key"]

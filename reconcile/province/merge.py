@@ -6,11 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-from ..check.engine import check
+from ..check.engine import FINDING_ORDER, check
 from ..check.packs import select_rules
 from ..config import Config
-
-FINDING_ORDER = "township, village, cluster_id, rule_id"
 
 
 def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: dict[str, str]) -> list[str]:
@@ -61,14 +59,13 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
 def _separate_repeated_ids(con: duckdb.DuckDBPyConnection) -> None:
     """A finding id is the rule and the household's 户编号; two counties using one 户编号 (itself a finding,
     LK-HH-DUPLICATE-COUNTIES) would give two findings one id, so those ids take their county in."""
-    con.execute(f"""
+    con.execute("""
         create or replace table finding as
         select * exclude (_county) replace (
             case when count(*) over (partition by finding_id) > 1 then left(md5(finding_id || '|' || _county), 16)
                  else finding_id end as finding_id)
         from finding
-        order by {FINDING_ORDER}
-    """)
+    """)  # kept in FINDING_ORDER once the province rules have added theirs
 
 
 def run_province_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import resource
 import shutil
-import time
 from pathlib import Path
 
-from ..check.engine import check
+import duckdb
+
 from ..check.packs import select_rules
 from ..config import Config
 from ..db import connect
-from ..link import link
-from ..load import load
-from ..normalize.stage import normalize
-from ..validate import validate
+from ..pipeline import run_county_stages, stage_runner
 
-PARTITION_STAGES = ("load", "validate", "normalize", "link", "check")
 # what the merge, the reports and the province rules need: not the raw text tables (each county's own
 # run database has them) nor the stages' scratch tables
 SKIPPED_TABLES = ("raw_%", "%_candidate_keys", "hh_record", "person_record")
@@ -31,7 +27,16 @@ def county_rules(config: Config):
     return [r for r in select_rules(config) if r.scope == "county"]
 
 
-def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None, threads: int | None = None) -> dict:
+def _export(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
+    skipped = " and ".join(f"table_name not like '{pattern}'" for pattern in SKIPPED_TABLES)
+    tables = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
+        f"and {skipped} order by table_name").fetchall()]
+    for table in tables:
+        con.execute(f"copy (select * from {table}) to '{(out_dir / f'{table}.parquet').as_posix()}' (format parquet)")
+
+
+def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> dict:
     """Run load → check for one county into `out_dir/<table>.parquet`; returns seconds per stage and peak MiB."""
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -39,33 +44,14 @@ def run_partition(config: Config, out_dir: Path, memory_limit: str | None = None
     work = out_dir / ".work"
     work.mkdir(parents=True)
     con = connect()  # in memory, spilling under .work: the tables leave as Parquet
-    if memory_limit:
-        con.execute(f"set memory_limit = '{memory_limit}'")
     if threads:  # counties side by side share the cores: one DuckDB using all of them in each would oversubscribe
         con.execute(f"set threads = {int(threads)}")
     con.execute(f"set temp_directory = '{(work / 'spill').as_posix()}'")
     timings: dict[str, float] = {}
-    steps = {
-        "load": lambda: load(con, config, work),
-        "validate": lambda: validate(con),
-        "normalize": lambda: normalize(con),
-        "link": lambda: link(con, config),
-        "check": lambda: check(con, config, county_rules(config)),
-    }
+    stage = stage_runner(timings, None)
     try:
-        for name in PARTITION_STAGES:
-            started = time.perf_counter()
-            steps[name]()
-            timings[name] = time.perf_counter() - started
-        started = time.perf_counter()
-        skipped = " and ".join(f"table_name not like '{pattern}'" for pattern in SKIPPED_TABLES)
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
-            f"and {skipped} order by table_name").fetchall()]
-        for table in tables:
-            target = (out_dir / f"{table}.parquet").as_posix()
-            con.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
-        timings["export"] = time.perf_counter() - started
+        run_county_stages(con, config, work, stage, county_rules(config))
+        stage("export", lambda: _export(con, out_dir))
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..clock import now
 from ..config import Config
 from ..errors import InputError
-from ..pipeline import DB_NAME, RunResult, finish, stage_runner, staging_database
+from ..pipeline import DB_NAME, RunResult, finish, guard_output, stage_runner, staging_database
 from . import ProvinceConfig
 from .merge import merge_partitions, run_province_rules
 from .partition import run_partition
@@ -33,13 +33,6 @@ def default_workers(province: ProvinceConfig) -> int:
     return max(1, min(province.workers or os.cpu_count() or 1, len(province.counties)))
 
 
-def _guard(province: ProvinceConfig, out: Path) -> None:
-    for county in province.counties:
-        inputs = [s.path for s in county.sources.values()] + [r.path for r in county.registers.values()]
-        if any(out == p or out in p.parents for p in inputs):
-            raise InputError(f"输出目录 {out} 包含县 {county.region} 的输入文件:请在省级配置 output: 中换一个输出目录")
-
-
 def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
                           progress: Callable[[dict], None]) -> list[dict]:
     reports = []
@@ -52,7 +45,7 @@ def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
     # spawned, not forked: a fork of a process whose DuckDB/polars threads hold locks can hang forever.
     # (No max_tasks_per_child: on Python 3.11 the pool can deadlock replacing its workers, gh-115634.)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_partition, county, parts / county.partition, None, threads): county
+        futures = {pool.submit(run_partition, county, parts / county.partition, threads): county
                    for county in province.counties}
         for future in as_completed(futures):
             reports.append(future.result())
@@ -69,13 +62,14 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
         raise InputError(f"--engine 只支持 {' / '.join(ENGINES)},实际为 {engine}")
     if split_by not in (None, "township"):
         raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
-    if engine == "local" and province.raw.get("input_root"):
+    if engine == "local" and province.input_root:
         raise InputError("省级配置中的 input_root(HDFS/S3 上的数据位置)只能由 Spark 读取:请加 --engine spark")
     if output is not None:
         province = province.with_output(output)
     out = province.output
     out.mkdir(parents=True, exist_ok=True)
-    _guard(province, out)
+    for county in province.counties:  # the province's outputs never land on a county's input
+        guard_output(county, out)
     config: Config = province.merged_config()
     started = now()
     timings: dict[str, float] = {}

@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+
 from ..errors import ReconcileError
 from . import ProvinceConfig
 
@@ -23,6 +25,10 @@ OCCURRENCE_TABLE = "person_id_occurrence"
 REPORT_TABLE = "_partition_report"
 MULTI_IDS_FILE = "_spark_multi_ids.parquet"
 CHUNK = 8 << 20
+# what a county task returns: its tables as Parquet pieces (table, data) and its (ID number, household) pairs
+RESULT_SCHEMA = pa.schema([("county", pa.string()), ("table", pa.string()), ("data", pa.binary()),
+                           ("id_number", pa.string()), ("cluster_id", pa.string())])
+RESULT_DDL = "county string, table string, data binary, id_number string, cluster_id string"
 
 
 def _session(master: str | None):
@@ -53,28 +59,29 @@ def county_root(province: ProvinceConfig, key: str) -> str:
     """Where Spark reads a county's folder: under `input_root` when the province names one, else locally."""
     county = next(c for c in province.counties if c.partition == key)
     local = county.path.parent if county.path else county.base_dir
-    root = province.raw.get("input_root")
+    root = province.input_root
     if root:
         relative = local.relative_to(province.path.parent).as_posix()
         return str(root).rstrip("/") + "/" + relative
     return "file://" + local.resolve().as_posix()  # Hadoop paths take the characters as they are, not %-escaped
 
 
-def _county_task(config_names: dict[str, str], task_cpus: int):
-    """The function each Spark task runs on one county's files (an Arrow table of path, content, county)."""
+def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpus: int):
+    """The function each Spark task runs on one county's files (an Arrow table of path, content, county, root).
+
+    `skipped` holds, per county, the folder of its own earlier outputs (relative to the county folder),
+    whose files are not inputs."""
 
     def task(table):
+        from urllib.parse import unquote, urlparse
+
         import duckdb
-        import pyarrow as pa
 
         from ..config import load_config
         from .partition import run_partition
 
         county = table.column("county")[0].as_py()
-        from urllib.parse import unquote, urlparse
-
         root = urlparse(table.column("root")[0].as_py()).path.rstrip("/")
-        rows: dict[str, list] = {"county": [], "table": [], "data": [], "id_number": [], "cluster_id": []}
         with tempfile.TemporaryDirectory(prefix="reconcile-county-") as tmp:
             folder = Path(tmp) / "in"
             for path, content in zip(table.column("path").to_pylist(), table.column("content").to_pylist(),
@@ -83,6 +90,8 @@ def _county_task(config_names: dict[str, str], task_cpus: int):
                 if not local.startswith(root + "/"):
                     continue
                 relative = local[len(root) + 1:]
+                if skipped.get(county) and (relative + "/").startswith(skipped[county] + "/"):
+                    continue
                 target = (folder / relative).resolve()
                 if folder.resolve() not in target.parents:  # a path that climbs out is never written
                     continue
@@ -90,35 +99,28 @@ def _county_task(config_names: dict[str, str], task_cpus: int):
                 target.write_bytes(content)
             config = load_config(folder / config_names[county])
             config.partition = county
-            config = config.with_output(Path(tmp) / "out")
-            report = run_partition(config, Path(tmp) / "part", threads=task_cpus)
-            for parquet in sorted((Path(tmp) / "part").glob("*.parquet")):
+            part = Path(tmp) / "part"
+            report = run_partition(config, part, threads=task_cpus)
+            names, pieces = [], []
+            for parquet in sorted(part.glob("*.parquet")):
                 data = parquet.read_bytes()
                 # pieces of at most CHUNK bytes: one huge cell would have to fit in the JVM heap at once
                 for n, start in enumerate(range(0, max(len(data), 1), CHUNK)):
-                    rows["county"].append(county)
-                    rows["table"].append(f"{parquet.stem}#{n:06d}")
-                    rows["data"].append(data[start:start + CHUNK])
-                    rows["id_number"].append(None)
-                    rows["cluster_id"].append(None)
-            rows["county"].append(county)
-            rows["table"].append(REPORT_TABLE)
-            rows["data"].append(json.dumps(report).encode("utf-8"))
-            rows["id_number"].append(None)
-            rows["cluster_id"].append(None)
-            occurrence = Path(tmp) / "part" / f"{OCCURRENCE_TABLE}.parquet"
-            if occurrence.exists():
-                pairs = duckdb.sql(f"select distinct id_number, cluster_id from read_parquet('{occurrence.as_posix()}')"
-                                   ).fetchall()
-                for id_number, cluster_id in pairs:
-                    rows["county"].append(county)
-                    rows["table"].append(None)
-                    rows["data"].append(None)
-                    rows["id_number"].append(id_number)
-                    rows["cluster_id"].append(cluster_id)
-        return pa.table(rows, schema=pa.schema([("county", pa.string()), ("table", pa.string()),
-                                                ("data", pa.binary()), ("id_number", pa.string()),
-                                                ("cluster_id", pa.string())]))
+                    names.append(f"{parquet.stem}#{n:06d}")
+                    pieces.append(data[start:start + CHUNK])
+            names.append(REPORT_TABLE)
+            pieces.append(json.dumps(report).encode("utf-8"))
+            tables = pa.table({"county": [county] * len(names), "table": names, "data": pieces,
+                               "id_number": pa.nulls(len(names), pa.string()),
+                               "cluster_id": pa.nulls(len(names), pa.string())}, schema=RESULT_SCHEMA)
+            occurrence = part / f"{OCCURRENCE_TABLE}.parquet"
+            if not occurrence.exists():
+                return tables
+            pairs = duckdb.sql(f"""
+                select $county as county, null::varchar as "table", null::blob as data, id_number, cluster_id
+                from (select distinct id_number, cluster_id from read_parquet('{occurrence.as_posix()}'))
+            """, params={"county": county}).to_arrow_table().cast(RESULT_SCHEMA)
+            return pa.concat_tables([tables, pairs])
 
     return task
 
@@ -132,20 +134,20 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
     try:
         frames = []
         names: dict[str, str] = {}
+        skipped: dict[str, str] = {}
         for county in province.counties:
             root = county_root(province, county.partition)
             names[county.partition] = county.path.name if county.path else "reconcile.yaml"
+            if county.base_dir in county.output.parents:
+                skipped[county.partition] = county.output.relative_to(county.base_dir).as_posix()
             frames.append(spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
                           .select("path", "content")
                           .withColumn("county", F.lit(county.partition)).withColumn("root", F.lit(root)))
         files = frames[0]
         for frame in frames[1:]:
             files = files.unionByName(frame)
-        # skip earlier outputs that may sit inside a county folder
-        files = files.filter(~F.col("path").contains("/out/") & ~F.col("path").contains("/.partitions/"))
-        schema = "county string, table string, data binary, id_number string, cluster_id string"
         results = files.repartition(max(1, len(province.counties)), "county").groupBy("county") \
-            .applyInArrow(_county_task(names, int(spark.conf.get("spark.task.cpus", "1"))), schema) \
+            .applyInArrow(_county_task(names, skipped, int(spark.conf.get("spark.task.cpus", "1"))), RESULT_DDL) \
             .persist(StorageLevel.DISK_ONLY)  # the counties' tables stay out of the JVM heap
         reports: list[dict] = []
         pieces: dict[Path, dict[int, bytes]] = {}
@@ -177,7 +179,6 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
 
 
 def _write_ids(path: Path, ids: list[str]) -> None:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)

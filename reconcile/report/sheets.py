@@ -163,13 +163,12 @@ def findings_sheet(data: ReportData) -> Sheet:
     f = sorted_findings(data.findings)
     notes = []
     if f.height > WORKBOOK_FINDINGS_LIMIT:
-        severe = f.with_columns(
-            _sev=pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32),
-            _n=pl.int_range(pl.len()))
-        keep = severe.sort(["_sev", "_n"]).head(WORKBOOK_FINDINGS_LIMIT)["_n"]
         notes.append(f"共 {f.height} 个问题,本表按严重程度列出前 {WORKBOOK_FINDINGS_LIMIT} 个;"
                      f"全部问题见同一文件夹的 findings.csv / findings.parquet,或按乡镇拆分的报告(--split-by township)")
-        f = severe.filter(pl.col("_n").is_in(keep.implode())).drop("_sev", "_n")
+        # the most severe first, then back in the sheet's own order
+        f = (f.with_row_index("_n")
+             .sort([pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32), "_n"])
+             .head(WORKBOOK_FINDINGS_LIMIT).sort("_n").drop("_n"))
     keys = evidence_keys(f["evidence"], data.sources) if f.height else []
     labels = {k: evidence_label(k, data.sources) for k in keys}
     own = [k for k in keys if k in data.sources]  # one column per source; registers and the rest share one

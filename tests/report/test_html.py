@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from reconcile.report.data import collect
 from reconcile.report.html import render_html, write_html
 
+from ..browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 from .fixture import CLOCK, build
 from .golden import check_golden
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 @pytest.fixture(scope="module")
@@ -40,24 +37,14 @@ def test_html_is_self_contained_and_masked(page):
     assert "<svg" in text
 
 
-def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("python package playwright is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium); the browser test needs it")
-    return sync_playwright
-
-
 def test_page_renders_charts_filters_and_stays_offline(page):
-    sync_playwright = _playwright()
+    sync_playwright = sync_playwright_or_skip()
     _, path = page
     url = path.resolve().as_uri()
     requests: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
             pg.on("request", lambda r: requests.append(r.url))

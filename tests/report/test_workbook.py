@@ -95,3 +95,18 @@ def test_sheet_names_are_safe():
     assert len(safe_sheet_name(long, taken)) <= 31
     assert safe_sheet_name(long, taken) != safe_sheet_name(long, set()) or True
     assert safe_sheet_name("a/b:c", set()) == "a_b_c"
+
+
+def test_findings_sheet_past_its_limit_keeps_the_most_severe_and_says_where_the_rest_are(county, monkeypatch):
+    from reconcile.report import sheets
+
+    _, _, _, data = county
+    severities = data.findings["severity"].to_list()
+    high = severities.count("high")
+    assert 0 < high < len(severities)
+    monkeypatch.setattr(sheets, "WORKBOOK_FINDINGS_LIMIT", high)
+    sheet = sheets.findings_sheet(data)
+    rows = sheet.tables[0].frame
+    assert rows.height == high
+    assert set(rows["c2"].to_list()) == {"高"}, "only the high-severity findings fit"
+    assert any("findings.csv" in note and str(len(severities)) in note for note in sheet.notes)

@@ -18,11 +18,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from ..browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 FILES = ["国家系统导出.xlsx", "村级台账.csv", "扶贫手册.xlsx", "入户核查.csv", "走访记录.csv"]
 # the housing register names its ID column 户主身份证号, which the built-in synonyms read as the head's ID of a
 # household record, not a register's ID: the page flags the file, the officer picks the column
@@ -30,12 +29,7 @@ FIX_FILE, FIX_COLUMN, FIX_NAME = "住建危房鉴定.csv", "户主身份证号",
 
 
 def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("python package playwright is not installed (pip install -e '.[dev]')")
-    if not CHROMIUM:
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium); the browser test needs it")
+    sync_playwright = sync_playwright_or_skip()
     try:
         import uvicorn  # noqa: F401
 
@@ -120,7 +114,7 @@ def test_township_officer_journey(server, tmp_path):
     outside: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True,
                                           locale="zh-CN")
