@@ -23,12 +23,14 @@ from .ledger import is_separate, ledger_stage, persist
 from .link import link
 from .load import load
 from .normalize.stage import normalize
+from .plan import RunPlan, compile_plan
 from .report.files import write_outputs
 from .validate import validate
 
 DB_NAME = "reconcile.duckdb"
 
 STAGES = [
+    ("plan", "核对表头与规则"),
     ("load", "读取文件"),
     ("validate", "检查输入"),
     ("normalize", "标准化"),
@@ -178,15 +180,21 @@ def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float 
 
 
 def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, stage,
-                      rules: list | None = None) -> None:
-    """load → validate → normalise → link → check: what a county run and each county of a province run do.
+                      rules: list | None = None, plan: RunPlan | None = None) -> RunPlan:
+    """plan → load → validate → normalise → link → check: what a county run and each county of a province run do.
 
-    `rules` (default: every selected rule) lets a province partition leave its province-scope rules out."""
-    stage("load", lambda: load(con, config, work_dir))
+    `rules` (default: every selected rule) lets a province partition leave its province-scope rules out; a
+    `plan` compiled beforehand (a province compiles every county's before the first starts) is used as is."""
+    if plan is None:
+        plan = stage("plan", lambda: compile_plan(config, rules))
+    assert plan is not None
+    plan.write(con)
+    stage("load", lambda: load(con, config, work_dir, plan))
     stage("validate", lambda: validate(con))
     stage("normalize", lambda: normalize(con))
     stage("link", lambda: link(con, config))
     stage("check", lambda: check(con, config, rules))
+    return plan
 
 
 def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, stage, show_ids: bool,

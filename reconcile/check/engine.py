@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from string import Formatter
 
 import duckdb
+import jinja2
 import polars as pl
 
 from ..config import Config
-from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTER_KIND_LABELS, ROLE_LABELS, SURVEY_FIELDS
 from .packs import Rule, kinds, select_rules
 from .params import bind, flatten, register_param_tables
 from .types import RULE_TYPES, RuleContext
@@ -49,8 +50,8 @@ class CheckResult:
         return [r for r in self.runs if r.status == "skipped"]
 
 
-def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext:
-    sources = config.sources_by_trust()
+def _data_coverage(con: duckdb.DuckDBPyConnection, sources: list[str]) -> dict[str, set[str]]:
+    """Fields with at least one value per source: only for databases built without a run plan."""
     coverage: dict[str, set[str]] = {s: set() for s in sources}
     for table, fields in (("src_household", [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS]), ("src_person", list(PERSON_FIELDS))):
         cols = {r[0] for r in con.execute(f"describe {table}").fetchall()}
@@ -61,19 +62,76 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
         counts = con.execute(f"select source, {counted} from {table} group by source").fetchall()
         for row in counts:
             coverage.setdefault(row[0], set()).update(f for f, n in zip(present, row[1:], strict=True) if n)
-    registers = {r[0] for r in con.execute("select distinct kind from register").fetchall()} if config.registers else set()
+    return coverage
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?", [name])
+                .fetchone()[0])  # type: ignore[index]
+
+
+def source_labels(config: Config) -> dict[str, str]:
+    """How a person names each source: its role, with the key when two sources share a role."""
+    sources = config.sources_by_trust()
     by_role: dict[str, int] = {}
     for s in sources:
         by_role[config.sources[s].role] = by_role.get(config.sources[s].role, 0) + 1
-    from ..schema import ROLE_LABELS
+    return {s: ROLE_LABELS[config.sources[s].role] + (f"({s})" if by_role[config.sources[s].role] > 1 else "")
+            for s in sources}
 
-    labels = {s: ROLE_LABELS[config.sources[s].role] + (f"({s})" if by_role[config.sources[s].role] > 1 else "")
-              for s in sources}
+
+def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext:
+    """What the rules may read. With a run plan (`plan_field`), a field counts when the file has the column —
+    absent is not empty; a file the plan left out counts as not given."""
+    sources = config.sources_by_trust()
+    if _has_table(con, "plan_field"):
+        excluded = {r[0] for r in con.execute("select owner from plan_file where usage = 'excluded'").fetchall()}
+        sources = [s for s in sources if s not in excluded]
+        coverage: dict[str, set[str]] = {s: set() for s in sources}
+        rows = con.execute("select owner, field from plan_field where status in ('explicit', 'synonym', 'similar', "
+                           "'derived')").fetchall()
+        for owner, fld in rows:
+            if owner in coverage:
+                coverage[owner].add(fld)
+        registers = {config.registers[k].kind for k in config.registers if k not in excluded}
+        has_visits = config.visits is not None and "visits" not in excluded
+    else:
+        coverage = _data_coverage(con, sources)
+        registers = ({r[0] for r in con.execute("select distinct kind from register").fetchall()}
+                     if config.registers else set())
+        has_visits = config.visits is not None
     return RuleContext(
         sources=sources, roles={s: config.sources[s].role for s in sources},
         levels={s: config.sources[s].level for s in sources}, coverage=coverage, registers=registers,
-        has_visits=config.visits is not None, year=config.year, labels=labels,
+        has_visits=has_visits, year=config.year, labels=source_labels(config),
     )
+
+
+def full_context(config: Config) -> RuleContext:
+    """The context of a run whose files carry every field: what each rule would read at most."""
+    from ..schema import source_fields
+
+    sources = config.sources_by_trust()
+    return RuleContext(
+        sources=sources, roles={s: config.sources[s].role for s in sources},
+        levels={s: config.sources[s].level for s in sources},
+        coverage={s: set(source_fields(config.sources[s].role, config.sources[s].level)) for s in sources},
+        registers={r.kind for r in config.registers.values()}, has_visits=config.visits is not None,
+        year=config.year, labels=source_labels(config),
+    )
+
+
+def need_text(need: str) -> str:
+    """A rule's unmet need, as a person reads it (and what to add to run the rule)."""
+    if need.startswith("register:"):
+        kinds = need.split(":", 1)[1].split("|")
+        return ("需要部门数据" + "或".join(f"「{REGISTER_KIND_LABELS.get(k, k)}」" for k in kinds)
+                + ",本次没有提供(或该文件无法使用)")
+    if need == "visits":
+        return "需要走访记录文件,本次没有提供(或该文件无法使用)"
+    if need in ROLE_LABELS:
+        return f"需要「{ROLE_LABELS[need]}」文件,本次没有提供(或该文件无法使用)"
+    return need
 
 
 def _fmt(value: object) -> str:
@@ -123,8 +181,9 @@ def _fill_entities(hits_columns: list[str]) -> str:
             f"{person_join}")
 
 
-def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat: dict) -> list[dict]:
-    sql = RULE_TYPES[rule.type].build(rule, ctx)
+def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat: dict,
+             sql: str | None = None) -> list[dict]:
+    sql = sql if sql is not None else RULE_TYPES[rule.type].build(rule, ctx)
     con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
     cols = [r[0] for r in con.execute("describe _hits").fetchall()]
     frame = pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table())
@@ -154,7 +213,9 @@ def _register_problem_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_labels")
 
 
-def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None) -> CheckResult:
+def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None,
+          sqls: dict[str, str] | None = None) -> CheckResult:
+    """Run `rules` (default: the config's selection); `sqls`, when given, receives each rule's query."""
     rules = rules if rules is not None else select_rules(config)
     register_udfs(con)
     register_param_tables(con, config.params)
@@ -166,13 +227,23 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
         if missing:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", "缺少: " + "; ".join(missing)))
+            reason = ";".join(dict.fromkeys(need_text(m) for m in missing))
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
             continue
         started = time.perf_counter()
         try:
-            found = run_rule(con, rule, ctx, flat)
-        except (duckdb.Error, KeyError) as exc:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"{type(exc).__name__}: {exc}"))
+            sql = RULE_TYPES[rule.type].build(rule, ctx)
+            if sqls is not None:
+                sqls[rule.id] = sql
+            found = run_rule(con, rule, ctx, flat, sql)
+        except jinja2.TemplateError as exc:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 模板无法展开: {exc}"))
+            continue
+        except KeyError as exc:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"未知的参数: ${exc.args[0]}"))
+            continue
+        except duckdb.Error as exc:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 无法运行: {exc}"))
             continue
         seen = set()
         for f in found:  # one finding per fingerprint: a rule that reaches an entity twice says it once
@@ -194,3 +265,28 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     con.execute("create or replace table rule_run as select * from _runs")
     con.unregister("_runs")
     return result
+
+
+def dry_check(config: Config, plan, rules: list[Rule]) -> tuple[dict[str, RuleRun], dict[str, str], list[str]]:
+    """Every rule run against empty tables that have this run's real columns (the run plan's coverage):
+    what runs, what is skipped and why, each rule's query, and the rules whose SQL does not render or bind."""
+    from ..db import connect
+    from ..link import link
+    from ..load import write_empty_raw_tables
+    from ..normalize.stage import normalize
+    from ..validate import validate
+
+    con = connect(None)
+    try:
+        write_empty_raw_tables(con, config)
+        plan.write(con)
+        validate(con)
+        normalize(con)
+        link(con, config)
+        sqls: dict[str, str] = {}
+        result = check(con, config, rules, sqls)
+    finally:
+        con.close()
+    runs = {r.rule_id: r for r in result.runs}
+    errors = [f"规则 {r.rule_id}({r.title}): {r.reason}" for r in result.runs if r.status == "error"]
+    return runs, sqls, errors

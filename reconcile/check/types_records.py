@@ -78,9 +78,13 @@ class RequiredType:
             return [f"没有{'、'.join(rule.spec['roles'])}来源"]
         return []
 
-    def _condition(self, text: str, source: str, ctx: RuleContext) -> str:
-        """Bare household field names → this source's value, then the others' in order of trust."""
+    def _condition(self, text: str, source: str, ctx: RuleContext) -> str | None:
+        """Bare household field names → this source's value, then the others' in order of trust.
+
+        None when the condition reads a field no file has: whether the field applies cannot be told, so it
+        is not judged (absent is not empty: no file's missing column may create a finding)."""
         order = [source] + [s for s in ctx.sources if s != source]
+        unknown: list[str] = []
 
         def value(match: re.Match) -> str:
             word = match.group(0)
@@ -88,12 +92,14 @@ class RequiredType:
                 return word
             carrying = [s for s in order if word in ctx.coverage.get(s, set())]
             if not carrying:
+                unknown.append(word)
                 return "null"
             return "coalesce(" + ", ".join(f'w."{word}_{s}"' for s in carrying) + ", null)"
 
         # only outside quoted literals
         parts = re.split(r"('(?:[^']|'')*')", text)
-        return "".join(p if p.startswith("'") else WORD.sub(value, p) for p in parts)
+        sql = "".join(p if p.startswith("'") else WORD.sub(value, p) for p in parts)
+        return None if unknown else sql
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
         param = rule.spec["param"]
@@ -107,7 +113,10 @@ class RequiredType:
                     continue
                 empty = _empty(fld)
                 if fld in na:
-                    empty += f" and not coalesce({self._condition(na[fld], s, ctx)}, false)"
+                    condition = self._condition(na[fld], s, ctx)
+                    if condition is None:
+                        continue
+                    empty += f" and not coalesce({condition}, false)"
                 checks.append(f"{{'field': '{fld}', 'label': '{spec.label}', 'ord': {order}, 'empty': {empty}}}")
             if not checks:
                 continue

@@ -1,0 +1,450 @@
+"""The run plan: compiled from the config, the rule packs and the header rows of every file, before any
+data row is read (issue 11).
+
+For each file it says which canonical fields the file provides (mapped in `columns:`, recognised
+automatically — and how — or derived) and which it does not; for each rule, on which sources it runs
+and, where it does not, why, in Chinese. Everything a run can get wrong without data is found here and
+reported at once: a required file that cannot be used, rule SQL that does not render or bind (each rule
+is run against empty tables that have the run's real columns), unknown parameters.
+
+"Absent is not empty": the plan's coverage — what the files' headers carry — is what the rules see,
+so a field a file does not have is never judged row by row as if every cell were blank.
+
+Writes `plan_file`, `plan_field`, `plan_rule` and `plan_notice` into the run database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+import polars as pl
+
+from .config import Config, FileSpec, RegisterSpec, SourceSpec
+from .errors import ConfigError, InputError
+
+try:
+    from .load.headers import match_columns
+except ImportError:  # TEMPORARY until the header matcher lands
+    from types import SimpleNamespace
+
+    from .load.headers import suggest_mapping
+
+    def match_columns(headers, targets, explicit, auto):  # type: ignore[no-redef]
+        mapping = {r: t for r, t in explicit.items() if r in headers}
+        if auto:
+            taken = set(mapping.values())
+            mapping.update(suggest_mapping([h for h in headers if h not in mapping], set(targets) - taken))
+        decisions = [SimpleNamespace(raw=r, field=t, status="explicit" if r in explicit else "synonym", score=1.0,
+                                     how="") for r, t in mapping.items()]
+        return SimpleNamespace(mapping=mapping, decisions=decisions, proposals=[], headers=headers,
+                               explicit_missing=[r for r in explicit if r not in headers])
+from .load.peek import peek_headers
+from .schema import (
+    HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
+    REGISTER_FIELDS,
+    REGISTER_KIND_LABELS,
+    ROLE_LABELS,
+    SURVEY_FIELDS,
+    VISIT_FIELDS,
+    Field,
+    register_fields,
+    source_fields,
+)
+from .validate.contract import load_contract
+
+# how a field came to be provided; the other statuses say it is not
+PROVIDED = ("explicit", "synonym", "similar", "derived")
+STATUS_LABELS = {
+    "explicit": "配置指定", "synonym": "自动识别", "similar": "自动识别(相似)", "derived": "由成员行推出",
+    "proposed": "待确认", "absent": "文件中没有", "missing_mapped": "配置的列在文件中不存在", "extra": "未识别的列",
+}
+USAGE_LABELS = {"used": "使用", "household": "按户使用", "excluded": "未使用"}
+RULE_STATUS_LABELS = {"run": "运行", "partial": "部分运行", "skipped": "未运行"}
+ID_SUFFIXES = ("_raw", "_valid", "_birth", "_sex", "_problem")
+
+
+@dataclass
+class FilePlan:
+    owner: str  # source key, register key or "visits"
+    section: str  # sources.system / registers.dibao / visits
+    what: str  # role (sources), register kind, or "visits"
+    label: str  # how a person names the file's content
+    path: str
+    required: bool
+    usage: str = "used"  # used / household / excluded
+    headers: list[str] = field(default_factory=list)
+    header_row: int = 0
+    encoding: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)  # raw header -> canonical field
+    fields: list[dict] = field(default_factory=list)  # plan_field rows of this file
+    message: str = ""
+
+
+@dataclass
+class RulePlan:
+    rule_id: str
+    title: str
+    kind: str
+    pack: str
+    status: str  # run / partial / skipped
+    sources: str = ""  # comma-separated source keys the rule reads
+    reason: str = ""  # why it is skipped, in Chinese
+    unchecked: str = ""  # what it cannot check in this run, in Chinese
+
+
+@dataclass
+class Notice:
+    level: str  # error / warning / info
+    owner: str
+    message: str
+
+
+@dataclass
+class RunPlan:
+    files: dict[str, FilePlan]
+    rules: list[RulePlan]
+    notices: list[Notice]
+    coverage: dict[str, set[str]]  # source key -> fields its file provides
+    register_attrs: dict[str, set[str]]  # register kind -> core fields and attrs its file(s) provide
+    has_visits: bool
+
+    @property
+    def excluded(self) -> set[str]:
+        return {k for k, f in self.files.items() if f.usage == "excluded"}
+
+    @property
+    def register_kinds(self) -> set[str]:
+        return set(self.register_attrs)
+
+    def rule(self, rule_id: str) -> RulePlan | None:
+        return next((r for r in self.rules if r.rule_id == rule_id), None)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        files = pl.DataFrame(
+            [{"owner": f.owner, "section": f.section, "what": f.what, "label": f.label, "path": f.path,
+              "required": f.required, "usage": f.usage, "header_row": f.header_row, "encoding": f.encoding,
+              "headers": json.dumps(f.headers, ensure_ascii=False),
+              "mapping": json.dumps(f.mapping, ensure_ascii=False), "message": f.message}
+             for f in self.files.values()],
+            schema={"owner": pl.String, "section": pl.String, "what": pl.String, "label": pl.String,
+                    "path": pl.String, "required": pl.Boolean, "usage": pl.String, "header_row": pl.Int64,
+                    "encoding": pl.String, "headers": pl.String, "mapping": pl.String, "message": pl.String})
+        fields = pl.DataFrame(
+            [row for f in self.files.values() for row in f.fields],
+            schema={"owner": pl.String, "field": pl.String, "label": pl.String, "status": pl.String,
+                    "raw_header": pl.String, "score": pl.Float64, "how": pl.String})
+        rules = pl.DataFrame([asdict(r) for r in self.rules], schema={
+            "rule_id": pl.String, "title": pl.String, "kind": pl.String, "pack": pl.String, "status": pl.String,
+            "sources": pl.String, "reason": pl.String, "unchecked": pl.String})
+        notices = pl.DataFrame([asdict(n) for n in self.notices],
+                               schema={"level": pl.String, "owner": pl.String, "message": pl.String})
+        return {"plan_file": files, "plan_field": fields, "plan_rule": rules, "plan_notice": notices}
+
+    def write(self, con: duckdb.DuckDBPyConnection) -> None:
+        from .db import write_frame
+
+        for name, frame in self.frames().items():
+            write_frame(con, name, frame)
+
+    def summary_lines(self) -> list[str]:
+        """What a person reads in the terminal: fields per file, rules not (fully) run, notices."""
+        lines = []
+        for f in self.files.values():
+            provided = [r["label"] for r in f.fields if r["status"] in PROVIDED]
+            auto = [f"{r['raw_header']}→{r['label']}" for r in f.fields if r["status"] in ("synonym", "similar")]
+            line = f"{f.label}({f.owner}):{USAGE_LABELS[f.usage]},识别 {len(provided)} 个字段"
+            if auto:
+                line += f",其中自动识别 {len(auto)} 个"
+            lines.append(line)
+        ran = sum(r.status == "run" for r in self.rules)
+        partial = [r for r in self.rules if r.status == "partial"]
+        skipped = [r for r in self.rules if r.status == "skipped"]
+        lines.append(f"规则:{len(self.rules)} 条,完整运行 {ran} 条,部分运行 {len(partial)} 条,未运行 {len(skipped)} 条")
+        for r in skipped:
+            lines.append(f"  未运行 {r.rule_id} {r.title}:{r.reason}")
+        for r in partial:
+            lines.append(f"  部分运行 {r.rule_id} {r.title}:{r.unchecked}")
+        return lines
+
+
+# ---- files ------------------------------------------------------------------------------------------------
+
+def _file_specs(config: Config) -> list[tuple[str, str, FileSpec, str, str, dict[str, Field], str, bool]]:
+    """(owner, section, spec, what, label, fields, contract table, required) for every configured file."""
+    out = []
+    system_like = config.sources_with_role("system") or config.sources_by_trust()[:1]
+    by_role: dict[str, int] = {}
+    for spec in config.sources.values():
+        by_role[spec.role] = by_role.get(spec.role, 0) + 1  # type: ignore[attr-defined]
+    for key, spec in config.sources.items():
+        assert isinstance(spec, SourceSpec)
+        label = ROLE_LABELS[spec.role] + (f"({key})" if by_role[spec.role] > 1 else "")
+        out.append((key, f"sources.{key}", spec, spec.role, label, source_fields(spec.role, spec.level), spec.level,
+                    key in system_like))
+    for key, spec in config.registers.items():
+        assert isinstance(spec, RegisterSpec)
+        out.append((key, f"registers.{key}", spec, spec.kind, "部门数据「" + REGISTER_KIND_LABELS[spec.kind] + "」",
+                    register_fields(spec.kind), "register", False))
+    if config.visits is not None:
+        out.append(("visits", "visits", config.visits, "visits", "走访记录", dict(VISIT_FIELDS), "visit", False))
+    return out
+
+
+def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, str],
+                derived: dict[str, str]) -> list[dict]:
+    decided = {d.field: d for d in match.decisions if d.field and d.raw in mapping}
+    rows = []
+    for name, fld in fields.items():
+        label = _field_label(name, fld)
+        if name in decided:
+            d = decided[name]
+            rows.append({"owner": owner, "field": name, "label": label, "status": d.status, "raw_header": d.raw,
+                         "score": float(d.score), "how": d.how})
+        elif name in derived:
+            rows.append({"owner": owner, "field": name, "label": label, "status": "derived", "raw_header": None,
+                         "score": None, "how": derived[name]})
+        else:
+            proposal = next((d for d in match.proposals if d.field == name), None)
+            rows.append({"owner": owner, "field": name, "label": label,
+                         "status": "proposed" if proposal else "absent",
+                         "raw_header": proposal.raw if proposal else None,
+                         "score": float(proposal.score) if proposal else None,
+                         "how": proposal.how if proposal else ""})
+    for raw in match.explicit_missing:
+        rows.append({"owner": owner, "field": None, "label": raw, "status": "missing_mapped", "raw_header": raw,
+                     "score": None, "how": ""})
+    proposed = {d.raw for d in match.proposals}
+    for raw in [h for h in match.headers if h not in mapping and h not in proposed]:
+        rows.append({"owner": owner, "field": None, "label": raw, "status": "extra", "raw_header": raw,
+                     "score": None, "how": ""})
+    return rows
+
+
+def _field_label(name: str, fld: Field) -> str:
+    if fld.label != name:
+        return fld.label
+    from .check.types_register import ATTR_LABELS
+
+    return ATTR_LABELS.get(name, name)
+
+
+def _derived(level: str, mapped: set[str]) -> dict[str, str]:
+    """Household fields a person-level file provides through its member rows (normalize._derive_households)."""
+    if level != "person":
+        return {}
+    out = {}
+    if "relation" in mapped:
+        if "name" in mapped and "head_name" not in mapped:
+            out["head_name"] = "户主行的姓名"
+        if "id_number" in mapped and "head_id" not in mapped:
+            out["head_id"] = "户主行的证件号码"
+    return out
+
+
+def _missing_required(table: str, mapped: set[str], fields: dict[str, Field], contract: dict) -> list[str]:
+    required = contract["tables"][table]["required"]
+    groups = [[f] for f in required.get("all", []) if f not in mapped]
+    groups += [list(g) for g in required.get("any_of", []) if not mapped.intersection(g)]
+    return [" 或 ".join(f"「{fields[f].label}」" for f in g) for g in groups]
+
+
+def _plan_file(config: Config, owner, section, spec, what, label, fields, table, required, contract,
+               notices: list[Notice], errors: list[str]) -> FilePlan:
+    plan = FilePlan(owner, section, what, label, str(spec.path), required)
+    try:
+        peeked = peek_headers(spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows,
+                              skip_rows=spec.skip_rows, encoding=spec.encoding)
+    except InputError as exc:
+        return _unusable(plan, str(exc), notices, errors)
+    plan.headers, plan.header_row, plan.encoding = peeked.headers, peeked.header_row, peeked.encoding
+    match = match_columns(peeked.headers, fields, spec.columns, spec.profile == "auto")
+    mapping = dict(match.mapping)
+    if table == "register" and "id_number" not in mapping.values():
+        mapping = _household_register(plan, peeked.headers, mapping, spec, notices)
+    mapped = set(mapping.values())
+    plan.mapping = mapping
+    plan.fields = _field_rows(owner, fields, match, mapping, _derived(table, mapped))
+    for raw in match.explicit_missing:
+        notices.append(Notice("warning", owner, f"{label}:配置 {section}.columns 中的列「{raw}」在文件中不存在"
+                                                f"(文件可能改了列名),该列对应的字段本次没有读取"))
+    for d in match.proposals:
+        notices.append(Notice("warning", owner,
+                              f"{label}:列「{d.raw}」可能是「{_field_label(d.field, fields[d.field])}」({d.how}),"
+                              f"未自动采用;确认无误请在配置 {section}.columns 下加一行:  {d.raw}: {d.field}"))
+    problems = _missing_required(table, mapped, fields, contract)
+    if problems:
+        hint = "、".join(problems)
+        text = (f"{label} 文件 {spec.path} 缺少必需的列 {hint};文件中的列:{'、'.join(peeked.headers)}。"
+                f"如果该列的列名不同,请在配置 {section}.columns 下写明 原列名: 字段名")
+        return _unusable(plan, text, notices, errors)
+    return plan
+
+
+def _unusable(plan: FilePlan, text: str, notices: list[Notice], errors: list[str]) -> FilePlan:
+    plan.usage = "excluded"
+    plan.message = text
+    if plan.required:
+        errors.append(text)
+    else:
+        notices.append(Notice("warning", plan.owner, text + ";本次核查不使用该文件,其余照常运行"))
+    return plan
+
+
+def _household_register(plan: FilePlan, headers: list[str], mapping: dict[str, str], spec: FileSpec,
+                        notices: list[Notice]) -> dict[str, str]:
+    """A register with the head's ID but no member ID column is used at household level: its head-ID column
+    serves as the ID (a head is a person of the household), and the notice says what that cannot show."""
+    free = [h for h in headers if h not in mapping]
+    if spec.columns and any(t == "id_number" for t in spec.columns.values()):
+        return mapping  # an explicit ID mapping whose column is missing is reported as such
+    head = match_columns(free, {"head_id": HOUSEHOLD_FIELDS["head_id"]}, {}, True).mapping
+    if not head:
+        return mapping
+    raw = next(iter(head))
+    plan.usage = "household"
+    plan.message = (f"{plan.label}没有成员证件号码列,按户主证件号码列「{raw}」在户一级使用:"
+                    "只能核对到户主本人,不能核对其他家庭成员")
+    notices.append(Notice("info", plan.owner, plan.message))
+    return {**mapping, raw: "id_number"}
+
+
+# ---- rules --------------------------------------------------------------------------------------------------
+
+COLUMN_REF = re.compile(r"\b([a-z][a-z0-9_]*?)_([a-z][a-z0-9_]*)\b")
+
+
+def _column_refs(sql: str, sources: list[str], fields: set[str]) -> set[tuple[str, str]]:
+    """(field, source) pairs a rendered query reads as `<field>[_suffix]_<source>` columns."""
+    refs = set()
+    by_length = sorted(sources, key=len, reverse=True)
+    for token in set(re.findall(r"[a-z][a-z0-9_]*", sql)):
+        for s in by_length:
+            if token.endswith("_" + s):
+                name = token[: -len(s) - 1]
+                for suffix in ID_SUFFIXES:
+                    if name.endswith(suffix) and name[: -len(suffix)] in fields:
+                        name = name[: -len(suffix)]
+                if name in fields:
+                    refs.add((name, s))
+                break
+    return refs
+
+
+def _universe(config: Config) -> dict[str, set[str]]:
+    return {k: set(source_fields(s.role, s.level)) for k, s in config.sources.items()}  # type: ignore[attr-defined]
+
+
+def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePlan], list[str]]:
+    """Run every rule against empty tables with the run's real columns; compare what each reads with what
+    it would read if every file carried every field, to say what this run cannot check."""
+    from .check.engine import dry_check, full_context
+
+    runs, contexts, sql_errors = dry_check(config, plan, rules)
+    full = full_context(config)
+    universe = _universe(config)
+    all_fields = set().union(*universe.values()) if universe else set()
+    field_order = {f: i for i, f in enumerate([*HOUSEHOLD_FIELDS, *SURVEY_FIELDS, *PERSON_FIELDS])}
+    out = []
+    for rule in rules:
+        run = runs[rule.id]
+        if run.status == "error":
+            out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "skipped", "", run.reason))
+            continue
+        if run.status == "skipped":
+            out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "skipped", "", run.reason))
+            continue
+        used_sql = contexts.get(rule.id, "")
+        try:
+            from .check.types import RULE_TYPES
+
+            full_sql = RULE_TYPES[rule.type].build(rule, full)
+        except Exception:  # noqa: BLE001 - a rule that renders only with real columns: nothing to compare
+            full_sql = used_sql
+        sources = list(config.sources)
+        used = _column_refs(used_sql, sources, all_fields)
+        wanted = _column_refs(full_sql, sources, all_fields)
+        lost = {fs for fs in wanted - used if fs[0] not in plan.coverage.get(fs[1], set())}
+        lost |= _required_absent(rule, config, plan)
+        read_sources = [s for s in config.sources_by_trust() if any(s == x for _, x in used)]
+        unchecked = _unchecked_text(lost, plan, field_order)
+        out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if lost else "run",
+                            ",".join(read_sources), "", unchecked))
+    return out, sql_errors
+
+
+def _unchecked_text(lost: set[tuple[str, str]], plan: RunPlan, field_order: dict[str, int]) -> str:
+    """「帮扶责任人证件号码」(村级档案、扶贫手册没有该列): one clause per field, in schema order."""
+    by_field: dict[str, list[str]] = {}
+    order = list(plan.files)
+    for f, s in sorted(lost, key=lambda fs: (field_order.get(fs[0], 999), order.index(fs[1]) if fs[1] in order else 0)):
+        by_field.setdefault(f, []).append(plan.files[s].label if s in plan.files else s)
+    if not by_field:
+        return ""
+    return "未核查:" + ";".join(f"「{_label_of(f)}」({'、'.join(v)}没有该列)" for f, v in by_field.items())
+
+
+def _required_absent(rule, config: Config, plan: RunPlan) -> set[tuple[str, str]]:
+    """A `required` rule's listed fields that a file of a judged role has no column for: one notice about
+    the file, never a finding on each row."""
+    if rule.type != "required":
+        return set()
+    lists = config.params.get(rule.spec["param"]) or {}
+    out = set()
+    for key, spec in config.sources.items():
+        if spec.role in rule.spec["roles"] and key in plan.coverage:  # type: ignore[attr-defined]
+            out |= {(f, key) for f in lists.get(spec.role, []) if f not in plan.coverage[key]}  # type: ignore[attr-defined]
+    return out
+
+
+def _label_of(name: str) -> str:
+    for table in (HOUSEHOLD_FIELDS, SURVEY_FIELDS, PERSON_FIELDS, VISIT_FIELDS, REGISTER_FIELDS):
+        if name in table:
+            return table[name].label
+    return name
+
+
+# ---- the plan ---------------------------------------------------------------------------------------------
+
+def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool = True) -> RunPlan:
+    """The run plan of `config`; raises ConfigError with every problem found when the run cannot start."""
+    from .check.packs import select_rules
+
+    contract = load_contract()
+    notices: list[Notice] = []
+    errors: list[str] = []
+    files: dict[str, FilePlan] = {}
+    for owner, section, spec, what, label, fields, table, required in _file_specs(config):
+        files[owner] = _plan_file(config, owner, section, spec, what, label, fields, table, required, contract,
+                                  notices, errors)
+    coverage = {k: {r["field"] for r in files[k].fields if r["status"] in PROVIDED}
+                for k in config.sources if files[k].usage != "excluded"}
+    register_attrs: dict[str, set[str]] = {}
+    for key, spec in config.registers.items():
+        if files[key].usage != "excluded":
+            register_attrs.setdefault(spec.kind, set()).update(
+                r["field"] for r in files[key].fields if r["status"] in PROVIDED)
+    has_visits = config.visits is not None and files["visits"].usage != "excluded"
+    plan = RunPlan(files, [], notices, coverage, register_attrs, has_visits)
+    if errors:
+        raise ConfigError(errors, str(config.path) if config.path else None)
+    if check_rules:
+        rules = rules if rules is not None else select_rules(config)
+        plan.rules, sql_errors = _rules_plan(config, plan, rules)
+        if sql_errors:
+            raise ConfigError(sql_errors, "rules/")
+    return plan
+
+
+def load_plan(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame] | None:
+    """The plan tables of a run database, or None when the run had none."""
+    names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    if "plan_rule" not in names:
+        return None
+    from .db import query_frame
+
+    return {n: query_frame(con, f"select * from {n}") for n in ("plan_file", "plan_field", "plan_rule", "plan_notice")}
+
