@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import duckdb
@@ -29,6 +30,8 @@ from ..schema import (
     source_fields,
 )
 from ..validate.contract import load_contract
+if TYPE_CHECKING:
+    from ..plan import FilePlan, RunPlan
 from .headers import nearest, spellings_for, suggest_mapping
 from .readers import EXTRA, RawTable, read_table
 
@@ -37,6 +40,7 @@ PERSON_COLUMNS = list({**PERSON_FIELDS, **HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
 REGISTER_COLUMNS = list(REGISTER_FIELDS)
 VISIT_COLUMNS = list(VISIT_FIELDS)
 META_COLUMNS = ["source", "role", "level", "file", "sheet", "row", "rec_key"]
+TEXT_SENSITIVE_FIELDS = {"hh_code", "rec_id", "hukou_no"}  # identifiers an Excel number cell would corrupt
 
 
 @dataclass
@@ -93,11 +97,20 @@ def _check_required(spec: FileSpec, table_kind: str, mapping: dict[str, str], he
 
 
 def _read(spec: FileSpec, fields: dict[str, Field], table_kind: str, section: str, work_dir: Path,
-          contract: dict) -> LoadedFile:
+          contract: dict, planned: FilePlan | None = None) -> LoadedFile:
+    """Read one file; the run plan's mapping is used when the file still has the headers the plan saw."""
+    sensitive = _id_like_headers(spec, fields)
+    if planned is not None:
+        id_like = {name for name, f in fields.items() if f.kind == "id"} | TEXT_SENSITIVE_FIELDS
+        sensitive = [raw for raw, target in planned.mapping.items() if target in id_like] or sensitive
     table = read_table(
         spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows, skip_rows=spec.skip_rows,
-        encoding=spec.encoding, text_sensitive=_id_like_headers(spec, fields), work_dir=work_dir,
+        encoding=spec.encoding, text_sensitive=sensitive, work_dir=work_dir,
     )
+    if planned is not None and planned.headers == table.headers:
+        missing = [r["raw_header"] for r in planned.fields if r["status"] == "missing_mapped"]
+        return LoadedFile(spec, table, dict(planned.mapping), missing)
+    # no plan, or the file changed since the plan read its header: decide again, and check again
     mapping, missing = _resolve_mapping(spec, table.headers, set(fields))
     _check_required(spec, table_kind, mapping, table.headers, fields, section, contract)
     return LoadedFile(spec, table, mapping, missing)
@@ -171,9 +184,32 @@ def _numeric_cells(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:
     )
 
 
-def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list[dict]:
-    """Read every configured file; returns one report entry per source/register/visit file."""
+def write_empty_raw_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """The load stage's tables with every column and no row: what the run plan's dry run starts from."""
+    _write_all(con, [], [], [], [], [], [])
+
+
+def _write_all(con: duckdb.DuckDBPyConnection, households: list, persons: list, registers: list, visits: list,
+               numeric: list, report: list[dict]) -> None:
+    base = ["source", "role", "level", "file", "sheet", "row", "rec_key", "extra"]
+    _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS)
+    _write(con, "raw_person", persons, base + PERSON_COLUMNS)
+    _write(con, "raw_register", registers, ["register", "kind", "file", "sheet", "row", "extra", "attrs"]
+           + REGISTER_COLUMNS)
+    _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS)
+    _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
+    _write(con, "load_report", [pl.DataFrame(report)] if report else [],
+           ["owner", "section", "path", "encoding", "header_row", "rows", "mapping"])
+
+
+def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: RunPlan | None = None) -> list[dict]:
+    """Read every configured file the run plan uses; returns one report entry per file read."""
     contract = load_contract()
+    excluded = plan.excluded if plan is not None else set()
+
+    def planned(owner: str) -> FilePlan | None:
+        return plan.files.get(owner) if plan is not None else None
+
     report: list[dict] = []
     households, persons, registers, visits, numeric = [], [], [], [], []
 
@@ -192,8 +228,10 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list
 
     for key, spec in config.sources.items():
         assert isinstance(spec, SourceSpec)
+        if key in excluded:
+            continue
         fields = source_fields(spec.role, spec.level)
-        loaded = _read(spec, fields, spec.level, f"sources.{key}", work_dir, contract)
+        loaded = _read(spec, fields, spec.level, f"sources.{key}", work_dir, contract, planned(key))
         columns = PERSON_COLUMNS if spec.level == "person" else HOUSEHOLD_COLUMNS
         frame = _with_rec_key(_canonical_frame(loaded, columns)).with_columns(
             pl.lit(key).alias("source"), pl.lit(spec.role).alias("role"), pl.lit(spec.level).alias("level"),
@@ -203,27 +241,21 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path) -> list
 
     for key, spec in config.registers.items():
         assert isinstance(spec, RegisterSpec)
+        if key in excluded:
+            continue
         fields = register_fields(spec.kind)
-        loaded = _read(spec, fields, "register", f"registers.{key}", work_dir, contract)
+        loaded = _read(spec, fields, "register", f"registers.{key}", work_dir, contract, planned(key))
         frame = _canonical_frame(loaded, REGISTER_COLUMNS, attrs=set(REGISTER_ATTRS.get(spec.kind, {}))).with_columns(
             pl.lit(key).alias("register"), pl.lit(spec.kind).alias("kind"),
         )
         registers.append(frame)
         record(key, f"registers.{key}", loaded, frame.height)
 
-    if config.visits is not None:
-        loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract)
+    if config.visits is not None and "visits" not in excluded:
+        loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract, planned("visits"))
         frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
         visits.append(frame)
         record("visits", "visits", loaded, frame.height)
 
-    base = ["source", "role", "level", "file", "sheet", "row", "rec_key", "extra"]
-    _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS)
-    _write(con, "raw_person", persons, base + PERSON_COLUMNS)
-    _write(con, "raw_register", registers, ["register", "kind", "file", "sheet", "row", "extra", "attrs"]
-           + REGISTER_COLUMNS)
-    _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS)
-    _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
-    _write(con, "load_report", [pl.DataFrame(report)] if report else [],
-           ["owner", "section", "path", "encoding", "header_row", "rows", "mapping"])
+    _write_all(con, households, persons, registers, visits, numeric, report)
     return report

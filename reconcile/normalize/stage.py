@@ -128,17 +128,16 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     write_table(con, "src_person", persons)
 
     households = normalize_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
-    if households.height:
-        households = households.with_columns(
-            pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
-        )
+    # every column is there even with no rows: the run plan's dry run binds each rule's SQL to empty tables
+    households = households.with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
+    )
     derived = _derive_households(persons)
     if derived.height:
         households = pl.concat([households, derived], how="diagonal_relaxed") if households.height else derived
-    if households.height:
-        # the blocking key of linkage: 大田村 / 大田村委会 / 城关镇大田 all give 大田
-        households = households.with_columns(
-            map_unique(households["village"], village_key, return_dtype=pl.String).alias("village_key"))
+    # the blocking key of linkage: 大田村 / 大田村委会 / 城关镇大田 all give 大田
+    households = households.with_columns(
+        map_unique(households["village"], village_key, return_dtype=pl.String).alias("village_key"))
     write_table(con, "src_household", households)
 
     registers = read_table(con, "raw_register")
