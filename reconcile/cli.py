@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import ReconcileError
@@ -32,8 +33,6 @@ STATE = {"debug": False}
 def _fail(exc: BaseException) -> None:
     if STATE["debug"]:
         traceback.print_exception(exc)
-    from rich.markup import escape
-
     console.print(f"[bold red]错误:[/] {escape(str(exc))}", highlight=False)  # a message may hold "[web]"
     raise typer.Exit(getattr(exc, "exit_code", 2))
 
@@ -80,6 +79,30 @@ def _runner(config_path: Path, engine: str, workers: int | None, master: str | N
     return partial(run, load_config(config_path))
 
 
+def plan_dict(plan) -> dict:
+    """The run plan for `--json`: rules not fully run and every notice, in Chinese."""
+    return {
+        "rules": {r.rule_id: {"status": r.status, "reason": r.reason, "unchecked": r.unchecked} for r in plan.rules},
+        "files": {f.owner: {"usage": f.usage, "fields": {r["field"]: r["status"] for r in f.fields if r["field"]}}
+                  for f in plan.files.values()},
+        "notices": [{"level": n.level, "source": n.owner, "message": n.message} for n in plan.notices],
+    }
+
+
+def print_plan(plan, target) -> None:
+    """Which fields each file gave and which rules did not (fully) run: the run's coverage."""
+    target.print("[bold]核查范围[/]", highlight=False)
+    for line in plan.summary_lines():
+        target.print(escape(line), highlight=False)
+
+
+def print_notices(plan, target) -> None:
+    for notice in plan.notices:
+        style = {"error": "bold red", "warning": "yellow"}.get(notice.level, "cyan")
+        word = {"error": "错误", "warning": "注意", "info": "说明"}.get(notice.level, "说明")
+        target.print(f"[{style}]{word}:[/] {escape(notice.message)}", highlight=False)
+
+
 def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fail_on: str | None,
          show_ids: bool = False, split_by: str | None = None, engine: str = "local", workers: int | None = None,
          master: str | None = None) -> None:
@@ -98,9 +121,16 @@ def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fai
         _fail(exc)
         return
     if as_json:
-        sys.stdout.write(json.dumps(summary_dict(result), ensure_ascii=False, indent=2) + "\n")
+        data = summary_dict(result)
+        if result.plan is not None:
+            data["plan"] = plan_dict(result.plan)
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     elif not quiet:
         print_summary(result, out_console)
+        if result.plan is not None:
+            print_plan(result.plan, out_console)
+    if result.plan is not None and not as_json:
+        print_notices(result.plan, console)  # warnings reach the terminal even with --quiet
     if fail_on:
         levels = {"high": ["high"], "medium": ["high", "medium"], "low": ["high", "medium", "low"]}[fail_on]
         if result.findings.filter(result.findings["severity"].is_in(levels)).height:
@@ -188,10 +218,16 @@ def serve_command(
 
 @app.command("check-config")
 def check_config_command(config: Annotated[Path, typer.Argument(help="配置文件路径")]) -> None:
-    """只检查配置文件(不读取数据),一次列出所有问题。"""
+    """只检查配置文件(不读取数据),一次列出所有问题;省级配置(含 counties:)检查其中每个县的配置。"""
     from .config import load_config
+    from .province import is_province_file, load_province
 
     try:
+        if is_province_file(config):  # every county's problems at once, as `run` finds them before it starts
+            province = load_province(config)
+            out_console.print(f"[green]省级配置有效[/]: {province.region} {province.year} 年,"
+                              f"{len(province.counties)} 个县({', '.join(province.keys)});输出到 {province.output}")
+            return
         cfg = load_config(config)
     except ReconcileError as exc:
         _fail(exc)

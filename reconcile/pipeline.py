@@ -59,6 +59,7 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
     ledger: dict[str, int] = field(default_factory=dict)  # run_id and new / open / reopened / resolved counts
     partitions: list[dict] = field(default_factory=list)  # province runs: each county's seconds per stage, peak MiB
+    plan: RunPlan | None = None  # what each file provides and which rules ran, before data was read
 
     @property
     def database(self) -> Path:
@@ -244,8 +245,9 @@ def run(config: Config, output: Path | None = None,
     stage = stage_runner(timings, on_stage)
     try:
         with staging_database(out, stage=stage) as con:
-            run_county_stages(con, config, work_dir, stage)
+            plan = run_county_stages(con, config, work_dir, stage)
             result = finish(con, config, out, started, stage, show_ids, split_by, timings)
+            result.plan = plan
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     result.files["database"] = out / DB_NAME

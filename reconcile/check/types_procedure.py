@@ -97,6 +97,8 @@ class ProcedureOrderType:
             any_step = " or ".join(f"{col(f, s, 'date')} is not null" for f, _ in steps)
             req = f" or {col(required, s, 'varchar')} is not null" if required else ""
             for i, (fld, label) in enumerate(steps, start=1):
+                if fld not in ctx.coverage.get(s, set()):
+                    continue  # a step the file has no column for is not judged: absent is not empty
                 gap = param_ref(min_days[fld]) if fld in min_days else "null"
                 year = col(within, s, "bigint") if within else "null::bigint"
                 parts.append(
