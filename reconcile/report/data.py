@@ -16,7 +16,9 @@ import polars as pl
 from ..config import Config
 from ..db import query_frame as _frame
 from ..ledger import LEDGER_TABLES, read_ledger
+from ..plan import load_plan
 from .common import source_labels
+from .coverage import Coverage, build_coverage
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -39,6 +41,7 @@ class ReportData:
     show_ids: bool = False
     link_rate: pl.DataFrame | None = None  # the run's `link_rate` table (county level)
     township: str | None = None  # set on a per-township cut
+    plan: dict[str, pl.DataFrame] | None = None  # the run plan's tables (reconcile.plan.load_plan); None before it
     extra: dict = field(default_factory=dict)
 
     @property
@@ -61,6 +64,17 @@ class ReportData:
     def title(self) -> str:
         where = f"{self.config.region}{self.township}" if self.township else self.config.region
         return f"{where} {self.config.year} 年扶贫数据“四个一致”核查报告"
+
+    def coverage(self) -> Coverage | None:
+        """The plan as people read it: a township's cut covers the same files and rules as its county."""
+        base = self.config.base_dir
+
+        def rewrite(message: str) -> str:
+            for path in self.plan["plan_file"]["path"].drop_nulls().unique().to_list() if self.plan else []:
+                message = message.replace(path, relative(path, base))
+            return message
+
+        return build_coverage(self.plan, self.show_ids, rewrite, explicit_columns(self.config))
 
     def registered(self) -> pl.DataFrame:
         return self.households.filter(pl.col("registered"))
@@ -143,7 +157,14 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         runs=_frame(con, "select * from run order by run_id") if has_ledger else pl.DataFrame(),
         show_ids=show_ids,
         link_rate=_frame(con, "select * from link_rate") if "link_rate" in tables else None,
+        plan=load_plan(con),
     )
+
+
+def explicit_columns(config: Config) -> dict[str, dict[str, str]]:
+    """owner (source key, register key, "visits") → the `columns:` written in the config."""
+    specs = {**config.sources, **config.registers, **({"visits": config.visits} if config.visits else {})}
+    return {owner: dict(spec.columns or {}) for owner, spec in specs.items()}
 
 
 def relative(path: str | Path | None, base: Path) -> str:

@@ -114,7 +114,7 @@ def context(data: ReportData) -> dict:
         "villages": sorted({(r[2], r[3]) for r in rows if r[3]}),
         "kinds": [(k, titles.get(k, k)) for k in kinds_present], "severities": list(SEVERITY_LABELS.items()),
         "statuses": [(k, STATUS_LABELS[k]) for k in ("new", "open", "reopened")],
-        "masked": not data.show_ids,
+        "masked": not data.show_ids, "coverage": data.coverage(),
     }
 
 

@@ -23,10 +23,12 @@ from .common import (
     table3_row,
 )
 from .data import ReportData, relative
+from .sheets_coverage import notice_table
 from .xlsx import Col, Sheet, Table
 
 SHEET_GUIDE = [
     ("说明", "本次运行的范围、数据来源、参数、未运行的规则及原因"),
+    ("核查范围", "各文件识别了哪些字段(配置指定或自动识别)、缺少哪些列;哪些规则未运行或只运行了一部分,原因和需要补充的文件"),
     ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
     ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
@@ -130,12 +132,18 @@ def notes_sheet(data: ReportData) -> Sheet:
                              infer_schema_length=None) if rows else pl.DataFrame(schema=[f"c{i}" for i in range(len(cols))])
         return Table([Col(c, k, max_width=60) for c, k in zip(cols, kinds, strict=True)], frame, title=title)
 
+    cov = data.coverage()
+    # what a person must act on (a renamed column, a file left out, a mapping to confirm) is on the first sheet
+    attention = [notice_table(cov)] if cov is not None and cov.notices else []
+    rule_title = f"规则:运行 {ran} 条,未运行 {not_run.height} 条"
+    if cov is not None and cov.partial:
+        rule_title += f"(其中 {cov.partial} 条只运行了一部分,见「核查范围」)"
     tables = [
         table("运行信息", ["项目", "内容"], info),
+        *attention,
         table("核查结果", ["项目", "数量"], results, ["text", "int"]),
         table("数据来源", ["来源", "文件", "编码", "读取行数"], source_rows, ["text", "text", "text", "int"]),
-        table(f"规则:运行 {ran} 条,未运行 {not_run.height} 条", ["规则编号", "规则名称", "问题类型", "状态", "原因"],
-              rule_rows),
+        table(rule_title, ["规则编号", "规则名称", "问题类型", "状态", "原因"], rule_rows),
         table("参数", ["参数", "取值"], params, ["text", "wrap"]),
         table("各工作表内容", ["工作表", "内容"], SHEET_GUIDE),
     ]

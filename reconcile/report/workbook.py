@@ -1,6 +1,6 @@
 """核查报告.xlsx — the workbook for people (DESIGN §8), and one workbook per township on request.
 
-Sheets: 说明 · 问题台账 · 按乡镇汇总 · 按村汇总 · 督查发现问题汇总表 · 核查情况汇总 · 匹配情况 · 输入问题 · 整改情况.
+Sheets: 说明 · 核查范围 · 问题台账 · 按乡镇汇总 · 按村汇总 · 督查发现问题汇总表 · 核查情况汇总 · 匹配情况 · 输入问题 · 整改情况.
 """
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from pathlib import Path
 
 from .data import ReportData
 from .sheets import findings_sheet, input_sheet, link_sheet, notes_sheet, township_sheet, village_sheet
+from .sheets_coverage import coverage_sheet
 from .sheets_inspection import rectification_sheet, table3_sheet, table4_sheet
 from .xlsx import Sheet, write_workbook
 
 WORKBOOK_NAME = "核查报告.xlsx"
 SPLIT_DIR = "分乡镇"
-SHEET_BUILDERS = [notes_sheet, findings_sheet, township_sheet, village_sheet, table3_sheet, table4_sheet, link_sheet,
+SHEET_BUILDERS = [notes_sheet, coverage_sheet, findings_sheet, township_sheet, village_sheet, table3_sheet, table4_sheet, link_sheet,
                   input_sheet, rectification_sheet]
-SHEET_NAMES = ["说明", "问题台账", "按乡镇汇总", "按村汇总", "督查发现问题汇总表", "核查情况汇总", "匹配情况", "输入问题",
+SHEET_NAMES = ["说明", "核查范围", "问题台账", "按乡镇汇总", "按村汇总", "督查发现问题汇总表", "核查情况汇总", "匹配情况", "输入问题",
                "整改情况"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ import polars as pl
 from reconcile.check.engine import FINDING_COLUMNS
 from reconcile.config import parse_config
 from reconcile.ledger import carry_over, update
+from reconcile.plan import FilePlan, Notice, RulePlan, RunPlan
 
 CLOCK = [datetime(2021, 3, 1, 9, 0), datetime(2021, 4, 1, 9, 0)]
 SOURCES = {"system": ("国家系统导出.xlsx", "person"), "archive": ("村级台账.csv", "household"),
@@ -90,13 +92,63 @@ INPUT_ISSUES = [
 ]
 
 
+def _field(owner, field, label, status, raw=None, score=None, how=""):
+    return {"owner": owner, "field": field, "label": label, "status": status, "raw_header": raw, "score": score,
+            "how": how}
+
+
+def plan(folder: Path) -> RunPlan:
+    """A run plan written by hand (not compiled), so the 核查范围 golden follows the reports only: a renamed
+    column, a proposal to confirm, a register used at household level, one rule skipped and one partial."""
+    def file(owner, section, what, label, name, required, usage="used", fields=(), message=""):
+        return FilePlan(owner, section, what, label, str(folder / name), required, usage, fields=list(fields),
+                        message=message)
+
+    system = file("system", "sources.system", "system", "国家系统", "国家系统导出.xlsx", True, fields=[
+        _field("system", "township", "乡镇", "explicit", "乡", 1.0),
+        _field("system", "village", "村", "synonym", "村名", 1.0, "同义词「村名」"),
+        _field("system", "name", "姓名", "explicit", "姓名", 1.0),
+        _field("system", "head_name", "户主姓名", "derived", how="户主行的姓名"),
+        _field("system", "hh_size", "家庭人口数", "proposed", "家庭人数", 0.82, "与「家庭人口数」相似"),
+        _field("system", "cadre_id", "帮扶责任人证件号码", "absent"),
+        _field("system", "township_notice_date", "乡镇公示日期", "absent"),
+        _field("system", None, "乡镇公示时间", "missing_mapped", "乡镇公示时间"),
+        _field("system", None, "430624196907194917", "extra", "430624196907194917"),
+    ])
+    archive = file("archive", "sources.archive", "archive", "村级档案", "村级台账.csv", False, fields=[
+        _field("archive", "township", "乡镇", "similar", "乡镇名称", 0.93, "与「乡镇」相似"),
+        _field("archive", "hh_size", "家庭人口数", "explicit", "家庭人口", 1.0),
+    ])
+    housing = file("housing", "registers.housing", "housing", "部门数据「住建危房鉴定」", "住建危房鉴定.csv", False,
+                   "household", [_field("housing", "id_number", "证件号码", "explicit", "户主身份证号", 1.0)],
+                   "部门数据「住建危房鉴定」没有成员证件号码列,按户主证件号码列「户主身份证号」在户一级使用")
+    rules = [
+        RulePlan("FC-HH-SIZE", "家庭人口数不一致", "household_size_mismatch", "consistency", "run", "system,archive"),
+        RulePlan("AS-VISIT", "帮扶走访频次不足", "visit_insufficient", "assistance", "skipped", "",
+                 "需要「走访记录」文件,本次没有提供(或该文件无法使用)"),
+        RulePlan("EX-PROC-IDENTIFY", "识别程序不规范", "identify_procedure", "exit_quality", "partial", "archive", "",
+                 "未核查:「乡镇公示日期」(国家系统没有该列)"),
+    ]
+    notices = [
+        Notice("info", "housing", housing.message),
+        Notice("warning", "system", "国家系统:配置 sources.system.columns 中的列「乡镇公示时间」在文件中不存在"
+                                    "(文件可能改了列名),该列对应的字段本次没有读取"),
+        Notice("warning", "system", "国家系统:列「家庭人数」可能是「家庭人口数」(与「家庭人口数」相似),未自动采用;"
+                                    "确认无误请在配置 sources.system.columns 下加一行:  家庭人数: hh_size"),
+        Notice("warning", "archive", f"文件 {folder / '村级台账.csv'} 的第 3 行像是表头"),
+    ]
+    return RunPlan({f.owner: f for f in (system, archive, housing)}, rules, notices, {}, {}, False)
+
+
 def build(folder: Path, run: int = 2, show_ids: bool = False):
     """Write the tables of a two-run county into folder/reconcile.duckdb; returns (con, config)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, _ in SOURCES.values():
         (folder / name).write_text("", encoding="utf-8")
     config = parse_config({"region": "测试县", "year": 2020, "output": "out",
-                           "sources": {k: {"path": name, "role": k, "level": level}
+                           "sources": {k: {"path": name, "role": k, "level": level,
+                                           **({"columns": {"乡镇公示时间": "township_notice_date"}}
+                                              if k == "system" else {})}
                                        for k, (name, level) in SOURCES.items()}}, folder)
     # fixed parameters, so the golden 说明 sheet does not follow rules/params/default.yaml
     config.params = {"exit_line": {2019: 3747, 2020: 4000}, "cadre_household_limit": 5,
@@ -124,6 +176,7 @@ def build(folder: Path, run: int = 2, show_ids: bool = False):
     ])
     con.register("_rr", rule_runs.to_arrow())
     con.execute("create table rule_run as select * from _rr")
+    plan(folder).write(con)
     carry_over(con, folder / "no-previous-ledger.duckdb")
     for i, findings in enumerate([RUN1, RUN2][:run]):
         frame = pl.DataFrame(findings, schema={c: pl.String for c in FINDING_COLUMNS})
@@ -132,3 +185,20 @@ def build(folder: Path, run: int = 2, show_ids: bool = False):
         con.unregister("_f")
         update(con, config, CLOCK[i])
     return con, config
+
+
+@cache
+def sample_plan_without_survey() -> dict[str, pl.DataFrame]:
+    """The plan tables of the sample county run without its survey, compiled for real and read back from a
+    database as the report stage reads them."""
+    from reconcile.config import load_config
+    from reconcile.plan import compile_plan, load_plan
+
+    config = load_config(Path(__file__).resolve().parents[2] / "data" / "sample" / "reconcile.yaml")
+    del config.sources["survey"]
+    con = duckdb.connect()
+    compile_plan(config).write(con)
+    plan = load_plan(con)
+    con.close()
+    assert plan is not None
+    return plan

@@ -6,6 +6,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from reconcile.report.data import collect
@@ -110,3 +111,39 @@ def test_findings_sheet_past_its_limit_keeps_the_most_severe_and_says_where_the_
     assert rows.height == high
     assert set(rows["c2"].to_list()) == {"高"}, "only the high-severity findings fit"
     assert any("findings.csv" in note and str(len(severities)) in note for note in sheet.notes)
+
+
+def _cells(rows: list[list[str]]) -> str:
+    return "\n".join(",".join(r) for r in rows)
+
+
+def test_coverage_sheet_masks_ids_and_the_first_sheet_carries_the_warnings(workbook):
+    coverage = _cells(sheet_rows(workbook, "核查范围"))
+    assert "430624********4917" in coverage and "430624196907194917" not in coverage  # a data row read as headers
+    assert str(workbook.parent) not in coverage  # paths relative to the config
+    notes = sheet_rows(workbook, "说明")
+    warning = next(r for r in notes if "乡镇公示时间" in r[2])
+    assert warning[0] == "警告" and "在文件中不存在" in warning[2]
+
+
+def test_coverage_sheet_lists_the_rules_a_run_without_the_survey_could_not_run(county, tmp_path):
+    from dataclasses import replace
+
+    from .fixture import sample_plan_without_survey
+
+    _, _, _, data = county
+    plan = sample_plan_without_survey()
+    book = write_report_workbook(replace(data, plan=plan), tmp_path / "no-survey.xlsx")
+    rows = sheet_rows(book, "核查范围")
+    skipped = {r[0]: r for r in rows if r[3] == "未运行"}
+    expected = set(plan["plan_rule"].filter(pl.col("status") == "skipped")["rule_id"].to_list())
+    assert "FC-HH-SIZE-SURVEY" in expected and set(skipped) == expected
+    assert "入户核查" in skipped["FC-HH-SIZE-SURVEY"][4] and "没有提供" in skipped["FC-HH-SIZE-SURVEY"][4]
+    partial = [r for r in rows if r[3] == "部分运行"]
+    assert partial and all(r[4].startswith("未核查:") for r in partial)
+    # the same coverage in the township workbooks
+    township = write_township_workbooks(replace(data, plan=plan), tmp_path)["文星镇"]
+    assert {r[0] for r in sheet_rows(township, "核查范围") if r[3] == "未运行"} == expected
+    # people see field labels, never the field codes
+    text = _cells(rows)
+    assert not any(code in text for code in ("head_id", "id_number", "township_notice_date", "hh_size"))
