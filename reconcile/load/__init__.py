@@ -32,7 +32,7 @@ from ..schema import (
 from ..validate.contract import load_contract
 if TYPE_CHECKING:
     from ..plan import FilePlan, RunPlan
-from .headers import nearest, spellings_for, suggest_mapping
+from .headers import ColumnMatch, match_columns, nearest, spellings_for
 from .readers import EXTRA, RawTable, read_table
 
 HOUSEHOLD_COLUMNS = list({**HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
@@ -49,26 +49,25 @@ class LoadedFile:
     table: RawTable
     mapping: dict[str, str]  # raw header -> canonical field (or x_ name)
     unmapped_explicit: list[str]  # explicit `columns:` headers that are not in the file
+    match: ColumnMatch | None = None  # how every header was decided (None: the run plan's mapping was used)
 
 
 def _id_like_headers(spec: FileSpec, fields: dict[str, Field]) -> list[str]:
-    """Headers whose cells must be text: Excel numbers there have lost digits."""
-    sensitive = {name for name, f in fields.items() if f.kind == "id"} | {"hh_code", "rec_id", "hukou_no"}
+    """Headers whose cells must be text: Excel numbers there have lost digits.
+
+    The reader compares them after `normalize_header`, so "身份证号码" also covers "公民身份号码" and a
+    `columns:` key written with full-width brackets covers the half-width header."""
+    sensitive = {name for name, f in fields.items() if f.kind == "id"} | TEXT_SENSITIVE_FIELDS
     headers = [raw for raw, target in spec.columns.items() if target in sensitive]
     if spec.profile == "auto":
+        headers += [f.label for name, f in fields.items() if name in sensitive]
         headers += spellings_for(sorted(sensitive))
     return headers
 
 
-def _resolve_mapping(spec: FileSpec, headers: list[str], targets: set[str]) -> tuple[dict[str, str], list[str]]:
-    mapping = {raw: target for raw, target in spec.columns.items() if raw in headers}
-    missing = [raw for raw in spec.columns if raw not in headers]
-    if spec.profile == "auto":
-        taken = set(mapping.values())
-        free_headers = [h for h in headers if h not in mapping]
-        for raw, target in suggest_mapping(free_headers, targets - taken).items():
-            mapping[raw] = target
-    return mapping, missing
+def _resolve_mapping(spec: FileSpec, headers: list[str], fields: dict[str, Field]) -> ColumnMatch:
+    """`columns:` first, then (profile: auto) the built-in spellings and similarity: headers.match_columns."""
+    return match_columns(headers, fields, spec.columns, spec.profile == "auto")
 
 
 def _check_required(spec: FileSpec, table_kind: str, mapping: dict[str, str], headers: list[str],
@@ -111,9 +110,9 @@ def _read(spec: FileSpec, fields: dict[str, Field], table_kind: str, section: st
         missing = [r["raw_header"] for r in planned.fields if r["status"] == "missing_mapped"]
         return LoadedFile(spec, table, dict(planned.mapping), missing)
     # no plan, or the file changed since the plan read its header: decide again, and check again
-    mapping, missing = _resolve_mapping(spec, table.headers, set(fields))
-    _check_required(spec, table_kind, mapping, table.headers, fields, section, contract)
-    return LoadedFile(spec, table, mapping, missing)
+    match = _resolve_mapping(spec, table.headers, fields)
+    _check_required(spec, table_kind, match.mapping, table.headers, fields, section, contract)
+    return LoadedFile(spec, table, dict(match.mapping), match.explicit_missing, match)
 
 
 def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | None = None) -> pl.DataFrame:
