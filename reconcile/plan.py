@@ -369,6 +369,11 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
         wanted = _column_refs(full_sql, sources, all_fields)
         lost = {fs for fs in wanted - used if fs[0] not in plan.coverage.get(fs[1], set())}
         lost |= _required_absent(rule, config, plan)
+        declared = rule.spec.get("fields") or [] if rule.type == "sql" else []
+        for src in {s for _, s in lost}:
+            gaps = [f for f in declared if f not in plan.coverage.get(src, set())]
+            if gaps:  # the source was left out for want of these columns: name them, not every column it lost
+                lost = {fs for fs in lost if fs[1] != src} | {(f, src) for f in gaps}
         read_sources = [s for s in config.sources_by_trust() if any(s == x for _, x in used)]
         unchecked = _unchecked_text(lost, plan, field_order)
         out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if lost else "run",

@@ -121,12 +121,20 @@ def full_context(config: Config) -> RuleContext:
     )
 
 
-def need_text(need: str) -> str:
+FIELD_LABELS = {name: f.label for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS) for name, f in table.items()}
+
+
+def need_text(need: str, labels: dict[str, str] | None = None) -> str:
     """A rule's unmet need, as a person reads it (and what to add to run the rule)."""
+    labels = labels or {}
     if need.startswith("register:"):
         kinds = need.split(":", 1)[1].split("|")
         return ("需要部门数据" + "或".join(f"「{REGISTER_KIND_LABELS.get(k, k)}」" for k in kinds)
                 + ",本次没有提供(或该文件无法使用)")
+    if need.startswith("all:"):
+        _, fld, lacking = need.split(":", 2)
+        return (f"需要每个来源都有「{FIELD_LABELS.get(fld, fld)}」列({'、'.join(labels.get(s, s) for s in lacking.split(','))}"
+                "没有),否则无法确定某人或某户不在其中")
     if need == "visits":
         return "需要走访记录文件,本次没有提供(或该文件无法使用)"
     if need in ROLE_LABELS:
@@ -227,7 +235,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
         if missing:
-            reason = ";".join(dict.fromkeys(need_text(m) for m in missing))
+            reason = ";".join(dict.fromkeys(need_text(m, ctx.labels) for m in missing))
             result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
             continue
         started = time.perf_counter()

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import jinja2
 
-from ..schema import PERSON_FIELDS, ROLE_LABELS, field_kind
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, ROLE_LABELS, SURVEY_FIELDS, field_kind
 from .packs import Rule
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
-from .types_register import RegisterHitType
+from .types_register import REGISTERED_ROLES, RegisterHitType
 
 
 @dataclass
@@ -46,7 +46,14 @@ class RuleContext:
     def missing_needs(self, needs: list[str]) -> list[str]:
         missing = []
         for need in needs:
-            if need.startswith("register:"):  # register:a|b — any one of these register kinds
+            if need.startswith("all:"):  # all:id_number — every registered record source has that column
+                fld = need.split(":", 1)[1]
+                lacking = [s for s in self.with_role(*REGISTERED_ROLES)
+                           if fld not in self.coverage.get(s, set())
+                           and (fld not in PERSON_FIELDS or fld in HOUSEHOLD_FIELDS or self.levels[s] == "person")]
+                if lacking:
+                    missing.append(f"all:{fld}:" + ",".join(lacking))
+            elif need.startswith("register:"):  # register:a|b — any one of these register kinds
                 if not set(need.split(":", 1)[1].split("|")) & self.registers:
                     missing.append(need)
             elif need == "visits":
@@ -145,11 +152,18 @@ class SqlType:
     `label(source)`, `has(field, source)`, `year`.
     """
 
-    keys = {"sql"}
+    keys = {"sql", "fields"}
 
     def validate(self, rule: Rule) -> list[str]:
         if not rule.spec.get("sql"):
             return ["sql 规则需要 `sql`"]
+        known = {*HOUSEHOLD_FIELDS, *PERSON_FIELDS, *SURVEY_FIELDS}
+        fields = rule.spec.get("fields") or []
+        if not isinstance(fields, list):
+            return ["fields 应为字段名列表(每个参与的来源都必须有这些列)"]
+        bad = [f for f in fields if f not in known]
+        if bad:
+            return [f"fields 中的 `{f}` 不是标准字段" for f in bad]
         try:
             jinja2.Environment().parse(rule.spec["sql"])
         except jinja2.TemplateSyntaxError as exc:
@@ -162,8 +176,16 @@ class SqlType:
     def build(self, rule: Rule, ctx: RuleContext) -> str:
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
         template = env.from_string(rule.spec["sql"])
+        # a source without every column the rule declares in `fields` is left out of the lists the template
+        # loops over: its absent column must not read as an empty cell on every row
+        fields = rule.spec.get("fields") or []
+
+        def carrying(sources: list[str]) -> list[str]:
+            return [s for s in sources if all(f in ctx.coverage.get(s, set()) for f in fields)]
+
         return template.render(
-            sources=ctx.sources, person_sources=ctx.person_sources(), src=lambda *r: ctx.with_role(*r),
+            sources=carrying(ctx.sources), person_sources=carrying(ctx.person_sources()),
+            src=lambda *r: carrying(ctx.with_role(*r)),
             label=ctx.label, has=lambda f, s: f in ctx.coverage.get(s, set()), year=ctx.year,
             roles=ctx.roles,
         )
