@@ -52,7 +52,7 @@ MAPPED = frozenset({"explicit", "synonym", "similar"})
 class _Rules:
     drop: re.Pattern[str]  # bracket content dropped with its brackets (a unit or a qualifier)
     rewrite: tuple[tuple[re.Pattern[str], str], ...]
-    distinct: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
+    distinct: tuple[tuple[str, re.Pattern[str]], ...]  # ("group#label", pattern) for every group's words
     not_mapped: tuple[str, ...]
     fields: dict[str, tuple[str, ...]]
 
@@ -71,8 +71,8 @@ def _rules() -> _Rules:
     return _Rules(
         drop=re.compile(drop or r"(?!)"),
         rewrite=tuple((re.compile(pattern), repl) for pattern, repl in norm.get("rewrite", [])),
-        distinct=tuple(tuple((str(label), re.compile(rx)) for label, rx in group.items())
-                       for group in raw.get("distinct", [])),
+        distinct=tuple((f"{k}#{label}", re.compile(rx)) for k, group in enumerate(raw.get("distinct", []))
+                       for label, rx in group.items()),
         not_mapped=tuple(str(s) for s in raw.get("not_mapped", [])),
         fields={str(k): tuple(str(s) for s in (v or [])) for k, v in (raw.get("fields") or {}).items()},
     )
@@ -116,9 +116,10 @@ def header_keys(h: str) -> list[str]:
 
 
 @lru_cache(maxsize=16384)
-def _signature(norm: str) -> tuple[frozenset[str], ...]:
-    """Which words of each `distinct` group the normalised text carries."""
-    return tuple(frozenset(label for label, rx in group if rx.search(norm)) for group in _rules().distinct)
+def _signature(norm: str) -> frozenset[str]:
+    """Which words of the `distinct` groups the normalised text carries: two texts agree on every group
+    when these sets are equal."""
+    return frozenset([word for word, rx in _rules().distinct if rx.search(norm)])
 
 
 def synonyms() -> dict[str, list[str]]:
@@ -206,7 +207,7 @@ class _Index:
     written: dict[tuple[str | None, str], tuple[str, ...]]  # (field, normalised) -> every way it is written
 
 
-_SIG_IDS: dict[tuple[frozenset[str], ...], int] = {}
+_SIG_IDS: dict[frozenset[str], int] = {}
 
 
 def _sig_id(norm: str) -> int:
