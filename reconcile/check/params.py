@@ -2,7 +2,8 @@
 
 Nested mappings are flattened with `_` (`income_tolerance.absolute` → `$income_tolerance_absolute`);
 mappings keyed by year become tables `param_<name>(year, value)`; the cause→measure table becomes
-`param_cause_measures(cause, measure)`; lists become list values.
+`param_cause_measures(cause, measure)`; lists become list values. Table names come from parameter keys, so
+they must look like `PARAM_NAME` and are quoted in SQL; the values are registered frames, never SQL text.
 """
 
 from __future__ import annotations
@@ -14,17 +15,30 @@ import duckdb
 import polars as pl
 
 PARAM_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+TABLE_PARAMS = ("cause_measures",)  # besides the year-keyed mappings: parameters read as tables, not as `$name`
 
 
-def _is_year_map(value: Any) -> bool:
-    return isinstance(value, dict) and value and all(isinstance(k, int) and 1900 < k < 2100 for k in value)
+def is_year(key: Any) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool) and 1900 < key < 2100
+
+
+def is_year_map(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(is_year(k) for k in value)
+
+
+def param_table(key: str) -> str:
+    """The quoted name of the table holding parameter `key`; a key that is no plain name never reaches SQL."""
+    if not PARAM_NAME.match(str(key)):
+        raise ValueError(f"参数名 {key!r} 只能由小写英文字母、数字和下划线组成")
+    return f'"param_{key}"'
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
-        if _is_year_map(value) or key == "cause_measures":
+        if is_year_map(value) or key in TABLE_PARAMS:
             continue
         if isinstance(value, dict):
             flat.update(flatten(value, f"{name}_"))
@@ -36,20 +50,19 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def register_param_tables(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[str]:
     created = []
     for key, value in params.items():
-        if _is_year_map(value):
+        if is_year_map(value):
             frame = pl.DataFrame({"year": list(value), "value": [float(v) for v in value.values()]},
                                  schema={"year": pl.Int64, "value": pl.Float64})
-            name = f"param_{key}"
         elif key == "cause_measures":
             pairs = [(cause, m) for cause, measures in value.items() for m in measures]
             frame = pl.DataFrame(pairs, schema={"cause": pl.String, "measure": pl.String}, orient="row")
-            name = "param_cause_measures"
         else:
             continue
+        name = param_table(key)
         con.register("_param_frame", frame.to_arrow())
         con.execute(f"create or replace table {name} as select * from _param_frame")
         con.unregister("_param_frame")
-        created.append(name)
+        created.append(name.strip('"'))
     return created
 
 

@@ -18,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import did_you_mean
 from .compare import date_levels, id_levels, member_overlap, name_levels, size_levels
 
 LEVEL_NAMES = {
@@ -29,6 +30,91 @@ LEVEL_NAMES = {
     "equal": ["null", "exact", "else"],
     "overlap": ["null", "all", "majority", "some", "none"],
 }
+
+# What a comparison of each linker can read: its name → the column of the pair records (link/__init__.py builds
+# the pairs with these columns; a comparison added in a config names one with `column:`) ...
+COMPARED_FIELDS = {
+    "household": {"head_id": "head_id", "hh_code": "hh_code", "member_ids": "member_ids_share",
+                  "head_name": "head_name", "members": "members", "hh_size": "hh_size"},
+    "person": {"id_number": "id_number", "name": "name", "birth": "birth", "relation": "relation"},
+}
+# ... and the kinds whose level function accepts that column's values (an ID compared as a date would stop the run)
+COLUMN_KINDS = {
+    "head_id": ("id", "equal"), "id_number": ("id", "equal"), "hh_code": ("equal",), "member_ids_share": ("overlap",),
+    "head_name": ("name", "equal"), "name": ("name", "equal"), "members": ("members",), "hh_size": ("size", "equal"),
+    "birth": ("date", "equal"), "relation": ("equal",),
+}
+COMPARISON_KEYS = ("kind", "label", "fuzzy", "weights", "column")
+THRESHOLDS = ("link", "possible", "margin", "trusted")
+REQUIRED_THRESHOLDS = ("link", "possible")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _listing(names) -> str:
+    return "(可用: " + ", ".join(map(str, names)) + ")"
+
+
+def _comparison_problems(name: str, comp: object, fields: dict[str, str]) -> list[tuple[tuple, str]]:
+    if not isinstance(comp, dict):
+        return [((), f"应为比较项的映射 {{kind, weights, label, fuzzy}},实际为 {comp!r}")]
+    out = [((key,), f"未知的比较项设置{did_you_mean(key, COMPARISON_KEYS)}{_listing(COMPARISON_KEYS)}")
+           for key in comp if key not in COMPARISON_KEYS]
+    columns = sorted(set(fields.values()))
+    column = comp.get("column", fields.get(name))
+    if "column" in comp and column not in columns:
+        out.append((("column",), f"未知的比较字段 `{column}`{did_you_mean(column, columns)}{_listing(columns)}"))
+    elif column is None:
+        out.append(((), f"未知的比较字段 `{name}`{did_you_mean(name, fields)}{_listing(fields)};"
+                        "新增的比较项须用 column 指明比较哪个字段"))
+    kind = comp.get("kind")
+    if kind not in LEVEL_NAMES:
+        out.append((("kind",), f"未知的比较方式 {kind!r}{did_you_mean(kind, LEVEL_NAMES)}{_listing(LEVEL_NAMES)}"))
+    elif column in COLUMN_KINDS and kind not in COLUMN_KINDS[column]:
+        out.append((("kind",), f"字段 {column} 不能用 {kind} 方式比较{_listing(COLUMN_KINDS[column])}"))
+    weights = comp.get("weights")
+    if not isinstance(weights, dict) or not weights:
+        out.append((("weights",), f"应为“等级: 权重”的映射,实际为 {weights!r}"))
+        weights = {}
+    for level, weight in weights.items():
+        if level is None:  # YAML reads a bare `null:` key as no key at all
+            out.append((("weights", "null"), "等级 null 须加引号写成 'null',否则 YAML 把它读作空值"))
+        elif kind in LEVEL_NAMES and level not in LEVEL_NAMES[kind]:
+            out.append((("weights", level), f"比较方式 {kind} 没有等级 `{level}`{did_you_mean(level, LEVEL_NAMES[kind])}"
+                                            f"{_listing(LEVEL_NAMES[kind])}"))
+        if not _number(weight):
+            out.append((("weights", level), f"权重应为数字,实际为 {weight!r}"))
+    if "fuzzy" in comp and not (_number(comp["fuzzy"]) and 0 < comp["fuzzy"] <= 1):
+        out.append((("fuzzy",), f"应为 0 到 1 之间的相似度,实际为 {comp['fuzzy']!r}"))
+    if "label" in comp and not isinstance(comp["label"], str):
+        out.append((("label",), f"应为文本(比较项的中文名称),实际为 {comp['label']!r}"))
+    return out
+
+
+def linkage_problems(entity: str, spec: object) -> list[tuple[tuple, str]]:
+    """Why a `linkage.<entity>` mapping could not build a linker: (key path under it, Chinese message) for every
+    problem at once, so a run stops at config time instead of inside the link stage."""
+    if not isinstance(spec, dict):
+        return [((), f"应为匹配参数的映射(link, possible, margin, trusted, comparisons),实际为 {spec!r}")]
+    allowed = (*THRESHOLDS, "comparisons")
+    out = [((key,), f"未知的匹配参数{did_you_mean(key, allowed)}{_listing(allowed)}") for key in spec
+           if key not in allowed]
+    for key in THRESHOLDS:
+        if key in spec and not _number(spec[key]):
+            out.append(((key,), f"应为数字(匹配得分),实际为 {spec[key]!r}"))
+        elif key not in spec and key in REQUIRED_THRESHOLDS:
+            out.append(((key,), "缺少匹配得分"))
+    if _number(spec.get("link")) and _number(spec.get("possible")) and spec["possible"] > spec["link"]:
+        out.append((("possible",), f"可能匹配的得分 {spec['possible']} 不应高于自动匹配的得分 link {spec['link']}"))
+    comparisons = spec.get("comparisons")
+    if not isinstance(comparisons, dict) or not comparisons:
+        return [*out, (("comparisons",), "应为“比较项: {kind, weights …}”的映射,至少一项")]
+    fields = COMPARED_FIELDS.get(entity, {})
+    for name, comp in comparisons.items():
+        out += [(("comparisons", name, *path), text) for path, text in _comparison_problems(name, comp, fields)]
+    return out
 
 
 @dataclass
