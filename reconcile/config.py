@@ -16,7 +16,7 @@ import yaml
 
 from .errors import ConfigError
 from .errors import did_you_mean as _did_you_mean
-from .resources import default_params, params_dir
+from .preflight import merged_params, param_layers, preflight_problems, yaml_key_lines
 from .schema import EXTRA_PREFIX, LEVELS, REGISTER_KINDS, ROLES, VISIT_FIELDS, register_fields, source_fields
 
 FILE_KEYS = {"path", "encoding", "sheet", "header_rows", "skip_rows", "columns", "profile", "format"}
@@ -76,11 +76,12 @@ class Config:
     visits: FileSpec | None
     packs: list[str]
     rules_disable: list[str]
-    params: dict[str, Any]
+    params: dict[str, Any]  # default.yaml, then the province's file, then `params:` and `linkage:` merged over it
     linkage: dict[str, Any]
     sampling: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SAMPLING))
     rule_files: list[Path] = field(default_factory=list)  # `rules: {extra: …}`: packs beside the built-in ones
     partition: str = ""  # set by a province run: the county's key, which prefixes its cluster ids
+    params_overrides: dict[str, Any] = field(default_factory=dict)  # the config's own `params:`, as written
 
     def sources_by_trust(self) -> list[str]:
         """Source keys in the order their values are trusted for display: system, archive, manual, survey."""
@@ -118,34 +119,10 @@ class _Problems:
         self.items.append(text)
 
 
-def _merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def load_params(province: str, overrides: dict | None, problems: _Problems | None = None) -> dict:
-    """default.yaml, then rules/params/<province>.yaml, then the config's `params:`."""
-    params = copy.deepcopy(default_params())
-    if province and province != "default":
-        path = params_dir() / f"{province}.yaml"
-        if path.exists():
-            with open(path, encoding="utf-8") as f:
-                params = _merge(params, yaml.safe_load(f) or {})
-        elif problems is not None:
-            known = [p.stem for p in params_dir().glob("*.yaml")]
-            problems.add(f"province: 找不到参数集 `{province}`(应为 rules/params/<省份>.yaml){_did_you_mean(province, known)}")
-    if overrides:
-        if problems is not None:
-            for key in overrides:
-                if key not in params:
-                    problems.add(f"params.{key}: 未知参数{_did_you_mean(key, params)}")
-        params = _merge(params, overrides)
-    return params
+def load_params(province: str, overrides: dict | None, linkage: dict | None = None) -> dict:
+    """default.yaml, then rules/params/<province>.yaml, then the config's `params:` and `linkage:`; what does not fit
+    default.yaml is left for `preflight_problems` to report (a part that cannot be read at all is skipped)."""
+    return merged_params(param_layers(province, overrides, linkage)[0])
 
 
 def _int_or_none(value: Any, where: str, problems: _Problems, minimum: int = 0) -> int | None:
@@ -348,48 +325,28 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_path
         if pack not in known_packs:
             problems.add(f"packs: 未知的规则包 {pack!r}{_did_you_mean(str(pack), known_packs)}")
 
-    params = load_params(province, data.get("params") or {}, problems)
-    linkage = data.get("linkage") or {}
-    if linkage and not isinstance(linkage, dict):
-        problems.add("linkage: 应为参数映射")
-        linkage = {}
-    if linkage:
-        known = set(params.get("linkage", {}))
-        problems.unknown_keys("linkage.", linkage, known)
-        params["linkage"] = _merge(params.get("linkage", {}), linkage)
-
+    overrides, linkage = data.get("params") or {}, data.get("linkage") or {}
+    for key, value in (("params", overrides), ("linkage", linkage)):
+        if not isinstance(value, dict):
+            problems.add(f"{key}: 应为“参数名: 值”的映射(见 rules/params/default.yaml),实际为 {value!r}")
+    overrides, linkage = (v if isinstance(v, dict) else {} for v in (overrides, linkage))
+    params = load_params(province, overrides, linkage)
     sampling = _sampling(data.get("sampling"), problems)
 
-    if problems.items:
-        raise ConfigError(problems.items, str(path) if path else None)
     config = Config(path=path, base_dir=base_dir, region=region, year=year, province=province, output=output,
                     ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
-                    rules_disable=disable, params=params, linkage=linkage, sampling=sampling,
-                    rule_files=rule_files)
+                    rules_disable=disable, params=params, linkage=linkage, sampling=sampling, rule_files=rule_files,
+                    params_overrides=overrides)
+    # parameters, rule `$params` and linkage, reported with everything above (an unusable part was skipped)
+    problems.items += preflight_problems(config)
+    if problems.items:
+        raise ConfigError(problems.items, str(path) if path else None)
     from .check.packs import validate_rule_references
 
     bad = validate_rule_references(config)
     if bad:
         raise ConfigError(bad, str(path) if path else None)
     return config
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Dotted key path → 1-based line in the YAML text, so a problem can say where it is."""
-    lines: dict[str, int] = {}
-
-    def walk(node, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                name = f"{prefix}{key.value}"
-                lines[name] = key.start_mark.line + 1
-                walk(value, name + ".")
-
-    try:
-        walk(yaml.compose(text), "")
-    except yaml.YAMLError:
-        pass
-    return lines
 
 
 def _with_lines(problems: list[str], lines: dict[str, int]) -> list[str]:
@@ -419,5 +376,5 @@ def load_config(path: str | Path, check_paths: bool = True) -> Config:
     try:
         return parse_config(data, path.parent, path, check_paths)
     except ConfigError as exc:
-        raise ConfigError(_with_lines(exc.problems, _key_lines(path.read_text(encoding="utf-8-sig"))),
+        raise ConfigError(_with_lines(exc.problems, yaml_key_lines(path.read_text(encoding="utf-8-sig"))),
                           str(path)) from None

@@ -27,6 +27,7 @@ import yaml
 
 from ..config import Config, load_config, with_output
 from ..errors import ConfigError, ReconcileError
+from ..preflight import province_problems
 
 PROVINCE_KEYS = {"region", "year", "province", "output", "ledger", "counties", "workers", "input_root"}
 PARTITION_KEY = re.compile(r"[^0-9A-Za-z_\u4e00-\u9fff]+")
@@ -119,6 +120,8 @@ def load_province(path: str | Path) -> ProvinceConfig:
     if not isinstance(year, int) or isinstance(year, bool) or not 2013 <= year <= 2035:
         problems.append(f"year: 应为 2013–2035 之间的考核年度,实际为 {year!r}")
         year = 2020
+    if "province" in data:  # the parameter set every county must name: one shipped, never a path
+        problems += province_problems(data["province"])
     workers = data.get("workers")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         problems.append(f"workers: 应为正整数(同时运行的县数),实际为 {workers!r}")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..clock import now
 from ..config import Config
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..pipeline import DB_NAME, RunResult, finish, guard_output, stage_runner, staging_database
+from ..preflight import preflight_problems
 from . import ProvinceConfig
 from .merge import merge_partitions, run_province_rules
 from .partition import run_partition
@@ -53,6 +54,15 @@ def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
     return reports
 
 
+def preflight_counties(province: ProvinceConfig) -> None:
+    """Every county's parameter, rule and linkage problems in one error, before the first county starts (a county
+    config loaded through load_config has none left; one assembled in code is checked here)."""
+    problems = [f"县配置 {county.path}: {problem}" for county in province.counties
+                for problem in preflight_problems(county)]
+    if problems:
+        raise ConfigError(problems, str(province.path))
+
+
 def run_province(province: ProvinceConfig, output: Path | None = None, engine: str = "local",
                  workers: int | None = None, master: str | None = None,
                  on_stage: Callable[[str, str, float | None], None] | None = None, show_ids: bool = False,
@@ -64,6 +74,7 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
         raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
     if engine == "local" and province.input_root:
         raise InputError("省级配置中的 input_root(HDFS/S3 上的数据位置)只能由 Spark 读取:请加 --engine spark")
+    preflight_counties(province)
     if output is not None:
         province = province.with_output(output)
     out = province.output
