@@ -33,13 +33,14 @@ SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 # of tests/unit/test_headers.py. A wrong automatic mapping is worse than a missing one, because a
 # wrong column gives findings that look real; a missing one is listed and can be added in a line.
 #
-# Mapped without asking: true variants that survive normalisation score 0.86-0.94 (风险已消除 ≈
-# 风险消除, 家庭成员身份证号 ≈ 成员身份证号); the closest wrong pairs the `distinct` groups let
-# through score 0.80 (户号 ≈ 户编号, 县级公示日期 ≈ 县级公告日期), so the line sits above them.
+# Mapped without asking: variants that survive normalisation score 0.86-0.92 (工资收入 ≈ 工资性收入
+# 0.89, 生产经营收入 ≈ 生产经营性收入 0.92, 明白卡上人口 ≈ 明白卡人口 0.91); the closest pairs the
+# `distinct` groups let through that may be different columns score 0.80 (户号 ≈ 户编号, 县级公示日期
+# ≈ 县级公告日期, 脱贫户属性 ≈ 贫困户属性), so the line sits between them and those are asked.
 SIMILAR_THRESHOLD = 0.85
-# Worth a question (proposed, not mapped): below this, a two-character difference in a
-# four-character header; such pairs are more often different columns than variants (性别 ≈ 民族
-# is 0.0, 户主 ≈ 户编号 0.4, 年收入 ≈ 纯收入 0.67 but blocked), so they stay in `extra`.
+# Worth a question (proposed, not mapped) from here: 劳动力状况 ≈ 劳动能力 0.67, 人口编码 ≈ 人口编号 0.75.
+# Below it the pairs seen are different columns (注销日期 ≈ 死亡日期 0.5, 低保证号 ≈ 低保类别 0.5): a
+# question about them would teach people to click "yes" without reading.
 PROPOSE_THRESHOLD = 0.6
 
 STATUSES = ("explicit", "synonym", "similar", "proposed", "extra")
@@ -390,7 +391,7 @@ def _extra(raw: str, row: np.ndarray, best_other: float, index: _Index,
     name = spelling.field
     assert name is not None
     holder = taken.get(name)
-    if holder is None:  # only when the caller's `auto` made nothing of it
+    if holder is None:  # not reached: a free field this close is assigned above; kept for safety
         return HeaderDecision(raw, None, "extra", score, _found(raw, score, spelling, index))
     how = (f"{_found(raw, score, spelling, index)},但「{index.display[name]}」"
            + ("已由配置中的" if decided[holder].status == "explicit" else "已由更接近的")
