@@ -304,8 +304,12 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         total_issues, issues = R.issues_view(ws.out, done["names"], show_ids)
         downloads = [(key, label, name) for key, (name, label) in R.DOWNLOADS.items() if (ws.out / name).exists()]
         townships = [(i, p.name) for i, p in enumerate(R.township_files(ws.out))]
+        coverage = R.coverage_view(ws.out, lambda text: ws.friendly(text, done["names"]), show_ids)
         return page("results.html.j2", ws=ws, state=ws.state(), done=done, summary=done["summary"],
                     ledger=R.ledger_view(ws.out, show_ids), issues=issues, total_issues=total_issues,
+                    coverage=coverage,
+                    # the CLI's advice to add a `columns:` line: on the page that is step ② instead
+                    columns_hint=bool(coverage) and any("columns" in n["message"] for n in coverage.notices),
                     downloads=downloads, townships=townships, show_ids=show_ids,
                     failed=(ws.status() or {}).get("failed"))
 
@@ -360,12 +364,30 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
 # ---- the file cards and the settings form ---------------------------------------------------------
 
+HOW_TAGS = {"explicit": "已手动修改", "synonym": "自动识别", "similar": "自动识别(相似)", "proposed": "待确认"}
+
+
 def _card(entry: dict) -> dict:
-    """What the page shows for one file: its read-out, status and the mapping table."""
+    """What the page shows for one file: its read-out, status and the mapping table, each column with
+    how it was recognised; a `proposed` column waits for the person to tick it."""
     role, level = entry.get("role") or "", entry.get("level") or "household"
+    headers = entry.get("headers", [])
     fields = F.targets(role, level)
-    mapping, origin = F.effective_mapping(entry.get("headers", []), role, level, entry.get("overrides", {}))
-    problems = F.mapping_problems(entry.get("headers", []), role, level, mapping) if role and not entry.get("error") else []
+    overrides = entry.get("overrides", {})
+    match = F.column_match(headers, role, level, overrides) if role and not entry.get("error") else None
+    mapping = dict(match.mapping) if match else {}
+    problems = F.mapping_problems(headers, role, level, mapping) if match else []
+    notes = []
+    if match:
+        fallback = F.household_fallback(headers, role, mapping)
+        if fallback:
+            notes.append(f"没有成员证件号码列:将按户主证件号码列「{fallback}」在户一级使用,只能核对到户主本人。"
+                         f"如果「{fallback}」列就是要核对的人的证件号码,请在下表把该列选为「证件号码」。")
+        notes += [f"设置中的列「{raw}」在文件中不存在(文件可能改了列名),它对应的字段本次不会读取;"
+                  "请在下表为该字段重新选一列" for raw in match.explicit_missing]
+        if match.proposals:
+            notes.append(f"有 {len(match.proposals)} 列可能对应标准字段但把握不大(标为“待确认”):"
+                         "核对前几行的内容,确实是该字段就勾选“采用”再保存;不勾选则不使用这一列")
     if entry.get("error"):
         badge = ("bad", "无法读取")
     elif not role:
@@ -374,26 +396,37 @@ def _card(entry: dict) -> dict:
         badge = ("off", "不使用")
     elif problems:
         badge = ("warn", "需要处理")
+    elif notes:
+        badge = ("warn", "请确认")
     else:
         badge = ("ok", "可以使用")
     from ..report.common import mask_id, mask_text
     from ..schema import field_kind
 
+    decided = {d.raw: d for d in match.decisions} if match else {}
     columns = []
-    for i, header in enumerate(entry.get("headers", [])):
+    for i, header in enumerate(headers):
+        d = decided.get(header)
         field = mapping.get(header, "")
-        mask = mask_id if field and field_kind(field) == "id" else mask_text  # a malformed ID is masked too
-        columns.append({"index": i, "header": header, "field": field, "origin": origin.get(header, ""),
+        proposal = d.field if d is not None and d.status == "proposed" and d.field in fields else ""
+        shown = field or proposal
+        mask = mask_id if shown and field_kind(shown) == "id" else mask_text  # a malformed ID is masked too
+        status = "off" if header in overrides and not overrides[header] else (d.status if d else "")
+        columns.append({"index": i, "header": header, "field": field, "status": status,
+                        "tag": "已手动修改" if status == "off" else HOW_TAGS.get(status, ""),
+                        "how": mask_text(d.how) if d is not None and status not in ("explicit", "off") else "",
+                        "proposal": proposal, "proposal_label": fields.get(proposal, ""),
                         "samples": [mask(v) or "" for v in entry.get("samples", {}).get(header, [])]})
     return {"entry": entry, "role": role, "level": level, "fields": list(fields.items()), "columns": columns,
-            "problems": problems, "badge": badge, "mapped": len(mapping),
+            "problems": problems, "notes": notes, "badge": badge, "mapped": len(mapping),
             "is_source": role in F.ROLES, "is_xlsx": bool(entry.get("sheets")),
-            "open": bool(problems) or not role or bool(entry.get("error"))}
+            "open": bool(problems) or bool(notes) or not role or bool(entry.get("error"))}
 
 
 def _apply_form(ws: Workspace, form: dict[str, str]) -> None:
     """Store the page's choices: region, year, and per file its role, level, sheet, header rows and the
-    columns the person changed (a select left at what the page suggested stays automatic)."""
+    columns the person changed (a select left at what the page suggested stays automatic; a proposed
+    column ticked "采用" becomes the person's choice)."""
     with ws.edit() as state:
         if "region" in form:
             region = form["region"].strip()[:60]
@@ -419,10 +452,12 @@ def _apply_form(ws: Workspace, form: dict[str, str]) -> None:
                 allowed = F.targets(entry["role"], entry["level"])
                 for i, header in enumerate(entry["headers"]):
                     value = form.get(f"map-{fid}-{i}")
-                    if value is None or value == mapping.get(header, ""):
-                        continue
-                    if value == "" or value in allowed:
-                        entry["overrides"][header] = value
+                    confirmed = form.get(f"confirm-{fid}-{i}")
+                    if value is not None and value != mapping.get(header, ""):
+                        if value == "" or value in allowed:
+                            entry["overrides"][header] = value
+                    elif confirmed and confirmed in allowed and header not in mapping:
+                        entry["overrides"][header] = confirmed
             if role != entry.get("role") and role in F.ROLES and entry.get("role") not in F.ROLES:
                 level = F.guess_level(entry.get("headers", []), role)
             entry["role"], entry["level"] = role, level

@@ -2,8 +2,9 @@
 
 Nothing here re-implements the loader: the header, encoding and rows come from
 `reconcile.load.readers.read_table` (the function `reconcile run` reads files with), the suggested
-mapping from `reconcile.load.headers.suggest_mapping` (`profile: auto`), the fields a file may map
-to from `reconcile.schema`, and the required columns from the input contract.
+mapping from `reconcile.load.headers.match_columns` (what the run plan does with `profile: auto`, the
+person's choices taking the place of `columns:`), the fields a file may map to from `reconcile.schema`,
+and the required columns from the input contract.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ReconcileError
-from ..load.headers import nearest, suggest_mapping
+from ..load.headers import ColumnMatch, match_columns, nearest, suggest_mapping
 from ..load.readers import FORMATS, read_table
 from ..schema import (
+    HOUSEHOLD_FIELDS,
     REGISTER_ATTRS,
     REGISTER_KIND_LABELS,
     ROLES,
     VISIT_FIELDS,
+    Field,
     field_kind,
     register_fields,
     source_fields,
@@ -110,17 +113,22 @@ ATTR_LABELS = {
 }
 
 
+def target_fields(role: str, level: str) -> dict[str, Field]:
+    """The fields a file of this role may provide: the same sets the run plan matches headers against."""
+    if role in ROLES:
+        return source_fields(role, level)
+    if role.startswith(REGISTER):
+        return register_fields(role[len(REGISTER):])
+    if role == VISITS:
+        return dict(VISIT_FIELDS)
+    return {}
+
+
 def targets(role: str, level: str) -> dict[str, str]:
     """Canonical field → Chinese label, for the fields a file of this role may map a column to."""
-    if role in ROLES:
-        return {name: f.label for name, f in source_fields(role, level).items()}
-    if role.startswith(REGISTER):
-        kind = role[len(REGISTER):]
-        return {name: (ATTR_LABELS.get(name, f.label) if name in REGISTER_ATTRS.get(kind, {}) else f.label)
-                for name, f in register_fields(kind).items()}
-    if role == VISITS:
-        return {name: f.label for name, f in VISIT_FIELDS.items()}
-    return {}
+    attrs = REGISTER_ATTRS.get(role[len(REGISTER):], {}) if role.startswith(REGISTER) else {}
+    return {name: (ATTR_LABELS.get(name, f.label) if name in attrs else f.label)
+            for name, f in target_fields(role, level).items()}
 
 
 def table_kind(role: str, level: str) -> str | None:
@@ -140,33 +148,50 @@ def guess_level(headers: list[str], role: str) -> str:
     return "person" if "relation" in mapped or {"name", "head_name"} <= mapped else "household"
 
 
+def column_match(headers: list[str], role: str, level: str, overrides: dict[str, str]) -> ColumnMatch:
+    """The run plan's header matcher on this file: the person's choices stand where a config has
+    `columns:`, everything else is recognised as `profile: auto` recognises it — so a file the person
+    did not touch maps exactly as `reconcile run` maps it without `columns:`. A `proposed` match is not in
+    `.mapping` until the person confirms it (it then becomes one of their choices).
+
+    An override of "" means "this column maps to nothing" and keeps the matcher off it."""
+    fields = target_fields(role, level)
+    explicit = {h: f for h, f in overrides.items() if f and f in fields}
+    off = {h for h, f in overrides.items() if not f}
+    return match_columns([h for h in headers if h not in off], fields, explicit, True)
+
+
 def effective_mapping(headers: list[str], role: str, level: str,
                       overrides: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """raw header → field, and header → "manual" / "auto": the person's choices first, then the
-    built-in synonyms for the other headers (as `_resolve_mapping` does for `profile: auto`).
+    """raw header → field, and header → "manual" / "auto" (see `column_match`)."""
+    match = column_match(headers, role, level, overrides)
+    origin = {d.raw: ("manual" if d.status == "explicit" else "auto") for d in match.decisions if d.mapped}
+    origin.update({h: "manual" for h, f in overrides.items() if h in headers and not f})
+    return dict(match.mapping), origin
 
-    An override of "" means "this column maps to nothing" and keeps the synonyms off it."""
-    allowed = targets(role, level)
-    explicit = {h: f for h, f in overrides.items() if h in headers and f and f in allowed}
-    free = [h for h in headers if h not in overrides or (overrides[h] and overrides[h] not in allowed)]
-    auto = suggest_mapping(free, set(allowed) - set(explicit.values()))
-    mapping = {h: explicit.get(h) or auto.get(h) for h in headers if h in explicit or h in auto}
-    origin = {h: ("manual" if h in explicit else "auto") for h in mapping}
-    for h, f in overrides.items():
-        if h in headers and not f:
-            origin[h] = "manual"
-    return mapping, origin  # type: ignore[return-value]
+
+def household_fallback(headers: list[str], role: str, mapping: dict[str, str]) -> str | None:
+    """For a register with no member-ID column: the head-ID column the run will use instead, at household
+    level (the run plan does the same with a register whose headers carry only the head's ID)."""
+    if not role.startswith(REGISTER) or "id_number" in mapping.values():
+        return None
+    free = [h for h in headers if h not in mapping]
+    head = match_columns(free, {"head_id": HOUSEHOLD_FIELDS["head_id"]}, {}, True).mapping
+    return next(iter(head), None)
 
 
 def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[str, str]) -> list[str]:
     """What stops this file from being read: required columns of the input contract left unmapped,
-    and two columns mapped to one field."""
+    and two columns mapped to one field. A register whose head-ID column stands in for the member ID
+    (`household_fallback`) is readable: the card says so instead."""
     kind = table_kind(role, level)
     if kind is None:
         return []
     labels = targets(role, level)
     required = load_contract()["tables"][kind]["required"]
     mapped = set(mapping.values())
+    if household_fallback(headers, role, mapping):
+        mapped.add("id_number")
     groups = [[f] for f in required.get("all", []) if f not in mapped]
     groups += [list(g) for g in required.get("any_of", []) if not mapped.intersection(g)]
     problems = []

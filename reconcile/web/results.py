@@ -1,9 +1,11 @@
 """What the result pages show, read from the run's own output files (findings.parquet, input_issues.csv,
-the ledger in reconcile.duckdb) and rendered with the report's helpers, ID numbers masked by default."""
+the ledger and the run plan in reconcile.duckdb) and rendered with the report's helpers, ID numbers
+masked by default."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +23,7 @@ from ..report.common import (
     mask_id,
     mask_text,
 )
+from ..report.coverage import Coverage, build_coverage
 from ..report.sheets import sorted_findings
 from ..report.workbook import SPLIT_DIR, WORKBOOK_NAME
 from ..schema import field_kind
@@ -199,3 +202,25 @@ def ledger_view(out: Path, show_ids: bool) -> dict | None:
         "last": last, "first": run_frame.height == 1, "by_township": by_township,
         "resolved": resolved_rows, "resolved_total": resolved_now.height,
     }
+
+
+def coverage_view(out: Path, rewrite: Callable[[str], str], show_ids: bool) -> Coverage | None:
+    """Which checks did not run or ran partly and why, the plan's notices and each file's fields: the run
+    plan in reconcile.duckdb, as the workbook's 核查范围 sheet shows it. None for a run without a plan."""
+    import duckdb
+
+    from ..plan import load_plan
+
+    database = out / "reconcile.duckdb"
+    if not database.exists():
+        return None
+    try:
+        con = duckdb.connect(str(database), read_only=True,
+                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    except duckdb.Error:
+        return None  # being replaced by a run that just finished: the next page load reads it
+    try:
+        plan = load_plan(con)
+    finally:
+        con.close()
+    return build_coverage(plan, show_ids, rewrite)

@@ -72,7 +72,7 @@ def _job(ws: Workspace, config: Config, names: dict[str, str], progress: dict) -
         progress["status"] = "done"
     except ReconcileError as exc:
         message = friendly(str(exc), ws, names)
-        if "columns 下加一行" in message:
+        if "columns 下" in message:  # the CLI's advice to edit columns: — on the page that is a drop-down
             message += ("\n\n在网页上不需要改配置文件:回到第 2 步,展开该文件的“列名对应”,"
                         "在下拉框中为这一列选择提示中的标准字段,再开始核查。")
         ws.save_status({"done": previous.get("done"), "failed": {"error": message,

@@ -98,12 +98,14 @@ def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_p
     url = _new(web)
     housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
     page = _upload(web, url, SAMPLE / "入户核查.csv", housing)
-    assert "缺少必需的列 「证件号码」" in page.text and "「户主身份证号」列可能就是它" in page.text
+    # as the run plan does: no member-ID column, so the head's ID column serves at household level
+    assert "缺少必需的列" not in page.text and "请确认" in page.text
+    assert "将按户主证件号码列「户主身份证号」在户一级使用" in page.text
     state = _state(web, url)
     entry = next(f for f in state["files"] if f["name"] == housing.name)
     index = entry["headers"].index("户主身份证号")
     page = web.post(url + "/settings", data=_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "id_number"}))
-    assert "缺少必需的列" not in page.text and "已手动修改" in page.text
+    assert "在户一级使用" not in page.text and "已手动修改" in page.text
     assert _state(web, url)["files"][1]["overrides"] == {"户主身份证号": "id_number"}
 
     text = web.get(url + "/reconcile.yaml").text
@@ -234,11 +236,13 @@ def test_a_run_error_is_the_clis_message_on_the_page(web, tmp_path):
     (folder / "reconcile.yaml").write_text(web.get(url + "/reconcile.yaml").text, encoding="utf-8")
     result = CliRunner().invoke(cli, ["run", str(folder / "reconcile.yaml"), "--quiet"])
     assert result.exit_code == 2
-    cli_message = " ".join(result.output.replace("错误:", "").split())
-    page_message = " ".join(status["error"].split())
-    assert "缺少必需的列 「户主姓名」(head_name)" in page_message
-    # the CLI's words, with the person's file name for the path, and how to fix it on the page
-    assert page_message.replace("「入户核查.csv」", str(folder / "入户核查.csv")).startswith(cli_message)
+    cli_message = "".join(result.output.replace("错误:", "").split())  # rich wraps lines anywhere
+    page_message = "".join(status["error"].split())
+    assert "缺少必需的列「户主姓名」" in page_message
+    # the CLI's words, with the person's file names for the paths, and how to fix it on the page
+    own = page_message.replace("「入户核查.csv」", str(folder / "入户核查.csv")).replace(
+        "配置文件reconcile.yaml", "配置文件" + str(folder / "reconcile.yaml"))
+    assert own.startswith(cli_message)
     assert page_message.endswith("在下拉框中为这一列选择提示中的标准字段,再开始核查。")
     page = web.get(url)
     assert "上次核查没有完成" in page.text and "缺少必需的列" in page.text
@@ -316,3 +320,84 @@ def test_two_workspaces_run_at_once_on_any_subset_of_files(web):
     workbook = web.get(a + "/download/workbook")
     assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
     assert "filename*=utf-8''" in workbook.headers["content-disposition"]
+
+
+def test_results_page_says_which_checks_did_not_run_and_why(web):
+    """The survey alone with a register that has only the head's ID: most checks cannot run; the page says
+    which, why, and what the run did with the register."""
+    url = _new(web)
+    _upload(web, url, SAMPLE / "入户核查.csv", SAMPLE / "部门数据" / "住建危房鉴定.csv")
+    response = web.post(url + "/settings", data=_form(_state(web, url), region="文星镇", year="2020", action="run"),
+                        follow_redirects=False)
+    assert response.headers["location"].endswith("/run")
+    assert _wait(web, url)["status"] == "done"
+    page = web.get(url + "/results").text
+    section = page.split('id="coverage"')[1].split("</section>")[0]
+    assert re.search(r"规则共 \d+ 条:完整运行 \d+ 条,部分运行 \d+ 条,未运行 \d+ 条", section)
+    visit = section.split("帮扶走访频次不足")[1].split("</tr>")[0]
+    assert "未运行" in visit and "走访记录" in visit and "没有提供" in visit
+    assert re.search(r"部分运行</td><td[^>]*>未核查:", section)
+    # the plan's notice, with the person's file name
+    assert "住建危房鉴定" in section and "在户一级使用" in section
+    assert "/run/" not in section and "workspaces" not in section
+
+
+def test_a_proposed_mapping_is_used_only_once_the_person_confirms_it(web):
+    url = _new(web)
+    text = (SAMPLE / "入户核查.csv").read_bytes().decode("utf-8-sig").replace("核查日期", "核实日期", 1)
+    page = _upload(web, url, ("入户核查.csv", text.encode("utf-8")))
+    entry = _state(web, url)["files"][0]
+    index = entry["headers"].index("核实日期")
+    card = page.text.split(f'id="f{entry["fid"]}"')[1].split("</article>")[0]
+    row = card.split("核实日期</td>")[1].split("</tr>")[0]
+    # shown pre-filled as a choice to tick, with how it was recognised, but not applied
+    assert "待确认" in row and "相似度" in row and "核查日期" in row
+    assert f'name="confirm-{entry["fid"]}-{index}" value="survey_date"' in row and "checked" not in row
+    assert '<option value="survey_date" selected>' not in row
+    assert "核实日期" not in yaml.safe_load(web.get(url + "/reconcile.yaml").text)["sources"]["survey"]["columns"]
+    # saving without ticking it changes nothing
+    web.post(url + "/settings", data=_form(_state(web, url)))
+    assert _state(web, url)["files"][0]["overrides"] == {}
+    # ticked: the person's choice, used by the run and written to reconcile.yaml
+    page = web.post(url + "/settings", data=_form(_state(web, url), **{f"confirm-{entry['fid']}-{index}": "survey_date"}))
+    assert _state(web, url)["files"][0]["overrides"] == {"核实日期": "survey_date"}
+    row = page.text.split("核实日期</td>")[1].split("</tr>")[0]
+    assert '<option value="survey_date" selected>' in row and "已手动修改" in row and "待确认" not in row
+    assert yaml.safe_load(web.get(url + "/reconcile.yaml").text)["sources"]["survey"]["columns"]["核实日期"] == \
+        "survey_date"
+
+
+def test_the_pages_automatic_mapping_is_the_clis(web, tmp_path):
+    """Files the person does not touch map exactly as `reconcile run` maps them with no `columns:`."""
+    from reconcile.plan import compile_plan
+
+    names = ["国家系统导出.xlsx", "村级台账.csv", "入户核查.csv", "走访记录.csv"]
+    registers = ["民政低保.csv", "住建危房鉴定.csv", "工商登记.csv"]
+    url = _new(web)
+    _upload(web, url, *[SAMPLE / n for n in names], *[SAMPLE / "部门数据" / n for n in registers])
+    page = _state(web, url)
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    for n in names:
+        shutil.copy(SAMPLE / n, folder)
+    for n in registers:
+        shutil.copy(SAMPLE / "部门数据" / n, folder)
+    specs = {e["name"]: e for e in page["files"]}
+    config = {"region": "湘阴县", "year": 2020, "output": "out/",
+              "sources": {e["role"]: {"path": n, "role": e["role"], "level": e["level"]}
+                          for n, e in specs.items() if e["role"] in ("system", "archive", "survey")},
+              "registers": {e["role"].split(":")[1]: {"path": n, "kind": e["role"].split(":")[1]}
+                            for n, e in specs.items() if e["role"].startswith("register:")},
+              "visits": {"path": "走访记录.csv"}}
+    (folder / "reconcile.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    plan = compile_plan(load_config(folder / "reconcile.yaml"), check_rules=False)
+    by_path = {Path(f.path).name: f for f in plan.files.values()}
+    from reconcile.web.files import effective_mapping
+
+    for name, entry in specs.items():
+        mapping, _ = effective_mapping(entry["headers"], entry["role"], entry["level"], entry["overrides"])
+        cli = dict(by_path[name].mapping)
+        if by_path[name].usage == "household":  # the head's ID stands in for the member ID, on both sides
+            assert "在户一级使用" in web.get(url).text
+            cli = {h: f for h, f in cli.items() if f != "id_number"}
+        assert mapping == cli, name

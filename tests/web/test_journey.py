@@ -154,12 +154,18 @@ def test_township_officer_journey(server, tmp_path):
             assert page.input_value("input[name=region]") == "湘阴县"
             assert page.input_value("input[name=year]") == "2020"
 
-            # 2. the page flags the register without an ID column; pick the column from the drop-down
-            assert page.locator("article.card.warn").count() == 1
+            # 2. the page flags the register without an ID column (it would be used at household level, as the
+            # run plan does) and every file with a column it is not sure of; pick the ID column from the
+            # drop-down, tick the columns waiting for confirmation
+            proposals = page.locator("input[type=checkbox][name^=confirm-]")
+            assert page.locator("article.card.warn").count() == 1 + page.locator(
+                "article.card.warn", has=proposals).count()
             card = page.locator("article.card", has_text=FIX_FILE)
-            assert f"「{FIX_COLUMN}」列可能就是它" in card.inner_text()
+            assert f"将按户主证件号码列「{FIX_COLUMN}」在户一级使用" in card.inner_text()
             card.locator("tr", has_text=FIX_COLUMN).locator("select").select_option("id_number")
             card.locator("tr", has_text=FIX_NAME).locator("select").select_option("name")  # optional, for the evidence
+            for box in proposals.all():
+                box.check()
             page.click("#run button[value=save]")
             page.wait_for_selector("article.card")
             assert page.locator("article.card.warn").count() == 0
@@ -179,6 +185,8 @@ def test_township_officer_journey(server, tmp_path):
             page.wait_for_url("**/results", timeout=120_000)
             assert "湘阴县 2020 年核查结果" in page.inner_text("h1")
             assert "第一次核查" in page.inner_text("#rectify")
+            assert "规则共" in page.inner_text("#coverage")
+            page.locator("#coverage").screenshot(path=str(shots / "web-3b-coverage.png"))
             first_run = _page_findings(tmp_path, page.url)
 
             # the reconcile.yaml the page wrote runs the same check from the command line
