@@ -147,10 +147,13 @@ def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | N
 
 
 def _with_rec_key(frame: pl.DataFrame) -> pl.DataFrame:
-    stripped = pl.col("rec_id").str.strip_chars()
+    # the record id as the normalise stage cleans it, so a `="…"`-wrapped export keys like a plain one
+    from ..normalize.columns import normalize_series
+
+    cleaned, _ = normalize_series(frame["rec_id"], "ident")
     fallback = pl.concat_str([pl.col("file"), pl.col("sheet"), pl.col("row").cast(pl.String)], separator=":")
-    keyed = frame.with_columns(
-        pl.when(stripped.is_not_null() & (stripped != "")).then(stripped).otherwise(fallback).alias("rec_key")
+    keyed = frame.with_columns(cleaned.alias("rec_key")).with_columns(
+        pl.when(pl.col("rec_key").is_not_null()).then(pl.col("rec_key")).otherwise(fallback).alias("rec_key")
     )
     # a record id typed twice must not make two records one: the second keeps its file position too
     repeated = pl.col("rec_key").is_duplicated()

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import yaml
 
-from ._text import as_text, clean_text, squeeze, unwrap
+from ._text import as_text, clean_cell, clean_code
 from .result import EMPTY, Normalized
 
 
@@ -30,16 +30,13 @@ class CodeList:
         return label in self.labels
 
 
-_FLOAT_CODE = re.compile(r"(\d+)\.0+")
 _CODE_THEN_LABEL = re.compile(r"(\d+)[-_.:、)]*(\D.*)")
 _LIST_SEPARATORS = re.compile(r"[,、;/|\s]+")
 _SPACE_IN_BRACKETS = re.compile(r"\s*(\()\s*|\s*(\))")
 
 
 def _key(text: str) -> str:
-    key = unwrap(squeeze(text)).casefold()
-    match = _FLOAT_CODE.fullmatch(key)
-    return match.group(1) if match else key
+    return clean_code(text).casefold()
 
 
 def _build(raw_lists: dict) -> dict[str, CodeList]:
@@ -128,7 +125,7 @@ def normalize_code(raw: str | None, codelist: str) -> Normalized:
 @lru_cache(maxsize=1 << 16)
 def _normalize_code_list(raw: str, codelist: str) -> Normalized:
     # Spaces separate items here, so only the spaces around brackets ("教育资助 (雨露计划)") go first.
-    text = _SPACE_IN_BRACKETS.sub(lambda m: m.group(1) or m.group(2), unwrap(clean_text(raw)))
+    text = _SPACE_IN_BRACKETS.sub(lambda m: m.group(1) or m.group(2), clean_cell(raw))
     items = [item for item in _LIST_SEPARATORS.split(text) if item]
     if not items:
         return EMPTY  # only separators: nothing was listed

@@ -46,6 +46,43 @@ def _coerce(value: object, kind: str) -> object:
 _YEAR_OK = (_MIN_YEAR, _MAX_YEAR)  # the bounds of the normalisers themselves, so the two cannot drift apart
 
 
+def peel_wrapper(raw: pl.Expr) -> pl.Expr:
+    """The value inside the common export wrappers (`="…"`, `=""…""`, a leading `'`), else the value.
+
+    Only a quote-free inside is taken, so what comes out is what `_text.clean_cell` peels too; a fast
+    path then judges it like any other value and hands back what is not in canonical shape.
+    """
+    return pl.coalesce(
+        raw.str.extract(r'^\s*=\s*"([^"]*)"\s*$', 1),
+        raw.str.extract(r'^\s*=\s*""([^"]*)""\s*$', 1),
+        raw.str.extract(r"^'([^'=\"]*)$", 1),
+        raw,
+    )
+
+
+def _peeled(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `_peeled`: `raw` without export wrappers, computed once (fast paths read it
+    several times), and not at all for a column that has none."""
+    wrapped = frame.height and frame.select(pl.col("raw").str.contains(r"^\s*['=]").any()).item()
+    return frame.with_columns((peel_wrapper(pl.col("raw")) if wrapped else pl.col("raw")).alias("_peeled"))
+
+
+# Text the cleaning leaves as it is: ASCII and common CJK characters (all stable under NFKC), no
+# invisible character, no whitespace but single inner spaces, nothing a wrapper starts with.
+_PLAIN = r"!-~\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{3001}\x{3002}\x{300a}-\x{300f}\x{2014}\x{2018}\x{2019}\x{201c}\x{201d}\x{b7}"
+_WRAPPER_START = r"^['=\"]"
+
+
+def _fast_text(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    plain = raw.str.contains(rf"^[{_PLAIN}]+(?: [{_PLAIN}]+)*$") & ~raw.str.contains(_WRAPPER_START)
+    return plain, pl.when(plain).then(raw)
+
+
+def _fast_ident(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    plain = raw.str.contains(rf"^[{_PLAIN}]+$") & ~raw.str.contains(rf"{_WRAPPER_START}|^\d+\.0+$")
+    return plain, pl.when(plain).then(raw)
+
+
 def _fast_date(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     iso = raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")
     parsed = pl.when(iso).then(raw.str.to_date("%Y-%m-%d", strict=False))
@@ -83,7 +120,7 @@ def _fast_name(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 FAST_PATHS = {"date": _fast_date, "yearmonth": _fast_yearmonth, "year": _fast_year, "money": _fast_money,
-              "int": _fast_int, "name": _fast_name}
+              "int": _fast_int, "name": _fast_name, "text": _fast_text, "ident": _fast_ident}
 
 
 def _python_lookup(uniques: list, kind: str) -> pl.DataFrame:
@@ -97,19 +134,38 @@ def _python_lookup(uniques: list, kind: str) -> pl.DataFrame:
     )
 
 
+def _merge_slow(split: pl.DataFrame, slow: pl.DataFrame, keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Fast results where the fast path took the row, the Python normaliser's for the others."""
+    fast = [pl.when("_ok").then(pl.col(c)).alias(c) for c in columns]
+    if slow.height == 0:
+        return split.select(*keys, *fast)
+    joined = split.join(slow, on=keys, how="left", maintain_order="left", suffix="_slow")
+    return joined.select(*keys, *[pl.when("_ok").then(pl.col(c)).otherwise(pl.col(f"{c}_slow")).alias(c)
+                                  for c in columns])
+
+
+# Identifiers and free text hardly repeat in a column, so their fast path runs row by row; other
+# kinds repeat (dates, amounts, names), and each distinct value is judged once.
+_ROW_WISE = frozenset({"text", "ident"})
+
+
 def normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
     """Return (normalised values, problem codes) aligned with `raw`."""
-    uniques = raw.drop_nulls().unique().to_frame("raw").cast({"raw": pl.String})
+    frame = raw.to_frame("raw").cast({"raw": pl.String})
     fast = FAST_PATHS.get(kind)
-    if fast is not None and uniques.height:
-        ok, value = fast(pl.col("raw"))
-        split = uniques.with_columns(ok.alias("_ok"), value.cast(dtype_for(kind)).alias("value"))
-        done = split.filter("_ok").select("raw", "value", pl.lit(None, pl.String).alias("problem"))
-        rest = split.filter(~pl.col("_ok"))["raw"].to_list()
-        lookup = pl.concat([done, _python_lookup(rest, kind)]) if rest else done
+    if fast is None:
+        judged = frame["raw"].drop_nulls().unique().to_frame()
+        lookup = _python_lookup(judged["raw"].to_list(), kind)
     else:
-        lookup = _python_lookup(uniques["raw"].to_list(), kind)
-    joined = raw.to_frame("raw").cast({"raw": pl.String}).join(lookup, on="raw", how="left", maintain_order="left")
+        judged = _peeled(frame if kind in _ROW_WISE else frame["raw"].drop_nulls().unique().to_frame())
+        ok, value = fast(pl.col("_peeled"))
+        split = judged.with_columns(ok.fill_null(False).alias("_ok"), value.cast(dtype_for(kind)).alias("value"),
+                                    pl.lit(None, pl.String).alias("problem"))
+        rest = split.filter(~pl.col("_ok") & pl.col("raw").is_not_null())["raw"].unique().to_list()
+        lookup = _merge_slow(split, _python_lookup(rest, kind), ["raw"], ["value", "problem"])
+        if kind in _ROW_WISE:
+            return lookup["value"].alias(raw.name), lookup["problem"].alias(raw.name)
+    joined = frame.join(lookup, on="raw", how="left", maintain_order="left")
     return joined["value"].alias(raw.name), joined["problem"].alias(raw.name)
 
 
@@ -133,8 +189,8 @@ def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
 def normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     """ID columns: value, validity, problem, and what the number encodes (birth date, sex)."""
     pairs = pl.DataFrame({"raw": raw, "numeric": numeric.fill_null(False)}).cast({"raw": pl.String})
-    uniques = pairs.drop_nulls("raw").unique()
-    split = uniques.with_columns(**_fast_ids(pl.col("raw"), pl.col("numeric")))
+    uniques = _peeled(pairs.drop_nulls("raw").unique())
+    split = uniques.with_columns(**_fast_ids(pl.col("_peeled"), pl.col("numeric"))).drop("_peeled")
     done = split.filter("_ok").drop("_ok")
     rest = split.filter(~pl.col("_ok")).select("raw", "numeric")
     infos = [normalize_id(r, bool(n)) for r, n in rest.iter_rows()]

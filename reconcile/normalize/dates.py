@@ -6,7 +6,7 @@ import datetime
 import re
 from functools import lru_cache
 
-from ._text import as_text, clean_text, squeeze, unwrap
+from ._text import as_text, clean_cell, squeeze
 from .result import EMPTY, Normalized
 
 _MIN_YEAR, _MAX_YEAR = 1900, 2100
@@ -42,7 +42,7 @@ def _from_parts(year: str, month: str, day: str) -> Normalized:
 
 
 def _prepare(raw: object) -> str:
-    return unwrap(clean_text(as_text(raw)))
+    return clean_cell(as_text(raw))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from ._text import as_text, squeeze, unwrap
+from ._text import as_text, squeeze
 from .codes import normalize_code
 from .result import EMPTY, Normalized
 
@@ -21,7 +21,7 @@ _INT = re.compile(rf"({_NUMBER})(?:人|口|个|户|次|名|位|岁|间|套|辆|�
 
 def _prepare(raw: object) -> str:
     # Grouping commas and spaces only ever group digits in these files, never mark decimals.
-    return unwrap(squeeze(as_text(raw))).translate(_MINUS).replace(",", "").replace("'", "").casefold()
+    return squeeze(as_text(raw)).translate(_MINUS).replace(",", "").replace("'", "").casefold()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -2,8 +2,10 @@
 
 Reads `raw_household`, `raw_person`, `raw_register`, `raw_visit`, `raw_numeric_cell`; writes
 `src_person`, `src_household` (including households derived from person-level sources),
-`register` and `visit`. For every parsed field `<f>` the raw text stays in `<f>_raw`; ID fields
-also get `<f>_valid`, `<f>_birth` and `<f>_sex` (what the number encodes).
+`register` and `visit`. Every field `<f>` is cleaned by its normaliser (export wrappers such as
+`="…"`, invisible characters and outer spaces go from free text and identifiers too) and its cell
+as written stays in `<f>_raw`; ID fields also get `<f>_valid`, `<f>_birth` and `<f>_sex` (what the
+number encodes).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from .columns import normalize_id_series, normalize_series
 from .regions import village_key
 from .vector import map_unique
 
-KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}  # identifiers: trimmed, never parsed as numbers
+# identifiers: cleaned like codes (wrappers, spaces, a float ".0" tail), never parsed as numbers
+KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
@@ -53,9 +56,6 @@ def normalize_frame(frame: pl.DataFrame, kinds: dict[str, str], numeric: pl.Data
         if kind is None:
             out.append(series)
             continue
-        if name in KEEP_TEXT or kind == "text":
-            out.append(series.str.strip_chars().replace("", None).alias(name))
-            continue
         if kind == "id":
             flags = (_numeric_flags(frame, numeric, owner_col, name) if numeric is not None
                      else pl.Series([False] * frame.height, dtype=pl.Boolean))
@@ -67,7 +67,7 @@ def normalize_frame(frame: pl.DataFrame, kinds: dict[str, str], numeric: pl.Data
                 ids["problem"].alias(f"{name}_problem"),
             ]
             continue
-        values, _problems = normalize_series(series, kind)
+        values, _problems = normalize_series(series, "ident" if name in KEEP_TEXT else kind)
         out += [values.alias(name), series.alias(f"{name}_raw")]
     return pl.DataFrame(out)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._text import as_text, clean_text, is_blank, unwrap
+from ._text import as_text, clean_cell, clean_code, is_blank
 from .codes import CODE_LISTS, normalize_code, normalize_code_list
 from .dates import parse_date, parse_year, parse_yearmonth
 from .ids import normalize_id
@@ -16,7 +16,11 @@ from .result import EMPTY, Normalized
 
 
 def _text(raw: object) -> Normalized:
-    return Normalized(unwrap(clean_text(as_text(raw))) or None)
+    return Normalized(clean_cell(as_text(raw)) or None)
+
+
+def _ident(raw: object) -> Normalized:
+    return Normalized(clean_code(as_text(raw)) or None)
 
 
 def _name(raw: object) -> Normalized:
@@ -34,6 +38,7 @@ def _village(raw: object) -> Normalized:
 
 _SIMPLE: dict[str, Callable[[Any], Normalized]] = {
     "text": _text,
+    "ident": _ident,
     "name": _name,
     "date": parse_date,
     "yearmonth": parse_yearmonth,

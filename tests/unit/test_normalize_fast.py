@@ -6,7 +6,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.normalize.columns import FAST_PATHS, _coerce, normalize_id_series, normalize_series
+from reconcile.normalize.columns import (
+    FAST_PATHS,
+    _coerce,
+    normalize_id_series,
+    normalize_series,
+    peel_wrapper,
+)
 from reconcile.normalize.ids import id_check_char, normalize_id
 from reconcile.normalize.values import normalize_value
 
@@ -17,9 +23,26 @@ money = st.builds(lambda sign, whole, frac: f"{sign}{whole}{frac}", st.sampled_f
                   st.sampled_from(["", ".5", ".05", ".123456", ".1234567", "万", "元"]))
 names = st.text(alphabet="王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高 ·.A1\u3400\uf900", min_size=1, max_size=9)
 noise = st.text(min_size=0, max_size=12)
+texts = st.text(alphabet="备注已核实务工外出 aZ09-()（）、。《》=\"'\u00a0\u3000\u200b\n", min_size=1, max_size=14)
+idents = st.builds(lambda body, tail: body + tail, digits | st.text(alphabet="0123456789AXx-_ ", max_size=12),
+                   st.sampled_from(["", ".0", ".00", ".5"]))
 
-CASES = {"date": dates | noise, "yearmonth": dates | digits | noise, "year": digits | noise,
-         "money": money | noise, "int": digits | noise, "name": names | noise}
+# What exports put around a value (domain.md §6.5): the ="…" formula as written, with its quotes
+# doubled by a CSV writer, as a field never unquoted, with spaces around; Excel's text marker;
+# invisible and Unicode space characters around or inside.
+WRAPPERS = ['="{}"', '=""{}""', '"=""{}"""', ' = "{}" ', "'{}", "'=\"{}\"", '="\'{}"', "\u00a0{}\u3000",
+            "\u200b{}\ufeff", "{}\u2060", "\u200c{}\u200d", "\t{}\r\n", '=" {} "', '=\"{}']
+wrappers = st.sampled_from(WRAPPERS)
+
+
+def wrapped(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """The values as they are and inside every export wrapper."""
+    return values | st.builds(lambda value, form: form.format(value), values, wrappers)
+
+
+CASES = {kind: wrapped(strategy) for kind, strategy in {
+    "date": dates | noise, "yearmonth": dates | digits | noise, "year": digits | noise, "money": money | noise,
+    "int": digits | noise, "name": names | noise, "text": texts | noise, "ident": idents | noise}.items()}
 
 
 def _expected(values: list[str], kind: str) -> tuple[list, list]:
@@ -47,7 +70,22 @@ def test_fast_paths_take_the_common_shapes():
     _check("int", ["4", "0004", "4.0", "4人", "9999999999"])
     _check("year", ["1948", "1949", "2100", "2101", "2020年", "2020.0"])
     _check("name", ["王小明", "买买提·吐尔逊", "王 小明", "王小明1", "李\uf900"])
-    assert set(FAST_PATHS) == {"date", "yearmonth", "year", "money", "int", "name"}
+    _check("text", ["备注 内容", " 备注", "（元）", "a\u200bb", "'=\"x\"", '="x"', "=x", "多  空格"])
+    _check("ident", ["4306240101001", "4306240101001.0", "H 001", "'0012", '="0012"', "1.5"])
+    assert set(FAST_PATHS) == {"date", "yearmonth", "year", "money", "int", "name", "text", "ident"}
+
+
+def test_fast_paths_take_wrapped_values():
+    """A fully wrapped export stays on the column path: the wrapper is peeled before the fast path."""
+    taken = {"date": "2020-01-05", "money": "1234.5", "int": "4", "year": "2020", "name": "王小明",
+             "text": "备注 内容", "ident": "4306240101001"}
+    for kind, value in taken.items():
+        forms = [form.format(value) for form in ('="{}"', '=""{}""', ' = "{}" ', "'{}")]
+        ok, _ = FAST_PATHS[kind](pl.col("raw"))
+        peeled = pl.DataFrame({"raw": forms}).select(peel_wrapper(pl.col("raw")))
+        assert peeled["raw"].to_list() == [value] * len(forms)
+        assert peeled.select(ok.alias("ok"))["ok"].all(), kind
+        _check(kind, forms)
 
 
 def _id(body17: str) -> str:
@@ -57,8 +95,8 @@ def _id(body17: str) -> str:
 id_bodies = st.builds(lambda region, y, m, d, seq: f"{region}{y:04d}{m:02d}{d:02d}{seq:03d}",
                       st.sampled_from(["430624", "110101", "990101", "650102"]), st.integers(1840, 2110),
                       st.integers(0, 13), st.integers(0, 32), st.integers(0, 999))
-ids = st.one_of(id_bodies.map(_id), id_bodies.map(lambda b: b + "0"), id_bodies.map(lambda b: b + "X"),
-                id_bodies.map(lambda b: _id(b).lower()), id_bodies.map(lambda b: b[:15]), noise)
+ids = wrapped(st.one_of(id_bodies.map(_id), id_bodies.map(lambda b: b + "0"), id_bodies.map(lambda b: b + "X"),
+                        id_bodies.map(lambda b: _id(b).lower()), id_bodies.map(lambda b: b[:15]), noise))
 
 
 @settings(max_examples=150, deadline=None)
