@@ -27,6 +27,7 @@ from .readers import (
     META,
     _excel_error,
     _format_of,
+    _header_grid,
     _members,
     _no_header,
     _resolve_sheet,
@@ -84,7 +85,7 @@ def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str
                             skip_rows + (header_rows or 0) + _PROBE_ROWS))
     except csv.Error as exc:
         raise InputError(f"文件 {path} 不是有效的 CSV:{exc}") from exc
-    probe = [[c if c != "" else None for c in row] for row in probe]
+    probe = [[c if c != "" else None for c in row] for row in _header_grid(probe)]
     names, header_row = _grid_names(probe, header_rows, skip_rows, str(path))
     return PeekedHeaders(names, header_row, enc, path.name)
 
@@ -97,7 +98,7 @@ def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows:
         frame = reader.load_sheet(index, header_row=None, skip_rows=0, n_rows=rows, dtypes="string").to_polars()
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
-    probe = [list(r) for r in frame.rows()]
+    probe = _header_grid(frame.rows())
     names, header_row = _grid_names(probe, header_rows, skip_rows, f"{path} 的工作表 “{reader.sheet_names[index]}”")
     return PeekedHeaders(names, header_row, None, path.name)
 

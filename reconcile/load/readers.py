@@ -1,8 +1,11 @@
 """Read one input (a csv/xlsx/parquet file, or a folder of them) into a table of text cells.
 
 Every cell comes back as text, exactly as the file holds it ("000123" stays "000123", `="…"` CSV
-wrappers are kept for the ID normaliser), with `_file`, `_sheet` and `_row` telling a person where
-each row is. DESIGN §13 explains why: polars would turn "000123" into 123, and an ID that Excel
+wrappers are kept: the normalisers remove them and keep the cell as written in `<field>_raw`), with
+`_file`, `_sheet` and `_row` telling a person where each row is. Two exceptions, both decided by
+the normalisers' own cleaning (reconcile.normalize._text): a cell with nothing but whitespace,
+invisible characters or an empty wrapper (`=""`) reads as empty (null), and header cells are read
+without wrappers and invisible characters, so a title row written `="XX县…",="",=""` is still a title. DESIGN §13 explains why: polars would turn "000123" into 123, and an ID that Excel
 stored as a number already lost its last digits, so such cells are reported (`numeric_cells`).
 
 What fastexcel 0.21 (calamine) returns for a cell read with dtypes="string", measured here:
@@ -52,6 +55,7 @@ from reconcile.load.headers import (
     nearest,
     normalize_header,
 )
+from reconcile.normalize._text import MAYBE_BLANK, is_blank, strip_export
 
 _SUFFIXES = {
     "csv": (".csv", ".txt", ".tsv"),
@@ -155,9 +159,9 @@ def _finish(
     Returns the frame, the final column names and, for each, the index of its positional column.
     """
     cols = [f"c{j}" for j in range(len(layout.names))]
-    is_blank = [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols]
+    data = _blank_to_null(data, cols)
     if cols:
-        data = data.filter(~pl.all_horizontal(is_blank) | _has_extra(data))
+        data = data.filter(~pl.all_horizontal(pl.col(c).is_null() for c in cols) | _has_extra(data))
     # A blank header over no data is Excel's formatted-but-unused range, not a column.
     keep = [j for j, c in enumerate(cols) if layout.names[j] or data[c].drop_nulls().len() > 0]
     names = finalize_names(
@@ -171,6 +175,26 @@ def _finish(
         pl.col("_row").cast(pl.Int64),
     )
     return out, names, keep
+
+
+def _blank_to_null(data: pl.DataFrame, cols: Sequence[str]) -> pl.DataFrame:
+    """Cells that are blank once cleaned (spaces, invisible characters, `=""`) become null."""
+    if not cols or data.height == 0:
+        return data
+    # the regex only lets through cells made of characters a blank cell can hold; each distinct one
+    # is then judged by the normalisers' own test
+    candidates = pl.concat(
+        [data.lazy().select(pl.col(c).filter(pl.col(c).str.contains(MAYBE_BLANK)).unique().alias("v")) for c in cols]
+    ).unique().collect()["v"].to_list()
+    blank = [v for v in candidates if is_blank(v)]
+    if not blank:
+        return data
+    return data.with_columns(pl.when(pl.col(c).is_in(blank)).then(None).otherwise(pl.col(c)).alias(c) for c in cols)
+
+
+def _header_grid(rows: Iterable[Sequence[str | None]]) -> list[list[str | None]]:
+    """The rows searched for the header, without export wrappers or invisible characters."""
+    return [[strip_export(c) if c else c for c in row] for row in rows]
 
 
 def _has_extra(data: pl.DataFrame) -> pl.Expr:
@@ -209,7 +233,7 @@ def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
             with src.open(encoding="utf-8-sig", newline="") as fh:
                 sep = _sniff_delimiter(list(islice(fh, 50)), "\t" if path.suffix.lower() == ".tsv" else ",")
                 fh.seek(0)
-                probe = list(
+                probe = _header_grid(
                     islice(csv.reader(fh, delimiter=sep), skip_rows + (header_rows or 0) + _PROBE_ROWS)
                 )
         except UnicodeDecodeError as exc:
@@ -320,7 +344,7 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
         .str.replace(r"^1899-12-3[01] (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "${1}")
         for c in raw_cols
     )
-    probe = grid.head(skip_rows + (header_rows or 0) + _PROBE_ROWS).rows()
+    probe = _header_grid(grid.head(skip_rows + (header_rows or 0) + _PROBE_ROWS).rows())
     layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
     if layout is None:
         raise _no_header(f"{path} 的工作表 “{sheet_name}”")

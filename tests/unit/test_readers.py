@@ -158,6 +158,61 @@ def test_csv_cells_kept_verbatim(tmp_path: Path) -> None:
     ]
 
 
+def _wrapped_line(cells: list[str]) -> str:
+    """A checker's CSV line: every cell `="…"`; a cell with a comma CSV-quoted, its quotes doubled."""
+    out = []
+    for cell in cells:
+        wrapped = f'="{cell}"'
+        out.append('"' + wrapped.replace('"', '""') + '"' if "," in cell else wrapped)
+    return ",".join(out)
+
+
+@pytest.mark.parametrize("header_rows", [None, 2])
+def test_csv_every_cell_wrapped_with_a_title_row(tmp_path: Path, header_rows: int | None) -> None:
+    path = tmp_path / "国家系统导出.csv"
+    lines = [
+        _wrapped_line(["XX县建档立卡人口信息表", "", "", ""]),
+        _wrapped_line(["户编号", "姓名", "证件号码", "帮扶措施"]),
+        _wrapped_line(["000123", "张三", ID_A, "产业帮扶,技能培训"]),
+        _wrapped_line(["", "", "", ""]),  # an empty record as the checker writes it
+        _wrapped_line(["000124", "", ID_B, ""]),
+    ]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    table = read_table(path, header_rows=header_rows)
+    assert table.encoding == "gb18030" and table.header_row == 2
+    assert table.headers == ["户编号", "姓名", "证件号码", "帮扶措施"]
+    # data cells as written (the normalisers peel them); wrapped nothing is empty; the empty record is gone
+    assert _rows(table, "户编号", "姓名", "证件号码", "帮扶措施", "_row") == [
+        ('="000123"', '="张三"', f'="{ID_A}"', '="产业帮扶,技能培训"', 3),
+        ('="000124"', None, f'="{ID_B}"', None, 5),
+    ]
+
+
+def test_cells_with_only_invisible_characters_are_empty(tmp_path: Path) -> None:
+    path = tmp_path / "台账.csv"
+    path.write_text("\ufeff户编号\u200b,'姓名,备注\n001,\u00a0,\u3000\u200b\n\u2060,\ufeff,=\"\"\n002,'张三, 备注 \n",
+                    encoding="utf-8")
+    table = read_table(path)
+    assert table.headers == ["户编号", "姓名", "备注"]
+    assert _rows(table, "户编号", "姓名", "备注", "_row") == [("001", None, None, 2), ("002", "'张三", " 备注 ", 4)]
+
+
+def test_xlsx_wrapped_title_and_header(tmp_path: Path) -> None:
+    path = tmp_path / "导出.xlsx"
+    wb = xlsxwriter.Workbook(path, {"strings_to_formulas": False})
+    ws = wb.add_worksheet()
+    for col, (title, header, value) in enumerate(zip(['="XX县人口信息"', '=""', '=""'],
+                                                     ['="姓名"', "'证件号码", '=" 户编号 "'],
+                                                     ['="张三"', f"'{ID_A}", '=""'], strict=True)):
+        ws.write_string(0, col, title)
+        ws.write_string(1, col, header)
+        ws.write_string(2, col, value)
+    wb.close()
+    table = read_table(path)
+    assert table.header_row == 2 and table.headers == ["姓名", "证件号码", "户编号"]
+    assert _rows(table, "姓名", "证件号码", "户编号") == [('="张三"', f"'{ID_A}", None)]
+
+
 @pytest.mark.parametrize("sep", ["\t", ";", "|", ","])
 def test_csv_delimiter_sniffed(tmp_path: Path, sep: str) -> None:
     path = tmp_path / "a.txt"
