@@ -337,8 +337,9 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_path
                     ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
                     rules_disable=disable, params=params, linkage=linkage, sampling=sampling, rule_files=rule_files,
                     params_overrides=overrides)
-    # parameters, rule `$params` and linkage, reported with everything above (an unusable part was skipped)
-    problems.items += preflight_problems(config)
+    # parameters and linkage, reported with everything above (an unusable part was skipped); the rules'
+    # `$params` are the run plan's, reported with the rule SQL that does not bind
+    problems.items += preflight_problems(config, rule_params=False)
     if problems.items:
         raise ConfigError(problems.items, str(path) if path else None)
     from .check.packs import validate_rule_references

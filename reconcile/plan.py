@@ -24,23 +24,7 @@ import polars as pl
 
 from .config import Config, FileSpec, RegisterSpec, SourceSpec
 from .errors import ConfigError, InputError
-
-try:
-    from .load.headers import match_columns
-except ImportError:  # TEMPORARY until the header matcher lands
-    from types import SimpleNamespace
-
-    from .load.headers import suggest_mapping
-
-    def match_columns(headers, targets, explicit, auto):  # type: ignore[no-redef]
-        mapping = {r: t for r, t in explicit.items() if r in headers}
-        if auto:
-            taken = set(mapping.values())
-            mapping.update(suggest_mapping([h for h in headers if h not in mapping], set(targets) - taken))
-        decisions = [SimpleNamespace(raw=r, field=t, status="explicit" if r in explicit else "synonym", score=1.0,
-                                     how="") for r, t in mapping.items()]
-        return SimpleNamespace(mapping=mapping, decisions=decisions, proposals=[], headers=headers,
-                               explicit_missing=[r for r in explicit if r not in headers])
+from .load.headers import match_columns
 from .load.peek import peek_headers
 from .schema import (
     HOUSEHOLD_FIELDS,
@@ -195,12 +179,15 @@ def _file_specs(config: Config) -> list[tuple[str, str, FileSpec, str, str, dict
 
 
 def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, str],
-                derived: dict[str, str]) -> list[dict]:
+                derived: dict[str, str], explicit: dict[str, str], household_id: str | None = None) -> list[dict]:
     decided = {d.field: d for d in match.decisions if d.field and d.raw in mapping}
     rows = []
     for name, fld in fields.items():
         label = _field_label(name, fld)
-        if name in decided:
+        if name == "id_number" and household_id:
+            rows.append({"owner": owner, "field": name, "label": label, "status": "similar",
+                         "raw_header": household_id, "score": None, "how": f"户主证件号码列「{household_id}」(按户使用)"})
+        elif name in decided:
             d = decided[name]
             rows.append({"owner": owner, "field": name, "label": label, "status": d.status, "raw_header": d.raw,
                          "score": float(d.score), "how": d.how})
@@ -215,8 +202,9 @@ def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, 
                          "score": float(proposal.score) if proposal else None,
                          "how": proposal.how if proposal else ""})
     for raw in match.explicit_missing:
-        rows.append({"owner": owner, "field": None, "label": raw, "status": "missing_mapped", "raw_header": raw,
-                     "score": None, "how": ""})
+        target = explicit.get(raw)
+        rows.append({"owner": owner, "field": target, "label": _field_label(target, fields[target]) if target in fields
+                     else raw, "status": "missing_mapped", "raw_header": raw, "score": None, "how": ""})
     proposed = {d.raw for d in match.proposals}
     for raw in [h for h in match.headers if h not in mapping and h not in proposed]:
         rows.append({"owner": owner, "field": None, "label": raw, "status": "extra", "raw_header": raw,
@@ -225,11 +213,7 @@ def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, 
 
 
 def _field_label(name: str, fld: Field) -> str:
-    if fld.label != name:
-        return fld.label
-    from .check.types_register import ATTR_LABELS
-
-    return ATTR_LABELS.get(name, name)
+    return fld.label
 
 
 def _derived(level: str, mapped: set[str]) -> dict[str, str]:
@@ -267,14 +251,15 @@ def _plan_file(config: Config, owner, section, spec, what, label, fields, table,
         mapping = _household_register(plan, peeked.headers, mapping, spec, notices)
     mapped = set(mapping.values())
     plan.mapping = mapping
-    plan.fields = _field_rows(owner, fields, match, mapping, _derived(table, mapped))
+    household_id = next((raw for raw, t in mapping.items() if t == "id_number" and raw not in match.mapping), None)
+    plan.fields = _field_rows(owner, fields, match, mapping, _derived(table, mapped), spec.columns, household_id)
     for raw in match.explicit_missing:
         notices.append(Notice("warning", owner, f"{label}:配置 {section}.columns 中的列「{raw}」在文件中不存在"
                                                 f"(文件可能改了列名),该列对应的字段本次没有读取"))
     for d in match.proposals:
         notices.append(Notice("warning", owner,
                               f"{label}:列「{d.raw}」可能是「{_field_label(d.field, fields[d.field])}」({d.how}),"
-                              f"未自动采用;确认无误请在配置 {section}.columns 下加一行:  {d.raw}: {d.field}"))
+                              f"没有采用;确认无误请在配置 {section}.columns 下加一行:  {d.columns_line}"))
     problems = _missing_required(table, mapped, fields, contract)
     if problems:
         hint = "、".join(problems)
@@ -342,8 +327,9 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
     """Run every rule against empty tables with the run's real columns; compare what each reads with what
     it would read if every file carried every field, to say what this run cannot check."""
     from .check.engine import dry_check, full_context
+    from .check.types import RULE_TYPES
 
-    runs, contexts, sql_errors = dry_check(config, plan, rules)
+    runs, contexts, sql_errors, ctx = dry_check(config, plan, rules)
     full = full_context(config)
     universe = _universe(config)
     all_fields = set().union(*universe.values()) if universe else set()
@@ -359,8 +345,6 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
             continue
         used_sql = contexts.get(rule.id, "")
         try:
-            from .check.types import RULE_TYPES
-
             full_sql = RULE_TYPES[rule.type].build(rule, full)
         except Exception:  # noqa: BLE001 - a rule that renders only with real columns: nothing to compare
             full_sql = used_sql
@@ -376,7 +360,11 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
                 lost = {fs for fs in lost if fs[1] != src} | {(f, src) for f in gaps}
         read_sources = [s for s in config.sources_by_trust() if any(s == x for _, x in used)]
         unchecked = _unchecked_text(lost, plan, field_order)
-        out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if lost else "run",
+        own = getattr(RULE_TYPES[rule.type], "unchecked", None)
+        gaps = own(rule, ctx) if own else []
+        if gaps:
+            unchecked = ";".join(filter(None, [unchecked, "未核查:" + ";".join(gaps)]))
+        out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if unchecked else "run",
                             ",".join(read_sources), "", unchecked))
     return out, sql_errors
 
@@ -401,7 +389,9 @@ def _required_absent(rule, config: Config, plan: RunPlan) -> set[tuple[str, str]
     out = set()
     for key, spec in config.sources.items():
         if spec.role in rule.spec["roles"] and key in plan.coverage:  # type: ignore[attr-defined]
-            out |= {(f, key) for f in lists.get(spec.role, []) if f not in plan.coverage[key]}  # type: ignore[attr-defined]
+            derived = {r["field"] for r in plan.files[key].fields if r["status"] == "derived"}
+            out |= {(f, key) for f in lists.get(spec.role, [])  # type: ignore[attr-defined]
+                    if f not in plan.coverage[key] or f in derived}
     return out
 
 
@@ -417,6 +407,7 @@ def _label_of(name: str) -> str:
 def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool = True) -> RunPlan:
     """The run plan of `config`; raises ConfigError with every problem found when the run cannot start."""
     from .check.packs import select_rules
+    from .preflight import unknown_rule_params
 
     contract = load_contract()
     notices: list[Notice] = []
@@ -434,13 +425,14 @@ def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool
                 r["field"] for r in files[key].fields if r["status"] in PROVIDED)
     has_visits = config.visits is not None and files["visits"].usage != "excluded"
     plan = RunPlan(files, [], notices, coverage, register_attrs, has_visits)
-    if errors:
-        raise ConfigError(errors, str(config.path) if config.path else None)
     if check_rules:
         rules = rules if rules is not None else select_rules(config)
+        param_errors = unknown_rule_params(rules, config.params)
         plan.rules, sql_errors = _rules_plan(config, plan, rules)
-        if sql_errors:
-            raise ConfigError(sql_errors, "rules/")
+        named = {p.split("(", 1)[0] for p in param_errors}  # "规则 ID": its unknown $param is said once
+        errors += param_errors + [e for e in sql_errors if e.split("(", 1)[0] not in named]
+    if errors:
+        raise ConfigError(errors, str(config.path) if config.path else None)
     return plan
 
 

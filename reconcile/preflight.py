@@ -312,12 +312,15 @@ def selected_rules(rule_files: list[Path], packs: list[str], disabled: list[str]
 
 # --- all of it ------------------------------------------------------------------------------------------------
 
-def preflight_problems(config: Config) -> list[str]:
-    """Every problem of the parameters, `province:`, rule `$params` and linkage settings of a loaded config."""
+def preflight_problems(config: Config, rule_params: bool = True) -> list[str]:
+    """Every problem of the parameters, `province:`, rule `$params` and linkage settings of a loaded config.
+
+    `rule_params=False` leaves the rules' `$params` to the run plan, which reports them together with the rule
+    SQL that does not bind (config loading then checks only what the config itself says)."""
     layers, problems = param_layers(config.province, config.params_overrides, config.linkage)
     problems += params_problems(config.params, layers)
     try:
         rules = selected_rules(config.rule_files, config.packs, config.rules_disable)
     except ConfigError as exc:  # a pack that does not load: its own problems, then no rule to look into
         return problems + [f"规则包: {p}" for p in exc.problems]
-    return problems + unknown_rule_params(rules, config.params)
+    return problems + (unknown_rule_params(rules, config.params) if rule_params else [])

@@ -95,6 +95,13 @@ SURVEY_FIELDS = _fields(
     ("survey_date", "核查日期", "date"),
 )
 
+# What the 农户调查表 asks at the door (DESIGN §3): a survey that lacks any other household field is not
+# "missing" it — the run plan does not list such fields as checks the run could not do.
+SURVEY_FORM_FIELDS = (
+    "rec_id", "hh_code", "county", "township", "village", "group", "head_name", "head_id", "hh_size", "status",
+    "income_year", "income_per_capita", "water_safe", "food_secure", "clothing_secure", *SURVEY_FIELDS,
+)
+
 PERSON_FIELDS = _fields(
     ("rec_id", "记录编号", "text"),
     ("hh_code", "户编号", "text"),
@@ -186,8 +193,23 @@ def source_fields(role: str, level: str) -> dict[str, Field]:
     return fields
 
 
+# How a township officer names each standard register attr (DESIGN §3 registers).
+REGISTER_ATTR_LABELS = {
+    "dibao_class": "保障类别", "monthly_amount": "月保障金额", "approved_date": "审批日期",
+    "support_mode": "供养方式", "disability_type": "残疾类别", "disability_level": "残疾等级",
+    "issued_date": "发证日期", "death_date": "死亡日期", "cancel_reason": "注销原因", "relation": "与户主关系",
+    "employer": "工作单位", "staff_type": "人员类别", "plate": "号牌号码", "vehicle_type": "车辆类型",
+    "registered_date": "登记日期", "address": "房屋坐落", "property_type": "房屋性质", "floor_area": "建筑面积",
+    "business_name": "名称", "business_type": "类型", "registered_capital": "注册资本(万元)",
+    "school": "学校名称", "student_status": "在校状态", "grade": "年级", "enrol_year": "参保年度",
+    "insurance_type": "险种类型", "insured_status": "参保状态", "housing_grade": "鉴定等级",
+    "assessed_date": "鉴定日期",
+}
+
+
 def register_fields(kind: str) -> dict[str, Field]:
-    attrs = {name: Field(name, name, vkind) for name, vkind in REGISTER_ATTRS.get(kind, {}).items()}
+    attrs = {name: Field(name, REGISTER_ATTR_LABELS.get(name, name), vkind)
+             for name, vkind in REGISTER_ATTRS.get(kind, {}).items()}
     return {**REGISTER_FIELDS, **attrs}
 
 

@@ -85,37 +85,54 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
     absent is not empty; a file the plan left out counts as not given."""
     sources = config.sources_by_trust()
     if _has_table(con, "plan_field"):
-        excluded = {r[0] for r in con.execute("select owner from plan_file where usage = 'excluded'").fetchall()}
+        # a province's plan has one row per county: a file counts as left out only where every county left it out
+        excluded = {r[0] for r in con.execute("select owner from plan_file group by owner "
+                                              "having bool_and(usage = 'excluded')").fetchall()}
         sources = [s for s in sources if s not in excluded]
         coverage: dict[str, set[str]] = {s: set() for s in sources}
-        rows = con.execute("select owner, field from plan_field where status in ('explicit', 'synonym', 'similar', "
-                           "'derived')").fetchall()
-        for owner, fld in rows:
+        derived: dict[str, set[str]] = {s: set() for s in sources}
+        rows = con.execute("select owner, field, status from plan_field where status in ('explicit', 'synonym', "
+                           "'similar', 'derived')").fetchall()
+        for owner, fld, status in rows:
             if owner in coverage:
                 coverage[owner].add(fld)
+                if status == "derived":
+                    derived[owner].add(fld)
         registers = {config.registers[k].kind for k in config.registers if k not in excluded}
         has_visits = config.visits is not None and "visits" not in excluded
+        register_fields: dict[str, set[str]] = {kind: set() for kind in registers}
+        for kind, fld in con.execute(
+                "select f.what, d.field from plan_file f join plan_field d on d.owner = f.owner "
+                "where f.section like 'registers.%' and f.usage <> 'excluded' "
+                "and d.status in ('explicit', 'synonym', 'similar', 'derived')").fetchall():
+            register_fields.setdefault(kind, set()).add(fld)
     else:
         coverage = _data_coverage(con, sources)
         registers = ({r[0] for r in con.execute("select distinct kind from register").fetchall()}
                      if config.registers else set())
         has_visits = config.visits is not None
+        register_fields, derived = {}, {}
     return RuleContext(
         sources=sources, roles={s: config.sources[s].role for s in sources},
         levels={s: config.sources[s].level for s in sources}, coverage=coverage, registers=registers,
-        has_visits=has_visits, year=config.year, labels=source_labels(config),
+        has_visits=has_visits, year=config.year, labels=source_labels(config), register_fields=register_fields,
+        derived=derived,
     )
 
 
 def full_context(config: Config) -> RuleContext:
     """The context of a run whose files carry every field: what each rule would read at most."""
-    from ..schema import source_fields
+    from ..schema import SURVEY_FORM_FIELDS, source_fields
+
+    def most(role: str, level: str) -> set[str]:
+        fields = set(source_fields(role, level))
+        return fields & set(SURVEY_FORM_FIELDS) if role == "survey" else fields
 
     sources = config.sources_by_trust()
     return RuleContext(
         sources=sources, roles={s: config.sources[s].role for s in sources},
         levels={s: config.sources[s].level for s in sources},
-        coverage={s: set(source_fields(config.sources[s].role, config.sources[s].level)) for s in sources},
+        coverage={s: most(config.sources[s].role, config.sources[s].level) for s in sources},
         registers={r.kind for r in config.registers.values()}, has_visits=config.visits is not None,
         year=config.year, labels=source_labels(config),
     )
@@ -275,7 +292,8 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     return result
 
 
-def dry_check(config: Config, plan, rules: list[Rule]) -> tuple[dict[str, RuleRun], dict[str, str], list[str]]:
+def dry_check(config: Config, plan, rules: list[Rule]) -> tuple[dict[str, RuleRun], dict[str, str], list[str],
+                                                                 RuleContext]:
     """Every rule run against empty tables that have this run's real columns (the run plan's coverage):
     what runs, what is skipped and why, each rule's query, and the rules whose SQL does not render or bind."""
     from ..db import connect
@@ -293,8 +311,9 @@ def dry_check(config: Config, plan, rules: list[Rule]) -> tuple[dict[str, RuleRu
         link(con, config)
         sqls: dict[str, str] = {}
         result = check(con, config, rules, sqls)
+        ctx = build_context(con, config)
     finally:
         con.close()
     runs = {r.rule_id: r for r in result.runs}
     errors = [f"规则 {r.rule_id}({r.title}): {r.reason}" for r in result.runs if r.status == "error"]
-    return runs, sqls, errors
+    return runs, sqls, errors, ctx

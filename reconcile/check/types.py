@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 
 import jinja2
 
-from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, ROLE_LABELS, SURVEY_FIELDS, field_kind
+from ..schema import (
+    HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
+    REGISTER_ATTR_LABELS,
+    REGISTER_ATTRS,
+    REGISTER_KIND_LABELS,
+    ROLE_LABELS,
+    SURVEY_FIELDS,
+    field_kind,
+)
 from .packs import Rule
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
@@ -30,6 +39,21 @@ class RuleContext:
     has_visits: bool
     year: int
     labels: dict[str, str] = field(default_factory=dict)
+    register_fields: dict[str, set[str]] = field(default_factory=dict)  # register kind -> columns its file(s) have
+    derived: dict[str, set[str]] = field(default_factory=dict)  # source key -> fields taken from member rows
+
+    def has_attr(self, kind: str, attr: str) -> bool:
+        """Does the register of `kind` carry `attr`? (True without a run plan: nothing says it is absent)"""
+        return kind in self.registers and attr in self.register_fields.get(kind, {attr})
+
+    def register_gaps(self, wanted: list[str]) -> list[str]:
+        """`kind.attr` entries whose register is given but has no such column, as a person reads them."""
+        gaps = []
+        for entry in wanted:
+            kind, attr = entry.split(".", 1)
+            if kind in self.registers and not self.has_attr(kind, attr):
+                gaps.append(f"部门数据「{REGISTER_KIND_LABELS.get(kind, kind)}」没有「{REGISTER_ATTR_LABELS.get(attr, attr)}」列")
+        return gaps
 
     def with_role(self, *roles: str) -> list[str]:
         return [s for s in self.sources if self.roles[s] in roles]
@@ -62,6 +86,14 @@ class RuleContext:
             elif not self.with_role(need):
                 missing.append(need)
         return missing
+
+
+def field_label(name: str) -> str:
+    """The Chinese label of a canonical field (its code when it has none)."""
+    for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS):
+        if name in table:
+            return table[name].label
+    return REGISTER_ATTR_LABELS.get(name, name)
 
 
 def _display(column: str, kind: str) -> str:
@@ -101,7 +133,9 @@ class CompareType:
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         carrying = self._sources(rule, ctx)
         if len(carrying) < 2:
-            return [f"至少两个来源含有字段 {rule.spec['field']}(现有: {', '.join(carrying) or '无'})"]
+            label = field_label(rule.spec["field"])
+            have = "、".join(ctx.label(s) for s in carrying) or "无"
+            return [f"需要至少两个来源有「{label}」列才能比较(现有:{have})"]
         return []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
@@ -152,7 +186,7 @@ class SqlType:
     `label(source)`, `has(field, source)`, `year`.
     """
 
-    keys = {"sql", "fields"}
+    keys = {"sql", "fields", "register_fields"}
 
     def validate(self, rule: Rule) -> list[str]:
         if not rule.spec.get("sql"):
@@ -164,6 +198,11 @@ class SqlType:
         bad = [f for f in fields if f not in known]
         if bad:
             return [f"fields 中的 `{f}` 不是标准字段" for f in bad]
+        wanted = rule.spec.get("register_fields") or []
+        if not isinstance(wanted, list):
+            return ["register_fields 应为 部门数据种类.字段 的列表(如 housing.housing_grade)"]
+        return [f"register_fields 中的 `{w}` 不是 部门数据种类.标准字段(如 housing.housing_grade)" for w in wanted
+                if "." not in str(w) or str(w).split(".", 1)[1] not in REGISTER_ATTRS.get(str(w).split(".", 1)[0], {})]
         try:
             jinja2.Environment().parse(rule.spec["sql"])
         except jinja2.TemplateSyntaxError as exc:
@@ -187,8 +226,12 @@ class SqlType:
             sources=carrying(ctx.sources), person_sources=carrying(ctx.person_sources()),
             src=lambda *r: carrying(ctx.with_role(*r)),
             label=ctx.label, has=lambda f, s: f in ctx.coverage.get(s, set()), year=ctx.year,
-            roles=ctx.roles,
+            roles=ctx.roles, has_attr=ctx.has_attr,
         )
+
+    def unchecked(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        """Register columns the rule reads (`register_fields`) that a given register does not have."""
+        return ctx.register_gaps(rule.spec.get("register_fields") or [])
 
 
 RULE_TYPES: dict[str, CompareType | SqlType | RequiredType | RegisterHitType | ProcedureOrderType] = {

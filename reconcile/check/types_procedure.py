@@ -79,7 +79,7 @@ class ProcedureOrderType:
 
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         if not self._sources(rule, ctx):
-            return ["含有程序日期(" + "、".join(label for _, label in _steps(rule)) + ")的来源"]
+            return ["需要有程序日期列(" + "、".join(label for _, label in _steps(rule)) + "中任一列)的来源"]
         return []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..schema import HOUSEHOLD_FIELDS, SURVEY_FIELDS, field_kind
+from ..schema import HOUSEHOLD_FIELDS, ROLE_LABELS, SURVEY_FIELDS, field_kind
 from .packs import Rule
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class RequiredType:
 
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         if not self._sources(rule, ctx):
-            return [f"没有{'、'.join(rule.spec['roles'])}来源"]
+            return ["需要" + "或".join(f"「{ROLE_LABELS.get(r, r)}」" for r in rule.spec["roles"]) + "文件"]
         return []
 
     def _condition(self, text: str, source: str, ctx: RuleContext) -> str | None:
@@ -109,7 +109,9 @@ class RequiredType:
             role = ctx.roles[s]
             checks = []
             for order, (fld, spec) in enumerate(_fields(role).items()):
-                if fld not in ctx.coverage.get(s, set()):
+                # a field the file has no column for, or one taken from the member rows (the head's own ID
+                # when there is no 户主证件号码 column), is not a cell a clerk left blank
+                if fld not in ctx.coverage.get(s, set()) or fld in ctx.derived.get(s, set()):
                     continue
                 empty = _empty(fld)
                 if fld in na:

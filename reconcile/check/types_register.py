@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..schema import REGISTER_ATTRS, REGISTER_KIND_LABELS, REGISTER_KINDS
+from ..schema import REGISTER_ATTR_LABELS, REGISTER_ATTRS, REGISTER_KIND_LABELS, REGISTER_KINDS
 from .packs import Rule
 
 if TYPE_CHECKING:
@@ -37,18 +37,6 @@ if TYPE_CHECKING:
 
 REGISTERED_ROLES = ("system", "archive", "manual")
 HOUSEHOLD_FILTERS = ("registered", "exited")
-# How a township officer names each standard register attr (DESIGN §3 registers).
-ATTR_LABELS = {
-    "dibao_class": "保障类别", "monthly_amount": "月保障金额", "approved_date": "审批日期",
-    "support_mode": "供养方式", "disability_type": "残疾类别", "disability_level": "残疾等级",
-    "issued_date": "发证日期", "death_date": "死亡日期", "cancel_reason": "注销原因", "relation": "与户主关系",
-    "employer": "工作单位", "staff_type": "人员类别", "plate": "号牌号码", "vehicle_type": "车辆类型",
-    "registered_date": "登记日期", "address": "房屋坐落", "property_type": "房屋性质", "floor_area": "建筑面积",
-    "business_name": "名称", "business_type": "类型", "registered_capital": "注册资本(万元)",
-    "school": "学校", "student_status": "在校状态", "grade": "年级", "enrol_year": "参保年度",
-    "insurance_type": "险种", "insured_status": "参保状态", "housing_grade": "鉴定等级",
-    "assessed_date": "鉴定日期",
-}
 OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", "register_label", "sources",
                "evidence", "key", "cluster_id", "member_name", "member_id"}
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -106,15 +94,26 @@ class RegisterHitType:
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         missing = []
         if not ctx.with_role(*REGISTERED_ROLES):
-            missing.append("国家系统、村级档案或扶贫手册")
+            missing.append("需要「国家系统」「村级档案」或「扶贫手册」文件")
         declared = any(n.startswith("register:") for n in rule.needs)  # the engine reports those itself
         if not declared and not set(rule.spec["kinds"]) & ctx.registers:
             missing.append("register:" + "|".join(rule.spec["kinds"]))
+        elif set(rule.spec["kinds"]) & ctx.registers and not self._kinds(rule, ctx):
+            missing += [g + ",无法判断" for g in self.unchecked(rule, ctx)]
         return missing
+
+    def _kinds(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        """The given registers this rule can judge: with a condition, only those that have its column."""
+        cond = rule.spec.get("condition")
+        return [k for k in rule.spec["kinds"] if k in ctx.registers and (not cond or ctx.has_attr(k, cond["attr"]))]
+
+    def unchecked(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        cond = rule.spec.get("condition")
+        return ctx.register_gaps([f"{k}.{cond['attr']}" for k in rule.spec["kinds"]]) if cond else []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
         spec = rule.spec
-        kinds = [k for k in spec["kinds"] if k in ctx.registers] or list(spec["kinds"])
+        kinds = self._kinds(rule, ctx) or list(spec["kinds"])
         sources = ctx.with_role(*REGISTERED_ROLES)
         person_sources = [s for s in sources if ctx.levels[s] == "person"]
         order = {s: i for i, s in enumerate(sources)}
@@ -156,7 +155,7 @@ class RegisterHitType:
             params.append(f"{_quote(spec['age'] + '.min')}, {lo}, {_quote(spec['age'] + '.max')}, {hi}")
 
         attrs = list(dict.fromkeys(a for k in kinds for a in REGISTER_ATTRS.get(k, {})))
-        labels = " ".join(f"when {_quote(a)} then {_quote(ATTR_LABELS.get(a, a))}" for a in attrs)
+        labels = " ".join(f"when {_quote(a)} then {_quote(REGISTER_ATTR_LABELS.get(a, a))}" for a in attrs)
         attr_cols = "".join(
             f", any_value(a.value) filter (where a.attr = {_quote(a)}) as \"{a}\"" for a in attrs if a not in OWN_COLUMNS
         )

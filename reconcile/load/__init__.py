@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -30,6 +30,7 @@ from ..schema import (
     source_fields,
 )
 from ..validate.contract import load_contract
+
 if TYPE_CHECKING:
     from ..plan import FilePlan, RunPlan
 from .headers import ColumnMatch, match_columns, nearest, spellings_for

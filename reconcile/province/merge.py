@@ -38,6 +38,7 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
             create or replace table {table} as
             select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}
                    {", c.key as _county" if table == "finding" else ""}
+                   {", c.name as county" if table.startswith("plan_") else ""}
             from read_parquet($files, union_by_name = true, filename = true) p
             join _county c on c.key = regexp_extract(p.filename, '([^/]+)/[^/]+$', 1)
         """, {"files": paths})

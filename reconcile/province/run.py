@@ -55,10 +55,17 @@ def _run_counties_locally(province: ProvinceConfig, parts: Path, workers: int,
 
 
 def preflight_counties(province: ProvinceConfig) -> None:
-    """Every county's parameter, rule and linkage problems in one error, before the first county starts (a county
-    config loaded through load_config has none left; one assembled in code is checked here)."""
-    problems = [f"县配置 {county.path}: {problem}" for county in province.counties
-                for problem in preflight_problems(county)]
+    """Every county's parameter, linkage, header and rule problems in one error, before the first county starts."""
+    from ..plan import compile_plan
+
+    problems = []
+    for county in province.counties:
+        found = preflight_problems(county, rule_params=False)
+        try:  # headers, rule `$params` and rule SQL: the county's run plan, compiled before any county starts
+            compile_plan(county)
+        except ConfigError as exc:
+            found += exc.problems
+        problems += [f"县配置 {county.path}: {problem}" for problem in found]
     if problems:
         raise ConfigError(problems, str(province.path))
 

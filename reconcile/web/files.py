@@ -16,7 +16,6 @@ from ..load.headers import ColumnMatch, match_columns, nearest, suggest_mapping
 from ..load.readers import FORMATS, read_table
 from ..schema import (
     HOUSEHOLD_FIELDS,
-    REGISTER_ATTRS,
     REGISTER_KIND_LABELS,
     ROLES,
     VISIT_FIELDS,
@@ -100,19 +99,6 @@ def guess_role(name: str) -> str:
     return ""
 
 
-# Chinese names of the register attributes (schema.REGISTER_ATTRS names them in English only).
-ATTR_LABELS = {
-    "dibao_class": "保障类别", "monthly_amount": "月保障金额", "approved_date": "审批日期", "support_mode": "供养方式",
-    "disability_type": "残疾类别", "disability_level": "残疾等级", "issued_date": "发证日期", "death_date": "死亡日期",
-    "cancel_reason": "注销原因", "relation": "与户主关系", "employer": "工作单位", "staff_type": "人员类别",
-    "plate": "号牌号码", "vehicle_type": "车辆类型", "registered_date": "登记日期", "address": "房屋坐落",
-    "property_type": "房屋性质", "floor_area": "建筑面积", "business_name": "名称", "business_type": "类型",
-    "registered_capital": "注册资本", "school": "学校名称", "student_status": "在校状态", "grade": "年级",
-    "enrol_year": "参保年度", "insurance_type": "险种类型", "insured_status": "参保状态",
-    "housing_grade": "鉴定等级", "assessed_date": "鉴定日期",
-}
-
-
 def target_fields(role: str, level: str) -> dict[str, Field]:
     """The fields a file of this role may provide: the same sets the run plan matches headers against."""
     if role in ROLES:
@@ -126,9 +112,7 @@ def target_fields(role: str, level: str) -> dict[str, Field]:
 
 def targets(role: str, level: str) -> dict[str, str]:
     """Canonical field → Chinese label, for the fields a file of this role may map a column to."""
-    attrs = REGISTER_ATTRS.get(role[len(REGISTER):], {}) if role.startswith(REGISTER) else {}
-    return {name: (ATTR_LABELS.get(name, f.label) if name in attrs else f.label)
-            for name, f in target_fields(role, level).items()}
+    return {name: f.label for name, f in target_fields(role, level).items()}
 
 
 def table_kind(role: str, level: str) -> str | None:

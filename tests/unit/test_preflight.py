@@ -223,11 +223,16 @@ def test_unknown_rule_params_are_named_with_the_nearest_parameter(tmp_path):
     _one(preflight.unknown_rule_params(unknown_family, default_params()), "$nothing_")
 
 
-def test_unknown_rule_params_stop_config_loading_unless_the_rule_is_disabled(tmp_path):
+def test_unknown_rule_params_stop_the_run_plan_unless_the_rule_is_disabled(tmp_path):
+    """Rule `$params` are the run plan's to check, with the rule SQL that does not bind: one report, before data."""
+    from reconcile.plan import compile_plan
+
     pack = _pack(tmp_path, "households > $cadre_houshold_limit")
-    problems = _problems(tmp_path, rules={"extra": [pack.name]})
-    _one(problems, "XY-PARAMS", "$cadre_houshold_limit")
-    parse_config(_config(tmp_path, rules={"extra": [pack.name], "disable": ["XY-PARAMS"]}), tmp_path)
+    config = parse_config(_config(tmp_path, rules={"extra": [pack.name]}), tmp_path)
+    with pytest.raises(ConfigError) as info:
+        compile_plan(config)
+    _one(info.value.problems, "XY-PARAMS", "$cadre_houshold_limit")
+    compile_plan(parse_config(_config(tmp_path, rules={"extra": [pack.name], "disable": ["XY-PARAMS"]}), tmp_path))
 
 
 def test_param_tables_take_only_plain_names():
