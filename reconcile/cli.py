@@ -218,22 +218,29 @@ def serve_command(
 
 @app.command("check-config")
 def check_config_command(config: Annotated[Path, typer.Argument(help="配置文件路径")]) -> None:
-    """只检查配置文件(不读取数据),一次列出所有问题;省级配置(含 counties:)检查其中每个县的配置。"""
+    """只检查配置、规则和各文件的表头(不读取数据行),一次列出所有问题,并显示核查范围:每个文件识别出哪些字段、
+    哪些规则不能运行或只能部分运行及原因;省级配置(含 counties:)检查其中每个县。"""
     from .config import load_config
+    from .plan import compile_plan
     from .province import is_province_file, load_province
+    from .province.run import preflight_counties
 
     try:
         if is_province_file(config):  # every county's problems at once, as `run` finds them before it starts
             province = load_province(config)
+            preflight_counties(province)
             out_console.print(f"[green]省级配置有效[/]: {province.region} {province.year} 年,"
                               f"{len(province.counties)} 个县({', '.join(province.keys)});输出到 {province.output}")
             return
         cfg = load_config(config)
+        plan = compile_plan(cfg)
     except ReconcileError as exc:
         _fail(exc)
         return
     out_console.print(f"[green]配置有效[/]: {cfg.region} {cfg.year} 年,来源 {', '.join(cfg.sources)};"
                       f"部门数据 {len(cfg.registers)} 类;输出到 {cfg.output}")
+    print_plan(plan, out_console)
+    print_notices(plan, console)
 
 
 @app.command("init")

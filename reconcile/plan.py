@@ -31,6 +31,7 @@ from .schema import (
     PERSON_FIELDS,
     REGISTER_FIELDS,
     REGISTER_KIND_LABELS,
+    REGISTERS_BY_HEAD,
     ROLE_LABELS,
     SURVEY_FIELDS,
     VISIT_FIELDS,
@@ -186,7 +187,7 @@ def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, 
         label = _field_label(name, fld)
         if name == "id_number" and household_id:
             rows.append({"owner": owner, "field": name, "label": label, "status": "similar",
-                         "raw_header": household_id, "score": None, "how": f"户主证件号码列「{household_id}」(按户使用)"})
+                         "raw_header": household_id, "score": None, "how": f"户主证件号码列「{household_id}」"})
         elif name in decided:
             d = decided[name]
             rows.append({"owner": owner, "field": name, "label": label, "status": d.status, "raw_header": d.raw,
@@ -290,6 +291,8 @@ def _household_register(plan: FilePlan, headers: list[str], mapping: dict[str, s
     if not head:
         return mapping
     raw = next(iter(head))
+    if plan.what in REGISTERS_BY_HEAD:  # kept by the head's ID by nature: nothing is lost
+        return {**mapping, raw: "id_number"}
     plan.usage = "household"
     plan.message = (f"{plan.label}没有成员证件号码列,按户主证件号码列「{raw}」在户一级使用:"
                     "只能核对到户主本人,不能核对其他家庭成员")

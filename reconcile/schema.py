@@ -127,6 +127,9 @@ REGISTER_KINDS = (
     "vehicle", "property", "business", "student", "medical", "housing",
 )
 
+# Registers a department keeps per household, by the head's ID (住建 危房鉴定): their head-ID column is their ID
+REGISTERS_BY_HEAD = ("housing",)
+
 REGISTER_KIND_LABELS = {
     "dibao": "民政低保", "tekun": "民政特困", "disability": "残联残疾人", "death": "公安死亡注销",
     "hukou": "公安户籍", "public_employee": "财政供养人员", "vehicle": "车辆登记",

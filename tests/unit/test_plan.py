@@ -121,13 +121,26 @@ def test_an_optional_register_without_an_id_column_is_left_out_not_fatal(county)
 
 
 def test_a_register_keyed_by_the_head_id_is_used_at_household_level(county):
+    def by_head(rows):
+        rows[0] = ["户主身份证号" if h == "身份证号" else h for h in rows[0]]
+        return rows
+    rewrite_csv(county / "部门数据" / "民政低保.csv", by_head)
+    path = edit_config(county, lambda d: d["registers"]["dibao"].pop("columns"))
+    plan = compile_plan(load_config(path))
+    dibao = plan.files["dibao"]
+    assert dibao.usage == "household", dibao.message
+    assert dibao.mapping.get("户主身份证号") == "id_number"
+    assert "户一级" in dibao.message
+    assert "id_number" in fields_of(plan, "dibao", "similar")  # provided, through the head's column
+
+
+def test_the_housing_register_is_kept_by_head_id_by_nature(county):
     rename_column(county / "部门数据" / "住建危房鉴定.csv", "户主身份证号", "户主身份证号码")
     path = edit_config(county, lambda d: d["registers"]["housing"].pop("columns"))
     plan = compile_plan(load_config(path))
     housing = plan.files["housing"]
-    assert housing.usage == "household", housing.message
-    assert housing.mapping.get("户主身份证号码") == "id_number"
-    assert "户一级" in housing.message
+    assert housing.usage == "used" and housing.mapping.get("户主身份证号码") == "id_number"
+    assert not [n for n in plan.notices if n.owner == "housing"]
 
 
 def test_a_required_source_that_cannot_be_used_stops_before_data_is_read(county):
