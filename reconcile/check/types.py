@@ -9,6 +9,7 @@ value the message template names. Values always go in as bound parameters ($name
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import jinja2
@@ -178,6 +179,13 @@ having {differs}
 """
 
 
+@functools.lru_cache(maxsize=512)
+def _template(text: str) -> jinja2.Template:
+    """A rule's query template, compiled once per process (the run plan renders every rule twice, each run once more)."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return env.from_string(text)
+
+
 class SqlType:
     """A query written in the rule itself, for what no other type says.
 
@@ -213,8 +221,7 @@ class SqlType:
         return []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-        template = env.from_string(rule.spec["sql"])
+        template = _template(rule.spec["sql"])
         # a source without every column the rule declares in `fields` is left out of the lists the template
         # loops over: its absent column must not read as an empty cell on every row
         fields = rule.spec.get("fields") or []
