@@ -144,6 +144,10 @@ class RunPlan:
             line = f"{f.label}({f.owner}):{USAGE_LABELS[f.usage]},识别 {len(provided)} 个字段"
             if auto:
                 line += f",其中自动识别 {len(auto)} 个"
+            extra = [r["label"] for r in f.fields if r["status"] == "extra"]
+            if extra:
+                shown = "、".join(extra[:8]) + ("等" if len(extra) > 8 else "")
+                line += f";{len(extra)} 列未识别(保留在 extra 中):{shown}"
             lines.append(line)
         ran = sum(r.status == "run" for r in self.rules)
         partial = [r for r in self.rules if r.status == "partial"]
@@ -184,7 +188,7 @@ def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, 
     decided = {d.field: d for d in match.decisions if d.field and d.raw in mapping}
     rows = []
     for name, fld in fields.items():
-        label = _field_label(name, fld)
+        label = fld.label
         if name == "id_number" and household_id:
             rows.append({"owner": owner, "field": name, "label": label, "status": "similar",
                          "raw_header": household_id, "score": None, "how": f"户主证件号码列「{household_id}」"})
@@ -204,17 +208,13 @@ def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, 
                          "how": proposal.how if proposal else ""})
     for raw in match.explicit_missing:
         target = explicit.get(raw)
-        rows.append({"owner": owner, "field": target, "label": _field_label(target, fields[target]) if target in fields
+        rows.append({"owner": owner, "field": target, "label": fields[target].label if target in fields
                      else raw, "status": "missing_mapped", "raw_header": raw, "score": None, "how": ""})
     proposed = {d.raw for d in match.proposals}
     for raw in [h for h in match.headers if h not in mapping and h not in proposed]:
         rows.append({"owner": owner, "field": None, "label": raw, "status": "extra", "raw_header": raw,
                      "score": None, "how": ""})
     return rows
-
-
-def _field_label(name: str, fld: Field) -> str:
-    return fld.label
 
 
 def _derived(level: str, mapped: set[str]) -> dict[str, str]:
@@ -237,8 +237,8 @@ def _missing_required(table: str, mapped: set[str], fields: dict[str, Field], co
     return [" 或 ".join(f"「{fields[f].label}」" for f in g) for g in groups]
 
 
-def _plan_file(config: Config, owner, section, spec, what, label, fields, table, required, contract,
-               notices: list[Notice], errors: list[str]) -> FilePlan:
+def _plan_file(owner, section, spec, what, label, fields, table, required, contract, notices: list[Notice],
+               errors: list[str]) -> FilePlan:
     plan = FilePlan(owner, section, what, label, str(spec.path), required)
     try:
         peeked = peek_headers(spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows,
@@ -259,7 +259,7 @@ def _plan_file(config: Config, owner, section, spec, what, label, fields, table,
                                                 f"(文件可能改了列名),该列对应的字段本次没有读取"))
     for d in match.proposals:
         notices.append(Notice("warning", owner,
-                              f"{label}:列「{d.raw}」可能是「{_field_label(d.field, fields[d.field])}」({d.how}),"
+                              f"{label}:列「{d.raw}」可能是「{fields[d.field].label}」({d.how}),"
                               f"没有采用;确认无误请在配置 {section}.columns 下加一行:  {d.columns_line}"))
     problems = _missing_required(table, mapped, fields, contract)
     if problems:
@@ -417,8 +417,8 @@ def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool
     errors: list[str] = []
     files: dict[str, FilePlan] = {}
     for owner, section, spec, what, label, fields, table, required in _file_specs(config):
-        files[owner] = _plan_file(config, owner, section, spec, what, label, fields, table, required, contract,
-                                  notices, errors)
+        files[owner] = _plan_file(owner, section, spec, what, label, fields, table, required, contract, notices,
+                                  errors)
     coverage = {k: {r["field"] for r in files[k].fields if r["status"] in PROVIDED}
                 for k in config.sources if files[k].usage != "excluded"}
     register_attrs: dict[str, set[str]] = {}
