@@ -364,12 +364,28 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
         read_sources = [s for s in config.sources_by_trust() if any(s == x for _, x in used)]
         unchecked = _unchecked_text(lost, plan, field_order)
         own = getattr(RULE_TYPES[rule.type], "unchecked", None)
-        gaps = own(rule, ctx) if own else []
+        gaps = (own(rule, ctx) if own else []) + _household_register_gaps(rule, config, plan)
         if gaps:
             unchecked = ";".join(filter(None, [unchecked, "未核查:" + ";".join(gaps)]))
         out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if unchecked else "run",
                             ",".join(read_sources), "", unchecked))
     return out, sql_errors
+
+
+def _register_kinds_read(rule) -> set[str]:
+    """Register kinds a rule reads: its `needs: register:…`, a register_hit's `kinds`, `register_fields`."""
+    kinds = {k for n in rule.needs if n.startswith("register:") for k in n.split(":", 1)[1].split("|")}
+    kinds |= set(rule.spec.get("kinds") or []) if rule.type == "register_hit" else set()
+    kinds |= {str(w).split(".", 1)[0] for w in rule.spec.get("register_fields") or []}
+    return kinds
+
+
+def _household_register_gaps(rule, config: Config, plan: RunPlan) -> list[str]:
+    """A register used by its head-ID column shows the rule heads only: the other members are not checked."""
+    kinds = _register_kinds_read(rule)
+    return [f"{plan.files[key].label}只有户主证件号码(按户使用),其他家庭成员未核对"
+            for key, spec in config.registers.items()
+            if spec.kind in kinds and plan.files[key].usage == "household"]  # type: ignore[attr-defined]
 
 
 def _unchecked_text(lost: set[tuple[str, str]], plan: RunPlan, field_order: dict[str, int]) -> str:

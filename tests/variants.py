@@ -537,7 +537,6 @@ def field_of(config: dict, rel: str, header: str) -> tuple[str, str | None]:
 
 def field_label(config: dict, rel: str, fld: str) -> str:
     """The Chinese label a person reads for canonical field `fld` of file `rel` (reconcile/schema.py)."""
-    from reconcile.check.types_register import ATTR_LABELS
     from reconcile.schema import VISIT_FIELDS, register_fields, source_fields
 
     where, spec = entry_for(config, rel)
@@ -547,8 +546,7 @@ def field_label(config: dict, rel: str, fld: str) -> str:
         fields = register_fields(spec.get("kind", where[1]))
     else:
         fields = dict(VISIT_FIELDS)
-    label = fields[fld].label
-    return ATTR_LABELS.get(fld, label) if label == fld else label
+    return fields[fld].label
 
 
 # ---- d. a register at household level ----------------------------------------------------------------------
