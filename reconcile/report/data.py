@@ -43,6 +43,7 @@ class ReportData:
     township: str | None = None  # set on a per-township cut
     plan: dict[str, pl.DataFrame] | None = None  # the run plan's tables (reconcile.plan.load_plan); None before it
     extra: dict = field(default_factory=dict)
+    _coverage: tuple[int, Coverage | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -66,15 +67,24 @@ class ReportData:
         return f"{where} {self.config.year} 年扶贫数据“四个一致”核查报告"
 
     def coverage(self) -> Coverage | None:
-        """The plan as people read it: a township's cut covers the same files and rules as its county."""
-        base = self.config.base_dir
+        """The plan as people read it: a township's cut covers the same files and rules as its county.
 
-        def rewrite(message: str) -> str:
-            for path in self.plan["plan_file"]["path"].drop_nulls().unique().to_list() if self.plan else []:
-                message = message.replace(path, relative(path, base))
-            return message
+        Built once per report data (the 说明 sheet, the 核查范围 sheet and the page all show it), with each
+        file's path made relative once, not once per message."""
+        key = id(self.plan)
+        if self._coverage is None or self._coverage[0] != key:
+            base = self.config.base_dir
+            paths = self.plan["plan_file"]["path"].drop_nulls().unique().to_list() if self.plan else []
+            shown = [(path, relative(path, base)) for path in paths]
 
-        return build_coverage(self.plan, self.show_ids, rewrite, explicit_columns(self.config))
+            def rewrite(message: str) -> str:
+                for path, rel in shown:
+                    if path in message:
+                        message = message.replace(path, rel)
+                return message
+
+            self._coverage = (key, build_coverage(self.plan, self.show_ids, rewrite, explicit_columns(self.config)))
+        return self._coverage[1]
 
     def registered(self) -> pl.DataFrame:
         return self.households.filter(pl.col("registered"))
