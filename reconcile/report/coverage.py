@@ -79,6 +79,9 @@ def build_coverage(plan: dict[str, pl.DataFrame] | None, show_ids: bool = False,
     `columns:`) names the field a missing mapped column was meant for."""
     if plan is None:
         return None
+    own = plan["plan_file"]
+    source_names = dict(zip(own["owner"].to_list(), own["label"].to_list(), strict=True))  # a rule's sources
+    plan = _by_county(plan)
     fix = rewrite or (lambda text: text)
 
     def text(value: str | None) -> str:
@@ -108,7 +111,8 @@ def build_coverage(plan: dict[str, pl.DataFrame] | None, show_ids: bool = False,
     rule_rows = [{"rule_id": r["rule_id"], "title": r["title"], "kind_title": titles.get(r["kind"], r["kind"]),
                   "status": r["status"], "status_label": RULE_STATUS_LABELS.get(r["status"], r["status"]),
                   "text": text(r["reason"] if r["status"] == "skipped" else r["unchecked"]),
-                  "sources": "、".join(labels.get(s, s) for s in (r["sources"] or "").split(",") if s)}
+                  "sources": "、".join(labels.get(s) or source_names.get(s, s)
+                                      for s in (r["sources"] or "").split(",") if s)}
                  for r in shown.iter_rows(named=True)]
     notices = plan["plan_notice"]
     notice_rows = sorted(({"level": r["level"], "level_label": LEVEL_LABELS.get(r["level"], r["level"]),
@@ -117,6 +121,29 @@ def build_coverage(plan: dict[str, pl.DataFrame] | None, show_ids: bool = False,
     counts = dict(rules.group_by("status").len().rows()) if rules.height else {}
     return Coverage(files, rule_rows, notice_rows, rules.height, counts.get("run", 0), counts.get("partial", 0),
                     counts.get("skipped", 0))
+
+
+def _by_county(plan: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """A province's plan has each county's rows (a `county` column): files are named with their county, and a
+    rule's reason said alike in several counties is one row naming them."""
+    if "county" not in plan["plan_file"].columns:
+        return plan
+    owner = pl.col("county") + ":" + pl.col("owner")
+    files = plan["plan_file"].with_columns(owner.alias("owner"), ("【" + pl.col("county") + "】" + pl.col("label"))
+                                           .alias("label"))
+    fields = plan["plan_field"].with_columns(owner.alias("owner"))
+    notices = plan["plan_notice"].with_columns(owner.alias("owner"))
+    rules = plan["plan_rule"]
+    if rules.height:
+        text = pl.coalesce(pl.col("reason"), pl.lit("")) + "|" + pl.coalesce(pl.col("unchecked"), pl.lit(""))
+        rules = (rules.with_columns(text.alias("_t"))
+                 .group_by("rule_id", "status", "_t", maintain_order=True)
+                 .agg(pl.col("title", "kind", "pack", "sources", "reason", "unchecked").first(),
+                      pl.col("county").unique(maintain_order=True).str.join("、").alias("_counties"))
+                 .with_columns(*[pl.when(pl.col(c).fill_null("") != "").then("【" + pl.col("_counties") + "】" + pl.col(c))
+                                 .otherwise(pl.col(c)).alias(c) for c in ("reason", "unchecked")])
+                 .drop("_t", "_counties"))
+    return {**plan, "plan_file": files, "plan_field": fields, "plan_notice": notices, "plan_rule": rules}
 
 
 def _field_row(r: dict, text: Callable[[str | None], str], explicit: dict[str, dict[str, str]] | None,
