@@ -1,4 +1,8 @@
-"""Run one rule on a tiny input described in a YAML case file; used by the golden rule tests."""
+"""Run one rule on a tiny input described in a YAML case file; used by the golden rule tests.
+
+A file's columns are the keys its rows use, so a case says "this source has no such column" by leaving the
+key out of every row of that source, and "this cell is empty" with `key: ""` (absent is not empty, issue 11).
+"""
 
 from __future__ import annotations
 
