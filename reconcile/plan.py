@@ -280,17 +280,25 @@ def _unusable(plan: FilePlan, text: str, notices: list[Notice], errors: list[str
     return plan
 
 
+def head_id_stand_in(headers: list[str], mapping: dict[str, str]) -> str | None:
+    """The head-ID column (户主身份证号 …) that keys a register with no member-ID column, if it has one;
+    the web page's file card asks the same question of an uploaded register."""
+    if "id_number" in mapping.values():
+        return None
+    free = [h for h in headers if h not in mapping]
+    head = match_columns(free, {"head_id": HOUSEHOLD_FIELDS["head_id"]}, {}, True).mapping
+    return next(iter(head), None)
+
+
 def _household_register(plan: FilePlan, headers: list[str], mapping: dict[str, str], spec: FileSpec,
                         notices: list[Notice]) -> dict[str, str]:
     """A register with the head's ID but no member ID column is used at household level: its head-ID column
     serves as the ID (a head is a person of the household), and the notice says what that cannot show."""
-    free = [h for h in headers if h not in mapping]
     if spec.columns and any(t == "id_number" for t in spec.columns.values()):
         return mapping  # an explicit ID mapping whose column is missing is reported as such
-    head = match_columns(free, {"head_id": HOUSEHOLD_FIELDS["head_id"]}, {}, True).mapping
-    if not head:
+    raw = head_id_stand_in(headers, mapping)
+    if raw is None:
         return mapping
-    raw = next(iter(head))
     if plan.what in REGISTERS_BY_HEAD:  # kept by the head's ID by nature: nothing is lost
         return {**mapping, raw: "id_number"}
     plan.usage = "household"

@@ -364,7 +364,8 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
 # ---- the file cards and the settings form ---------------------------------------------------------
 
-HOW_TAGS = {"explicit": "已手动修改", "synonym": "自动识别", "similar": "自动识别(相似)", "proposed": "待确认"}
+HOW_TAGS = {"explicit": "已手动修改", "synonym": "自动识别", "similar": "自动识别(相似)", "proposed": "待确认",
+            "by_head": "按户主证件号码核对"}
 
 
 def _card(entry: dict) -> dict:
@@ -375,7 +376,7 @@ def _card(entry: dict) -> dict:
     fields = F.targets(role, level)
     overrides = entry.get("overrides", {})
     match = F.column_match(headers, role, level, overrides) if role and not entry.get("error") else None
-    mapping = dict(match.mapping) if match else {}
+    mapping = F.effective_mapping(headers, role, level, overrides)[0] if match else {}
     problems = F.mapping_problems(headers, role, level, mapping) if match else []
     notes = []
     if match:
@@ -412,9 +413,11 @@ def _card(entry: dict) -> dict:
         shown = field or proposal
         mask = mask_id if shown and field_kind(shown) == "id" else mask_text  # a malformed ID is masked too
         status = "off" if header in overrides and not overrides[header] else (d.status if d else "")
+        if field and d is not None and not d.mapped and status != "off":
+            status = "by_head"  # a register kept by the head's ID: its head-ID column is its ID
         columns.append({"index": i, "header": header, "field": field, "status": status,
                         "tag": "已手动修改" if status == "off" else HOW_TAGS.get(status, ""),
-                        "how": mask_text(d.how) if d is not None and status not in ("explicit", "off") else "",
+                        "how": mask_text(d.how) if d is not None and status not in ("explicit", "off", "by_head") else "",
                         "proposal": proposal, "proposal_label": fields.get(proposal, ""),
                         "samples": [mask(v) or "" for v in entry.get("samples", {}).get(header, [])]})
     return {"entry": entry, "role": role, "level": level, "fields": list(fields.items()), "columns": columns,

@@ -14,9 +14,10 @@ from pathlib import Path
 from ..errors import ReconcileError
 from ..load.headers import ColumnMatch, match_columns, nearest, suggest_mapping
 from ..load.readers import FORMATS, read_table
+from ..plan import head_id_stand_in
 from ..schema import (
-    HOUSEHOLD_FIELDS,
     REGISTER_KIND_LABELS,
+    REGISTERS_BY_HEAD,
     ROLES,
     VISIT_FIELDS,
     Field,
@@ -147,21 +148,26 @@ def column_match(headers: list[str], role: str, level: str, overrides: dict[str,
 
 def effective_mapping(headers: list[str], role: str, level: str,
                       overrides: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """raw header → field, and header → "manual" / "auto" (see `column_match`)."""
+    """raw header → field, and header → "manual" / "auto" (see `column_match`). A register kept by the
+    head's ID by nature (住建 危房鉴定) has its head-ID column as its ID, as the run plan has it."""
     match = column_match(headers, role, level, overrides)
     origin = {d.raw: ("manual" if d.status == "explicit" else "auto") for d in match.decisions if d.mapped}
     origin.update({h: "manual" for h, f in overrides.items() if h in headers and not f})
-    return dict(match.mapping), origin
+    mapping = dict(match.mapping)
+    if role.startswith(REGISTER) and role[len(REGISTER):] in REGISTERS_BY_HEAD:
+        off = {h for h, f in overrides.items() if not f}
+        head = head_id_stand_in([h for h in headers if h not in off], mapping)
+        if head is not None:
+            mapping[head], origin[head] = "id_number", "auto"
+    return mapping, origin
 
 
 def household_fallback(headers: list[str], role: str, mapping: dict[str, str]) -> str | None:
     """For a register with no member-ID column: the head-ID column the run will use instead, at household
     level (the run plan does the same with a register whose headers carry only the head's ID)."""
-    if not role.startswith(REGISTER) or "id_number" in mapping.values():
+    if not role.startswith(REGISTER) or role[len(REGISTER):] in REGISTERS_BY_HEAD:
         return None
-    free = [h for h in headers if h not in mapping]
-    head = match_columns(free, {"head_id": HOUSEHOLD_FIELDS["head_id"]}, {}, True).mapping
-    return next(iter(head), None)
+    return head_id_stand_in(headers, mapping)
 
 
 def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[str, str]) -> list[str]:

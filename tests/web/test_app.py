@@ -98,15 +98,18 @@ def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_p
     url = _new(web)
     housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
     page = _upload(web, url, SAMPLE / "入户核查.csv", housing)
-    # as the run plan does: no member-ID column, so the head's ID column serves at household level
-    assert "缺少必需的列" not in page.text and "请确认" in page.text
-    assert "将按户主证件号码列「户主身份证号」在户一级使用" in page.text
+    # as the run plan does: the 住建 register is kept by the head's ID, so its head-ID column is its ID
+    assert "缺少必需的列" not in page.text and "在户一级使用" not in page.text
     state = _state(web, url)
     entry = next(f for f in state["files"] if f["name"] == housing.name)
-    index = entry["headers"].index("户主身份证号")
-    page = web.post(url + "/settings", data=_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "id_number"}))
-    assert "在户一级使用" not in page.text and "已手动修改" in page.text
-    assert _state(web, url)["files"][1]["overrides"] == {"户主身份证号": "id_number"}
+    card = page.text.split(f'id="f{entry["fid"]}"')[1].split("</article>")[0]
+    row = card.split("户主身份证号</td>")[1].split("</tr>")[0]
+    assert "按户主证件号码核对" in row and '<option value="id_number" selected>' in row
+    # the person names the head's name column as the register's 姓名 (for the evidence)
+    index = entry["headers"].index("户主姓名")
+    page = web.post(url + "/settings", data=_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "name"}))
+    assert "已手动修改" in page.text
+    assert _state(web, url)["files"][1]["overrides"] == {"户主姓名": "name"}
 
     text = web.get(url + "/reconcile.yaml").text
     data = yaml.safe_load(text)
@@ -121,6 +124,7 @@ def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_p
     (folder / "reconcile.yaml").write_text(text, encoding="utf-8")
     config = load_config(folder / "reconcile.yaml")
     assert config.registers["housing"].columns["户主身份证号"] == "id_number"
+    assert config.registers["housing"].columns["户主姓名"] == "name"
     assert CliRunner().invoke(cli, ["check-config", str(folder / "reconcile.yaml")]).exit_code == 0
 
 
@@ -326,7 +330,10 @@ def test_results_page_says_which_checks_did_not_run_and_why(web):
     """The survey alone with a register that has only the head's ID: most checks cannot run; the page says
     which, why, and what the run did with the register."""
     url = _new(web)
-    _upload(web, url, SAMPLE / "入户核查.csv", SAMPLE / "部门数据" / "住建危房鉴定.csv")
+    dibao = (SAMPLE / "部门数据" / "民政低保.csv").read_bytes().decode("gb18030")
+    header, rest = dibao.split("\n", 1)
+    header = header.replace("身份证号", "户主身份证号").replace("姓名", "户主姓名")
+    _upload(web, url, SAMPLE / "入户核查.csv", ("民政低保.csv", (header + "\n" + rest).encode("gb18030")))
     response = web.post(url + "/settings", data=_form(_state(web, url), region="文星镇", year="2020", action="run"),
                         follow_redirects=False)
     assert response.headers["location"].endswith("/run")
@@ -338,7 +345,7 @@ def test_results_page_says_which_checks_did_not_run_and_why(web):
     assert "未运行" in visit and "走访记录" in visit and "没有提供" in visit
     assert re.search(r"部分运行</td><td[^>]*>未核查:", section)
     # the plan's notice, with the person's file name
-    assert "住建危房鉴定" in section and "在户一级使用" in section
+    assert "民政低保" in section and "在户一级使用" in section
     assert "/run/" not in section and "workspaces" not in section
 
 

@@ -23,9 +23,9 @@ from ..browser import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
 FILES = ["国家系统导出.xlsx", "村级台账.csv", "扶贫手册.xlsx", "入户核查.csv", "走访记录.csv"]
-# the housing register names its ID column 户主身份证号, which the built-in synonyms read as the head's ID of a
-# household record, not a register's ID: the page flags the file, the officer picks the column
-FIX_FILE, FIX_COLUMN, FIX_NAME = "住建危房鉴定.csv", "户主身份证号", "户主姓名"
+# a 民政 register exported with its name and ID columns headed as the head's (户主姓名, 户主身份证号): read as
+# it says, it could be used only at household level; the page flags the file, the officer picks the column
+FIX_FILE, FIX_COLUMN, FIX_NAME = "民政特困.csv", "户主身份证号", "户主姓名"
 
 
 def _playwright():
@@ -76,6 +76,17 @@ def _shots(tmp_path) -> Path:
     return folder
 
 
+def _register_headed_as_the_heads(folder: Path) -> Path:
+    text = (SAMPLE / "部门数据" / FIX_FILE).read_bytes().decode("gb18030")
+    header, rest = text.split("\n", 1)
+    assert header.startswith("姓名,公民身份号码,")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FIX_FILE
+    path.write_bytes((header.replace("姓名,公民身份号码", f"{FIX_NAME},{FIX_COLUMN}", 1) + "\n" + rest)
+                     .encode("gb18030"))
+    return path
+
+
 def _corrected_archive(folder: Path) -> Path:
     """村级台账.csv with one household's head corrected (陈新生 → 陈春莲, as in the other sources)."""
     text = (SAMPLE / "村级台账.csv").read_bytes().decode("gb18030")
@@ -92,14 +103,14 @@ def _page_findings(tmp_path: Path, url: str) -> set[str]:
     return set(pl.read_parquet(out / "findings.parquet")["finding_id"])
 
 
-def _cli_findings(download, folder: Path) -> set[str]:
-    """`reconcile run` on the downloaded reconcile.yaml, with the sample files beside it under their own names."""
+def _cli_findings(download, folder: Path, uploads: list[Path]) -> set[str]:
+    """`reconcile run` on the downloaded reconcile.yaml, with the uploaded files beside it under their own names."""
     from typer.testing import CliRunner
 
     from reconcile.cli import app
 
     folder.mkdir()
-    for path in [SAMPLE / n for n in FILES] + sorted((SAMPLE / "部门数据").glob("*.csv")):
+    for path in uploads:
         shutil.copy(path, folder / path.name)
     download.save_as(folder / "reconcile.yaml")
     result = CliRunner().invoke(app, ["run", str(folder / "reconcile.yaml"), "--quiet"])
@@ -110,7 +121,9 @@ def _cli_findings(download, folder: Path) -> set[str]:
 def test_township_officer_journey(server, tmp_path):
     sync_playwright = _playwright()
     shots = _shots(tmp_path)
-    uploads = [SAMPLE / n for n in FILES] + sorted((SAMPLE / "部门数据").glob("*.csv"))
+    uploads = [SAMPLE / n for n in FILES] + [p for p in sorted((SAMPLE / "部门数据").glob("*.csv"))
+                                             if p.name != FIX_FILE]
+    uploads.append(_register_headed_as_the_heads(tmp_path / "upload"))
     outside: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
@@ -193,7 +206,7 @@ def test_township_officer_journey(server, tmp_path):
             with page.expect_download() as info:
                 page.click("a[data-download=yaml]")
             assert info.value.suggested_filename == "reconcile.yaml"
-            assert _cli_findings(info.value, tmp_path / "cli") == first_run
+            assert _cli_findings(info.value, tmp_path / "cli", uploads) == first_run
 
             # 4. browse: a village, then a kind; each source's values side by side
             page.click("text=按村、按问题类型查看问题清单")
