@@ -125,8 +125,10 @@ class RegisterHitType:
             f"where p.source = {_quote(s)} and p.id_number_valid"
             for s in person_sources
         ] + [
-            f"select k.cluster_id, null::varchar, h.source, {order[s]}, {_quote(ctx.label(s))}, "
-            f"h.head_id, h.head_name, '户主' from src_household h "
+            # named here too: with no member list, this branch opens the union and names its columns
+            f"select k.cluster_id, null::varchar as person_cluster_id, h.source, {order[s]} as ord, "
+            f"{_quote(ctx.label(s))} as label, h.head_id as id_number, h.head_name as name, '户主' as relation "
+            f"from src_household h "
             f"join hh_link k on k.source = h.source and k.rec_key = h.rec_key "
             f"where h.source = {_quote(s)} and h.head_id_valid"
             for s in sources
