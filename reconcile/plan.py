@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -31,6 +32,7 @@ from .schema import (
     PERSON_FIELDS,
     REGISTER_FIELDS,
     REGISTER_KIND_LABELS,
+    REGISTER_KINDS,
     REGISTERS_BY_HEAD,
     ROLE_LABELS,
     SURVEY_FIELDS,
@@ -67,6 +69,7 @@ class FilePlan:
     mapping: dict[str, str] = field(default_factory=dict)  # raw header -> canonical field
     fields: list[dict] = field(default_factory=list)  # plan_field rows of this file
     message: str = ""
+    reason: str = ""  # why the file is left out, short, for the rules it leaves unrun
 
 
 @dataclass
@@ -113,11 +116,13 @@ class RunPlan:
             [{"owner": f.owner, "section": f.section, "what": f.what, "label": f.label, "path": f.path,
               "required": f.required, "usage": f.usage, "header_row": f.header_row, "encoding": f.encoding,
               "headers": json.dumps(f.headers, ensure_ascii=False),
-              "mapping": json.dumps(f.mapping, ensure_ascii=False), "message": f.message}
+              "mapping": json.dumps(f.mapping, ensure_ascii=False), "message": f.message,
+              "reason": f.reason}
              for f in self.files.values()],
             schema={"owner": pl.String, "section": pl.String, "what": pl.String, "label": pl.String,
                     "path": pl.String, "required": pl.Boolean, "usage": pl.String, "header_row": pl.Int64,
-                    "encoding": pl.String, "headers": pl.String, "mapping": pl.String, "message": pl.String})
+                    "encoding": pl.String, "headers": pl.String, "mapping": pl.String, "message": pl.String,
+                    "reason": pl.String})
         fields = pl.DataFrame(
             [row for f in self.files.values() for row in f.fields],
             schema={"owner": pl.String, "field": pl.String, "label": pl.String, "status": pl.String,
@@ -244,7 +249,7 @@ def _plan_file(owner, section, spec, what, label, fields, table, required, contr
         peeked = peek_headers(spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows,
                               skip_rows=spec.skip_rows, encoding=spec.encoding)
     except InputError as exc:
-        return _unusable(plan, str(exc), notices, errors)
+        return _unusable(plan, str(exc), f"文件「{Path(spec.path).name}」无法读取", notices, errors)
     plan.headers, plan.header_row, plan.encoding = peeked.headers, peeked.header_row, peeked.encoding
     match = match_columns(peeked.headers, fields, spec.columns, spec.profile == "auto")
     mapping = dict(match.mapping)
@@ -266,13 +271,13 @@ def _plan_file(owner, section, spec, what, label, fields, table, required, contr
         hint = "、".join(problems)
         text = (f"{label} 文件 {spec.path} 缺少必需的列 {hint};文件中的列:{'、'.join(peeked.headers)}。"
                 f"如果该列的列名不同,请在配置 {section}.columns 下写明 原列名: 字段名")
-        return _unusable(plan, text, notices, errors)
+        return _unusable(plan, text, f"文件「{Path(spec.path).name}」缺少必需的列 {hint}", notices, errors)
     return plan
 
 
-def _unusable(plan: FilePlan, text: str, notices: list[Notice], errors: list[str]) -> FilePlan:
+def _unusable(plan: FilePlan, text: str, reason: str, notices: list[Notice], errors: list[str]) -> FilePlan:
     plan.usage = "excluded"
-    plan.message = text
+    plan.message, plan.reason = text, reason
     if plan.required:
         errors.append(text)
     else:
@@ -372,7 +377,8 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
         read_sources = [s for s in config.sources_by_trust() if any(s == x for _, x in used)]
         unchecked = _unchecked_text(lost, plan, field_order)
         own = getattr(RULE_TYPES[rule.type], "unchecked", None)
-        gaps = (own(rule, ctx) if own else []) + _household_register_gaps(rule, config, plan)
+        gaps = ((own(rule, ctx) if own else []) + _registers_not_read(rule, config, plan)
+                + _household_register_gaps(rule, config, plan))
         if gaps:
             unchecked = ";".join(filter(None, [unchecked, "未核查:" + ";".join(gaps)]))
         out.append(RulePlan(rule.id, rule.title, rule.kind, rule.pack, "partial" if unchecked else "run",
@@ -386,6 +392,19 @@ def _register_kinds_read(rule) -> set[str]:
     kinds |= set(rule.spec.get("kinds") or []) if rule.type == "register_hit" else set()
     kinds |= {str(w).split(".", 1)[0] for w in rule.spec.get("register_fields") or []}
     return kinds
+
+
+def _registers_not_read(rule, config: Config, plan: RunPlan) -> list[str]:
+    """Register kinds a running rule would read that this run lacks (not given, or given but left out):
+    the rule ran on the others, so what those would have shown is unchecked."""
+    left_out = {spec.kind: plan.files[key].reason for key, spec in config.registers.items()
+                if plan.files[key].usage == "excluded"}
+    gaps = []
+    for kind in sorted(_register_kinds_read(rule) - plan.register_kinds, key=REGISTER_KINDS.index):
+        label = REGISTER_KIND_LABELS.get(kind, kind)
+        gaps.append(f"部门数据「{label}」" + (f"(本次提供的{left_out[kind]},没有使用)" if left_out.get(kind)
+                                              else "(本次没有提供)"))
+    return gaps
 
 
 def _household_register_gaps(rule, config: Config, plan: RunPlan) -> list[str]:

@@ -650,6 +650,13 @@ class Outcome:
     plan_field: pl.DataFrame | None = None
     rule_run: pl.DataFrame | None = None
     error: ReconcileError | None = None
+    plan_file: pl.DataFrame | None = None
+
+    def left_out(self) -> set[str]:
+        """Owners (source keys, register keys, visits) of the files the run plan did not use."""
+        if self.plan_file is None:
+            return set()
+        return set(self.plan_file.filter(pl.col("usage") == "excluded")["owner"])
 
     def ids(self) -> set[tuple[str, str]]:
         return set(self.findings.select("rule_id", "finding_id").iter_rows())
@@ -676,7 +683,8 @@ def run_checks(county: County) -> Outcome:
         return query_frame(con, f"select * from {name}") if name in tables else None
 
     findings = query_frame(con, f"select {', '.join(FINDING_COLUMNS)} from finding")
-    outcome = Outcome(findings, table("plan_rule"), table("plan_field"), table("rule_run"))
+    outcome = Outcome(findings, table("plan_rule"), table("plan_field"), table("rule_run"),
+                      plan_file=table("plan_file"))
     con.close()
     return outcome
 

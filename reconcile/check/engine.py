@@ -100,6 +100,15 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
                     derived[owner].add(fld)
         registers = {config.registers[k].kind for k in config.registers if k not in excluded}
         has_visits = config.visits is not None and "visits" not in excluded
+        left_out = {}
+        for owner, section, what, reason in con.execute(
+                "select owner, any_value(section), any_value(what), string_agg(distinct reason, ';') "
+                "from plan_file group by owner having bool_and(usage = 'excluded')").fetchall():
+            need = ("visits" if owner == "visits" else f"register:{what}" if section.startswith("registers.")
+                    else what)
+            if need.startswith("register:") and what in registers:
+                continue  # another file of the same kind is used
+            left_out[need] = "、".join(filter(None, [left_out.get(need), reason]))
         register_fields: dict[str, set[str]] = {kind: set() for kind in registers}
         for kind, fld in con.execute(
                 "select f.what, d.field from plan_file f join plan_field d on d.owner = f.owner "
@@ -111,12 +120,12 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
         registers = ({r[0] for r in con.execute("select distinct kind from register").fetchall()}
                      if config.registers else set())
         has_visits = config.visits is not None
-        register_fields, derived = {}, {}
+        register_fields, derived, left_out = {}, {}, {}
     return RuleContext(
         sources=sources, roles={s: config.sources[s].role for s in sources},
         levels={s: config.sources[s].level for s in sources}, coverage=coverage, registers=registers,
         has_visits=has_visits, year=config.year, labels=source_labels(config), register_fields=register_fields,
-        derived=derived,
+        derived=derived, left_out=left_out,
     )
 
 
@@ -141,21 +150,23 @@ def full_context(config: Config) -> RuleContext:
 FIELD_LABELS = {name: f.label for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS) for name, f in table.items()}
 
 
-def need_text(need: str, labels: dict[str, str] | None = None) -> str:
-    """A rule's unmet need, as a person reads it (and what to add to run the rule)."""
-    labels = labels or {}
+def need_text(need: str, labels: dict[str, str] | None = None, left_out: dict[str, str] | None = None) -> str:
+    """A rule's unmet need, as a person reads it (and what to add to run the rule); a file that was given
+    but left out is named with why (`left_out`, from the run plan)."""
+    labels, left_out = labels or {}, left_out or {}
     if need.startswith("register:"):
         kinds = need.split(":", 1)[1].split("|")
+        why = [left_out[f"register:{k}"] for k in kinds if f"register:{k}" in left_out]
         return ("需要部门数据" + "或".join(f"「{REGISTER_KIND_LABELS.get(k, k)}」" for k in kinds)
-                + ",本次没有提供(或该文件无法使用)")
+                + (f",本次提供的{'、'.join(why)},没有使用" if why else ",本次没有提供"))
     if need.startswith("all:"):
         _, fld, lacking = need.split(":", 2)
         return (f"需要每个来源都有「{FIELD_LABELS.get(fld, fld)}」列({'、'.join(labels.get(s, s) for s in lacking.split(','))}"
                 "没有),否则无法确定某人或某户不在其中")
-    if need == "visits":
-        return "需要走访记录文件,本次没有提供(或该文件无法使用)"
-    if need in ROLE_LABELS:
-        return f"需要「{ROLE_LABELS[need]}」文件,本次没有提供(或该文件无法使用)"
+    if need == "visits" or need in ROLE_LABELS:
+        label = "走访记录" if need == "visits" else ROLE_LABELS[need]
+        why = left_out.get(need)
+        return f"需要「{label}」文件," + (f"本次提供的{why},没有使用" if why else "本次没有提供")
     return need
 
 
@@ -252,7 +263,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
         if missing:
-            reason = ";".join(dict.fromkeys(need_text(m, ctx.labels) for m in missing))
+            reason = ";".join(dict.fromkeys(need_text(m, ctx.labels, ctx.left_out) for m in missing))
             result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
             continue
         started = time.perf_counter()

@@ -18,11 +18,12 @@ from ..schema import (
     HOUSEHOLD_FIELDS,
     PERSON_FIELDS,
     REGISTER_ATTR_LABELS,
-    REGISTER_ATTRS,
     REGISTER_KIND_LABELS,
+    REGISTER_KINDS,
     ROLE_LABELS,
     SURVEY_FIELDS,
     field_kind,
+    register_fields,
 )
 from .packs import Rule
 from .types_procedure import ProcedureOrderType
@@ -42,6 +43,8 @@ class RuleContext:
     labels: dict[str, str] = field(default_factory=dict)
     register_fields: dict[str, set[str]] = field(default_factory=dict)  # register kind -> columns its file(s) have
     derived: dict[str, set[str]] = field(default_factory=dict)  # source key -> fields taken from member rows
+    # need (a role, "register:<kind>", "visits") -> why its file was given but left out, for the reasons
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def has_attr(self, kind: str, attr: str) -> bool:
         """Does the register of `kind` carry `attr`? (True without a run plan: nothing says it is absent)"""
@@ -53,7 +56,8 @@ class RuleContext:
         for entry in wanted:
             kind, attr = entry.split(".", 1)
             if kind in self.registers and not self.has_attr(kind, attr):
-                gaps.append(f"部门数据「{REGISTER_KIND_LABELS.get(kind, kind)}」没有「{REGISTER_ATTR_LABELS.get(attr, attr)}」列")
+                label = register_fields(kind)[attr].label if attr in register_fields(kind) else attr
+                gaps.append(f"部门数据「{REGISTER_KIND_LABELS.get(kind, kind)}」没有「{label}」列")
         return gaps
 
     def with_role(self, *roles: str) -> list[str]:
@@ -210,7 +214,8 @@ class SqlType:
         if not isinstance(wanted, list):
             return ["register_fields 应为 部门数据种类.字段 的列表(如 housing.housing_grade)"]
         return [f"register_fields 中的 `{w}` 不是 部门数据种类.标准字段(如 housing.housing_grade)" for w in wanted
-                if "." not in str(w) or str(w).split(".", 1)[1] not in REGISTER_ATTRS.get(str(w).split(".", 1)[0], {})]
+                if "." not in str(w) or str(w).split(".", 1)[0] not in REGISTER_KINDS
+                or str(w).split(".", 1)[1] not in register_fields(str(w).split(".", 1)[0])]
         try:
             jinja2.Environment().parse(rule.spec["sql"])
         except jinja2.TemplateSyntaxError as exc:

@@ -270,7 +270,13 @@ def test_a_column_taken_out_never_adds_a_finding(sample_baseline, variant_run, c
         return
     _completed(outcome, f"without {case}")
     diff = compare(sample_baseline.findings, outcome.findings)
-    assert diff.added.height == 0, (
+    added = diff.added
+    owners = {field_of(_sample_config(), rel, headers[0])[0] for rel, headers in case}
+    if owners & outcome.left_out():
+        # the column was required, so the plan left its file out: judged as a run without that file (a
+        # problem the ground truth lists, now found through another source, is not a false alarm)
+        added = in_truth(added).filter(~pl.col("true"))
+    assert added.height == 0, (
         f"baseline {sample_baseline.findings.height}, variant {outcome.findings.height}: {diff.summary()}"
         f"\nadded (True = the ground truth lists it):{describe(diff.added)}")
 

@@ -125,7 +125,7 @@ def plan(folder: Path) -> RunPlan:
     rules = [
         RulePlan("FC-HH-SIZE", "家庭人口数不一致", "household_size_mismatch", "consistency", "run", "system,archive"),
         RulePlan("AS-VISIT", "帮扶走访频次不足", "visit_insufficient", "assistance", "skipped", "",
-                 "需要「走访记录」文件,本次没有提供(或该文件无法使用)"),
+                 "需要「走访记录」文件,本次没有提供"),
         RulePlan("EX-PROC-IDENTIFY", "识别程序不规范", "identify_procedure", "exit_quality", "partial", "archive", "",
                  "未核查:「乡镇公示日期」(国家系统没有该列)"),
     ]

@@ -118,6 +118,20 @@ def test_an_optional_register_without_an_id_column_is_left_out_not_fatal(county)
     assert plan.files["dibao"].usage == "excluded"
     assert any(n.owner == "dibao" and "不使用该文件" in n.message for n in plan.notices)
     assert "dibao" not in plan.register_kinds
+    # the rules that needed it say which file was left out and for want of which column
+    skipped = plan.rule("FC-HH-TYPE-REGISTER")
+    assert skipped.status == "skipped", skipped
+    assert "「民政低保」" in skipped.reason and "民政低保.csv" in skipped.reason and "证件号码" in skipped.reason
+    # a rule reading 低保 or 特困 runs on 特困 alone, and names what it could not read
+    either = plan.rule("MI-REGISTER-SUSPECT")
+    assert either.status == "partial" and "部门数据「民政低保」" in either.unchecked and "证件号码" in either.unchecked
+
+
+def test_a_rule_reading_several_registers_is_partial_when_one_is_not_given(county):
+    path = edit_config(county, lambda d: d["registers"].pop("vehicle"))
+    plan = compile_plan(load_config(path))
+    asset = plan.rule("EL-REGISTER-ASSET")
+    assert asset.status == "partial" and "部门数据「车辆登记」(本次没有提供)" in asset.unchecked
 
 
 def test_a_register_keyed_by_the_head_id_is_used_at_household_level(county):
