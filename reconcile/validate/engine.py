@@ -27,6 +27,7 @@ EXTRA_PROBLEMS = {
     "out_of_range": "数值超出合理范围({detail}):{value}",
     "excel_number": "该列在Excel中以数值格式保存,长编号可能已丢失末位数字,请设为文本格式:{value}",
     "ragged_row": "该行的字段数多于表头,多出的内容已保存在 extra 列中,请核对是否错列:{value}",
+    "unplaced_row": "无法确定属于哪一户({value}都是空的),该行没有参与核查",
 }
 
 
@@ -99,6 +100,8 @@ def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, tabl
             hit = hit.filter(pl.col("problem").is_not_null())
             if hit.height:
                 parts.append(hit)
+    parts += _unplaced_rows(frame, base, owner_col, contract["tables"][table_kind].get("not_empty_any", []),
+                            mappings)
     if not parts:
         return pl.DataFrame(schema={"source": pl.String, "file": pl.String, "sheet": pl.String, "row": pl.Int64,
                                     "problem": pl.String, "value": pl.String, "field": pl.String})
@@ -108,6 +111,35 @@ def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, tabl
         [(owner, f) for owner, fields in mappings.items() for f in [*fields, "extra"]],
         schema={"source": pl.String, "field": pl.String}, orient="row")
     return issues.join(mapped, on=["source", "field"], how="semi")
+
+
+def filled_groups(groups: list[list[str]], mapped: dict[str, str]) -> list[list[str]]:
+    """The `not_empty_any` groups of a file, each cut to the fields the file maps (groups it maps none of drop)."""
+    return [have for have in ([f for f in group if f in mapped] for group in groups) if have]
+
+
+def unplaced_value(have: list[str], mapped: dict[str, str]) -> str:
+    """The columns an unplaced row left empty, as its input issue shows them: 「户编号」、「户主姓名」."""
+    return "、".join(f"「{mapped[f]}」" for f in have)
+
+
+def _unplaced_rows(frame: pl.DataFrame, base: pl.DataFrame, owner_col: str, groups: list[list[str]],
+                   mappings: dict[str, dict[str, str]]) -> list[pl.DataFrame]:
+    """Rows whose every column of a `not_empty_any` group is empty (of the columns its file has): the row
+    cannot be placed in a household. Reported on the first such column the file maps."""
+    parts = []
+    for owner, mapped in mappings.items():
+        for have in filled_groups(groups, mapped):
+            if not all(f in frame.columns for f in have):
+                continue
+            empty = pl.all_horizontal([pl.col(f).is_null() | (pl.col(f).cast(pl.String).str.strip_chars() == "")
+                                       for f in have])
+            rows = base.filter((frame[owner_col] == owner) & frame.select(empty).to_series())
+            if rows.height:
+                parts.append(rows.with_columns(pl.lit("unplaced_row").alias("problem"),
+                                               pl.lit(unplaced_value(have, mapped)).alias("value"),
+                                               pl.lit(have[0]).alias("field")))
+    return parts
 
 
 def _range_mask(col: pl.Expr, dtype: pl.DataType, bounds: dict) -> pl.Expr:

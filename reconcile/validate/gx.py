@@ -44,7 +44,16 @@ from ..normalize.columns import _coerce
 from ..normalize.values import normalize_value
 from ..report.files import write_csv_bom
 from .contract import load_contract
-from .engine import ID_FIELDS, ISSUE_COLUMNS, TABLE_KINDS, _mappings, _messages, is_parsed
+from .engine import (
+    ID_FIELDS,
+    ISSUE_COLUMNS,
+    TABLE_KINDS,
+    _mappings,
+    _messages,
+    filled_groups,
+    is_parsed,
+    unplaced_value,
+)
 
 _already_imported = "great_expectations" in sys.modules
 _started = time.perf_counter()
@@ -63,6 +72,7 @@ GX_IMPORT_SECONDS: float | None = None if _already_imported else time.perf_count
 
 EXCEL_NUMBER_PREFIX = "_excel_number__"
 SURPLUS_COLUMN = "_surplus_fields"  # raw column `ragged`: fields beyond the header of a ragged CSV row
+ANY_FILLED_PREFIX = "_any_filled__"  # first non-empty cell of a `not_empty_any` group (null: the row is unplaced)
 META_COLUMNS = ["file", "sheet", "row"]
 KEY_COLUMNS = ["source", "file", "row", "field", "problem"]
 
@@ -184,6 +194,8 @@ class Owner:
     fields: list[str]  # mapped canonical fields present as columns of the raw table
     numeric_fields: list[str] = field(default_factory=list)  # fields with cells Excel stored as numbers
     ragged: bool = False  # some rows have more fields than the header (raw column `ragged`)
+    headers: dict[str, str] = field(default_factory=dict)  # mapped field -> raw header
+    any_filled: list[list[str]] = field(default_factory=list)  # contract not_empty_any, cut to mapped fields
 
 
 def _owners(con: duckdb.DuckDBPyConnection, config: Config) -> list[Owner]:
@@ -207,8 +219,10 @@ def _owners(con: duckdb.DuckDBPyConnection, config: Config) -> list[Owner]:
         ragged = "ragged" in columns and bool(con.sql(
             f"select count(ragged) from {raw_table}" + (f' where "{owner_col}" = ?' if owner_col else ""),
             params=[owner] if owner_col else None).fetchall()[0][0])
+        groups = load_contract()["tables"][table_kind].get("not_empty_any", [])
         owners.append(Owner(owner, name, table_kind, raw_table, owner_col, fields,
-                            sorted(f for o, f in numeric if o == owner and f in mapped), ragged))
+                            sorted(f for o, f in numeric if o == owner and f in mapped), ragged, mapped,
+                            filled_groups(groups, {f: mapped[f] for f in fields})))
     return owners
 
 
@@ -248,6 +262,11 @@ def _suite(owner: Owner, contract: dict) -> gx.ExpectationSuite:
             expectations.append(gx.expectations.ExpectColumnValuesToBeNull(
                 column=EXCEL_NUMBER_PREFIX + name,
                 meta={"field": name, "problem": "excel_number", "contract": "text_sensitive"}))
+    for i, have in enumerate(owner.any_filled):  # a row that fills none of them cannot be placed in a household
+        expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(
+            column=f"{ANY_FILLED_PREFIX}{i}", meta={"field": have[0], "problem": "unplaced_row",
+                                                    "contract": "not_empty_any",
+                                                    "value": unplaced_value(have, owner.headers)}))
     if owner.ragged:  # a row with more fields than the header: the surplus is kept in `extra`, and reported
         expectations.append(gx.expectations.ExpectColumnValuesToBeNull(
             column=SURPLUS_COLUMN, meta={"field": "extra", "problem": "ragged_row", "contract": "file_structure"}))
@@ -280,6 +299,7 @@ def _batch_frame(con: duckdb.DuckDBPyConnection, owner: Owner, rows: pl.DataFram
     """What GX sees: blank cells as null, plus `_excel_number__<field>` columns; index = position in `rows`."""
     batch = rows.with_columns(
         pl.when(pl.col(f).str.strip_chars() == "").then(None).otherwise(pl.col(f)).alias(f) for f in owner.fields)
+    batch = batch.with_columns(pl.coalesce(have).alias(f"{ANY_FILLED_PREFIX}{i}") for i, have in enumerate(owner.any_filled))
     if owner.numeric_fields:
         cells = pl.from_arrow(con.sql(
             "select distinct file, sheet, cast(row as bigint) as row, field from raw_numeric_cell where source = ?",
@@ -317,7 +337,8 @@ def _issues_of(result: dict, owner: Owner, rows: pl.DataFrame, frame: pd.DataFra
     else:
         codes = pl.Series("problem", [problem] * len(positions), dtype=pl.String)
     # the raw text, as input_issue has it (an Excel number's text is not shown: its digits are not the data)
-    value = pl.lit(None, pl.String) if problem == "excel_number" else pl.col(column)
+    value = (pl.lit(None, pl.String) if problem == "excel_number" else pl.lit(meta["value"], pl.String)
+             if problem == "unplaced_row" else pl.col(column))
     return rows[[int(p) for p in positions]].select(
         pl.lit(owner.owner).alias("source"), "file", "sheet", "row", value.alias("value"), pl.lit(name).alias("field"),
     ).with_columns(codes).select(list(ISSUE_SCHEMA))

@@ -65,6 +65,11 @@ def _messy_county(tmp_path: Path):
     sheet.write_row(2, 3, ["300"])
     sheet.write_row(3, 0, ["孙七", "", "H009", "abc"])  # empty ID (not_empty)
     book.close()
+    _csv(tmp_path / "visits.csv", ["户编号", "户主姓名", "走访日期"], [
+        ["H001", "", "2020-05-01"],
+        ["", "王五", "2020-05-02"],  # placed by the head's name
+        ["", " ", "2020-05-03"],  # neither: cannot be placed
+    ])
     data = {
         "region": "测试县", "year": 2020, "output": "out",
         "sources": {
@@ -78,6 +83,7 @@ def _messy_county(tmp_path: Path):
         "registers": {"dibao": {"path": "dibao.xlsx", "kind": "dibao",
                                 "columns": {"姓名": "name", "证件号码": "id_number", "户编号": "hh_code",
                                             "月保障金额": "monthly_amount"}}},
+        "visits": {"path": "visits.csv", "columns": {"户编号": "hh_code", "户主姓名": "head_name", "走访日期": "visit_date"}},
     }
     return parse_config(data, tmp_path)
 
@@ -106,8 +112,10 @@ def test_gx_finds_exactly_the_default_engines_bad_cells(messy):
                      ("birth_date", "date_excel_serial"), ("head_name", "name_has_digits"),
                      ("head_name", "required_empty"), ("head_id", "id_bad_length"), ("hh_size", "int_not_whole"),
                      ("identify_year", "out_of_range"), ("id_number", "id_excel_number"),
-                     ("hh_code", "excel_number"), ("extra", "ragged_row")]:
+                     ("hh_code", "excel_number"), ("extra", "ragged_row"), ("hh_code", "unplaced_row")]:
         assert expected in problems, expected
+    unplaced = {k for k in found if k[4] == "unplaced_row"}
+    assert unplaced == {("visits", "visits.csv", 4, "hh_code", "unplaced_row")}, unplaced
     # register attrs (月保障金额 "abc") live in a JSON column: neither engine judges them
     assert not {k for k in found if k[3] == "monthly_amount"}
     assert any("两个引擎结果一致" in line for line in lines), lines
@@ -121,6 +129,9 @@ def test_gx_issue_file_matches_input_issue_columns(messy):
     assert found.columns == default.columns
     key = KEY + ["column", "value", "severity", "message"]
     assert sorted(found.select(key).rows(), key=str) == sorted(default.select(key).rows(), key=str)
+    unplaced = found.filter(pl.col("problem") == "unplaced_row").to_dicts()
+    assert [r["message"] for r in unplaced] == [
+        "文件 visits.csv 第 4 行「户编号」列: 无法确定属于哪一户(「户编号」、「户主姓名」都是空的),该行没有参与核查"]
     info = found.filter(pl.col("problem").is_in(["id_converted_15", "date_excel_serial"]))
     assert info.height == 2 and set(info["severity"]) == {"info"}
 
@@ -154,7 +165,8 @@ def test_a_written_suite_runs_in_another_gx_context(messy, tmp_path):
     config = _messy_county(tmp_path)
     con = connect()
     load(con, config, tmp_path)
-    assert set(build_suites(con, config)) == {"reconcile.system", "reconcile.archive", "reconcile.dibao"}
+    assert set(build_suites(con, config)) == {"reconcile.system", "reconcile.archive", "reconcile.dibao",
+                                              "reconcile.visits"}
 
     data = json.loads((out / "gx" / "suites" / "reconcile.system.json").read_text(encoding="utf-8"))
     context = gx.get_context(mode="ephemeral")
