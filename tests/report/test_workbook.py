@@ -93,9 +93,14 @@ def test_split_by_township_keeps_only_own_villages(county, tmp_path):
 def test_sheet_names_are_safe():
     taken: set[str] = set()
     long = "督查发现问题汇总表" * 4
-    assert len(safe_sheet_name(long, taken)) <= 31
-    assert safe_sheet_name(long, taken) != safe_sheet_name(long, set()) or True
+    first = safe_sheet_name(long, taken)
+    assert first == long[:31] and first in taken
+    # the same long name again gets a numbered name of at most 31 characters, distinct from the first
+    second = safe_sheet_name(long, taken)
+    assert second != first and len(second) == 31 and second.endswith("_2") and second[:29] == long[:29]
+    assert safe_sheet_name(long, taken).endswith("_3")
     assert safe_sheet_name("a/b:c", set()) == "a_b_c"
+    assert safe_sheet_name("[]", set()) == "__" and safe_sheet_name("", set()) == "Sheet"
 
 
 def test_findings_sheet_past_its_limit_keeps_the_most_severe_and_says_where_the_rest_are(county, monkeypatch):

@@ -53,3 +53,30 @@ def test_rules_list_and_explain_show_sql_and_parameters():
     assert "param_exit_line" in explained.output and "select" in explained.output.lower()
     unknown = runner.invoke(app, ["rules", "explain", "FC-HH-SIZ"])
     assert unknown.exit_code == 2 and "FC-HH-SIZE" in unknown.output
+
+
+def test_fail_on_sets_the_exit_code_by_the_worst_finding(tmp_path):
+    """--fail-on high exits 1 only when a high finding exists; a bad level is a usage error (2)."""
+    import shutil
+
+    import polars as pl
+    import yaml
+
+    from reconcile.resources import sample_dir
+
+    county = tmp_path / "county"
+    shutil.copytree(sample_dir(), county, ignore=shutil.ignore_patterns("out", "truth"))
+    config = county / "reconcile.yaml"
+    assert runner.invoke(app, ["run", str(config), "--quiet", "--fail-on", "urgent"]).exit_code == 2
+    first = runner.invoke(app, ["run", str(config), "--quiet", "--fail-on", "high"])
+    findings = pl.read_parquet(county / "out" / "findings.parquet")
+    high = sorted(set(findings.filter(pl.col("severity") == "high")["rule_id"]))
+    assert high and first.exit_code == 1, first.output
+    # without the rules that find high problems, --fail-on high passes and --fail-on low does not
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["rules"] = {**(data.get("rules") or {}), "disable": high}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert runner.invoke(app, ["run", str(config), "--quiet", "--fail-on", "high"]).exit_code == 0
+    findings = pl.read_parquet(county / "out" / "findings.parquet")
+    assert findings.height and not findings.filter(pl.col("severity") == "high").height
+    assert runner.invoke(app, ["run", str(config), "--quiet", "--fail-on", "low"]).exit_code == 1

@@ -59,5 +59,6 @@ def test_normalize_name_is_idempotent(raw):
 @given(st.text(alphabet=st.sampled_from(list("张王李买提吐尔逊 ·•‧・．.\u3000\u00a0\u200b")), min_size=1))
 def test_dots_are_unified_and_spaces_gone(raw):
     name = normalize_name(raw)
-    if name is not None:
-        assert not any(ch in name for ch in " \u3000\u00a0\u200b•‧・．")
+    # only blanks is no name; anything else survives without a space and with every middle-dot variant unified
+    assert (name is None) == (raw.strip(" \u3000\u00a0\u200b") == ""), (raw, name)
+    assert name is None or not any(ch in name for ch in " \u3000\u00a0\u200b•‧・．")

@@ -351,9 +351,10 @@ def test_disability_register_matches_clean_members(county, households):
     regs = read_csv(county / S.REGISTER_DIR / "残联残疾人.csv", "utf-8")
     listed = {r["身份证号"][:18] for r in regs}
     clean = {h["hh_code"] for h in households if h["clean"] == "true"}
-    for r in read_xlsx(county / S.SYSTEM_FILE):
-        if r["户编号"] in clean:
-            assert (r["证件号码"] in listed) == (r["健康状况"] == "残疾"), r["姓名"]
+    members = [r for r in read_xlsx(county / S.SYSTEM_FILE) if r["户编号"] in clean]
+    assert members and any(r["健康状况"] == "残疾" for r in members), "the sample has disabled members to check"
+    for r in members:
+        assert (r["证件号码"] in listed) == (r["健康状况"] == "残疾"), r["姓名"]
 
 
 def test_nonregistered_people_carry_at_most_one_mark(county, truth):
@@ -364,7 +365,9 @@ def test_nonregistered_people_carry_at_most_one_mark(county, truth):
     registered = {r["证件号码"] for r in read_xlsx(county / S.SYSTEM_FILE)}
     registered |= {r["身份证号"] for r in read_xlsx(county / S.MANUAL_FILE)}
     suspects = {r["person_id"] for r in truth if r["kind"] == "missed_suspect"}
-    for pid in (ids["dibao"] | ids["tekun"]) & ids["disability"]:
+    marked = (ids["dibao"] | ids["tekun"]) & ids["disability"]
+    assert marked, "the sample has people in both a 低保/特困 and the disability register"
+    for pid in marked:
         assert pid in registered or pid in suspects
 
 

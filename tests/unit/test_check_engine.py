@@ -1,0 +1,74 @@
+"""The check engine itself: message rendering, finding fingerprints, one finding per entity, and rules that
+cannot run for want of a source (skipped with a Chinese reason, never "ran, 0 findings")."""
+
+from __future__ import annotations
+
+import math
+
+import yaml
+
+from reconcile.check.engine import fingerprint, need_text, render
+from reconcile.check.packs import load_rules
+from reconcile.config import parse_config
+from reconcile.pipeline import run
+from tests.rules.harness import _write_rows
+
+
+def test_render_fills_names_and_leaves_unknown_ones_empty():
+    row = {"name": "王明", "size": 3.0, "income": 4567.891, "none": None, "nan": math.nan}
+    assert render("{name}家{size}人,人均{income}元", row) == "王明家3人,人均4567.89元"
+    assert render("[{none}][{nan}][{absent}]", row) == "[][][]"
+    assert render("{income:.0f}", row) == "4568"
+
+
+def test_fingerprint_is_stable_and_names_rule_entity_person_and_key():
+    base = {"hh_code": "H1", "person_id": "P1", "key": "system"}
+    first = fingerprint("FC-NAME", base)
+    assert first == fingerprint("FC-NAME", dict(base)) and len(first) == 16
+    others = {fingerprint("FC-HEAD", base), fingerprint("FC-NAME", {**base, "hh_code": "H2"}),
+              fingerprint("FC-NAME", {**base, "person_id": "P2"}), fingerprint("FC-NAME", {**base, "key": "x"})}
+    assert first not in others and len(others) == 4
+    # without a household code the head's ID names the household; without a person ID, the person's name
+    assert fingerprint("R", {"head_id": "X"}) == fingerprint("R", {"hh_code": "X"})
+    assert fingerprint("R", {"hh_code": "H", "person_name": "甲"}) == fingerprint("R", {"hh_code": "H", "person_id": "甲"})
+
+
+def test_need_text_names_what_to_add_and_why_a_given_file_was_not_used():
+    assert need_text("survey") == "需要「入户核查」文件,本次没有提供"
+    assert need_text("visits", left_out={"visits": "文件「走访.csv」缺少必需的列 「走访日期」"}) == \
+        "需要「走访记录」文件,本次提供的文件「走访.csv」缺少必需的列 「走访日期」,没有使用"
+    assert need_text("register:dibao|tekun") == "需要部门数据「民政低保」或「民政特困」,本次没有提供"
+
+
+def _county(tmp_path, pack: dict):
+    rows = [{"hh_code": "H1", "village": "大田村", "head_name": "王明", "status": "已脱贫"},
+            {"hh_code": "H2", "village": "大田村", "head_name": "张强", "status": "未脱贫"}]
+    headers = _write_rows(tmp_path / "system.csv", rows)
+    (tmp_path / "pack.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True), encoding="utf-8")
+    config = parse_config({
+        "region": "用例县", "year": 2020, "output": "out",
+        "sources": {"system": {"path": "system.csv", "role": "system", "profile": "none",
+                               "columns": {h: h for h in headers}}},
+        "rules": {"extra": ["pack.yaml"]}}, tmp_path)
+    config.rules_disable = [r.id for r in load_rules()]  # the built-in packs: only this pack's rules run
+    return config
+
+
+def test_a_rule_that_reaches_a_household_twice_reports_it_once_and_a_rule_without_its_source_is_skipped(tmp_path):
+    pack = {"pack": "engine_test", "title": "引擎测试", "rules": [
+        {"id": "T-TWICE", "type": "sql", "kind": "record_incomplete", "title": "两次", "message": "{head_name}两次",
+         "advice": "核实", "sql": "select cluster_id, 'system' as sources, '{}' as evidence from hh_wide "
+                                  "union all select cluster_id, 'system', '{}' from hh_wide"},
+        {"id": "T-SURVEY", "type": "sql", "kind": "record_incomplete", "title": "要入户核查", "needs": ["survey"],
+         "message": "m", "advice": "a", "sql": "select cluster_id, 'survey' as sources, '{}' as evidence from hh_wide"},
+    ]}
+    result = run(_county(tmp_path, pack))
+    runs = {r["rule_id"]: r for r in result.rule_runs.to_dicts()}
+    twice = result.findings.filter(result.findings["rule_id"] == "T-TWICE")
+    assert runs["T-TWICE"]["status"] == "ran" and twice.height == 2  # two households, each once
+    assert sorted(twice["message"].to_list()) == ["张强两次", "王明两次"]
+    assert twice["finding_id"].n_unique() == 2
+    assert runs["T-SURVEY"]["status"] == "skipped" and "入户核查" in runs["T-SURVEY"]["reason"]
+    assert result.findings.filter(result.findings["rule_id"] == "T-SURVEY").height == 0
+    # the run plan says the same before any row is read
+    assert result.plan is not None and result.plan.rule("T-SURVEY").status == "skipped"
