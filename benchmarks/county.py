@@ -28,7 +28,7 @@ def generate(households: int, seed: int, corruption: str) -> Path:
     target = DATA / f"county-{households}-{seed}-{corruption}"
     config = target / "reconcile.yaml"
     if not config.exists():
-        from reconcile.synth import generate as synth
+        from reconcile_synth import generate as synth
 
         started = time.perf_counter()
         synth(target, households=households, seed=seed, corruption=corruption)

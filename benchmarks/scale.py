@@ -6,7 +6,7 @@
     python benchmarks/scale.py chart                                  # benchmarks/scale.png from the results
 
 A province of N households is N / 20,000 synthetic counties of 20,000 registered households each
-(reconcile.synth.province; each county has 1.5× as many non-registered households in its registers and
+(reconcile_synth.province; each county has 1.5× as many non-registered households in its registers and
 survey). Data are generated once under benchmarks/.data/ (git-ignored). Each run is `reconcile run` under
 `/usr/bin/time -v`, so the peak RSS of the largest process is the OS's own accounting; the script also
 samples /proc every 0.2 s for the peak of the whole process tree (the parent plus its county workers).
@@ -97,7 +97,7 @@ def _reconcile() -> str:
 def province_data(households: int, fmt: str, workers: int) -> Path:
     """province-<N>.yaml over the first N / 20,000 counties of one generated province (county k is the same
     county whatever the size, so the sizes share their data)."""
-    from reconcile.synth.province import generate_province
+    from reconcile_synth.province import generate_province
 
     counties = max(1, households // COUNTY_SIZE)
     target = DATA / f"province-{fmt}"
@@ -114,8 +114,8 @@ def county_data(households: int, fmt: str) -> Path:
     """County 1 of the simulated province: its townships and villages grow with its size (about one township
     per 1,000 households), as real counties' do; the sample county's few large villages would make every
     linkage block of a 50,000-household county hold ~1,700 households."""
-    from reconcile.synth import generate
-    from reconcile.synth.place import CountySpec
+    from reconcile_synth import generate
+    from reconcile_synth.place import CountySpec
 
     target = DATA / f"county-{households}-7-low-{fmt}-k1"
     config = target / "reconcile.yaml"
@@ -179,7 +179,7 @@ def run_spark(counties: int, households: int, master: str) -> None:
     """The same province by the local engine and by Spark: seconds, and whether the findings are the same."""
     import polars as pl
 
-    from reconcile.synth.province import generate_province
+    from reconcile_synth.province import generate_province
 
     config = province_data(counties * households, "csv", 2) if households == COUNTY_SIZE else \
         generate_province(DATA / f"spark-{counties}x{households}", counties=counties,

@@ -263,8 +263,15 @@ def synth_command(
     seed: Annotated[int, typer.Option("--seed", help="随机种子(相同种子生成相同数据)")] = 1,
     corruption: Annotated[str, typer.Option("--corruption", help="数据质量噪声: low / medium / high")] = "low",
 ) -> None:
-    """生成一个模拟县(含各类已知问题和标准答案),用于测试和演示。"""
-    from .synth import generate
+    """生成一个模拟县(含各类已知问题和标准答案),用于测试和演示(需在源码目录中安装)。"""
+    try:
+        # the generator is a development tool beside the product, never inside it: it must share no code
+        # with the engine it is meant to judge
+        from reconcile_synth import generate
+    except ImportError:
+        _fail(ReconcileError("模拟县生成器 reconcile_synth 不随 reconcile 发布:请在 reconcile 的源码目录中"
+                             "执行 pip install -e \".[dev]\" 后再用(示例县已随程序提供: reconcile demo)。"))
+        return
 
     if out.exists() and any(out.iterdir()):
         _fail(ReconcileError(f"输出目录 {out} 非空,不会覆盖。请换一个目录。"))

@@ -14,7 +14,7 @@ import pytest
 from reconcile import run as run_county
 from reconcile.province import load_province
 from reconcile.province.run import run_province
-from reconcile.synth.province import generate_province
+from reconcile_synth.province import generate_province
 
 SYSTEM_FILE = "国家系统导出.csv"
 MOVED_ID_COLUMN = "证件号码"

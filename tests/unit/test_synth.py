@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from reconcile.resources import default_params, kinds_csv, sample_dir
-from reconcile.synth import CORRUPTION_LEVELS, Corruption, generate
-from reconcile.synth import specs as S
+from reconcile_synth import CORRUPTION_LEVELS, Corruption, generate
+from reconcile_synth import specs as S
 
 SEED, HOUSEHOLDS = 20201, 400
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -393,7 +393,7 @@ def test_two_thousand_households_is_quick(tmp_path):
 
 
 def test_cli_entry_point(tmp_path):
-    from reconcile.synth.__main__ import main
+    from reconcile_synth.__main__ import main
 
     assert main(["--households", "60", "--seed", "3", "--out", str(tmp_path), "--corruption", "medium"]) == 0
     assert (tmp_path / "reconcile.yaml").exists() and (tmp_path / "truth" / "README.md").exists()
@@ -602,7 +602,7 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
 @pytest.mark.parametrize(("households", "seed", "corruption", "index"),
                          [(HOUSEHOLDS, SEED, "low", 0), (900, 11, "high", 0), (900, 12, "high", 4)])
 def test_truth_is_exactly_what_the_data_implies(households, seed, corruption, index):
-    from reconcile.synth import CountySpec, build
+    from reconcile_synth import CountySpec, build
 
     ctx = build(households, seed, corruption, county=CountySpec.of(index))
     truth = {(f.kind, f.pid if f.hid is None else f.hid, f.pid if f.kind in PERSON_KINDS else "")
@@ -651,7 +651,7 @@ def _identity(folder: Path) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory) -> Path:
-    from reconcile.synth.province import generate_province
+    from reconcile_synth.province import generate_province
 
     out = tmp_path_factory.mktemp("province")
     assert generate_province(out, counties=3, households_per_county=60, seed=1, fmt="csv") == out / "province.yaml"
@@ -659,7 +659,7 @@ def province(tmp_path_factory) -> Path:
 
 
 def test_default_county_is_the_sample_county(tmp_path):
-    from reconcile.synth import DEFAULT_COUNTY, CountySpec
+    from reconcile_synth import DEFAULT_COUNTY, CountySpec
 
     assert CountySpec.of(0) == DEFAULT_COUNTY == CountySpec(0, "湘阴县")
     assert DEFAULT_COUNTY.code == "430624" and DEFAULT_COUNTY.hukou_prefix() == ""
@@ -669,8 +669,8 @@ def test_default_county_is_the_sample_county(tmp_path):
 
 
 def test_county_specs_have_disjoint_region_codes():
-    from reconcile.synth import CountySpec
-    from reconcile.synth.place import MAX_INDEX
+    from reconcile_synth import CountySpec
+    from reconcile_synth.place import MAX_INDEX
 
     specs = [CountySpec.of(k) for k in range(MAX_INDEX + 1)]
     codes = [c for s in specs for c in s.all_regions]
@@ -685,11 +685,11 @@ def test_county_specs_have_disjoint_region_codes():
 
 def test_province_yaml_lists_every_county(province):
     from reconcile.config import load_config
-    from reconcile.synth import CountySpec
+    from reconcile_synth import CountySpec
 
     text = (province / "province.yaml").read_text(encoding="utf-8")
     folders = [CountySpec.of(k).folder for k in (1, 2, 3)]
-    assert text.startswith("# 模拟省份:由 reconcile.synth.province 生成\nregion: 模拟省\nyear: 2020\n")
+    assert text.startswith("# 模拟省份:由 reconcile_synth.province 生成\nregion: 模拟省\nyear: 2020\n")
     assert yaml.safe_load(text) == {"region": "模拟省", "year": 2020, "province": "default", "output": "out/",
                                     "counties": [f"{f}/reconcile.yaml" for f in folders]}
     for k, folder in enumerate(folders, start=1):
@@ -709,7 +709,7 @@ def test_province_yaml_is_read_by_the_province_loader(province):
 
 def test_province_counties_share_no_identity(province):
     from reconcile.normalize.ids import is_valid_id
-    from reconcile.synth import CountySpec
+    from reconcile_synth import CountySpec
 
     seen: dict[str, dict[str, set[str]]] = {}
     for k in (1, 2, 3):
@@ -728,7 +728,7 @@ def test_province_counties_share_no_identity(province):
 
 def test_counties_with_the_same_seed_share_no_identity(tmp_path):
     """Independent generation: even one seed for two counties gives them nothing in common."""
-    from reconcile.synth import CountySpec
+    from reconcile_synth import CountySpec
 
     a = generate(tmp_path / "a", households=60, seed=9, county=CountySpec.of(7), fmt="parquet").parent
     b = generate(tmp_path / "b", households=60, seed=9, county=CountySpec.of(8), fmt="parquet").parent
@@ -739,7 +739,7 @@ def test_counties_with_the_same_seed_share_no_identity(tmp_path):
 
 
 def test_province_resumes_and_workers_give_the_same_bytes(province, tmp_path):
-    from reconcile.synth.province import generate_province, main
+    from reconcile_synth.province import generate_province, main
 
     first = province / "435001_安州县" / "reconcile.yaml"
     stamp = first.stat().st_mtime_ns
@@ -759,7 +759,7 @@ def _finding_keys(config: Path, out: Path) -> Counter:
 
 def test_formats_load_and_give_the_same_findings(tmp_path):
     from reconcile.config import load_config
-    from reconcile.synth import CountySpec
+    from reconcile_synth import CountySpec
 
     spec = CountySpec.of(5)
     configs = {fmt: generate(tmp_path / fmt, households=60, seed=17, corruption="high", county=spec, fmt=fmt)
@@ -779,3 +779,36 @@ def test_formats_load_and_give_the_same_findings(tmp_path):
     assert expected and {k[0] for k in expected} >= {"id_invalid", "name_mismatch"}
     for fmt in ("csv", "parquet"):
         assert _finding_keys(configs[fmt], tmp_path / f"out-{fmt}") == expected, fmt
+
+
+def test_the_generator_imports_nothing_of_the_engine_it_judges():
+    """reconcile_synth lives beside the product and may import only the standard library and a short list of
+    third-party packages: were it to import reconcile's normalisers or rules, its ground truth would agree with
+    the engine by construction."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import reconcile_synth
+
+    allowed = set(sys.stdlib_module_names) | {"yaml", "xlsxwriter", "numpy", "polars", "pyarrow"}
+    package = Path(reconcile_synth.__file__).parent
+    found: dict[str, set[str]] = {}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(path.name)
+    assert found, "the generator imports something"
+    outside = {top: sorted(files) for top, files in found.items() if top not in allowed and top != "reconcile_synth"}
+    assert not outside, f"the generator imports beyond its allow-list: {outside}"
+    assert "reconcile" not in found
+    # and the product does not ship it
+    import reconcile
+
+    assert not (Path(reconcile.__file__).parent / "synth").exists()

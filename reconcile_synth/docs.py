@@ -43,7 +43,7 @@ def sample_readme(county: County, households: int, seed: int, corruption, counts
     return f"""# {title}（模拟数据）
 
 本目录是{what}：{spec.province}{spec.city}{spec.name}（{spec.code}）的一个**完全虚构**的县域数据集，
-由 `python -m reconcile.synth --households {households} --seed {seed} --out <目录> --corruption {level}{flags}` 生成，
+由 `python -m reconcile_synth --households {households} --seed {seed} --out <目录> --corruption {level}{flags}` 生成，
 同一种子每次生成的 CSV 与真值逐字节相同。人名、身份证号、户编号均为随机生成（身份证号符合 GB 11643 校验规则），
 不对应任何真实人员。
 
@@ -71,7 +71,7 @@ def sample_readme(county: County, households: int, seed: int, corruption, counts
 # {"Sample county (synthetic)" if spec.index == 0 else f"{spec.name} (synthetic county)"}
 
 A **fully fictitious** county data set for `reconcile`, placed in {spec.name} ({spec.code}), generated with
-`python -m reconcile.synth --households {households} --seed {seed} --out <dir> --corruption {level}{flags}`;
+`python -m reconcile_synth --households {households} --seed {seed} --out <dir> --corruption {level}{flags}`;
 the same seed gives byte-identical CSV and truth files. Names, ID numbers (valid GB 11643) and household
 codes are random and belong to no real person.
 

@@ -15,8 +15,17 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..resources import default_params
+import yaml
+
 from .place import DEFAULT_COUNTY, CountySpec
+
+# The rule parameters the county is drawn against (poverty line, thresholds …), read as data from the
+# repository: the generator shares no code with the engine it is meant to judge (tests/unit/test_synth.py).
+DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "rules" / "params" / "default.yaml"
+
+
+def default_params() -> dict:
+    return yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

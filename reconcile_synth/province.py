@@ -1,7 +1,7 @@
 """A synthetic province: many independent counties, for scale benchmarks and the distributed engine.
 
 `generate_province` writes `out_dir/<code>_<name>/` for counties 1..N of the simulated province (each a
-complete county folder with its reconcile.yaml and truth/, see `reconcile.synth.generate`) and
+complete county folder with its reconcile.yaml and truth/, see `reconcile_synth.generate`) and
 `out_dir/province.yaml` listing them. County k has its own region codes (place.CountySpec), so no ID
 number, 户编号 or 户号 is shared between counties, and its seed is derived from the province seed and k.
 
@@ -9,7 +9,7 @@ Counties are independent: with `workers` > 1 they are generated in separate proc
 per process, so memory stays that of one county per worker), and a county whose folder already has a
 reconcile.yaml — written last, atomically — is skipped, so an interrupted run resumes.
 
-    python -m reconcile.synth.province --counties 50 --households 20000 --seed 1 --out DIR --format csv --workers 2
+    python -m reconcile_synth.province --counties 50 --households 20000 --seed 1 --out DIR --format csv --workers 2
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _one(folder: str, index: int, households: int, seed: int, corruption: str, y
 
 def province_yaml(specs: list[CountySpec], year: int) -> str:
     lines = [
-        "# 模拟省份:由 reconcile.synth.province 生成",
+        "# 模拟省份:由 reconcile_synth.province 生成",
         f"region: {PROVINCE_NAME}",
         f"year: {year}",
         "province: default",
@@ -103,7 +103,7 @@ def generate_province(out_dir: Path, counties: int, households_per_county: int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reconcile.synth.province", description="生成模拟省份（多个模拟县）及真值")
+    ap = argparse.ArgumentParser(prog="python -m reconcile_synth.province", description="生成模拟省份（多个模拟县）及真值")
     ap.add_argument("--counties", type=int, required=True, help=f"县数（1..{MAX_INDEX}）")
     ap.add_argument("--households", type=int, default=400, help="每县建档立卡户数")
     ap.add_argument("--seed", type=int, default=1, help="随机种子（各县种子由它和县序号导出）")

@@ -1,4 +1,4 @@
-"""python -m reconcile.synth --households N --seed S --out DIR [--corruption low|medium|high]
+"""python -m reconcile_synth --households N --seed S --out DIR [--corruption low|medium|high]
 [--format xlsx|csv|parquet] [--county-index K]"""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from .specs import FORMATS
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reconcile.synth", description="生成模拟县数据及真值")
+    ap = argparse.ArgumentParser(prog="python -m reconcile_synth", description="生成模拟县数据及真值")
     ap.add_argument("--households", type=int, default=400, help="建档立卡户数")
     ap.add_argument("--seed", type=int, default=1, help="随机种子（同一种子输出相同）")
     ap.add_argument("--out", type=Path, required=True, help="输出目录")
