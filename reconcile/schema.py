@@ -3,6 +3,8 @@
 Each field has a value kind that selects its normaliser and its input check:
 
 - ``text``      free text, trimmed (NFKC)
+- ``ident``     an identifier (记录编号, 户编号, 户号): kept as text, never parsed or judged; an Excel number
+                cell there has lost digits, so its column is read as text
 - ``name``      a person's name (normalize.names)
 - ``id``        resident ID number, GB 11643 (normalize.ids)
 - ``code:<L>``  a label from code list L (normalize.codes), e.g. ``code:relation``
@@ -34,8 +36,8 @@ def _fields(*rows: tuple[str, str, str]) -> dict[str, Field]:
 
 # Fields shared by household records of every role.
 HOUSEHOLD_FIELDS = _fields(
-    ("rec_id", "记录编号", "text"),
-    ("hh_code", "户编号", "text"),
+    ("rec_id", "记录编号", "ident"),
+    ("hh_code", "户编号", "ident"),
     ("county", "县", "text"),
     ("township", "乡镇", "township"),
     ("village", "村", "village"),
@@ -103,8 +105,8 @@ SURVEY_FORM_FIELDS = (
 )
 
 PERSON_FIELDS = _fields(
-    ("rec_id", "记录编号", "text"),
-    ("hh_code", "户编号", "text"),
+    ("rec_id", "记录编号", "ident"),
+    ("hh_code", "户编号", "ident"),
     ("name", "姓名", "name"),
     ("id_number", "证件号码", "id"),
     ("relation", "与户主关系", "code:relation"),
@@ -143,8 +145,8 @@ REGISTER_FIELDS = _fields(
     ("name", "姓名", "name"),
     ("township", "乡镇", "township"),
     ("village", "村", "village"),
-    ("hh_code", "户编号", "text"),
-    ("hukou_no", "户号", "text"),
+    ("hh_code", "户编号", "ident"),
+    ("hukou_no", "户号", "ident"),
 )
 
 # Standard attrs per register kind, with the value kind used to normalise them.
@@ -164,7 +166,7 @@ REGISTER_ATTRS: dict[str, dict[str, str]] = {
 }
 
 VISIT_FIELDS = _fields(
-    ("hh_code", "户编号", "text"),
+    ("hh_code", "户编号", "ident"),
     ("head_id", "户主证件号码", "id"),
     ("head_name", "户主姓名", "name"),
     ("township", "乡镇", "township"),
@@ -224,3 +226,11 @@ def field_kind(name: str) -> str:
         if name in attrs:
             return attrs[name]
     return "text"
+
+
+# Identifiers kept as text (value kind `ident`): never parsed or judged by a normaliser, and columns whose
+# Excel number cells would have lost digits.
+KEY_FIELDS = frozenset(name for table in (HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS, REGISTER_FIELDS,
+                                          VISIT_FIELDS)
+                       for name, f in table.items() if f.kind == "ident")
+UNJUDGED_KINDS = ("text", "ident")  # value kinds whose cells are only kept, never checked

@@ -25,13 +25,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..schema import HOUSEHOLD_FIELDS, ROLE_LABELS, SURVEY_FIELDS, field_kind
+from ..schema import HOUSEHOLD_FIELDS, ROLE_LABELS, SURVEY_FIELDS, UNJUDGED_KINDS, field_kind
 from .packs import Rule
 
 if TYPE_CHECKING:
     from .types import RuleContext
 
-TEXT_KEPT = {"rec_id", "hh_code"}  # identifiers kept as trimmed text: no `<f>_raw` column
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNION = "\n    union all\n    "
@@ -43,7 +42,7 @@ def _fields(role: str) -> dict:
 
 def _empty(fld: str) -> str:
     """SQL true when the cell was blank (the raw text where the normaliser keeps one)."""
-    if fld in TEXT_KEPT or field_kind(fld) == "text":
+    if field_kind(fld) in UNJUDGED_KINDS:  # kept as trimmed text: empty is null
         return f'h."{fld}" is null'
     return f'(h."{fld}" is null and nullif(trim(h."{fld}_raw"), \'\') is null)'
 

@@ -28,9 +28,6 @@ from .columns import normalize_id_series, normalize_series
 from .regions import village_key
 from .vector import map_unique
 
-# identifiers: cleaned like codes (wrappers, spaces, a float ".0" tail), never parsed as numbers
-KEEP_TEXT = {"rec_id", "hh_code", "hukou_no"}
-
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
@@ -69,8 +66,7 @@ def normalize_frame(frame: pl.DataFrame, kinds: dict[str, str], numeric: pl.Data
                 ids["problem"].alias(f"{name}_problem"),
             ]
             continue
-        value_kind = "ident" if name in KEEP_TEXT else kind
-        values = _empty_values(value_kind) if series.len() == 0 else normalize_series(series, value_kind)[0]
+        values = _empty_values(kind) if series.len() == 0 else normalize_series(series, kind)[0]
         out += [values.alias(name), series.alias(f"{name}_raw")]
     return pl.DataFrame(out)
 

@@ -17,7 +17,7 @@ import polars as pl
 from ..normalize.columns import normalize_id_series, normalize_series
 from ..normalize.problems import INFORMATIONAL, PROBLEMS
 from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table, write_table
-from ..schema import REGISTER_FIELDS, VISIT_FIELDS
+from ..schema import REGISTER_FIELDS, UNJUDGED_KINDS, VISIT_FIELDS
 from .contract import load_contract
 
 ISSUE_COLUMNS = ["source", "file", "sheet", "row", "column", "field", "value", "problem", "severity", "message"]
@@ -43,7 +43,7 @@ ID_FIELDS = frozenset(f for kinds in TABLE_KINDS.values() for f, k in kinds.item
 
 def is_parsed(field: str, kind: str) -> bool:
     """Whether a field's cells are judged by its normaliser (identifiers and free text are only kept)."""
-    return kind not in ("text",) and field not in ("rec_id", "hh_code", "hukou_no")
+    return kind not in UNJUDGED_KINDS
 
 
 def problem_text(code: str) -> str:
