@@ -176,8 +176,37 @@ VISIT_FIELDS = _fields(
     ("note", "走访内容", "text"),
 )
 
-ROLES = ("system", "archive", "manual", "survey")
-ROLE_LABELS = {"system": "国家系统", "archive": "村级档案", "manual": "扶贫手册", "survey": "入户核查"}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A source role: one of the four places a household is described (四个一致)."""
+
+    label: str  # how a person names the source: 国家系统
+    file_label: str  # how a person names its file: 国家系统导出 (the web page's name for an uploaded file)
+    choice: str  # the web page's 用途 choice: 国家系统导出
+    registered: bool  # holds the registered households (the survey holds the households visited instead)
+
+
+# In trust order: a value is shown from the first role that has it.
+ROLE_TABLE = {
+    "system": Role("国家系统", "国家系统导出", "国家系统导出", registered=True),
+    "archive": Role("村级档案", "村级档案", "村级档案/台账", registered=True),
+    "manual": Role("扶贫手册", "扶贫手册", "扶贫手册/明白卡", registered=True),
+    "survey": Role("入户核查", "入户核查", "入户核查结果", registered=False),
+}
+ROLES = tuple(ROLE_TABLE)
+ROLE_LABELS = {name: role.label for name, role in ROLE_TABLE.items()}
+REGISTERED_ROLES = tuple(name for name, role in ROLE_TABLE.items() if role.registered)
+
+
+def source_labels(roles: dict[str, str]) -> dict[str, str]:
+    """Source key → how a person names it (国家系统 …), the key added when two sources share a role."""
+    counts: dict[str, int] = {}
+    for role in roles.values():
+        counts[role] = counts.get(role, 0) + 1
+    return {key: ROLE_LABELS.get(role, key) + (f"({key})" if counts[role] > 1 else "") for key, role in roles.items()}
+
 LEVELS = ("person", "household")
 
 # Prefix that lets a config keep an unknown column, by name, in `extra`.

@@ -20,6 +20,7 @@ from ..schema import (
     REGISTER_ATTR_LABELS,
     REGISTER_KIND_LABELS,
     REGISTER_KINDS,
+    REGISTERED_ROLES,
     ROLE_LABELS,
     SURVEY_FIELDS,
     field_kind,
@@ -28,7 +29,7 @@ from ..schema import (
 from .packs import Rule
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
-from .types_register import REGISTERED_ROLES, RegisterHitType
+from .types_register import RegisterHitType
 
 
 @dataclass

@@ -29,13 +29,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..schema import REGISTER_ATTR_LABELS, REGISTER_ATTRS, REGISTER_KIND_LABELS, REGISTER_KINDS
+from ..schema import (
+    REGISTER_ATTR_LABELS,
+    REGISTER_ATTRS,
+    REGISTER_KIND_LABELS,
+    REGISTER_KINDS,
+    REGISTERED_ROLES,
+)
 from .packs import Rule
 
 if TYPE_CHECKING:
     from .types import RuleContext
 
-REGISTERED_ROLES = ("system", "archive", "manual")
 HOUSEHOLD_FILTERS = ("registered", "exited")
 OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", "register_label", "sources",
                "evidence", "key", "cluster_id", "member_name", "member_id"}

@@ -18,6 +18,7 @@ from ..plan import head_id_stand_in
 from ..schema import (
     REGISTER_KIND_LABELS,
     REGISTERS_BY_HEAD,
+    ROLE_TABLE,
     ROLES,
     VISIT_FIELDS,
     Field,
@@ -35,7 +36,7 @@ IGNORE = "ignore"
 VISITS = "visits"
 REGISTER = "register:"
 
-ROLE_HELP = {"system": "国家系统导出", "archive": "村级档案/台账", "manual": "扶贫手册/明白卡", "survey": "入户核查结果"}
+ROLE_HELP = {name: role.choice for name, role in ROLE_TABLE.items()}
 
 
 def role_groups() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -58,7 +59,7 @@ def role_label(role: str) -> str:
 def short_label(role: str) -> str:
     """The name a file of this role gets in the run folder (国家系统导出, 民政低保, 走访记录 …)."""
     if role in ROLES:
-        return {"system": "国家系统导出", "archive": "村级档案", "manual": "扶贫手册", "survey": "入户核查"}[role]
+        return ROLE_TABLE[role].file_label
     if role.startswith(REGISTER):
         return REGISTER_KIND_LABELS.get(role[len(REGISTER):], "部门数据")
     return "走访记录" if role == VISITS else "文件"
