@@ -11,6 +11,7 @@ through `mask_ids` before showing them to people.
     reconcile.read_ledger(result)                                # every finding ever seen, with its status
     reconcile.compare_system_exports(old, new, config="reconcile.yaml", output="cmp/")  # CompareResult
     reconcile.list_rules(), reconcile.explain_rule("FC-HH-SIZE")
+    reconcile.evaluate_rule("FC-HH-SIZE", {"sources": {...}})       # one rule on a tiny case, check stage only
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .sample import SampleResult
 
 __all__ = ["CompareResult", "Config", "RunResult", "SampleResult", "compare_system_exports", "draw_sample",
-           "explain_rule", "list_rules", "load_config", "mask_ids", "read_ledger", "run"]
+           "evaluate_rule", "explain_rule", "list_rules", "load_config", "mask_ids", "read_ledger", "run"]
 
 # re-exported classes, imported on first use so that `import reconcile` (and the CLI) stays fast
 _LAZY = {"RunResult": "pipeline", "Config": "config", "SampleResult": "sample", "CompareResult": "compare_exports"}
@@ -177,3 +178,13 @@ def mask_ids(frame: pl.DataFrame) -> pl.DataFrame:
     from .report.common import mask_frame
 
     return mask_frame(frame)
+
+
+def evaluate_rule(rule_id: str, case: dict, folder: str | Path | None = None) -> Any:
+    """Run one rule on a tiny input described as data (the format of tests/rules/cases/*.yaml: sources,
+    registers and visits as lists of rows, optional params and year), up to the check stage only — no
+    ledger, workbook or page. Returns a `reconcile.check.cases.RuleEvaluation` (findings, rule_runs, the
+    run plan, links). `folder` keeps the case's files; by default they go to a temporary folder."""
+    from .check.cases import evaluate_rule as _evaluate
+
+    return _evaluate(rule_id, case, Path(folder) if folder is not None else None)

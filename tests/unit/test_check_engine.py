@@ -7,11 +7,11 @@ import math
 
 import yaml
 
+from reconcile.check.cases import write_rows
 from reconcile.check.engine import fingerprint, need_text, render
 from reconcile.check.packs import load_rules
 from reconcile.config import parse_config
 from reconcile.pipeline import run
-from tests.rules.harness import _write_rows
 
 
 def test_render_fills_names_and_leaves_unknown_ones_empty():
@@ -43,7 +43,7 @@ def test_need_text_names_what_to_add_and_why_a_given_file_was_not_used():
 def _county(tmp_path, pack: dict):
     rows = [{"hh_code": "H1", "village": "大田村", "head_name": "王明", "status": "已脱贫"},
             {"hh_code": "H2", "village": "大田村", "head_name": "张强", "status": "未脱贫"}]
-    headers = _write_rows(tmp_path / "system.csv", rows)
+    headers = write_rows(tmp_path / "system.csv", rows)
     (tmp_path / "pack.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True), encoding="utf-8")
     config = parse_config({
         "region": "用例县", "year": 2020, "output": "out",
@@ -72,3 +72,16 @@ def test_a_rule_that_reaches_a_household_twice_reports_it_once_and_a_rule_withou
     assert result.findings.filter(result.findings["rule_id"] == "T-SURVEY").height == 0
     # the run plan says the same before any row is read
     assert result.plan is not None and result.plan.rule("T-SURVEY").status == "skipped"
+
+
+def test_evaluate_rule_is_public_and_stops_after_the_check_stage(tmp_path):
+    import reconcile
+
+    case = {"sources": {
+        "system": {"rows": [{"hh_code": "H1", "village": "大田村", "head_name": "王明", "hh_size": "3"}]},
+        "archive": {"rows": [{"hh_code": "H1", "village": "大田村", "head_name": "王明", "hh_size": "4"}]}}}
+    result = reconcile.evaluate_rule("FC-HH-SIZE", case, tmp_path)
+    assert result.findings["rule_id"].to_list() == ["FC-HH-SIZE"] and "4" in result.findings["message"][0]
+    assert result.plan.rule("FC-HH-SIZE").status == "run"
+    # nothing beyond the check stage: no run folder, database, workbook or page
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.csv", "system.csv"]

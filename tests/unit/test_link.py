@@ -136,7 +136,11 @@ def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
          "hh_size": "1"},
     ]
     archive = [{"hh_code": "", "village": "大田村委会", "head_name": "张明化", "head_id": "", "hh_size": "1"}]
-    result = run_case(_case(system, archive), tmp_path, "FC-HH-SIZE")
+    # explain-link reads a finished run's database: the whole pipeline, not just the rule
+    from reconcile.check.cases import case_config
+    from reconcile.pipeline import run
+
+    result = run(case_config(_case(system, archive), tmp_path))
     console = Console(record=True, width=160)
     explain_link(result.config, "system:H1", "archive:archive.csv::2", console)
     text = console.export_text()
