@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python ≥ 3.11:
 #   make demo   — create .venv, install reconcile, run the bundled sample county into ./reconcile-demo/
-#   make test   — create .venv, install reconcile with its test extras, run the whole test suite
+#   make test   — create .venv, install reconcile with its test extras, run mypy and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/reconcile demo
 
 test: $(STAMP)
+	$(BIN)/mypy reconcile
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -14,7 +14,8 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     An install attempt can hang for minutes on a network that drops packets, and the machines this
     runs on have no network at all; everything needed (json, parquet, icu) is built in.
     """
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False, "autoload_known_extensions": False}
     con = duckdb.connect(str(path) if path else ":memory:", config=config)
     # no progress bars: a run prints its own progress, and a county worker's output is not a terminal
     try:

@@ -169,9 +169,10 @@ class RunPlan:
 
 def _file_specs(config: Config) -> list[tuple[str, str, FileSpec, str, str, dict[str, Field], str, bool]]:
     """(owner, section, spec, what, label, fields, contract table, required) for every configured file."""
-    out = []
+    out: list[tuple[str, str, FileSpec, str, str, dict[str, Field], str, bool]] = []
     system_like = config.sources_with_role("system") or config.sources_by_trust()[:1]
     by_role: dict[str, int] = {}
+    spec: FileSpec  # a SourceSpec over config.sources, a RegisterSpec over config.registers
     for spec in config.sources.values():
         by_role[spec.role] = by_role.get(spec.role, 0) + 1  # type: ignore[attr-defined]
     for key, spec in config.sources.items():
@@ -191,7 +192,7 @@ def _file_specs(config: Config) -> list[tuple[str, str, FileSpec, str, str, dict
 def _field_rows(owner: str, fields: dict[str, Field], match, mapping: dict[str, str],
                 derived: dict[str, str], explicit: dict[str, str], household_id: str | None = None) -> list[dict]:
     decided = {d.field: d for d in match.decisions if d.field and d.raw in mapping}
-    rows = []
+    rows: list[dict] = []
     for name, fld in fields.items():
         label = fld.label
         if name == "id_number" and household_id:

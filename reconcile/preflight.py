@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
@@ -143,7 +144,8 @@ def _kind(value: Any) -> str:
         return "number"
     if value is None:
         return "null"
-    return {str: "text", list: "list", dict: "mapping"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "text", list: "list", dict: "mapping"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _shown(value: Any) -> str:
@@ -212,7 +214,7 @@ def _locate(path: tuple, layers: list[Layer]) -> str:
     return best[1].locate(path, best[0])
 
 
-def params_problems(params: dict[str, Any], layers: list[Layer] = ()) -> list[str]:
+def params_problems(params: dict[str, Any], layers: Sequence[Layer] = ()) -> list[str]:
     """Every key and value type of the merged `params` that default.yaml does not have, and every linker that
     could not be built, each named by the file (or config section) and key path it came from."""
     # late import: the link stage imports config, which imports this module

@@ -146,8 +146,9 @@ def draw(cands: pl.DataFrame, quotas: dict[str, int], seed: int, weight: str) ->
             report.append({"township": township, "village": village, "category": category, "quota": quota,
                            "candidates": pool.height, "drawn": take, "shortfall": quota - take})
     sample = pl.concat(picked) if picked else cands.head(0).with_columns(draw_rank=pl.lit(0))
-    order = {k: i for i, k in enumerate(SAMPLING_CATEGORIES)}
-    sample = sample.with_columns(_o=pl.col("category").replace_strict(order, default=9, return_dtype=pl.Int32)) \
+    category_order = {k: i for i, k in enumerate(SAMPLING_CATEGORIES)}
+    sample = sample.with_columns(
+        _o=pl.col("category").replace_strict(category_order, default=9, return_dtype=pl.Int32)) \
         .sort("township", "village", "_o", "draw_rank").drop("_o")
     sample = sample.with_columns(sample_no=pl.int_range(1, sample.height + 1))
     quota_frame = pl.DataFrame(report, schema={"township": pl.String, "village": pl.String, "category": pl.String,

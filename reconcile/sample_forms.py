@@ -203,13 +203,13 @@ def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.Data
     r += 1
     info = [("乡镇", row["township"], "村", row["village"], "户编号", row["hh_code"] or ""),
             ("户主姓名", row["head_name"] or "", "证件号码", ident or "", "户状态", row["status"] or "")]
-    for a, av, b, bv, c, cv in info:
-        ws.write_string(r, 0, a, f_label)
-        ws.write_string(r, 1, _fmt(av), f_cell)
-        ws.write_string(r, 2, b, f_label)
-        ws.merge_range(r, 3, r, 4, _fmt(bv), f_cell)
-        ws.write_string(r, 5, c, f_label)
-        ws.write_string(r, 6, _fmt(cv), f_cell)
+    for n1, v1, n2, v2, n3, v3 in info:  # (name, value) three times a line
+        ws.write_string(r, 0, n1, f_label)
+        ws.write_string(r, 1, _fmt(v1), f_cell)
+        ws.write_string(r, 2, n2, f_label)
+        ws.merge_range(r, 3, r, 4, _fmt(v2), f_cell)
+        ws.write_string(r, 5, n3, f_label)
+        ws.write_string(r, 6, _fmt(v3), f_cell)
         r += 1
     r += 1
     ws.write_string(r, 0, "一、各来源登记情况(已预填,请逐项核对)", f_sec)
@@ -219,8 +219,8 @@ def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.Data
     heads = [*heads, *[""] * (6 - len(heads)), "核查实际情况(填写)"]
     if survey:
         heads[heads.index(labels[survey])] = "上次入户核查"
-    for c, h in enumerate(heads):
-        ws.write_string(r, c, h, f_label)
+    for c, text in enumerate(heads):
+        ws.write_string(r, c, text, f_label)
     r += 1
     hukou_size = str(hukou.height) if hukou.height else ""
     lines = [("家庭人口", {s: v.get(f"hh_size_{s}") for s in src_cols if s != "hukou"}),
@@ -240,8 +240,8 @@ def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.Data
     r += 1
     ws.write_string(r, 0, "二、家庭成员", f_sec)
     r += 1
-    for c, h in enumerate(["姓名", "证件号码", "与户主关系", "出生日期", "登记在哪些来源", "公安户籍", "核实情况(填写)"]):
-        ws.write_string(r, c, h, f_label)
+    for c, text in enumerate(["姓名", "证件号码", "与户主关系", "出生日期", "登记在哪些来源", "公安户籍", "核实情况(填写)"]):
+        ws.write_string(r, c, text, f_label)
     r += 1
     in_hukou = set(hukou["id_number"].drop_nulls().to_list()) if hukou.height else set()
     listed = set()

@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from string import Formatter
+from typing import cast
 
 import duckdb
 import jinja2
@@ -100,7 +101,7 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
                     derived[owner].add(fld)
         registers = {config.registers[k].kind for k in config.registers if k not in excluded}
         has_visits = config.visits is not None and "visits" not in excluded
-        left_out = {}
+        left_out: dict[str, str] = {}
         for owner, section, what, reason in con.execute(
                 "select owner, any_value(section), any_value(what), string_agg(distinct reason, ';') "
                 "from plan_file group by owner having bool_and(usage = 'excluded')").fetchall():
@@ -165,8 +166,8 @@ def need_text(need: str, labels: dict[str, str] | None = None, left_out: dict[st
                 "没有),否则无法确定某人或某户不在其中")
     if need == "visits" or need in ROLE_LABELS:
         label = "走访记录" if need == "visits" else ROLE_LABELS[need]
-        why = left_out.get(need)
-        return f"需要「{label}」文件," + (f"本次提供的{why},没有使用" if why else "本次没有提供")
+        given = left_out.get(need)
+        return f"需要「{label}」文件," + (f"本次提供的{given},没有使用" if given else "本次没有提供")
     return need
 
 
@@ -222,7 +223,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat:
     sql = sql if sql is not None else RULE_TYPES[rule.type].build(rule, ctx)
     con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
     cols = [r[0] for r in con.execute("describe _hits").fetchall()]
-    frame = pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table())
+    frame = cast(pl.DataFrame, pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table()))  # stubs: | Series
     kind = kinds()[rule.kind]
     findings = []
     for row in frame.iter_rows(named=True):  # findings are few; templating is per finding by nature

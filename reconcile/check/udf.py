@@ -6,6 +6,8 @@ scored here with rapidfuzz on characters and on tone-less pinyin.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import duckdb
 
 from ..link.compare import name_similarity as pair_similarity
@@ -34,6 +36,11 @@ cast('{' || string_agg(to_json(cast(n as varchar)) || ':' || coalesce(to_json(v)
 """
 
 
+# DuckDB takes null_handling as a string or as its enum; the stubs admit only the enum, whose module
+# moved between duckdb 1.x (duckdb.functional) and 2.x (duckdb.func), so the string stays, cast for mypy.
+_SPECIAL_NULLS = cast(Any, "special")
+
+
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
     for name in ("name_similarity", "codes_compatible"):
         try:
@@ -41,9 +48,9 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.Error:
             pass
     con.create_function("name_similarity", name_similarity, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-                        duckdb.sqltype("DOUBLE"), null_handling="special")
+                        duckdb.sqltype("DOUBLE"), null_handling=_SPECIAL_NULLS)
     con.create_function("codes_compatible", codes_compatible, [duckdb.sqltype("VARCHAR")] * 3,
-                        duckdb.sqltype("BOOLEAN"), null_handling="special")
+                        duckdb.sqltype("BOOLEAN"), null_handling=_SPECIAL_NULLS)
     # json_group_object with its keys in a stated order: DuckDB's own is a macro over string_agg that
     # takes no ORDER BY, so its key order follows the threads' schedule and two runs could differ
     con.execute(JSON_GROUP_OBJECT_ORDERED)

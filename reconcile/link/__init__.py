@@ -16,6 +16,8 @@ characters and pinyin, birth date from the record or the ID, relation) and assig
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import duckdb
 import polars as pl
 
@@ -146,8 +148,9 @@ def _register_surname_reading(con: duckdb.DuckDBPyConnection) -> None:
         con.remove_function("surname_reading")
     except duckdb.Error:
         pass
+    # the stubs admit only the enum for null_handling; DuckDB takes the string too (see check/udf.py)
     con.create_function("surname_reading", reading, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
-                        null_handling="special")
+                        null_handling=cast(Any, "special"))
 
 
 def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:

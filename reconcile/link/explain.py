@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -68,9 +69,11 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         raise ReconcileError(f"找不到记录 {first} 或 {second}:记录键见 links.parquet / person_links.parquet 的 rec_key 列")
     spec = config.params["linkage"][kind]
     if kind == "household":
-        pair = pl.from_arrow(con.sql(HH_PAIR_SQL, params={"a": a, "b": b}).to_arrow_table())
-        records = pl.from_arrow(con.sql("select node, source, rec_key, head_name, head_id, hh_code, hh_size, members "
-                                        "from hh_record").to_arrow_table())
+        # from_arrow of a Table is a DataFrame; the stubs say DataFrame | Series
+        pair = cast(pl.DataFrame, pl.from_arrow(con.sql(HH_PAIR_SQL, params={"a": a, "b": b}).to_arrow_table()))
+        records = cast(pl.DataFrame, pl.from_arrow(con.sql(
+            "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record"
+        ).to_arrow_table()))
         columns = {"member_ids": ("member_ids_share", "member_ids_share")}
         pair = _pairs_with_sides(pair, records).with_columns(
             pl.col("member_ids_share").alias("member_ids_share_l"), pl.col("member_ids_share").alias("member_ids_share_r"))
@@ -83,8 +86,9 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
                                "rec_key in ($a, $b)", {"a": a, "b": b}).fetchall()
     else:
         pair = pl.DataFrame({"a": [a], "b": [b], "source_a": [a.split(SEP)[0]], "source_b": [b.split(SEP)[0]]})
-        records = pl.from_arrow(con.sql("select node, source, rec_key, cluster_id, name, id_number, birth, relation "
-                                        "from person_record").to_arrow_table())
+        records = cast(pl.DataFrame, pl.from_arrow(con.sql(
+            "select node, source, rec_key, cluster_id, name, id_number, birth, relation from person_record"
+        ).to_arrow_table()))
         columns = {}
         pair = _pairs_with_sides(pair, records)
         decided = con.execute("select decision, score, runner_up, method from person_candidate where a = $a and b = $b",
@@ -112,12 +116,12 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         console.print("两条记录的户主互为对方的家庭成员(户主与配偶互换),户主比较不计分。")
     console.print(f"合计得分 {scored['score']:.1f};自动匹配标准 ≥ {linker.link:g},人工确认区间 "
                   f"[{linker.possible:g}, {linker.link:g}),与次优候选至少相差 {linker.margin:g}")
-    decided = decided[0] if decided else None
-    if decided is None:
+    decided_row = decided[0] if decided else None
+    if decided_row is None:
         console.print("结论: 这两条记录没有进入候选:既没有相同的有效证件号码、户编号或成员证件号码,"
                       "也不是同村中都尚未匹配的记录。")
     else:
-        decision, score, runner_up, method = decided
+        decision, score, runner_up, method = decided_row
         rival = f";对方或本方的次优候选得分 {runner_up:.1f}" if runner_up is not None and runner_up == runner_up else ""
         console.print(f"结论: {DECISIONS.get(decision, decision)}(方式 {method},得分 {score:.1f}{rival})")
     same = len({c for _, c in clusters}) == 1 and len(clusters) == 2

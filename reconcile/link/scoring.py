@@ -60,8 +60,9 @@ def _listing(names) -> str:
 def _comparison_problems(name: str, comp: object, fields: dict[str, str]) -> list[tuple[tuple, str]]:
     if not isinstance(comp, dict):
         return [((), f"应为比较项的映射 {{kind, weights, label, fuzzy}},实际为 {comp!r}")]
-    out = [((key,), f"未知的比较项设置{did_you_mean(key, COMPARISON_KEYS)}{_listing(COMPARISON_KEYS)}")
-           for key in comp if key not in COMPARISON_KEYS]
+    out: list[tuple[tuple, str]] = [
+        ((key,), f"未知的比较项设置{did_you_mean(key, COMPARISON_KEYS)}{_listing(COMPARISON_KEYS)}")
+        for key in comp if key not in COMPARISON_KEYS]
     columns = sorted(set(fields.values()))
     column = comp.get("column", fields.get(name))
     if "column" in comp and column not in columns:

@@ -214,7 +214,11 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
         return plan.files.get(owner) if plan is not None else None
 
     report: list[dict] = []
-    households, persons, registers, visits, numeric = [], [], [], [], []
+    households: list[pl.DataFrame] = []
+    persons: list[pl.DataFrame] = []
+    registers: list[pl.DataFrame] = []
+    visits: list[pl.DataFrame] = []
+    numeric: list[pl.DataFrame] = []
 
     def record(owner: str, section: str, loaded: LoadedFile, rows: int) -> None:
         report.append({
@@ -229,6 +233,7 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
         if cells is not None:
             numeric.append(cells)
 
+    spec: FileSpec  # a SourceSpec in the first loop, a RegisterSpec in the second
     for key, spec in config.sources.items():
         assert isinstance(spec, SourceSpec)
         if key in excluded:

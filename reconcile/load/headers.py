@@ -496,8 +496,9 @@ def _join(rows: list[Sequence[Cell]], width: int) -> list[str | None]:
     for j in range(width):
         parts: list[str] = []
         for row in grid:
-            if row[j] and (not parts or parts[-1] != row[j]):
-                parts.append(row[j])
+            cell = row[j]
+            if cell and (not parts or parts[-1] != cell):
+                parts.append(cell)
         names.append("_".join(parts) if parts else None)
     return names
 
@@ -527,7 +528,7 @@ def find_header(
         keep = [r for k, r in enumerate(block) if k == len(block) - 1 or _count(r) > 1]
         keep = [r for r in keep if _count(r) > 0]
         width = _width(keep) if keep else _width(rows)
-        names = _join(keep, width) if keep else [None] * width
+        names: list[str | None] = _join(keep, width) if keep else [None] * width
         return HeaderLayout(names, end - 1, end)
     i = skip_rows
     wide_after = [False] * (len(rows) + 1)

@@ -81,11 +81,11 @@ def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str
     lines = text.splitlines(keepends=True)
     sep = _sniff_delimiter(lines[:50], "\t" if path.suffix.lower() == ".tsv" else ",")
     try:
-        probe = list(islice(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep),
-                            skip_rows + (header_rows or 0) + _PROBE_ROWS))
+        rows = list(islice(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep),
+                           skip_rows + (header_rows or 0) + _PROBE_ROWS))
     except csv.Error as exc:
         raise InputError(f"文件 {path} 不是有效的 CSV:{exc}") from exc
-    probe = [[c if c != "" else None for c in row] for row in _header_grid(probe)]
+    probe = [[c if c != "" else None for c in row] for row in _header_grid(rows)]
     names, header_row = _grid_names(probe, header_rows, skip_rows, str(path))
     return PeekedHeaders(names, header_row, enc, path.name)
 

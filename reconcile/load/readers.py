@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Literal, cast
 
 import fastexcel
 import polars as pl
@@ -307,7 +308,7 @@ def _resolve_sheet(sheet: int | str | None, names: list[str], label: str) -> int
     raise InputError(f"文件 {label} 中没有名为 “{sheet}” 的工作表{hint_text}。现有工作表:{listing}。")
 
 
-def _load_excel(path: Path, index: int, dtype: str) -> pl.DataFrame:
+def _load_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> pl.DataFrame:
     # header_row=None + skip_rows=0: row i of the result is Excel row i+1, empty leading rows
     # included, and merged header cells are not turned into __UNNAMED__ names.
     sheet = fastexcel.read_excel(path).load_sheet(index, header_row=None, skip_rows=0, dtypes=dtype)
@@ -409,7 +410,8 @@ def _read_parquet(path: Path, label: str) -> RawTable:
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"无法读取 Parquet 文件 {path}:{exc}") from exc
     raw = list(df.columns)
-    layout = HeaderLayout(raw, 0, 1)  # read as if exported to CSV: header on row 1, data from row 2
+    # read as if exported to CSV: header on row 1, data from row 2
+    layout = HeaderLayout(cast(list[str | None], raw), 0, 1)
     data = df.select(*[_as_text(c, df.schema[c]).alias(f"c{j}") for j, c in enumerate(raw)]).with_row_index(
         "_row", offset=2
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from typing import cast
 
 import polars as pl
 
@@ -189,7 +190,8 @@ def column_widths(frame: pl.DataFrame, headers: list[str], minimum: int = 4, max
         col = frame[name].cast(pl.String).fill_null("")
         if col.len():
             # UTF-8: ASCII 1 byte, CJK 3 bytes → chars + (bytes - chars) / 2 counts CJK as 2
-            w = (col.str.len_chars() + (col.str.len_bytes() - col.str.len_chars()) // 2).max() or 0
+            # a count column: its max is an int (the stubs type Series.max as any Python literal)
+            w = cast(int, (col.str.len_chars() + (col.str.len_bytes() - col.str.len_chars()) // 2).max() or 0)
         else:
             w = 0
         widths.append(float(min(maximum, max(minimum, int(w), text_width(header))) + 2))

@@ -236,7 +236,7 @@ def _summary(data: ReportData, by: list[str], name: str) -> Sheet:
                                   **{f"st_{s}": pl.lit(0) for s in ("new", "reopened")})
     numeric = [c for c in table.columns if c not in by]
     table = table.with_columns(pl.col(numeric).fill_null(0).cast(pl.Int64)).sort(by, nulls_last=True)
-    total = {**{b: None for b in by}, **{c: int(table[c].sum()) for c in numeric}}
+    total: dict[str, int | str | None] = {**{b: None for b in by}, **{c: int(table[c].sum()) for c in numeric}}
     total[by[0]] = "合计"
     table = pl.concat([table, pl.DataFrame([total], schema=table.schema)])
     # 占比: registered households with a finding ÷ registered households (a suspect outside them is not counted)

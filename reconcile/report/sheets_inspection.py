@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -156,7 +157,7 @@ TABLE4: list[Count] = [
 def table4_frame(data: ReportData) -> pl.DataFrame:
     """Rows: each township and 全县合计; columns: 核查户数, 问题户数, then the TABLE4 counts (distinct households)."""
     f = data.findings.with_columns(_hh=household_key()) if data.findings.height else data.findings
-    flags = {c.title: [] for c in TABLE4}
+    flags: dict[str, list[bool]] = {c.title: [] for c in TABLE4}
     rows = list(f.iter_rows(named=True)) if f.height else []
     for row in rows:
         for c in TABLE4:
@@ -206,7 +207,8 @@ def _progress_table(data: ReportData, by: str, title: str, label: str) -> Table:
         p = p.with_columns(_o=pl.col("kind").replace_strict(kind_order(), default=999, return_dtype=pl.Int32)) \
             .sort("_o").drop("_o").with_columns(pl.col("kind").replace_strict(kind_titles(), default=pl.col("kind")))
     if p.height:
-        total = {by: "合计", **{c: int(p[c].sum()) for c in ("total", "resolved", "pending", "new", "reopened")}}
+        total: dict[str, Any] = {by: "合计",
+                                 **{c: int(p[c].sum()) for c in ("total", "resolved", "pending", "new", "reopened")}}
         total["rate"] = round(total["resolved"] / total["total"], 4) if total["total"] else None
         p = pl.concat([p, pl.DataFrame([total], schema=p.schema)])
     cols = [Col(label, max_width=28), Col("问题总数", "int"), Col("已整改销号", "int"), Col("未整改", "int"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import xlsxwriter
@@ -100,7 +101,8 @@ def _widths(sheet: Sheet) -> list[float]:
                 w = 7
             elif series.len():
                 s = series.cast(pl.String).fill_null("")
-                w = int((s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2).max() or 0)
+                # a count column: its max is an int (the stubs type Series.max as any Python literal)
+                w = int(cast(int, (s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2).max() or 0))
             else:
                 w = 0
             header_w = min(text_width(col.title), max(col.max_width, 8))

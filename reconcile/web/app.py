@@ -300,6 +300,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         ws, done, elsewhere = finished_run(wid)
         if elsewhere:
             return elsewhere
+        assert done is not None  # finished_run names somewhere else to go whenever there is no finished run
         show_ids = bool(ids)
         total_issues, issues = R.issues_view(ws.out, done["names"], show_ids)
         downloads = [(key, label, name) for key, (name, label) in R.DOWNLOADS.items() if (ws.out / name).exists()]
@@ -309,7 +310,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
                     ledger=R.ledger_view(ws.out, show_ids), issues=issues, total_issues=total_issues,
                     coverage=coverage,
                     # the CLI's advice to add a `columns:` line: on the page that is step ② instead
-                    columns_hint=bool(coverage) and any("columns" in n["message"] for n in coverage.notices),
+                    columns_hint=coverage is not None and any("columns" in n["message"] for n in coverage.notices),
                     downloads=downloads, townships=townships, show_ids=show_ids,
                     failed=(ws.status() or {}).get("failed"))
 
@@ -318,6 +319,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         ws, done, elsewhere = finished_run(wid)
         if elsewhere:
             return elsewhere
+        assert done is not None  # finished_run names somewhere else to go whenever there is no finished run
         filters = {k: request.query_params.get(k, "") for k in R.FILTERS}
         view = R.browse(ws.out, done["sources"], filters, page_no, bool(ids))
 

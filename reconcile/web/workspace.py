@@ -226,7 +226,8 @@ def template_from_config(data: dict) -> dict:
             spec = {"path": spec}
         if not isinstance(spec, dict) or not spec.get("path"):
             return
-        columns = spec.get("columns") if isinstance(spec.get("columns"), dict) else {}
+        raw_columns = spec.get("columns")
+        columns = raw_columns if isinstance(raw_columns, dict) else {}
         files[display_name(str(spec["path"]))] = {
             "role": role, "level": level or spec.get("level") or "household",
             "sheet": spec.get("sheet", 0), "header_rows": spec.get("header_rows"),
@@ -242,7 +243,8 @@ def template_from_config(data: dict) -> dict:
         take(spec, f"{F.REGISTER}{kind}")
     if data.get("visits"):
         take(data["visits"], F.VISITS)
-    rules = data.get("rules") if isinstance(data.get("rules"), dict) else {}
+    raw_rules = data.get("rules")
+    rules = raw_rules if isinstance(raw_rules, dict) else {}
     year = data.get("year")
     return {
         "region": str(data.get("region") or ""), "year": year if isinstance(year, int) else None,
