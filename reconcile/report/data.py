@@ -100,18 +100,7 @@ class ReportData:
         The county uses the run's `link_rate` table; a township cut counts its own households the same way."""
         if self.township is None and self.link_rate is not None and self.link_rate.height:
             return self.link_rate.select("source_a", "source_b", "records_a", "linked", "rate")
-        rows = []
-        h = self.households
-        for a in self.sources:
-            for b in self.sources:
-                if a == b:
-                    continue
-                pa, pb = h[f"present_{a}"].fill_null(False), h[f"present_{b}"].fill_null(False)
-                n, linked = int(pa.sum()), int((pa & pb).sum())
-                rows.append({"source_a": a, "source_b": b, "records_a": n, "linked": linked,
-                             "rate": round(linked / n, 4) if n else None})
-        return pl.DataFrame(rows, schema={"source_a": pl.String, "source_b": pl.String, "records_a": pl.Int64,
-                                          "linked": pl.Int64, "rate": pl.Float64})
+        return link_rate_frame(self.households, list(self.sources))
 
     def for_township(self, township: str) -> ReportData:
         def cut(frame: pl.DataFrame) -> pl.DataFrame:
@@ -119,6 +108,22 @@ class ReportData:
 
         return replace(self, findings=cut(self.findings), input_issues=cut(self.input_issues),
                        households=cut(self.households), ledger=cut(self.ledger), township=township)
+
+
+def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFrame:
+    """Per ordered source pair (in `sources` order): A's households (`present_<A>`) and how many of them have
+    a linked record in B; the run's `link_rate` table and a township's cut are both counted here."""
+    rows = []
+    for a in sources:
+        for b in sources:
+            if a == b:
+                continue
+            pa, pb = households[f"present_{a}"].fill_null(False), households[f"present_{b}"].fill_null(False)
+            n, linked = int(pa.sum()), int((pa & pb).sum())
+            rows.append({"source_a": a, "source_b": b, "records_a": n, "linked": linked,
+                         "rate": round(linked / n, 4) if n else None})
+    return pl.DataFrame(rows, schema={"source_a": pl.String, "source_b": pl.String, "records_a": pl.Int64,
+                                      "linked": pl.Int64, "rate": pl.Float64})
 
 
 def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> pl.DataFrame:

@@ -10,16 +10,10 @@ import polars as pl
 from ..check.engine import FINDING_COLUMNS
 from ..config import Config
 from ..db import query_frame as _frame
+from ..db import write_frame
+from .data import link_rate_frame
 
 LEDGER_COLUMNS = ["first_seen", "run_count"]  # follow the contract columns once the ledger stage ran
-
-LINK_RATE_SQL = """
-with pairs as (
-  {pairs}
-)
-select * from pairs order by source_a, source_b
-"""
-
 
 
 def write_csv_bom(frame: pl.DataFrame, path: Path) -> None:
@@ -28,22 +22,11 @@ def write_csv_bom(frame: pl.DataFrame, path: Path) -> None:
 
 
 def build_link_rates(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Per ordered source pair: how many of A's households have a linked record in B."""
+    """The `link_rate` table: per ordered source pair, how many of A's households have a linked record in B."""
     sources = list(config.sources)
-    parts = []
-    for a in sources:
-        for b in sources:
-            if a == b:
-                continue
-            parts.append(
-                f"select '{a}' as source_a, '{b}' as source_b, count(*) filter (where present_{a}) as records_a, "
-                f"count(*) filter (where present_{a} and present_{b}) as linked, "
-                f"round(linked / nullif(records_a, 0), 4) as rate from hh_wide"
-            )
-    if not parts:
-        parts = ["select null::varchar as source_a, null::varchar as source_b, 0 as records_a, 0 as linked, "
-                 "0.0 as rate where false"]
-    con.execute(f"create or replace table link_rate as {LINK_RATE_SQL.format(pairs=' union all '.join(parts))}")
+    present = ", ".join(f'"present_{s}"' for s in sources) or "null as none"
+    households = _frame(con, f"select {present} from hh_wide")
+    write_frame(con, "link_rate", link_rate_frame(households, sources).sort("source_a", "source_b"))
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> dict[str, Path]:
