@@ -17,6 +17,7 @@ from ..config import Config
 from ..db import query_frame as _frame
 from ..ledger import LEDGER_TABLES, read_ledger
 from ..plan import load_plan
+from ..schema import REGISTERED_ROLES
 from .common import source_labels
 from .coverage import Coverage, build_coverage
 
@@ -128,7 +129,7 @@ def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFram
 
 def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> pl.DataFrame:
     present = [f"coalesce(present_{s}, false) as present_{s}" for s in sources]
-    registered = " or ".join(f"coalesce(present_{s}, false)" for s, role in sources.items() if role != "survey")
+    registered = " or ".join(f"coalesce(present_{s}, false)" for s, role in sources.items() if role in REGISTERED_ROLES)
     return _frame(con, f"""
         select cluster_id, township, village, hh_code, head_name, head_id, {', '.join(present)},
                ({registered or 'false'}) as registered
