@@ -26,6 +26,7 @@ from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .errors import InputError
+from .schema import REGISTERED_ROLES
 
 SAMPLE_DIR = "抽样"
 SEVERITY_WEIGHT = {"high": 3, "medium": 2, "low": 1}
@@ -68,7 +69,7 @@ def _coalesce(columns: set[str], field_name: str, sources: list[str]) -> str:
 def candidates(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
     """Every household that can be drawn: key, township, village, category, head, findings weight."""
     ordered = config.sources_by_trust()
-    registered = [s for s in ordered if config.sources[s].role != "survey"]
+    registered = [s for s in ordered if config.sources[s].role in REGISTERED_ROLES]
     cols = {r[0] for r in con.execute("describe hh_wide").fetchall()}
     status = _coalesce(cols, "status", registered)
     exit_year = _coalesce(cols, "exit_year", registered)

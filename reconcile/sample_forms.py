@@ -18,7 +18,7 @@ from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
 from .report.xlsx import Col, Sheet, Table, write_workbook
-from .schema import ROLE_LABELS
+from .schema import REGISTERED_ROLES, ROLE_LABELS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,7 +126,7 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
                 show_ids: bool) -> dict[str, Path]:
     ordered = config.sources_by_trust()
     labels = source_labels({k: config.sources[k].role for k in ordered})
-    registered = [s for s in ordered if config.sources[s].role != "survey"][:3]
+    registered = [s for s in ordered if config.sources[s].role in REGISTERED_ROLES][:3]
     survey = next((s for s in ordered if config.sources[s].role == "survey"), None)
     tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
                                         "where table_catalog = current_database()").fetchall()}

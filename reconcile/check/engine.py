@@ -19,6 +19,7 @@ import polars as pl
 
 from ..config import Config
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTER_KIND_LABELS, ROLE_LABELS, SURVEY_FIELDS
+from ..schema import source_labels as schema_source_labels
 from .packs import Rule, kinds, select_rules
 from .params import bind, flatten, register_param_tables
 from .types import RULE_TYPES, RuleContext
@@ -72,13 +73,8 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def source_labels(config: Config) -> dict[str, str]:
-    """How a person names each source: its role, with the key when two sources share a role."""
-    sources = config.sources_by_trust()
-    by_role: dict[str, int] = {}
-    for s in sources:
-        by_role[config.sources[s].role] = by_role.get(config.sources[s].role, 0) + 1
-    return {s: ROLE_LABELS[config.sources[s].role] + (f"({s})" if by_role[config.sources[s].role] > 1 else "")
-            for s in sources}
+    """How a person names each source, most trusted first (schema.source_labels)."""
+    return schema_source_labels({s: config.sources[s].role for s in config.sources_by_trust()})
 
 
 def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext:

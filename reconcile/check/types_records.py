@@ -25,7 +25,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..schema import HOUSEHOLD_FIELDS, ROLE_LABELS, SURVEY_FIELDS, UNJUDGED_KINDS, field_kind
+from ..schema import (
+    HOUSEHOLD_FIELDS,
+    ROLE_LABELS,
+    SURVEY_FIELDS,
+    UNJUDGED_KINDS,
+    field_kind,
+    household_fields,
+)
 from .packs import Rule
 
 if TYPE_CHECKING:
@@ -35,9 +42,6 @@ WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNION = "\n    union all\n    "
 
-
-def _fields(role: str) -> dict:
-    return {**HOUSEHOLD_FIELDS, **SURVEY_FIELDS} if role == "survey" else dict(HOUSEHOLD_FIELDS)
 
 
 def _empty(fld: str) -> str:
@@ -107,7 +111,7 @@ class RequiredType:
         for s in self._sources(rule, ctx):
             role = ctx.roles[s]
             checks = []
-            for order, (fld, spec) in enumerate(_fields(role).items()):
+            for order, (fld, spec) in enumerate(household_fields(role).items()):
                 # a field the file has no column for, or one taken from the member rows (the head's own ID
                 # when there is no 户主证件号码 column), is not a cell a clerk left blank
                 if fld not in ctx.coverage.get(s, set()) or fld in ctx.derived.get(s, set()):

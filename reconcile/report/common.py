@@ -10,7 +10,7 @@ from typing import cast
 import polars as pl
 
 from ..check.packs import kinds
-from ..schema import REGISTER_KIND_LABELS, ROLE_LABELS
+from ..schema import REGISTER_KIND_LABELS, source_labels
 
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -52,18 +52,6 @@ def kind_titles() -> dict[str, str]:
 @cache
 def kind_order() -> dict[str, int]:
     return {k: i for i, k in enumerate(kinds())}
-
-
-def source_labels(sources: dict[str, str]) -> dict[str, str]:
-    """Config source key → Chinese label (国家系统, 村级档案 …; the key is added when a role repeats)."""
-    by_role: dict[str, int] = {}
-    for role in sources.values():
-        by_role[role] = by_role.get(role, 0) + 1
-    labels = {}
-    for key, role in sources.items():
-        label = ROLE_LABELS.get(role, key)
-        labels[key] = f"{label}({key})" if by_role[role] > 1 else label
-    return labels
 
 
 def evidence_label(key: str, sources: dict[str, str]) -> str:

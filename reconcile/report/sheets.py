@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..schema import REGISTER_KIND_LABELS, ROLE_LABELS
+from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS
 from .common import (
     SEVERITY_LABELS,
     SEVERITY_ORDER,
@@ -302,7 +302,7 @@ def link_sheet(data: ReportData) -> Sheet:
                         Col("未找到", "int"), Col("匹配率", "pct")], rate_frame,
                        title="各来源之间户的匹配率(A 的户在 B 中找到对应记录的比例;入户核查为抽样,匹配率低属正常)")
     h = data.households
-    expected = [s for s, role in data.sources.items() if role != "survey"]
+    expected = [s for s, role in data.sources.items() if role in REGISTERED_ROLES]
     rows = []
     for r in h.iter_rows(named=True):
         have = [s for s in data.sources if r[f"present_{s}"]]
