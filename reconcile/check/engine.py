@@ -18,6 +18,8 @@ import jinja2
 import polars as pl
 
 from ..config import Config
+from ..db import write_frame
+from ..plan import left_out_files
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTER_KIND_LABELS, ROLE_LABELS, SURVEY_FIELDS
 from ..schema import source_labels as schema_source_labels
 from .packs import Rule, kinds, select_rules
@@ -82,9 +84,7 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
     absent is not empty; a file the plan left out counts as not given."""
     sources = config.sources_by_trust()
     if _has_table(con, "plan_field"):
-        # a province's plan has one row per county: a file counts as left out only where every county left it out
-        excluded = {r[0] for r in con.execute("select owner from plan_file group by owner "
-                                              "having bool_and(usage = 'excluded')").fetchall()}
+        excluded = left_out_files(con)
         sources = [s for s in sources if s not in excluded]
         coverage: dict[str, set[str]] = {s: set() for s in sources}
         derived: dict[str, set[str]] = {s: set() for s in sources}
@@ -255,6 +255,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     _register_problem_labels(con)
     flat = {**flatten(config.params), "year": config.year}
     ctx = build_context(con, config)
+    write_frame(con, "source_field", pl.DataFrame(
+        [{"source": s, "field": f} for s in ctx.sources for f in sorted(ctx.coverage.get(s, set()))],
+        schema={"source": pl.String, "field": pl.String}))  # has(field, source), for rules over the long views
     result = CheckResult()
     findings: list[dict] = []
     for rule in rules:

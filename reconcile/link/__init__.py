@@ -27,7 +27,7 @@ from ..db import write_frame as _write
 from .compare import pinyin
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
-from .wide import build_wide_views
+from .wide import build_source_views, build_wide_views
 
 SEP = "\x1f"
 
@@ -319,4 +319,5 @@ def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     link_persons(con, config)
     link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
     build_wide_views(con, config)
+    build_source_views(con, config)
     con.execute(PERSON_ID_OCCURRENCE_SQL, {"partition": config.partition})

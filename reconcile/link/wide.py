@@ -1,11 +1,22 @@
-"""Wide views over linked records: one row per household (person) cluster, `<field>_<source>` columns."""
+"""Views over linked records for the rules.
+
+- wide: one row per household (person) cluster, `<field>_<source>` columns (`hh_wide`, `person_wide`);
+- long: one row per cluster × source this run uses (`hh_source`, `person_source`), with the source's role,
+  label, trust order (`ord`), whether it holds registered households, whether the cluster has a record there
+  (`present`) and every field of that record under its own name — so a rule compares sources with
+  `group by cluster_id` instead of a loop over sources. `source_info` lists the sources (plan-excluded files
+  left out), one fact read by both.
+"""
 
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
 from ..config import Config
-from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+from ..db import write_frame
+from ..plan import left_out_files
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTERED_ROLES, SURVEY_FIELDS, source_labels
 
 HOUSEHOLD_DISPLAY = ("township", "village", "hh_code", "head_name")
 PERSON_EXTRA = ("id_number_valid", "id_number_birth", "id_number_sex", "id_number_raw", "id_number_problem")
@@ -66,3 +77,33 @@ def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
           using (person_cluster_id)
     """)
+
+
+def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """`source_info` and the long views `hh_source` / `person_source` (see the module's doc)."""
+    left_out = left_out_files(con)
+    used = [s for s in config.sources_by_trust() if s not in left_out]
+    labels = source_labels({s: config.sources[s].role for s in used})
+    write_frame(con, "source_info", pl.DataFrame(
+        [{"source": s, "role": config.sources[s].role, "label": labels[s], "ord": i,
+          "level": config.sources[s].level, "registered": config.sources[s].role in REGISTERED_ROLES}
+         for i, s in enumerate(used)],
+        schema={"source": pl.String, "role": pl.String, "label": pl.String, "ord": pl.Int64, "level": pl.String,
+                "registered": pl.Boolean}))
+    con.execute("""
+        create or replace view hh_source as
+        select k.cluster_id, i.source, i.role, i.label, i.ord, i.registered, r.rec_key is not null as present,
+               r.* exclude (cluster_id, source)
+        from (select distinct cluster_id from hh_link) k cross join source_info i
+        left join (select l.cluster_id, t.* from hh_link l join src_household t
+                   on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
+          on r.cluster_id = k.cluster_id and r.source = i.source""")
+    con.execute("""
+        create or replace view person_source as
+        select k.person_cluster_id, k.cluster_id, i.source, i.role, i.label, i.ord, i.registered,
+               r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
+        from (select distinct person_cluster_id, cluster_id from person_link) k
+        cross join (select * from source_info where level = 'person') i
+        left join (select l.person_cluster_id, t.* from person_link l join src_person t
+                   on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
+          on r.person_cluster_id = k.person_cluster_id and r.source = i.source""")
