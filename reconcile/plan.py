@@ -23,6 +23,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from .check.long_views import (
+    ID_SUFFIXES,
+    declared_reads,
+    first_reads,
+    in_scope,
+    long_view_fields,
+    reads_long_views,
+)
 from .config import Config, FileSpec, RegisterSpec, SourceSpec
 from .errors import ConfigError, InputError
 from .load.headers import match_columns
@@ -33,6 +41,7 @@ from .schema import (
     REGISTER_FIELDS,
     REGISTER_KIND_LABELS,
     REGISTER_KINDS,
+    REGISTERED_ROLES,
     REGISTERS_BY_HEAD,
     ROLE_LABELS,
     SURVEY_FIELDS,
@@ -51,7 +60,6 @@ STATUS_LABELS = {
 }
 USAGE_LABELS = {"used": "使用", "household": "按户使用", "excluded": "未使用"}
 RULE_STATUS_LABELS = {"run": "运行", "partial": "部分运行", "skipped": "未运行"}
-ID_SUFFIXES = ("_raw", "_valid", "_birth", "_sex", "_problem")
 
 
 @dataclass
@@ -336,6 +344,30 @@ def _column_refs(sql: str, sources: list[str], fields: set[str]) -> set[tuple[st
     return refs
 
 
+def _long_view_refs(rule, config: Config, plan: RunPlan, universe: dict[str, set[str]],
+                    all_fields: set[str]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(field, source) pairs a long-view query reads in this run, and those it would read if every file had
+    every column the source's role may carry — the same two sets `_column_refs` gives for a template. Only the
+    sources the rule compares count (its `level` / `roles`); one without a column of its `fields` is not read."""
+    named = long_view_fields(rule.spec["sql"], all_fields)
+    declared = rule.spec.get("fields") or []
+    # a source that could never carry the rule's `fields` is not one it compares, whatever its file has
+    scope = [s for s, spec in config.sources.items() if in_scope(rule.spec, spec.role, spec.level)
+             and all(f in universe[s] for f in declared)]
+    wanted = set()
+    for s in scope:
+        role = config.sources[s].role
+        read = declared_reads(rule.spec, role, config.sources[s].level, role in REGISTERED_ROLES)
+        wanted |= {(f, s) for f in (named if read is None else read) if f in universe[s]}
+    carrying = {s for s in scope if s not in plan.excluded
+                and all(f in plan.coverage.get(s, set()) for f in declared)}
+    used = {(f, s) for f, s in wanted if s in carrying and f in plan.coverage.get(s, set())}
+    for f in first_reads(rule.spec):  # read from the most trusted source that has it: lost only if none has it
+        if any(fld == f for fld, _ in used):
+            wanted = {(fld, s) for fld, s in wanted if fld != f or (fld, s) in used}
+    return used, wanted
+
+
 def _universe(config: Config) -> dict[str, set[str]]:
     return {k: set(source_fields(s.role, s.level)) for k, s in config.sources.items()}  # type: ignore[attr-defined]
 
@@ -366,8 +398,11 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
         except Exception:  # noqa: BLE001 - a rule that renders only with real columns: nothing to compare
             full_sql = used_sql
         sources = list(config.sources)
-        used = _column_refs(used_sql, sources, all_fields)
-        wanted = _column_refs(full_sql, sources, all_fields)
+        if rule.type == "sql" and reads_long_views(rule.spec.get("sql", "")):
+            used, wanted = _long_view_refs(rule, config, plan, full.coverage, all_fields)
+        else:
+            used = _column_refs(used_sql, sources, all_fields)
+            wanted = _column_refs(full_sql, sources, all_fields)
         lost = {fs for fs in wanted - used if fs[0] not in plan.coverage.get(fs[1], set())}
         lost |= _required_absent(rule, config, plan)
         declared = rule.spec.get("fields") or [] if rule.type == "sql" else []

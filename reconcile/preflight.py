@@ -273,7 +273,7 @@ def _param_refs(rule: Rule) -> frozenset[str]:
         names |= set(PARAM_REF.findall(RULE_TYPES[rule.type].build(rule, _full_context())))
     except Exception:  # noqa: BLE001 — a rule that does not build is the SQL dry run's to report; the text is scanned
         pass
-    return frozenset(names)
+    return frozenset(names - set(getattr(RULE_TYPES[rule.type], "bound", ())))  # values the type binds itself
 
 
 def unknown_rule_params(rules: list[Rule], params: dict[str, Any]) -> list[str]:

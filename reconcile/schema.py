@@ -219,6 +219,10 @@ def household_fields(role: str) -> dict[str, Field]:
     return dict(HOUSEHOLD_FIELDS)
 
 
+# A source field's Chinese label by its canonical name (person, household and survey fields share no name).
+FIELD_LABELS = {name: f.label for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS) for name, f in table.items()}
+
+
 def source_fields(role: str, level: str) -> dict[str, Field]:
     """Every field a source of this role and level may map a column to."""
     fields = household_fields(role)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..config import Config, load_config, load_params
 from ..errors import ReconcileError, did_you_mean
+from .long_views import reads_long_views
 from .packs import kinds, load_rules
 from .params import PARAM_REF, flatten
 from .types import RULE_TYPES, RuleContext
@@ -24,6 +25,18 @@ def _needs(rule) -> str:
     if rule.type == "compare":
         needs.append("≥2 个含 " + rule.spec["field"] + " 的来源(" + "/".join(rule.spec["sources"]) + ")")
     return ", ".join(needs) or "-"
+
+
+def _scope_text(rule) -> str:
+    """Which sources a sql rule's long views hold, as a person reads it (check/long_views.py)."""
+    from ..schema import FIELD_LABELS, ROLE_LABELS
+
+    parts = ["有成员名单的来源" if rule.spec.get("level") == "person" else "本次使用的全部来源"]
+    if rule.spec.get("roles"):
+        parts.append("角色为" + "、".join(ROLE_LABELS.get(r, r) for r in rule.spec["roles"]))
+    if rule.spec.get("fields"):
+        parts.append("须有列" + "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in rule.spec["fields"]))
+    return ";".join(parts)
 
 
 def print_catalogue(console: Console, extra: Sequence[Path] = ()) -> None:
@@ -77,7 +90,12 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
     console.print(f"消息模板: {rule.message}")
     console.print(f"整改建议: {rule.advice}")
     ctx, params = _example_context(config)
-    sql = RULE_TYPES[rule.type].build(rule, ctx)
+    # a query over the long per-source views is the same for every config: print the rule's own text, and
+    # which sources it compares; a typed rule's query is built for the (example) sources
+    plain = rule.type == "sql" and reads_long_views(rule.spec["sql"])
+    sql = rule.spec["sql"] if plain else RULE_TYPES[rule.type].build(rule, ctx)
+    if plain:
+        console.print(f"比对的来源: {_scope_text(rule)}")
     flat = {**flatten(params), "year": ctx.year}
     used = dict.fromkeys(PARAM_REF.findall(sql))
     tables = sorted({t for t in ("param_exit_line", "param_monitoring_line", "param_cause_measures") if t in sql})

@@ -20,7 +20,14 @@ import polars as pl
 from ..config import Config
 from ..db import write_frame
 from ..plan import left_out_files
-from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTER_KIND_LABELS, ROLE_LABELS, SURVEY_FIELDS
+from ..schema import (
+    FIELD_LABELS,
+    HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
+    REGISTER_KIND_LABELS,
+    ROLE_LABELS,
+    SURVEY_FIELDS,
+)
 from ..schema import source_labels as schema_source_labels
 from .packs import Rule, kinds, select_rules
 from .params import bind, flatten, register_param_tables
@@ -144,7 +151,6 @@ def full_context(config: Config) -> RuleContext:
     )
 
 
-FIELD_LABELS = {name: f.label for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS) for name, f in table.items()}
 
 
 def need_text(need: str, labels: dict[str, str] | None = None, left_out: dict[str, str] | None = None) -> str:
@@ -217,6 +223,8 @@ def _fill_entities(hits_columns: list[str]) -> str:
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat: dict,
              sql: str | None = None) -> list[dict]:
     sql = sql if sql is not None else RULE_TYPES[rule.type].build(rule, ctx)
+    own = getattr(RULE_TYPES[rule.type], "params", None)
+    flat = {**flat, **own(rule, ctx)} if own else flat
     con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
     cols = [r[0] for r in con.execute("describe _hits").fetchall()]
     frame = cast(pl.DataFrame, pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table()))  # stubs: | Series
@@ -258,6 +266,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     write_frame(con, "source_field", pl.DataFrame(
         [{"source": s, "field": f} for s in ctx.sources for f in sorted(ctx.coverage.get(s, set()))],
         schema={"source": pl.String, "field": pl.String}))  # has(field, source), for rules over the long views
+    write_frame(con, "source_label", pl.DataFrame({"source": ctx.sources, "label": [ctx.label(s) for s in ctx.sources]},
+                                                  schema={"source": pl.String, "label": pl.String}))
+    con.execute("create or replace macro source_label(s) as (select label from source_label where source = s)")
     result = CheckResult()
     findings: list[dict] = []
     for rule in rules:

@@ -22,10 +22,12 @@ from ..schema import (
     REGISTER_KINDS,
     REGISTERED_ROLES,
     ROLE_LABELS,
+    ROLES,
     SURVEY_FIELDS,
     field_kind,
     register_fields,
 )
+from .long_views import in_scope, narrowed, reads_long_views, reads_problems, scope_problems
 from .packs import Rule
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
@@ -199,11 +201,16 @@ class SqlType:
     `label(source)`, `has(field, source)`, `year`.
     """
 
-    keys = {"sql", "fields", "register_fields"}
+    keys = {"sql", "fields", "register_fields", "level", "roles", "reads"}
+    bound = ("rule_sources",)  # bound by `params`, not from the config
 
     def validate(self, rule: Rule) -> list[str]:
         if not rule.spec.get("sql"):
             return ["sql 规则需要 `sql`"]
+        scoped = scope_problems(rule.spec, ROLES) + reads_problems(
+            rule.spec, ROLES, [*HOUSEHOLD_FIELDS, *PERSON_FIELDS, *SURVEY_FIELDS])
+        if scoped:
+            return scoped
         known = {*HOUSEHOLD_FIELDS, *PERSON_FIELDS, *SURVEY_FIELDS}
         fields = rule.spec.get("fields") or []
         if not isinstance(fields, list):
@@ -226,7 +233,20 @@ class SqlType:
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         return []
 
+    def scope(self, rule: Rule, ctx: RuleContext) -> list[str]:
+        """The sources a query over the long views compares (see check/long_views.py)."""
+        fields = rule.spec.get("fields") or []
+        return [s for s in ctx.sources if in_scope(rule.spec, ctx.roles[s], ctx.levels[s])
+                and all(f in ctx.coverage.get(s, set()) for f in fields)]
+
+    def params(self, rule: Rule, ctx: RuleContext) -> dict[str, object]:
+        """Values the built query binds besides the config's parameters."""
+        return {self.bound[0]: self.scope(rule, ctx)} if reads_long_views(rule.spec["sql"]) else {}
+
     def build(self, rule: Rule, ctx: RuleContext) -> str:
+        if reads_long_views(rule.spec["sql"]):
+            narrow = self.scope(rule, ctx) != ctx.sources
+            return narrowed(rule.spec["sql"]) if narrow else rule.spec["sql"]
         template = _template(rule.spec["sql"])
         # a source without every column the rule declares in `fields` is left out of the lists the template
         # loops over: its absent column must not read as an empty cell on every row

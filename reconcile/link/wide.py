@@ -3,7 +3,8 @@
 - wide: one row per household (person) cluster, `<field>_<source>` columns (`hh_wide`, `person_wide`);
 - long: one row per cluster × source this run uses (`hh_source`, `person_source`), with the source's role,
   label, trust order (`ord`), whether it holds registered households, whether the cluster has a record there
-  (`present`) and every field of that record under its own name — so a rule compares sources with
+  (`present`) and every field of that record under its own name (persons also with the name and ID number the
+  person is shown by, `person_name` / `person_id`) — so a rule compares sources with
   `group by cluster_id` instead of a loop over sources. `source_info` lists the sources (plan-excluded files
   left out), one fact read by both.
 """
@@ -92,7 +93,7 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                 "registered": pl.Boolean}))
     con.execute("""
         create or replace view hh_source as
-        select k.cluster_id, i.source, i.role, i.label, i.ord, i.registered, r.rec_key is not null as present,
+        select k.cluster_id, i.source, i.role, i.label, i.ord, i.level, i.registered, r.rec_key is not null as present,
                r.* exclude (cluster_id, source)
         from (select distinct cluster_id from hh_link) k cross join source_info i
         left join (select l.cluster_id, t.* from hh_link l join src_household t
@@ -100,9 +101,9 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
           on r.cluster_id = k.cluster_id and r.source = i.source""")
     con.execute("""
         create or replace view person_source as
-        select k.person_cluster_id, k.cluster_id, i.source, i.role, i.label, i.ord, i.registered,
-               r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
-        from (select distinct person_cluster_id, cluster_id from person_link) k
+        select k.person_cluster_id, k.cluster_id, k.person_name, k.person_id, i.source, i.role, i.label, i.ord,
+               i.registered, r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
+        from (select person_cluster_id, cluster_id, person_name, person_id from person_wide) k
         cross join (select * from source_info where level = 'person') i
         left join (select l.person_cluster_id, t.* from person_link l join src_person t
                    on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r

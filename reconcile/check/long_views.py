@@ -1,0 +1,117 @@
+"""Rules over the long per-source views (`hh_source`, `person_source`: one row per cluster × source).
+
+Such a rule is plain SQL — no template — so it reads the same whatever the run's files are. What it compares
+is said in its YAML, in one place that both the check and the run plan read:
+
+- `level: person` — only member lists (person-level sources);
+- `roles: [...]` — only sources of these roles;
+- `fields: [...]` — only sources that carry every one of these columns (an absent column is not an empty cell);
+- `reads:` — what the plan counts as read, where naming the fields in the query says too much: a list of
+  fields, or `{who: [fields]}` for a query that reads a field from some sources only; `who` is a role, a level
+  (`person`: member lists, `household`: household-level files), `registered` (the roles that hold registered
+  households) or `all`; `first: [fields]` are read from the most trusted source that has them, so a file
+  without the column loses nothing while another has it.
+
+The check runs the query with the views narrowed to those sources (bound, never pasted); the run plan says
+which of the fields the query names (`long_view_fields`) a file of those sources lacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+LONG_VIEWS = ("hh_source", "person_source")
+ID_SUFFIXES = ("_raw", "_valid", "_birth", "_sex", "_problem")  # columns normalisation adds beside an ID field
+_SQL_NOISE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\b(?:group|order|partition)\s+by\b", re.IGNORECASE)
+_ALIAS = re.compile(r"\bas\s+\"?[a-z_][a-z0-9_]*\"?", re.IGNORECASE)
+_VIEW_NAMES = re.compile(r"\b(" + "|".join(LONG_VIEWS) + r")\b")
+
+
+def reads_long_views(sql: str) -> bool:
+    """A plain query (no template) over at least one long view."""
+    return "{%" not in sql and "{{" not in sql and bool(_VIEW_NAMES.search(_SQL_NOISE.sub(" ", sql)))
+
+
+def long_view_fields(sql: str, fields: Iterable[str]) -> set[str]:
+    """Fields the query names as columns (comments, quoted text, `group by`-like keywords and the names it gives
+    with `as` left aside; `head_id_valid` reads `head_id`)."""
+    known = set(fields)
+    text = _ALIAS.sub(" ", _SQL_NOISE.sub(" ", sql))
+    out = set()
+    for token in set(re.findall(r"[a-z_][a-z0-9_]*", text)):
+        for suffix in ID_SUFFIXES:
+            if token.endswith(suffix) and token[: -len(suffix)] in known:
+                token = token[: -len(suffix)]
+        if token in known:
+            out.add(token)
+    return out
+
+
+def in_scope(spec: dict, role: str, level: str) -> bool:
+    """Whether a source of this role and level is one the rule compares (its `level` and `roles`)."""
+    roles = spec.get("roles")
+    return (not roles or role in roles) and (spec.get("level") in (None, level))
+
+
+def scope_problems(spec: dict, roles: Iterable[str]) -> list[str]:
+    """What is wrong with a rule's `level` / `roles` (checked with the pack, before any data)."""
+    problems = []
+    if spec.get("level") not in (None, "person"):
+        problems.append("level 只能是 person(只比对有成员名单的来源)")
+    wanted = spec.get("roles")
+    if wanted is not None:
+        known = set(roles)
+        if not isinstance(wanted, list) or not wanted:
+            problems.append("roles 应为来源角色列表(如 [system, archive])")
+        else:
+            problems += [f"roles 中的 `{r}` 不是来源角色({'、'.join(sorted(known))})" for r in wanted if r not in known]
+    if (wanted or spec.get("level")) and not reads_long_views(spec.get("sql", "")):
+        problems.append("level / roles 只用于直接查询 hh_source、person_source 的规则(不含模板)")
+    return problems
+
+
+def narrowed(sql: str) -> str:
+    """The query with both long views narrowed to the bound list `$rule_sources`."""
+    views = ", ".join(f"{v} as (select * from main.{v} where list_contains($rule_sources, source))"
+                      for v in LONG_VIEWS)
+    return f"with {views}\nselect * from (\n{sql}\n)"
+
+
+def declared_reads(spec: dict, role: str, level: str, registered: bool) -> set[str] | None:
+    """The fields a rule's `reads:` says it reads from a source of this role (None: not declared)."""
+    reads = spec.get("reads")
+    if reads is None:
+        return None
+    if isinstance(reads, list):
+        return set(reads)
+    out: set[str] = set()
+    for who, fields in reads.items():
+        if who in ("all", "first", role, level) or (who == "registered" and registered):
+            out |= set(fields)
+    return out
+
+
+def reads_problems(spec: dict, roles: Iterable[str], fields: Iterable[str]) -> list[str]:
+    reads = spec.get("reads")
+    if reads is None:
+        return []
+    known, allowed = set(fields), {*roles, "registered", "all", "first", "person", "household"}
+    if isinstance(reads, list):
+        groups = {"all": reads}
+    elif isinstance(reads, dict):
+        groups = reads
+    else:
+        return ["reads 应为字段列表,或 {来源角色: 字段列表}"]
+    problems = [f"reads 中的 `{who}` 不是来源角色(或 person、household、registered、all、first)" for who in groups if who not in allowed]
+    for fs in groups.values():
+        if not isinstance(fs, list):
+            return problems + ["reads 的每一项应为字段列表"]
+        problems += [f"reads 中的 `{f}` 不是标准字段" for f in fs if f not in known]
+    return problems
+
+
+def first_reads(spec: dict) -> set[str]:
+    """The fields a rule reads from the most trusted source that has them (`reads: {first: [...]}`)."""
+    reads = spec.get("reads")
+    return set(reads.get("first") or []) if isinstance(reads, dict) else set()
