@@ -88,7 +88,7 @@ def draw_sample(config: str | Path | Config | RunResult, per_village: int | None
     """Draw the inspection sample (入户核查抽样, command `reconcile sample`).
 
     Reads the database of the run in the config's output folder (pass the RunResult to use the folder
-    of that run; a config whose folder has no run yet is run first). Per village `per_village`
+    of that run; a config whose folder has no run yet is run first, as `run(config)`). Per village `per_village`
     households (default: `sampling.per_village` of the config, else 10) with quotas by category;
     `seed` makes the draw reproducible; `weight="findings"` favours households with findings.
     Writes the sample list and, with `forms`, pre-filled survey forms (农户调查表) into `output`
@@ -96,10 +96,16 @@ def draw_sample(config: str | Path | Config | RunResult, per_village: int | None
     `sample` (one row per drawn household), `quotas` (quota, candidates, drawn, shortfall per village
     and category), `shortfalls`, `files`.
     """
-    from .sample import sample
+    from .pipeline import run as run_pipeline
+    from .sample import run_database, sample
+    from .sample_forms import write_sample
 
-    return sample(_config(config), per_village=per_village, seed=seed, weight=weight,
-                  output=Path(output) if output else None, show_ids=show_ids, forms=forms)
+    cfg = _config(config)
+    if not run_database(cfg).exists():
+        run_pipeline(cfg)
+    result = sample(cfg, per_village=per_village, seed=seed, weight=weight, output=Path(output) if output else None)
+    write_sample(result, cfg, show_ids=show_ids, forms=forms)
+    return result
 
 
 def compare_system_exports(old: str | Path, new: str | Path, config: str | Path | None = None, *,
@@ -116,10 +122,12 @@ def compare_system_exports(old: str | Path, new: str | Path, config: str | Path 
     `checks` (死亡未减员, 出生未增员), `counts`, `summary()`.
     """
     from .compare_exports import compare_exports
+    from .compare_exports_report import write_comparison
 
-    return compare_exports(Path(old), Path(new), config=Path(config) if config else None, source=source,
-                           output=Path(output) if output else None, old_date=old_date, new_date=new_date,
-                           show_ids=show_ids)
+    result = compare_exports(Path(old), Path(new), config=Path(config) if config else None, source=source,
+                             output=Path(output) if output else None, old_date=old_date, new_date=new_date)
+    write_comparison(result, show_ids)
+    return result
 
 
 def read_ledger(config: str | Path | Config | RunResult, output: str | Path | None = None) -> pl.DataFrame:

@@ -353,14 +353,19 @@ def sample_command(
 ) -> None:
     """抽取入户核查样本:每村按类别配额抽户(往年脱贫、去年脱贫、今年计划脱贫、未脱贫、非建档立卡),写出抽样名单和预填的农户调查表。"""
     from .config import load_config
-    from .sample import print_sample, sample
+    from .pipeline import run
+    from .sample import print_sample, run_database, sample
+    from .sample_forms import write_sample
 
     if weight not in (None, "findings", "none"):
         _fail(ReconcileError(f"--weight 只支持 findings,实际为 {weight}"))
     try:
         cfg = load_config(config)
-        result = sample(cfg, per_village=per_village, seed=seed, weight=weight, output=output, show_ids=show_ids,
-                        console=console)
+        if not run_database(cfg).exists():
+            console.print(f"[yellow]{run_database(cfg)} 不存在,先运行一次核查(reconcile run)……[/]")
+            run(cfg)
+        result = sample(cfg, per_village=per_village, seed=seed, weight=weight, output=output)
+        write_sample(result, cfg, show_ids=show_ids)
     except ReconcileError as exc:
         _fail(exc)
         return
@@ -380,11 +385,13 @@ def compare_exports_command(
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出汇总")] = False,
 ) -> None:
     """比较两次国家系统导出:列出新增、减少、变更的户和人(逐字段前后值),按动态调整类型分类,并与公安户籍、死亡数据核对。"""
-    from .compare_exports import compare_exports, print_comparison
+    from .compare_exports import compare_exports
+    from .compare_exports_report import print_comparison, write_comparison
 
     try:
         result = compare_exports(old, new, config=config, source=source, output=output, old_date=old_date,
-                                 new_date=new_date, show_ids=show_ids)
+                                 new_date=new_date)
+        write_comparison(result, show_ids)
     except ReconcileError as exc:
         _fail(exc)
         return

@@ -51,7 +51,8 @@ class CompareResult:
     old: Path
     new: Path
     counts: dict[str, int] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # filled by compare_exports_report.write_comparison
+    region: str = ""  # the config's region, for the workbook's title
 
     def summary(self) -> dict:
         def by_type(frame: pl.DataFrame) -> dict[str, int]:
@@ -257,10 +258,10 @@ def _register_checks(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 
 
 def compare_exports(old: Path, new: Path, config: Path | None = None, source: str | None = None,
-                    output: Path | None = None, old_date: str | None = None, new_date: str | None = None,
-                    show_ids: bool = False) -> CompareResult:
-    from .compare_exports_report import write_comparison
-
+                    output: Path | None = None, old_date: str | None = None,
+                    new_date: str | None = None) -> CompareResult:
+    """The changes between two exports, and where their files go (`output`); nothing is written here:
+    `compare_exports_report.write_comparison` writes the files, `print_comparison` the terminal summary."""
     od, nd = _date(old_date, "--old-date"), _date(new_date, "--new-date")
     cfg = comparison_config(Path(old), Path(new), Path(config) if config else None, source)
     out = (output or (cfg.output / OUT_DIR if config else Path.cwd() / OUT_DIR)).resolve()
@@ -275,19 +276,13 @@ def compare_exports(old: Path, new: Path, config: Path | None = None, source: st
             persons=_frame(con, "select * from cmp_person_change order by township, village, new_hh_code, old_hh_code, name"),
             fields=_frame(con, "select * from cmp_field_change order by township, village, hh_code, level, name, field"),
             checks=_frame(con, "select * from cmp_register_check"),
+            region=cfg.region,
             counts={k: int(v) for k, v in zip(
                 ("households_old", "households_new", "persons_old", "persons_new"),
                 con.execute("select (select count(*) from _ho), (select count(*) from _hn), "
                             "(select count(*) from _o), (select count(*) from _n)").fetchall()[0], strict=True)},
         )
-        result.files = write_comparison(result, cfg, show_ids)
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-def print_comparison(result: CompareResult, console) -> None:
-    from .compare_exports_report import print_comparison as _print
-
-    _print(result, console)

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from .clock import now
-from .config import Config
 from .report.common import mask_id, mask_text
 from .report.xlsx import Col, Sheet, Table, write_workbook
 from .schema import HOUSEHOLD_FIELDS, PERSON_FIELDS
@@ -60,7 +59,9 @@ def _summary_table(result: CompareResult) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"level": pl.String, "type": pl.String, "township": pl.String, "n": pl.Int64})
 
 
-def write_comparison(result: CompareResult, cfg: Config, show_ids: bool) -> dict[str, Path]:
+def write_comparison(result: CompareResult, show_ids: bool = False) -> dict[str, Path]:
+    """The comparison's Parquet files and 导出比对.xlsx in `result.output` (IDs masked unless `show_ids`);
+    also recorded in `result.files`."""
     out = result.output
     out.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -70,7 +71,7 @@ def write_comparison(result: CompareResult, cfg: Config, show_ids: bool) -> dict
         frame.write_parquet(path)
         files[f"{name}.parquet"] = path
     c = result.counts
-    notes = [f"{cfg.region} 国家系统导出比对", f"旧导出 {result.old.name}({c.get('households_old', 0)} 户 "
+    notes = [f"{result.region} 国家系统导出比对", f"旧导出 {result.old.name}({c.get('households_old', 0)} 户 "
              f"{c.get('persons_old', 0)} 人) → 新导出 {result.new.name}({c.get('households_new', 0)} 户 "
              f"{c.get('persons_new', 0)} 人);生成时间 {now():%Y-%m-%d %H:%M}",
              "证件号码已打码(前 6 位 + 后 4 位),完整值见 Parquet 文件" if not show_ids else "证件号码完整显示"]
@@ -110,6 +111,7 @@ def write_comparison(result: CompareResult, cfg: Config, show_ids: bool) -> dict
     path = write_workbook(out / "导出比对.xlsx", [Sheet("变动汇总", [summary], notes=notes), hh_sheet, person_sheet,
                                                   field_sheet, check_sheet])
     files["导出比对.xlsx"] = path
+    result.files = files
     return files
 
 

@@ -318,13 +318,6 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_path
     packs = data.get("packs", ["all"]) or ["all"]
     if isinstance(packs, str):
         packs = [packs]
-    from .check.packs import available_packs  # late import: the check stage imports config
-
-    known_packs = set(available_packs(rule_files)) | {"all"}
-    for pack in packs:
-        if pack not in known_packs:
-            problems.add(f"packs: 未知的规则包 {pack!r}{_did_you_mean(str(pack), known_packs)}")
-
     overrides, linkage = data.get("params") or {}, data.get("linkage") or {}
     for key, value in (("params", overrides), ("linkage", linkage)):
         if not isinstance(value, dict):
@@ -337,16 +330,12 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_path
                     ledger=ledger, sources=sources, registers=registers, visits=visits, packs=list(packs),
                     rules_disable=disable, params=params, linkage=linkage, sampling=sampling, rule_files=rule_files,
                     params_overrides=overrides)
-    # parameters and linkage, reported with everything above (an unusable part was skipped); the rules'
-    # `$params` are the run plan's, reported with the rule SQL that does not bind
+    # the packs and rules it names, parameters and linkage (preflight.py), reported with everything above (an
+    # unusable part was skipped); the rules' `$params` are the run plan's, reported with the rule SQL that
+    # does not bind
     problems.items += preflight_problems(config, rule_params=False)
     if problems.items:
         raise ConfigError(problems.items, str(path) if path else None)
-    from .check.packs import validate_rule_references
-
-    bad = validate_rule_references(config)
-    if bad:
-        raise ConfigError(bad, str(path) if path else None)
     return config
 
 

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -51,6 +52,9 @@ from .schema import (
     source_fields,
 )
 from .validate.contract import load_contract
+
+if TYPE_CHECKING:
+    from .check.model import RuleContext
 
 # how a field came to be provided; the other statuses say it is not
 PROVIDED = ("explicit", "synonym", "similar", "derived")
@@ -372,13 +376,42 @@ def _universe(config: Config) -> dict[str, set[str]]:
     return {k: set(source_fields(s.role, s.level)) for k, s in config.sources.items()}  # type: ignore[attr-defined]
 
 
+def _dry_check(config: Config, plan: RunPlan, rules: list) -> tuple[dict, dict[str, str], list[str], RuleContext]:
+    """Every rule run against empty tables that have this run's real columns (the run plan's coverage):
+    what runs, what is skipped and why, each rule's query, and the rules whose SQL does not render or bind."""
+    from .check.engine import build_context, check
+    from .db import connect
+    from .link import link
+    from .load import write_empty_raw_tables
+    from .normalize.stage import normalize
+    from .validate import validate
+
+    con = connect(None)
+    try:
+        write_empty_raw_tables(con, config)
+        plan.write(con)
+        validate(con)
+        normalize(con)
+        link(con, config)
+        sqls: dict[str, str] = {}
+        # binding is what can fail; optimising plans for empty tables is wasted work (most of the dry run's time)
+        con.execute("pragma disable_optimizer")
+        result = check(con, config, rules, sqls)
+        ctx = build_context(con, config)
+    finally:
+        con.close()
+    runs = {r.rule_id: r for r in result.runs}
+    errors = [f"规则 {r.rule_id}({r.title}): {r.reason}" for r in result.runs if r.status == "error"]
+    return runs, sqls, errors, ctx
+
+
 def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePlan], list[str]]:
     """Run every rule against empty tables with the run's real columns; compare what each reads with what
     it would read if every file carried every field, to say what this run cannot check."""
-    from .check.engine import dry_check, full_context
+    from .check.engine import full_context
     from .check.types import RULE_TYPES
 
-    runs, contexts, sql_errors, ctx = dry_check(config, plan, rules)
+    runs, contexts, sql_errors, ctx = _dry_check(config, plan, rules)
     full = full_context(config)
     universe = _universe(config)
     all_fields = set().union(*universe.values()) if universe else set()
@@ -517,23 +550,4 @@ def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool
         raise ConfigError(errors, str(config.path) if config.path else None)
     return plan
 
-
-def left_out_files(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Owners (source keys, register keys, visits) of the files the run plan did not use; a province's plan has
-    one row per county, and a file counts as left out only where every county left it out."""
-    found = con.execute("select count(*) from information_schema.tables where table_name = 'plan_file'").fetchone()
-    if not found or not found[0]:
-        return set()
-    return {r[0] for r in con.execute("select owner from plan_file group by owner "
-                                      "having bool_and(usage = 'excluded')").fetchall()}
-
-
-def load_plan(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame] | None:
-    """The plan tables of a run database, or None when the run had none."""
-    names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-    if "plan_rule" not in names:
-        return None
-    from .db import query_frame
-
-    return {n: query_frame(con, f"select * from {n}") for n in ("plan_file", "plan_field", "plan_rule", "plan_notice")}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from .errors import ConfigError, did_you_mean
 from .resources import default_params, params_dir
 
 if TYPE_CHECKING:
-    from .check.packs import Rule
+    from .check.model import Rule
     from .config import Config
 
 LINKERS = ("household", "person")  # `linkage.<entity>` mappings checked as linkers by link/scoring.py
@@ -245,10 +245,10 @@ def _strings(node: Any):
 @cache
 def _full_context():
     """A context in which every rule builds its widest SQL: every role, field, register kind and visits."""
-    from .check.catalogue import _example_context
+    from .check.model import example_context
     from .schema import REGISTER_KINDS
 
-    return replace(_example_context(None)[0], registers=set(REGISTER_KINDS))
+    return example_context(registers=set(REGISTER_KINDS))
 
 
 _REFS: dict[tuple[str, str, str], frozenset[str]] = {}  # (id, type, spec) → names: built once per process
@@ -303,12 +303,16 @@ def _rules(stamp: tuple, extra: tuple[Path, ...]) -> tuple[Rule, ...]:
     return tuple(load_rules(extra=extra))
 
 
+def pack_files_of(rule_files: Sequence[Path]) -> list[Path]:
+    from .check.packs import pack_files
+
+    return pack_files(extra=rule_files)
+
+
 def selected_rules(rule_files: list[Path], packs: list[str], disabled: list[str]) -> list[Rule]:
     """The rules a run with these settings checks (as check/packs.py `select_rules`), read once per pack version:
     a province loads the same packs for every county."""
-    from .check.packs import pack_files
-
-    rules = _rules(_stamp(pack_files(extra=rule_files)), tuple(rule_files))
+    rules = _rules(_stamp(pack_files_of(rule_files)), tuple(rule_files))
     return [r for r in rules if ("all" in packs or r.pack in packs) and r.id not in disabled]
 
 
@@ -319,10 +323,19 @@ def preflight_problems(config: Config, rule_params: bool = True) -> list[str]:
 
     `rule_params=False` leaves the rules' `$params` to the run plan, which reports them together with the rule
     SQL that does not bind (config loading then checks only what the config itself says)."""
-    layers, problems = param_layers(config.province, config.params_overrides, config.linkage)
-    problems += params_problems(config.params, layers)
+    from .check.packs import available_packs
+
+    known_packs = set(available_packs(config.rule_files)) | {"all"}
+    problems = [f"packs: 未知的规则包 {p!r}{did_you_mean(str(p), known_packs)}" for p in config.packs
+                if p not in known_packs]
+    layers, param_problems = param_layers(config.province, config.params_overrides, config.linkage)
+    problems += param_problems + params_problems(config.params, layers)
     try:
-        rules = selected_rules(config.rule_files, config.packs, config.rules_disable)
+        every = _rules(_stamp(pack_files_of(config.rule_files)), tuple(config.rule_files))
     except ConfigError as exc:  # a pack that does not load: its own problems, then no rule to look into
         return problems + [f"规则包: {p}" for p in exc.problems]
+    ids = {r.id for r in every}
+    problems += [f"rules.disable: 未知的规则编号 `{r}`{did_you_mean(r, ids)}" for r in config.rules_disable
+                 if r not in ids]
+    rules = selected_rules(config.rule_files, config.packs, config.rules_disable)
     return problems + (unknown_rule_params(rules, config.params) if rule_params else [])

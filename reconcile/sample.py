@@ -22,7 +22,6 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .errors import InputError
@@ -158,45 +157,39 @@ def draw(cands: pl.DataFrame, quotas: dict[str, int], seed: int, weight: str) ->
     return sample, quota_frame
 
 
-def _database(config: Config, console: Console | None) -> Path:
-    db = config.output / "reconcile.duckdb"
-    if not db.exists():
-        from .pipeline import run
+def run_database(config: Config) -> Path:
+    """The database of the run in the config's output folder, which the sample is drawn from."""
+    return config.output / "reconcile.duckdb"
 
-        if console:
-            console.print(f"[yellow]{db} 不存在,先运行一次核查(reconcile run)……[/]")
-        run(config)
-    return db
+
+def open_run_database(config: Config) -> duckdb.DuckDBPyConnection:
+    """The run's database, read-only; a Chinese error when there is no run yet or another program writes it."""
+    db = run_database(config)
+    if not db.exists():
+        raise InputError(f"{db} 不存在:抽样读取核查结果,请先运行 reconcile run {config.path or ''}".rstrip())
+    try:
+        return duckdb.connect(str(db), read_only=True,
+                              config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    except duckdb.Error as exc:
+        raise InputError(f"无法打开 {db}(可能正被其他程序写入):{exc}") from exc
 
 
 def sample(config: Config, per_village: int | None = None, seed: int = 1, weight: str | None = None,
-           output: Path | None = None, show_ids: bool = False, console: Console | None = None,
-           forms: bool = True) -> SampleResult:
-    from .sample_forms import write_forms, write_sample_list
-
+           output: Path | None = None) -> SampleResult:
+    """Draw the sample from the run's database; nothing is written (sample_forms.write_sample writes the list
+    and forms into `result.output`)."""
     spec = config.sampling
     n = per_village if per_village is not None else int(spec["per_village"])
     if n < 1:
         raise InputError(f"--per-village 应为正整数,实际为 {n}")
     weight = weight or spec.get("weight", "none")
     quotas = allocate(spec["quotas"], n)
-    db = _database(config, console)
+    con = open_run_database(config)
     try:
-        con = duckdb.connect(str(db), read_only=True,
-                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    except duckdb.Error as exc:
-        raise InputError(f"无法打开 {db}(可能正被其他程序写入):{exc}") from exc
-    try:
-        cands = candidates(con, config)
-        drawn, quota_frame = draw(cands, quotas, seed, weight)
-        out = (output or config.output / SAMPLE_DIR).resolve()
-        result = SampleResult(out, drawn, quota_frame, seed, n, weight)
-        result.files.update(write_sample_list(result, config, con, show_ids, now()))
-        if forms:
-            result.files.update(write_forms(result, config, con, show_ids))
+        drawn, quota_frame = draw(candidates(con, config), quotas, seed, weight)
     finally:
         con.close()
-    return result
+    return SampleResult((output or config.output / SAMPLE_DIR).resolve(), drawn, quota_frame, seed, n, weight)
 
 
 def print_sample(result: SampleResult, console: Console) -> None:

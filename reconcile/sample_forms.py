@@ -14,16 +14,17 @@ import duckdb
 import polars as pl
 import xlsxwriter
 
+from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
 from .report.xlsx import Col, Sheet, Table, write_workbook
+from .sample import SampleResult, open_run_database
 from .schema import REGISTERED_ROLES, ROLE_LABELS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .sample import SampleResult
 
 FORMS_DIR = "农户调查表"
 FIELDS = [  # row label, canonical field (per source), unit
@@ -41,6 +42,19 @@ CHECKS = [
     ("对帮扶工作是否满意", "□ 满意    □ 基本满意    □ 不满意"), ("其他情况", ""),
 ]
 
+
+
+def write_sample(result: SampleResult, config: Config, show_ids: bool = False, forms: bool = True) -> dict[str, Path]:
+    """The sample list and, with `forms`, one pre-filled 农户调查表 per drawn household, in `result.output`
+    (IDs masked unless `show_ids`), read from the run's database; also recorded in `result.files`."""
+    con = open_run_database(config)
+    try:
+        result.files.update(write_sample_list(result, config, con, show_ids, now()))
+        if forms:
+            result.files.update(write_forms(result, config, con, show_ids))
+    finally:
+        con.close()
+    return result.files
 
 
 def _fmt(value: object) -> str:

@@ -186,14 +186,15 @@ class Role:
     file_label: str  # how a person names its file: 国家系统导出 (the web page's name for an uploaded file)
     choice: str  # the web page's 用途 choice: 国家系统导出
     registered: bool  # holds the registered households (the survey holds the households visited instead)
+    usual_level: str  # person (a member list) or household: how its file usually comes (a rule's example)
 
 
 # In trust order: a value is shown from the first role that has it.
 ROLE_TABLE = {
-    "system": Role("国家系统", "国家系统导出", "国家系统导出", registered=True),
-    "archive": Role("村级档案", "村级档案", "村级档案/台账", registered=True),
-    "manual": Role("扶贫手册", "扶贫手册", "扶贫手册/明白卡", registered=True),
-    "survey": Role("入户核查", "入户核查", "入户核查结果", registered=False),
+    "system": Role("国家系统", "国家系统导出", "国家系统导出", registered=True, usual_level="person"),
+    "archive": Role("村级档案", "村级档案", "村级档案/台账", registered=True, usual_level="household"),
+    "manual": Role("扶贫手册", "扶贫手册", "扶贫手册/明白卡", registered=True, usual_level="person"),
+    "survey": Role("入户核查", "入户核查", "入户核查结果", registered=False, usual_level="household"),
 }
 ROLES = tuple(ROLE_TABLE)
 ROLE_LABELS = {name: role.label for name, role in ROLE_TABLE.items()}

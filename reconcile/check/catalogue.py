@@ -12,12 +12,12 @@ from rich.table import Table
 
 from ..config import Config, load_config, load_params
 from ..errors import ReconcileError, did_you_mean
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
 from .long_views import reads_long_views
+from .model import RuleContext, example_context
 from .packs import kinds, load_rules
 from .params import PARAM_REF, flatten
-from .types import RULE_TYPES, RuleContext
-
-ALL_ROLES = {"system": "person", "archive": "household", "manual": "person", "survey": "household"}
+from .types import RULE_TYPES
 
 
 def _needs(rule) -> str:
@@ -57,21 +57,15 @@ def _config(config: Path | Config | None) -> Config | None:
 
 
 def _example_context(config: Config | None) -> tuple[RuleContext, dict]:
-    if config is not None:
-        roles = {k: s.role for k, s in config.sources.items()}
-        levels = {k: s.level for k, s in config.sources.items()}
-        params, year = config.params, config.year
-        registers = {r.kind for r in config.registers.values()}
-        visits = config.visits is not None
-    else:
-        roles, levels = {r: r for r in ALL_ROLES}, dict(ALL_ROLES)
-        params, year, registers, visits = load_params("default", None), 2020, set(), True
-    from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
-
+    """The config's sources with every field; without a config, one source per role (model.example_context)."""
+    if config is None:
+        return example_context(), load_params("default", None)
     everything = set(HOUSEHOLD_FIELDS) | set(PERSON_FIELDS) | set(SURVEY_FIELDS)
-    ctx = RuleContext(sources=list(roles), roles=roles, levels=levels, coverage={s: everything for s in roles},
-                      registers=registers, has_visits=visits, year=year)
-    return ctx, params
+    roles = {k: s.role for k, s in config.sources.items()}
+    ctx = RuleContext(sources=list(roles), roles=roles, levels={k: s.level for k, s in config.sources.items()},
+                      coverage={s: everything for s in roles}, registers={r.kind for r in config.registers.values()},
+                      has_visits=config.visits is not None, year=config.year)
+    return ctx, config.params
 
 
 def explain_rule(rule_id: str, config_path: Path | Config | None, console: Console) -> None:

@@ -19,7 +19,7 @@ import polars as pl
 
 from ..config import Config
 from ..db import write_frame
-from ..plan import left_out_files
+from ..plan_tables import left_out_files
 from ..schema import (
     FIELD_LABELS,
     HOUSEHOLD_FIELDS,
@@ -29,9 +29,10 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
-from .packs import Rule, kinds, select_rules
+from .model import Rule, RuleContext
+from .packs import kinds, select_rules
 from .params import bind, flatten, register_param_tables
-from .types import RULE_TYPES, RuleContext
+from .types import RULE_TYPES
 from .udf import register_udfs
 
 FINDING_COLUMNS = [
@@ -312,32 +313,3 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     con.execute("create or replace table rule_run as select * from _runs")
     con.unregister("_runs")
     return result
-
-
-def dry_check(config: Config, plan, rules: list[Rule]) -> tuple[dict[str, RuleRun], dict[str, str], list[str],
-                                                                 RuleContext]:
-    """Every rule run against empty tables that have this run's real columns (the run plan's coverage):
-    what runs, what is skipped and why, each rule's query, and the rules whose SQL does not render or bind."""
-    from ..db import connect
-    from ..link import link
-    from ..load import write_empty_raw_tables
-    from ..normalize.stage import normalize
-    from ..validate import validate
-
-    con = connect(None)
-    try:
-        write_empty_raw_tables(con, config)
-        plan.write(con)
-        validate(con)
-        normalize(con)
-        link(con, config)
-        sqls: dict[str, str] = {}
-        # binding is what can fail; optimising plans for empty tables is wasted work (most of the dry run's time)
-        con.execute("pragma disable_optimizer")
-        result = check(con, config, rules, sqls)
-        ctx = build_context(con, config)
-    finally:
-        con.close()
-    runs = {r.rule_id: r for r in result.runs}
-    errors = [f"规则 {r.rule_id}({r.title}): {r.reason}" for r in result.runs if r.status == "error"]
-    return runs, sqls, errors, ctx

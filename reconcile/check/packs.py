@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ..errors import ConfigError
 from ..errors import did_you_mean as _nearest
 from ..resources import kinds_csv, rules_dir
+from .model import Kind, Rule
+from .types import RULE_TYPES
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -23,31 +24,6 @@ RULE_KEYS = {"id", "type", "kind", "title", "severity", "needs", "message", "adv
 # evidence can span counties (ID numbers across counties), run once over all partitions (DESIGN §10)
 SCOPES = ("county", "province")
 SEVERITIES = ("high", "medium", "low")
-
-
-@dataclass(frozen=True)
-class Kind:
-    code: str
-    title: str
-    category: str
-    severity: str
-    meaning: str
-
-
-@dataclass
-class Rule:
-    id: str
-    pack: str
-    type: str
-    kind: str
-    title: str
-    severity: str
-    needs: list[str]
-    message: str
-    advice: str
-    spec: dict[str, Any] = field(default_factory=dict)  # the type's own parameters
-    source_file: str = ""
-    scope: str = "county"
 
 
 @cache
@@ -81,8 +57,6 @@ def available_packs(extra: Sequence[Path] = ()) -> list[str]:
 
 def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> list[Rule]:
     """Every rule of every pack (built-in, then `extra` pack files); all problems in all packs are reported at once."""
-    from .types import RULE_TYPES
-
     problems: list[str] = []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -146,8 +120,3 @@ def select_rules(config: Config) -> list[Rule]:
     if "all" not in config.packs:
         rules = [r for r in rules if r.pack in config.packs]
     return [r for r in rules if r.id not in config.rules_disable]
-
-
-def validate_rule_references(config: Config) -> list[str]:
-    ids = {r.id for r in load_rules(extra=config.rule_files)}
-    return [f"rules.disable: 未知的规则编号 `{r}`{_nearest(r, ids)}" for r in config.rules_disable if r not in ids]

@@ -21,14 +21,9 @@ Columns a message may use: `source_label`, `problems` (the sentences, joined by 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..schema import HOUSEHOLD_FIELDS
-from .packs import Rule
-
-if TYPE_CHECKING:
-    from .types import RuleContext
-from .types_register import PARAM_NAME, _quote, param_ref
+from .model import PARAM_NAME, Rule, RuleContext, param_ref
+from .model import quote_literal as _quote
 
 
 def _steps(rule: Rule) -> list[tuple[str, str]]:

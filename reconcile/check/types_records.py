@@ -23,7 +23,6 @@ Columns a message may use: `source_label`, `fields` (labels of the empty fields,
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from ..schema import (
     HOUSEHOLD_FIELDS,
@@ -33,10 +32,7 @@ from ..schema import (
     field_kind,
     household_fields,
 )
-from .packs import Rule
-
-if TYPE_CHECKING:
-    from .types import RuleContext
+from .model import Rule, RuleContext
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

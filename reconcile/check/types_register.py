@@ -26,9 +26,6 @@ Evidence: the register rows' fields, what each source lists, and the parameters 
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
 from ..schema import (
     REGISTER_ATTR_LABELS,
     REGISTER_ATTRS,
@@ -36,26 +33,12 @@ from ..schema import (
     REGISTER_KINDS,
     REGISTERED_ROLES,
 )
-from .packs import Rule
-
-if TYPE_CHECKING:
-    from .types import RuleContext
+from .model import PARAM_NAME, Rule, RuleContext, param_ref
+from .model import quote_literal as _quote
 
 HOUSEHOLD_FILTERS = ("registered", "exited")
 OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", "register_label", "sources",
                "evidence", "key", "cluster_id", "member_name", "member_id"}
-PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-def param_ref(name: str) -> str:
-    """`notice_days.exit_village` → `$notice_days_exit_village` (params are flattened with `_`)."""
-    return "$" + name.replace(".", "_")
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _coalesce(fld: str, sources: list[str], ctx: RuleContext, cast: str) -> str:
     cols = [f"{fld}_{s}" for s in sources if fld in ctx.coverage.get(s, set())]
     return f"coalesce({', '.join(cols)})" if cols else f"null::{cast}"

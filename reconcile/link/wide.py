@@ -1,7 +1,8 @@
 """Views over linked records for the rules.
 
 - wide: one row per household (person) cluster, `<field>_<source>` columns (`hh_wide`, `person_wide`);
-- long: one row per cluster × source this run uses (`hh_source`, `person_source`), with the source's role,
+- long: one row per cluster × source this run uses (`hh_source`, `person_source`, tables: every rule reads
+  them, so they are built once), with the source's role,
   label, trust order (`ord`), whether it holds registered households, whether the cluster has a record there
   (`present`) and every field of that record under its own name (persons also with the name and ID number the
   person is shown by, `person_name` / `person_id`) — so a rule compares sources with
@@ -16,7 +17,7 @@ import polars as pl
 
 from ..config import Config
 from ..db import write_frame
-from ..plan import left_out_files
+from ..plan_tables import left_out_files
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTERED_ROLES, SURVEY_FIELDS, source_labels
 
 HOUSEHOLD_DISPLAY = ("township", "village", "hh_code", "head_name")
@@ -81,7 +82,7 @@ def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 
 def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """`source_info` and the long views `hh_source` / `person_source` (see the module's doc)."""
+    """`source_info` and the long tables `hh_source` / `person_source` (see the module's doc)."""
     left_out = left_out_files(con)
     used = [s for s in config.sources_by_trust() if s not in left_out]
     labels = source_labels({s: config.sources[s].role for s in used})
@@ -92,7 +93,7 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         schema={"source": pl.String, "role": pl.String, "label": pl.String, "ord": pl.Int64, "level": pl.String,
                 "registered": pl.Boolean}))
     con.execute("""
-        create or replace view hh_source as
+        create or replace table hh_source as
         select k.cluster_id, i.source, i.role, i.label, i.ord, i.level, i.registered, r.rec_key is not null as present,
                r.* exclude (cluster_id, source)
         from (select distinct cluster_id from hh_link) k cross join source_info i
@@ -100,7 +101,7 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                    on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
           on r.cluster_id = k.cluster_id and r.source = i.source""")
     con.execute("""
-        create or replace view person_source as
+        create or replace table person_source as
         select k.person_cluster_id, k.cluster_id, k.person_name, k.person_id, i.source, i.role, i.label, i.ord,
                i.registered, r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
         from (select person_cluster_id, cluster_id, person_name, person_id from person_wide) k

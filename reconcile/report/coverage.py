@@ -72,7 +72,7 @@ class Coverage:
 def build_coverage(plan: dict[str, pl.DataFrame] | None, show_ids: bool = False,
                    rewrite: Callable[[str], str] | None = None,
                    explicit: dict[str, dict[str, str]] | None = None) -> Coverage | None:
-    """The plan tables (`reconcile.plan.load_plan`) as people read them; None for a run without a plan.
+    """The plan tables (`reconcile.plan_tables.load_plan`) as people read them; None for a run without a plan.
 
     `rewrite` turns the run's file paths inside messages into what the reader knows (a path relative to
     the config, the name a file was uploaded under); `explicit` (owner → raw header → field, the config's

@@ -16,7 +16,7 @@ import polars as pl
 from ..config import Config
 from ..db import query_frame as _frame
 from ..ledger import LEDGER_TABLES, read_ledger
-from ..plan import load_plan
+from ..plan_tables import load_plan
 from ..schema import REGISTERED_ROLES
 from .common import source_labels
 from .coverage import Coverage, build_coverage
@@ -42,7 +42,7 @@ class ReportData:
     show_ids: bool = False
     link_rate: pl.DataFrame | None = None  # the run's `link_rate` table (county level)
     township: str | None = None  # set on a per-township cut
-    plan: dict[str, pl.DataFrame] | None = None  # the run plan's tables (reconcile.plan.load_plan); None before it
+    plan: dict[str, pl.DataFrame] | None = None  # the run plan's tables (reconcile.plan_tables.load_plan); None before it
     extra: dict = field(default_factory=dict)
     _coverage: tuple[int, Coverage | None] | None = field(default=None, repr=False, compare=False)
 

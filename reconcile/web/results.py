@@ -209,7 +209,7 @@ def coverage_view(out: Path, rewrite: Callable[[str], str], show_ids: bool) -> C
     plan in reconcile.duckdb, as the workbook's 核查范围 sheet shows it. None for a run without a plan."""
     import duckdb
 
-    from ..plan import load_plan
+    from ..plan_tables import load_plan
 
     database = out / "reconcile.duckdb"
     if not database.exists():

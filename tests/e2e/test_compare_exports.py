@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from reconcile.compare_exports import compare_exports
+from reconcile.compare_exports_report import write_comparison
 from reconcile.resources import sample_dir
 
 from .exports import make_exports
@@ -24,6 +25,8 @@ def compared(tmp_path_factory):
     known = make_exports(folder)
     result = compare_exports(folder / "old.xlsx", folder / "new.xlsx", config=SAMPLE / "reconcile.yaml",
                              output=folder / "out", old_date="2020-01-01", new_date="2020-12-31")
+    assert not (folder / "out").exists()  # computing writes nothing; the caller renders
+    write_comparison(result)
     return known, result
 
 

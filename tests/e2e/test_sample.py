@@ -8,10 +8,10 @@ import fastexcel
 import polars as pl
 import pytest
 
-from reconcile import run
+from reconcile import draw_sample, run
 from reconcile.config import ConfigError, load_config, parse_config
 from reconcile.resources import sample_dir
-from reconcile.sample import allocate, sample
+from reconcile.sample import allocate
 
 SAMPLE = sample_dir()
 pytestmark = pytest.mark.skipif(not (SAMPLE / "reconcile.yaml").exists(), reason="data/sample is not generated")
@@ -38,7 +38,7 @@ def test_allocate_scales_quotas():
 
 
 def test_quotas_per_village_and_category(county, tmp_path):
-    result = sample(county, per_village=10, seed=5, output=tmp_path / "s", forms=False)
+    result = draw_sample(county, per_village=10, seed=5, output=tmp_path / "s", forms=False)
     q = result.quotas
     assert set(q["category"]) == {"exited_earlier", "exited_last_year", "exit_this_year", "not_exited",
                                   "non_registered"}
@@ -55,10 +55,10 @@ def test_quotas_per_village_and_category(county, tmp_path):
         s.filter(pl.col("category") == "non_registered").height == 0
 
 
-def test_same_seed_same_sample_other_seed_other_sample(county, tmp_path):
-    a = sample(county, per_village=6, seed=11, output=tmp_path / "a", forms=False)
-    b = sample(county, per_village=6, seed=11, output=tmp_path / "b", forms=False)
-    c = sample(county, per_village=6, seed=12, output=tmp_path / "c", forms=False)
+def test_same_seed_same_sample_other_seed_other_draw_sample(county, tmp_path):
+    a = draw_sample(county, per_village=6, seed=11, output=tmp_path / "a", forms=False)
+    b = draw_sample(county, per_village=6, seed=11, output=tmp_path / "b", forms=False)
+    c = draw_sample(county, per_village=6, seed=12, output=tmp_path / "c", forms=False)
     assert _keys(a) == _keys(b)
     assert _keys(a) != _keys(c)
 
@@ -66,15 +66,15 @@ def test_same_seed_same_sample_other_seed_other_sample(county, tmp_path):
 def test_weighting_prefers_households_with_findings(county, tmp_path):
     plain, weighted = [], []
     for seed in range(6):
-        plain.append(sample(county, per_village=4, seed=seed, output=tmp_path / f"p{seed}", forms=False)
+        plain.append(draw_sample(county, per_village=4, seed=seed, output=tmp_path / f"p{seed}", forms=False)
                      .sample["findings"].mean())
-        weighted.append(sample(county, per_village=4, seed=seed, weight="findings", output=tmp_path / f"w{seed}",
+        weighted.append(draw_sample(county, per_village=4, seed=seed, weight="findings", output=tmp_path / f"w{seed}",
                                forms=False).sample["findings"].mean())
     assert sum(weighted) / len(weighted) > 1.5 * sum(plain) / len(plain)
 
 
 def test_quotas_that_cannot_be_filled_are_reported(county, tmp_path):
-    result = sample(county, per_village=40, seed=1, output=tmp_path / "s", forms=False)
+    result = draw_sample(county, per_village=40, seed=1, output=tmp_path / "s", forms=False)
     short = result.shortfalls
     assert short.height > 0
     assert (short["candidates"] < short["quota"]).all()
@@ -85,7 +85,7 @@ def test_quotas_that_cannot_be_filled_are_reported(county, tmp_path):
 
 
 def test_forms_are_written_prefilled_and_masked(county, tmp_path):
-    result = sample(county, per_village=2, seed=3, output=tmp_path / "s")
+    result = draw_sample(county, per_village=2, seed=3, output=tmp_path / "s")
     forms = sorted((tmp_path / "s" / "农户调查表").rglob("*.xlsx"))
     assert len(forms) == result.sample.height > 0
     row = result.sample.filter(pl.col("key_kind") == "cluster").row(0, named=True)

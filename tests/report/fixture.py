@@ -192,7 +192,8 @@ def sample_plan_without_survey() -> dict[str, pl.DataFrame]:
     """The plan tables of the sample county run without its survey, compiled for real and read back from a
     database as the report stage reads them."""
     from reconcile.config import load_config
-    from reconcile.plan import compile_plan, load_plan
+    from reconcile.plan import compile_plan
+    from reconcile.plan_tables import load_plan
 
     config = load_config(Path(__file__).resolve().parents[2] / "data" / "sample" / "reconcile.yaml")
     del config.sources["survey"]

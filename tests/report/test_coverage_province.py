@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from reconcile.config import load_config
-from reconcile.plan import compile_plan, load_plan
+from reconcile.plan import compile_plan
+from reconcile.plan_tables import load_plan
 from reconcile.report.coverage import build_coverage
 from reconcile.resources import sample_dir
 

@@ -13,8 +13,9 @@ from reconcile.check.long_views import (
     reads_long_views,
     scope_problems,
 )
-from reconcile.check.packs import Rule, load_rules
-from reconcile.check.types import RULE_TYPES, RuleContext
+from reconcile.check.model import Rule, RuleContext
+from reconcile.check.packs import load_rules
+from reconcile.check.types import RULE_TYPES
 from reconcile.cli import app
 from reconcile.schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, ROLES, SURVEY_FIELDS
 
