@@ -26,11 +26,11 @@ import polars as pl
 
 from .check.long_views import (
     ID_SUFFIXES,
+    carries,
     declared_reads,
     first_reads,
     in_scope,
     long_view_fields,
-    reads_long_views,
 )
 from .config import Config, FileSpec, RegisterSpec, SourceSpec
 from .errors import ConfigError, InputError
@@ -54,6 +54,7 @@ from .schema import (
 from .validate.contract import load_contract
 
 if TYPE_CHECKING:
+    from .check.long_views import LongView
     from .check.model import RuleContext
 
 # how a field came to be provided; the other statuses say it is not
@@ -348,25 +349,23 @@ def _column_refs(sql: str, sources: list[str], fields: set[str]) -> set[tuple[st
     return refs
 
 
-def _long_view_refs(rule, config: Config, plan: RunPlan, universe: dict[str, set[str]],
+def _long_view_refs(view: LongView, config: Config, plan: RunPlan, universe: dict[str, set[str]],
                     all_fields: set[str]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """(field, source) pairs a long-view query reads in this run, and those it would read if every file had
     every column the source's role may carry — the same two sets `_column_refs` gives for a template. Only the
     sources the rule compares count (its `level` / `roles`); one without a column of its `fields` is not read."""
-    named = long_view_fields(rule.spec["sql"], all_fields)
-    declared = rule.spec.get("fields") or []
+    named = long_view_fields(view.query, all_fields)
     # a source that could never carry the rule's `fields` is not one it compares, whatever its file has
-    scope = [s for s, spec in config.sources.items() if in_scope(rule.spec, spec.role, spec.level)
-             and all(f in universe[s] for f in declared)]
+    scope = [s for s, spec in config.sources.items() if in_scope(view.scope, spec.role, spec.level)
+             and carries(view.scope, universe[s])]
     wanted = set()
     for s in scope:
         role = config.sources[s].role
-        read = declared_reads(rule.spec, role, config.sources[s].level, role in REGISTERED_ROLES)
+        read = declared_reads(view.scope, role, config.sources[s].level, role in REGISTERED_ROLES)
         wanted |= {(f, s) for f in (named if read is None else read) if f in universe[s]}
-    carrying = {s for s in scope if s not in plan.excluded
-                and all(f in plan.coverage.get(s, set()) for f in declared)}
+    carrying = {s for s in scope if s not in plan.excluded and carries(view.scope, plan.coverage.get(s, set()))}
     used = {(f, s) for f, s in wanted if s in carrying and f in plan.coverage.get(s, set())}
-    for f in first_reads(rule.spec):  # read from the most trusted source that has it: lost only if none has it
+    for f in first_reads(view.scope):  # read from the most trusted source that has it: lost only if none has it
         if any(fld == f for fld, _ in used):
             wanted = {(fld, s) for fld, s in wanted if fld != f or (fld, s) in used}
     return used, wanted
@@ -409,7 +408,7 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
     """Run every rule against empty tables with the run's real columns; compare what each reads with what
     it would read if every file carried every field, to say what this run cannot check."""
     from .check.engine import full_context
-    from .check.types import RULE_TYPES
+    from .check.types import RULE_TYPES, long_view_of
 
     runs, contexts, sql_errors, ctx = _dry_check(config, plan, rules)
     full = full_context(config)
@@ -431,14 +430,15 @@ def _rules_plan(config: Config, plan: RunPlan, rules: list) -> tuple[list[RulePl
         except Exception:  # noqa: BLE001 - a rule that renders only with real columns: nothing to compare
             full_sql = used_sql
         sources = list(config.sources)
-        if rule.type == "sql" and reads_long_views(rule.spec.get("sql", "")):
-            used, wanted = _long_view_refs(rule, config, plan, full.coverage, all_fields)
+        view = long_view_of(rule)
+        if view:
+            used, wanted = _long_view_refs(view, config, plan, full.coverage, all_fields)
         else:
             used = _column_refs(used_sql, sources, all_fields)
             wanted = _column_refs(full_sql, sources, all_fields)
         lost = {fs for fs in wanted - used if fs[0] not in plan.coverage.get(fs[1], set())}
         lost |= _required_absent(rule, config, plan)
-        declared = rule.spec.get("fields") or [] if rule.type == "sql" else []
+        declared = (view.scope.get("fields") or []) if view else (rule.spec.get("fields") or [] if rule.type == "sql" else [])
         for src in {s for _, s in lost}:
             gaps = [f for f in declared if f not in plan.coverage.get(src, set())]
             if gaps:  # the source was left out for want of these columns: name them, not every column it lost

@@ -263,6 +263,7 @@ def rule_param_refs(rule: Rule) -> frozenset[str]:
 
 
 def _param_refs(rule: Rule) -> frozenset[str]:
+    from .check.long_views import RULE_SOURCES
     from .check.types import RULE_TYPES
 
     names = set()
@@ -273,7 +274,7 @@ def _param_refs(rule: Rule) -> frozenset[str]:
         names |= set(PARAM_REF.findall(RULE_TYPES[rule.type].build(rule, _full_context())))
     except Exception:  # noqa: BLE001 — a rule that does not build is the SQL dry run's to report; the text is scanned
         pass
-    return frozenset(names - set(getattr(RULE_TYPES[rule.type], "bound", ())))  # values the type binds itself
+    return frozenset(names - {RULE_SOURCES})  # the list a narrowed query reads is bound by the check itself
 
 
 def unknown_rule_params(rules: list[Rule], params: dict[str, Any]) -> list[str]:

@@ -29,10 +29,11 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
+from .long_views import RULE_SOURCES, scoped_sources
 from .model import Rule, RuleContext
 from .packs import kinds, select_rules
 from .params import bind, flatten, register_param_tables
-from .types import RULE_TYPES
+from .types import RULE_TYPES, long_view_of
 from .udf import register_udfs
 
 FINDING_COLUMNS = [
@@ -224,8 +225,8 @@ def _fill_entities(hits_columns: list[str]) -> str:
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat: dict,
              sql: str | None = None) -> list[dict]:
     sql = sql if sql is not None else RULE_TYPES[rule.type].build(rule, ctx)
-    own = getattr(RULE_TYPES[rule.type], "params", None)
-    flat = {**flat, **own(rule, ctx)} if own else flat
+    view = long_view_of(rule)
+    flat = {**flat, RULE_SOURCES: scoped_sources(view.scope, ctx)} if view else flat
     con.execute(f"create or replace temp table _hits as {sql}", bind(sql, flat))
     cols = [r[0] for r in con.execute("describe _hits").fetchall()]
     frame = cast(pl.DataFrame, pl.from_arrow(con.sql(_fill_entities(cols)).to_arrow_table()))  # stubs: | Series
@@ -264,9 +265,10 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     _register_problem_labels(con)
     flat = {**flatten(config.params), "year": config.year}
     ctx = build_context(con, config)
-    write_frame(con, "source_field", pl.DataFrame(
-        [{"source": s, "field": f} for s in ctx.sources for f in sorted(ctx.coverage.get(s, set()))],
-        schema={"source": pl.String, "field": pl.String}))  # has(field, source), for rules over the long views
+    write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views
+        [{"source": s, "field": f, "derived": f in ctx.derived.get(s, set())}
+         for s in ctx.sources for f in sorted(ctx.coverage.get(s, set()))],
+        schema={"source": pl.String, "field": pl.String, "derived": pl.Boolean}))
     write_frame(con, "source_label", pl.DataFrame({"source": ctx.sources, "label": [ctx.label(s) for s in ctx.sources]},
                                                   schema={"source": pl.String, "label": pl.String}))
     con.execute("create or replace macro source_label(s) as (select label from source_label where source = s)")

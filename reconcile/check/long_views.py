@@ -20,17 +20,55 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import RuleContext
 
 LONG_VIEWS = ("hh_source", "person_source")
+RULE_SOURCES = "rule_sources"  # the bound list a narrowed query reads (never a config parameter)
+
+
+@dataclass(frozen=True)
+class LongView:
+    """A rule's query over the long views, the same for every config, and which sources it compares:
+    `scope` holds `level` / `roles` / `fields` / `reads` as a sql rule's YAML does."""
+
+    query: str
+    scope: dict
+
+
+def scoped_sources(scope: dict, ctx: RuleContext) -> list[str]:
+    """The sources of this run the rule compares (its level, roles, and the columns its `fields` need)."""
+    return [s for s in ctx.sources if in_scope(scope, ctx.roles[s], ctx.levels[s])
+            and carries(scope, ctx.coverage.get(s, set()))]
+
+
+def carries(scope: dict, columns: set[str]) -> bool:
+    """Whether a source with these columns is one the rule compares: every one of its `fields`, and one at least
+    of its `any_fields` (a procedure's steps: a file with any step date)."""
+    wanted, any_of = scope.get("fields") or [], scope.get("any_fields") or []
+    return all(f in columns for f in wanted) and (not any_of or any(f in columns for f in any_of))
+
+
+def build_view(view: LongView, ctx: RuleContext) -> str:
+    """The query as it runs: as written when it compares every source of the run, else narrowed."""
+    return view.query if scoped_sources(view.scope, ctx) == ctx.sources else narrowed(view.query)
 ID_SUFFIXES = ("_raw", "_valid", "_birth", "_sex", "_problem")  # columns normalisation adds beside an ID field
 _SQL_NOISE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\b(?:group|order|partition)\s+by\b", re.IGNORECASE)
 _ALIAS = re.compile(r"\bas\s+\"?[a-z_][a-z0-9_]*\"?", re.IGNORECASE)
 _VIEW_NAMES = re.compile(r"\b(" + "|".join(LONG_VIEWS) + r")\b")
 
 
+def is_template(sql: str) -> bool:
+    """A query written as a Jinja template (a pack's own rule over the wide views)."""
+    return "{%" in sql or "{{" in sql
+
+
 def reads_long_views(sql: str) -> bool:
     """A plain query (no template) over at least one long view."""
-    return "{%" not in sql and "{{" not in sql and bool(_VIEW_NAMES.search(_SQL_NOISE.sub(" ", sql)))
+    return not is_template(sql) and bool(_VIEW_NAMES.search(_SQL_NOISE.sub(" ", sql)))
 
 
 def long_view_fields(sql: str, fields: Iterable[str]) -> set[str]:
@@ -73,7 +111,7 @@ def scope_problems(spec: dict, roles: Iterable[str]) -> list[str]:
 
 def narrowed(sql: str) -> str:
     """The query with both long views narrowed to the bound list `$rule_sources`."""
-    views = ", ".join(f"{v} as (select * from main.{v} where list_contains($rule_sources, source))"
+    views = ", ".join(f"{v} as (select * from main.{v} where list_contains(${RULE_SOURCES}, source))"
                       for v in LONG_VIEWS)
     return f"with {views}\nselect * from (\n{sql}\n)"
 

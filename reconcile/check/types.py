@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from .model import RuleType
+from .long_views import LongView
+from .model import Rule, RuleType
 from .types_compare import CompareType
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
@@ -17,3 +18,10 @@ RULE_TYPES: dict[str, RuleType] = {
     "register_hit": RegisterHitType(),
     "procedure_order": ProcedureOrderType(),
 }
+
+
+def long_view_of(rule: Rule) -> LongView | None:
+    """The rule's query over the long views and its scope, when its type has one (compare; sql without a
+    template): the same SQL for every config, narrowed to the rule's sources when it runs."""
+    get = getattr(RULE_TYPES[rule.type], "long_view", None)
+    return get(rule) if get else None

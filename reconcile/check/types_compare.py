@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..schema import PERSON_FIELDS, field_kind
-from .model import Rule, RuleContext, field_label
+from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, ROLES, SURVEY_FIELDS, field_kind
+from .long_views import LongView, build_view, scoped_sources
+from .model import PARAM_NAME, Rule, RuleContext, field_label, param_ref, quote_literal
 
 
 def _display(column: str, kind: str) -> str:
@@ -26,19 +27,61 @@ class CompareType:
 
     def validate(self, rule: Rule) -> list[str]:
         problems = []
-        if not rule.spec.get("field"):
+        fld = rule.spec.get("field")
+        if not fld:
             problems.append("compare 规则需要 `field`")
+        elif fld not in {*HOUSEHOLD_FIELDS, *PERSON_FIELDS, *SURVEY_FIELDS}:
+            problems.append(f"field `{fld}` 不是标准字段")
         if rule.spec.get("level", "household") not in ("household", "person"):
             problems.append("level 应为 household 或 person")
-        if not rule.spec.get("sources"):
+        roles = rule.spec.get("sources")
+        if not roles:
             problems.append("compare 规则需要 `sources`(参与比较的来源角色)")
+        else:
+            problems += [f"sources 中的 `{r}` 不是来源角色" for r in roles if r not in ROLES]
+        tolerance = rule.spec.get("tolerance")
+        if tolerance is not None and not PARAM_NAME.match(str(tolerance)):
+            problems.append(f"tolerance `{tolerance}` 应为参数名(如 income_tolerance)")
         return problems
 
+    def long_view(self, rule: Rule) -> LongView:
+        """One query over the long view of the rule's level, whatever the run's files; the sources it compares
+        (roles in `sources`, member lists for `level: person`, those with the field's column) are its scope."""
+        fld = rule.spec["field"]
+        person = rule.spec.get("level") == "person"
+        table, key = ("person_source", "person_cluster_id") if person else ("hh_source", "cluster_id")
+        kind = field_kind(fld) if (person or fld not in PERSON_FIELDS) else PERSON_FIELDS[fld].kind
+        col = f'"{fld}"'  # a schema field (validated), quoted
+        cond = f"{col} is not null"
+        if rule.spec.get("valid_only") and kind == "id":
+            cond += " and id_number_valid" if person else f' and "{fld}_valid"'
+        value = f"array_to_string(list_sort({col}), '、')" if kind.startswith("codes:") else col
+        numeric = kind in ("money", "int", "year")
+        differs = "count(distinct v) > 1"
+        tolerance = rule.spec.get("tolerance")
+        if numeric and tolerance:
+            differs = (f"max(v) - min(v) > {param_ref(tolerance)}_absolute "
+                       f"and max(v) - min(v) > {param_ref(tolerance)}_relative * greatest(abs(max(v)), abs(min(v)))")
+        keys = f"{key}, any_value(cluster_id) as cluster_id" if person else key
+        query = f"""with vals as (
+    select {'person_cluster_id, ' if person else ''}cluster_id, source, label, ord, {value} as v,
+           {_display(col, kind)} as shown
+    from {table} where {cond}
+)
+select {keys},
+       string_agg(source, ',' order by ord) as sources,
+       json_group_object_ordered(source, shown, ord) as evidence,
+       string_agg(label || ' ' || shown, ';' order by ord) as "values",
+       {quote_literal(fld)} as key
+from vals
+group by {key}
+having {differs}
+"""
+        scope = {"roles": list(rule.spec["sources"]), "fields": [fld], "reads": [fld]}
+        return LongView(query, {**scope, "level": "person"} if person else scope)
+
     def _sources(self, rule: Rule, ctx: RuleContext) -> list[str]:
-        candidates = ctx.with_role(*rule.spec["sources"])
-        if rule.spec.get("level") == "person":
-            candidates = [s for s in candidates if ctx.levels[s] == "person"]
-        return ctx.carrying(rule.spec["field"], candidates)
+        return scoped_sources(self.long_view(rule).scope, ctx)
 
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         carrying = self._sources(rule, ctx)
@@ -49,40 +92,4 @@ class CompareType:
         return []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
-        fld = rule.spec["field"]
-        person = rule.spec.get("level") == "person"
-        table, key = ("person_wide", "person_cluster_id") if person else ("hh_wide", "cluster_id")
-        kind = field_kind(fld) if (person or fld not in PERSON_FIELDS) else PERSON_FIELDS[fld].kind
-        parts = []
-        for order, s in enumerate(self._sources(rule, ctx)):
-            col = f'"{fld}_{s}"'
-            cond = f"{col} is not null"
-            if rule.spec.get("valid_only") and kind == "id":
-                cond += f' and "{fld}_valid_{s}"' if not person else f' and "id_number_valid_{s}"'
-            value = f"array_to_string(list_sort({col}), '、')" if kind.startswith("codes:") else col
-            parts.append(
-                f"select {key}, '{s}' as source, '{ctx.label(s)}' as label, {order} as ord, "
-                f"{value} as v, {_display(col, kind)} as shown from {table} where {cond}"
-            )
-        numeric = kind in ("money", "int", "year")
-        differs = "count(distinct v) > 1"
-        tolerance = rule.spec.get("tolerance")
-        if numeric and tolerance:
-            differs = (f"max(v) - min(v) > ${tolerance}_absolute "
-                       f"and max(v) - min(v) > ${tolerance}_relative * greatest(abs(max(v)), abs(min(v)))")
-        cluster = "any_value(w.cluster_id)" if person else "vals.cluster_id"
-        join = f"join {table} w on w.{key} = vals.{key}" if person else ""
-        select_key = f"vals.{key}, {cluster} as cluster_id" if person else "vals.cluster_id"
-        return f"""
-with vals as (
-    {' union all '.join(parts)}
-)
-select {select_key},
-       string_agg(vals.source, ',' order by ord) as sources,
-       json_group_object_ordered(vals.source, vals.shown, ord) as evidence,
-       string_agg(label || ' ' || shown, ';' order by ord) as "values",
-       '{fld}' as key
-from vals {join}
-group by vals.{key}
-having {differs}
-"""
+        return build_view(self.long_view(rule), ctx)

@@ -22,6 +22,7 @@ Columns a message may use: `source_label`, `problems` (the sentences, joined by 
 from __future__ import annotations
 
 from ..schema import HOUSEHOLD_FIELDS
+from .long_views import LongView, build_view, scoped_sources
 from .model import PARAM_NAME, Rule, RuleContext, param_ref
 from .model import quote_literal as _quote
 
@@ -69,8 +70,7 @@ class ProcedureOrderType:
         return problems
 
     def _sources(self, rule: Rule, ctx: RuleContext) -> list[str]:
-        fields = [f for f, _ in _steps(rule)]
-        return [s for s in ctx.sources if set(fields) & ctx.coverage.get(s, set())]
+        return scoped_sources(self.long_view(rule).scope, ctx)
 
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         if not self._sources(rule, ctx):
@@ -78,34 +78,30 @@ class ProcedureOrderType:
         return []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
+        return build_view(self.long_view(rule), ctx)
+
+    def long_view(self, rule: Rule) -> LongView:
+        """One query over `hh_source` for every config: a step is judged in a source that has its column
+        (source_field), never from a column a file lacks (absent is not empty)."""
         spec = rule.spec
         steps = _steps(rule)
         min_days = spec.get("min_days") or {}
-        sources = self._sources(rule, ctx) or list(ctx.sources)
         required, within = spec.get("required_when"), spec.get("within_year_of")
-
-        def col(fld: str, s: str, cast: str) -> str:
-            return f"{fld}_{s}" if fld in ctx.coverage.get(s, set()) else f"null::{cast}"
-
+        any_step = " or ".join(f'"{f}" is not null' for f, _ in steps)  # fields validated against the schema
+        req = f' or "{required}" is not null' if required else ""
+        year = f'"{within}"' if within else "null::bigint"
         parts = []
-        for s in sources:
-            any_step = " or ".join(f"{col(f, s, 'date')} is not null" for f, _ in steps)
-            req = f" or {col(required, s, 'varchar')} is not null" if required else ""
-            for i, (fld, label) in enumerate(steps, start=1):
-                if fld not in ctx.coverage.get(s, set()):
-                    continue  # a step the file has no column for is not judged: absent is not empty
-                gap = param_ref(min_days[fld]) if fld in min_days else "null"
-                year = col(within, s, "bigint") if within else "null::bigint"
-                parts.append(
-                    f"select cluster_id, {_quote(s)} as source, {_quote(ctx.label(s))} as source_label, "
-                    f"{i} as ord, {_quote(label)} as label, {col(fld, s, 'date')} as d, "
-                    f"{gap}::integer as min_gap, "
-                    f"{year} as within_year "
-                    f"from hh_wide where present_{s} and ({any_step}{req})"
-                )
+        for i, (fld, label) in enumerate(steps, start=1):
+            gap = param_ref(min_days[fld]) if fld in min_days else "null"
+            parts.append(
+                f"select cluster_id, source, label as source_label, {i} as ord, {_quote(label)} as label, "
+                f'"{fld}" as d, {gap}::integer as min_gap, {year} as within_year '
+                f"from hh_source where present and ({any_step}{req}) "
+                f"and source in (select source from source_field where field = {_quote(fld)})"
+            )
+        reads = [f for f, _ in steps] + [f for f in (required, within) if f]
         within_label = HOUSEHOLD_FIELDS[within].label if within else ""
-        return f"""
-with dates as (
+        return LongView(f"""with dates as (
     {' union all '.join(parts)}
 ),
 recorded as (
@@ -151,4 +147,4 @@ select j.cluster_id, j.source as sources, s.source_label, j.problems, s.steps_sh
                                          then json_object('{within_label}', s.within_year) else '{{}}'::json end))
            as evidence
 from judged j join shown s using (cluster_id, source) left join gaps g using (cluster_id, source)
-"""
+""", {"reads": reads, "any_fields": [f for f, _ in steps]})

@@ -30,9 +30,10 @@ from ..schema import (
     SURVEY_FIELDS,
     UNJUDGED_KINDS,
     field_kind,
-    household_fields,
 )
-from .model import Rule, RuleContext
+from .long_views import LongView, build_view
+from .model import Rule, RuleContext, param_ref
+from .model import quote_literal as _quote
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,70 +78,70 @@ class RequiredType:
             return ["需要" + "或".join(f"「{ROLE_LABELS.get(r, r)}」" for r in rule.spec["roles"]) + "文件"]
         return []
 
-    def _condition(self, text: str, source: str, ctx: RuleContext) -> str | None:
-        """Bare household field names → this source's value, then the others' in order of trust.
-
-        None when the condition reads a field no file has: whether the field applies cannot be told, so it
-        is not judged (absent is not empty: no file's missing column may create a finding)."""
-        order = [source] + [s for s in ctx.sources if s != source]
-        unknown: list[str] = []
+    def _condition(self, text: str) -> tuple[str, list[str]]:
+        """Bare field names → the record's own value, else the value of the most trusted source that has one
+        (`first_values`); with the fields it reads. A field no file has cannot say whether a field applies,
+        so the rule does not judge it (absent is not empty: no missing column may create a finding)."""
+        words: list[str] = []
 
         def value(match: re.Match) -> str:
             word = match.group(0)
             if word not in HOUSEHOLD_FIELDS and word not in SURVEY_FIELDS:
                 return word
-            carrying = [s for s in order if word in ctx.coverage.get(s, set())]
-            if not carrying:
-                unknown.append(word)
-                return "null"
-            return "coalesce(" + ", ".join(f'w."{word}_{s}"' for s in carrying) + ", null)"
+            words.append(word)
+            return f'coalesce(h."{word}", v."{word}")'
 
         # only outside quoted literals
         parts = re.split(r"('(?:[^']|'')*')", text)
-        sql = "".join(p if p.startswith("'") else WORD.sub(value, p) for p in parts)
-        return None if unknown else sql
+        return "".join(p if p.startswith("'") else WORD.sub(value, p) for p in parts), words
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
+        return build_view(self.long_view(rule), ctx)
+
+    def long_view(self, rule: Rule) -> LongView:
+        """One query over `hh_source` for every config: each record of a judged role, each field its file has a
+        column for (not one taken from the member rows: the head's own ID when there is no 户主证件号码
+        column is not a cell a clerk left blank) and its role's list requires, left empty."""
         param = rule.spec["param"]
+        roles = list(rule.spec["roles"])
         na = rule.spec.get("not_applicable") or {}
-        parts = []
-        for s in self._sources(rule, ctx):
-            role = ctx.roles[s]
-            checks = []
-            for order, (fld, spec) in enumerate(household_fields(role).items()):
-                # a field the file has no column for, or one taken from the member rows (the head's own ID
-                # when there is no 户主证件号码 column), is not a cell a clerk left blank
-                if fld not in ctx.coverage.get(s, set()) or fld in ctx.derived.get(s, set()):
-                    continue
-                empty = _empty(fld)
-                if fld in na:
-                    condition = self._condition(na[fld], s, ctx)
-                    if condition is None:
-                        continue
-                    empty += f" and not coalesce({condition}, false)"
-                checks.append(f"{{'field': '{fld}', 'label': '{spec.label}', 'ord': {order}, 'empty': {empty}}}")
-            if not checks:
-                continue
-            # one pass over the source's records; only the empty fields the parameter lists survive
-            parts.append(
-                f"select l.cluster_id, '{s}' as source, '{ctx.label(s)}' as source_label, '{role}' as role,\n"
-                f"           ${param}_{role} as required,\n"
-                f"           unnest(list_filter([\n             " + ",\n             ".join(checks) + "\n"
-                f"           ], lambda c: c.empty and list_contains(${param}_{role}, c.field))) as c\n"
-                f"    from hh_link l join src_household h on h.source = l.source and h.rec_key = l.rec_key\n"
-                f"    join hh_wide w on w.cluster_id = l.cluster_id\n"
-                f"    where l.source = '{s}' and l.is_primary"
-            )
-        if not parts:
-            return "select null::varchar as cluster_id, '' as sources, '{}' as evidence where false"
-        return f"""
-with empty as (
-    {UNION.join(parts)}
+        fields = {**HOUSEHOLD_FIELDS, **SURVEY_FIELDS}
+        conditions: dict[str, str] = {}
+        read: list[str] = []
+        for fld, text in na.items():
+            sql, words = self._condition(text)
+            read += [w for w in words if w not in read]
+            known = " and ".join(f"{_quote(w)} in (select field from source_field)" for w in dict.fromkeys(words))
+            conditions[fld] = f" and {known or 'true'} and not coalesce({sql}, false)"
+        checks = ",\n             ".join(
+            f"{{'field': {_quote(fld)}, 'label': {_quote(spec.label)}, 'ord': {order}, "
+            f"'empty': {_empty(fld)}{conditions.get(fld, '')}}}"
+            for order, (fld, spec) in enumerate(fields.items()))
+        required = "case h.role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}" for r in roles) + " end"
+        firsts = ", ".join(f'arg_min("{w}", ord) filter (where "{w}" is not null) as "{w}"' for w in read)
+        first_values = (f"select cluster_id, {firsts} from hh_source group by cluster_id" if read
+                        else "select distinct cluster_id from hh_source")
+        query = f"""
+with carried as (  -- the columns each file has, not taken from member rows
+    select source, list(field) as fields from source_field where not derived group by source
+),
+first_values as (  -- what the most trusted source that records it says, for the not-applicable conditions
+    {first_values}
+),
+empty as (
+    select h.cluster_id, h.source, h.label as source_label, h.role, {required} as required,
+           unnest(list_filter([
+             {checks}
+           ], lambda c: c.empty and list_contains({required}, c.field) and list_contains(f.fields, c.field))) as c
+    from hh_source h join carried f using (source) join first_values v using (cluster_id)
+    where h.present and h.role in ({", ".join(_quote(r) for r in roles)})
 )
 select cluster_id, source as sources, source as key, any_value(source_label) as source_label,
        string_agg(c.label, '、' order by c.ord) as fields, count(*) as missing,
        json_object(source, json_object('未填写', list(c.label order by c.ord)),
-                   '参数', json_object('{param}.' || any_value(role), any_value(required))) as evidence
+                   '参数', json_object({_quote(param + '.')} || any_value(role), any_value(required))) as evidence
 from empty
 group by cluster_id, source
 """
+        # not narrowed to the judged roles: a not-applicable condition reads every source
+        return LongView(query, {"reads": {"first": read}})

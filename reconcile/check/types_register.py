@@ -33,15 +33,13 @@ from ..schema import (
     REGISTER_KINDS,
     REGISTERED_ROLES,
 )
+from .long_views import LongView, build_view
 from .model import PARAM_NAME, Rule, RuleContext, param_ref
 from .model import quote_literal as _quote
 
 HOUSEHOLD_FILTERS = ("registered", "exited")
 OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", "register_label", "sources",
                "evidence", "key", "cluster_id", "member_name", "member_id"}
-def _coalesce(fld: str, sources: list[str], ctx: RuleContext, cast: str) -> str:
-    cols = [f"{fld}_{s}" for s in sources if fld in ctx.coverage.get(s, set())]
-    return f"coalesce({', '.join(cols)})" if cols else f"null::{cast}"
 
 
 class RegisterHitType:
@@ -100,29 +98,14 @@ class RegisterHitType:
         return ctx.register_gaps([f"{k}.{cond['attr']}" for k in rule.spec["kinds"]]) if cond else []
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
+        return build_view(self.long_view(rule), ctx)
+
+    def long_view(self, rule: Rule) -> LongView:
+        """One query for every config over the registered sources' records (`source_info` says which) and the
+        long view `hh_source`; a register kind not given, or without the condition's column, has no row that
+        can match, so it needs no leaving out here."""
         spec = rule.spec
-        kinds = self._kinds(rule, ctx) or list(spec["kinds"])
-        sources = ctx.with_role(*REGISTERED_ROLES)
-        person_sources = [s for s in sources if ctx.levels[s] == "person"]
-        order = {s: i for i, s in enumerate(sources)}
-
-        listed = [
-            f"select l.cluster_id, l.person_cluster_id, p.source, {order[s]} as ord, {_quote(ctx.label(s))} as label, "
-            f"p.id_number, p.name, p.relation from src_person p "
-            f"join person_link l on l.source = p.source and l.rec_key = p.rec_key "
-            f"where p.source = {_quote(s)} and p.id_number_valid"
-            for s in person_sources
-        ] + [
-            # named here too: with no member list, this branch opens the union and names its columns
-            f"select k.cluster_id, null::varchar as person_cluster_id, h.source, {order[s]} as ord, "
-            f"{_quote(ctx.label(s))} as label, h.head_id as id_number, h.head_name as name, '户主' as relation "
-            f"from src_household h "
-            f"join hh_link k on k.source = h.source and k.rec_key = h.rec_key "
-            f"where h.source = {_quote(s)} and h.head_id_valid"
-            for s in sources
-        ]
-
-        present = " or ".join(f"present_{s}" for s in sources)
+        kinds = list(spec["kinds"])
         household_filter = ""
         if spec.get("households", "registered") == "exited":
             household_filter = "and hh.status = '已脱贫' and coalesce(hh.risk_status, '') <> '未消除'"
@@ -155,9 +138,18 @@ class RegisterHitType:
         person = spec.get("entity", "person") == "person"
         person_cols = ("any_value(p.person_cluster_id) as person_cluster_id, h.id_number as person_id, "
                        "coalesce(any_value(p.name), any_value(h.reg_name)) as person_name, " if person else "")
-        return f"""
-with listed as (
-    {' union all '.join(listed)}
+        registered = REGISTERED_ROLES
+        return LongView(f"""
+with listed as (  -- every valid ID number a registered source's records give: members, and each record's head
+    select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
+    from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
+    join source_info i on i.source = p.source
+    where i.registered and p.id_number_valid
+    union all
+    select k.cluster_id, null::varchar, h.source, i.ord, i.label, h.head_id, h.head_name, '户主'
+    from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
+    join source_info i on i.source = h.source
+    where i.registered and h.head_id_valid
 ),
 people as (
     select cluster_id, id_number, any_value(person_cluster_id) as person_cluster_id,
@@ -165,9 +157,11 @@ people as (
            string_agg(distinct source, ',' order by source) as sources
     from listed group by cluster_id, id_number
 ),
-listing as (  -- what each source lists: one entry per source (a person row and a head row may both match)
+listing as (  -- what each source lists: one entry per source (a member row and a head row may both match:
+              -- the one that says the relation is shown)
     select cluster_id, id_number, json_group_object_ordered(source, shown, source) as listing
-    from (select cluster_id, id_number, source, arg_min(coalesce(relation || ' ', '') || name, ord) as shown
+    from (select cluster_id, id_number, source,
+                 arg_min(coalesce(relation || ' ', '') || name, relation is null) as shown
           from listed group by cluster_id, id_number, source)
     group by cluster_id, id_number
 ),
@@ -175,11 +169,12 @@ listed_in as (
     select cluster_id, id_number, string_agg(label, '、' order by ord) as listed_in
     from (select distinct cluster_id, id_number, label, ord from listed) group by cluster_id, id_number
 ),
-hh as (
-    select cluster_id, {_coalesce('status', sources, ctx, 'varchar')} as status,
-           {_coalesce('exit_year', sources, ctx, 'bigint')} as exit_year,
-           {_coalesce('risk_status', sources, ctx, 'varchar')} as risk_status
-    from hh_wide where {present}
+hh as (  -- the registered households, their status as the most trusted source that records it says
+    select cluster_id, arg_min(status, ord) filter (where status is not null) as status,
+           arg_min(exit_year, ord) filter (where exit_year is not null) as exit_year,
+           arg_min(risk_status, ord) filter (where risk_status is not null) as risk_status
+    from hh_source where registered
+    group by cluster_id having bool_or(present)
 ),
 hits as (
     select r.register, r.kind, r.file, r.row, r.id_number, r.name as reg_name,
@@ -227,4 +222,4 @@ join hh on hh.cluster_id = p.cluster_id
 join shown s on s.register = h.register and s.file = h.file and s.row = h.row
 where true {household_filter}
 group by p.cluster_id, h.id_number, h.kind
-"""
+""", {"roles": list(registered), "reads": {"registered": ["status", "exit_year", "risk_status"]}})

@@ -7,7 +7,7 @@ import functools
 import jinja2
 
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTER_KINDS, ROLES, SURVEY_FIELDS, register_fields
-from .long_views import in_scope, narrowed, reads_long_views, reads_problems, scope_problems
+from .long_views import LongView, build_view, is_template, reads_long_views, reads_problems, scope_problems
 from .model import Rule, RuleContext
 
 
@@ -21,13 +21,13 @@ def _template(text: str) -> jinja2.Template:
 class SqlType:
     """A query written in the rule itself, for what no other type says.
 
-    The query is a Jinja template for structure only (which sources exist); values are bound
-    parameters. Available in the template: `sources`, `person_sources`, `src(role)` (keys of that role),
-    `label(source)`, `has(field, source)`, `year`.
+    The built-in rules are plain SQL over the long views `hh_source` / `person_source`, their scope in YAML
+    (check/long_views.py). A pack may still write a Jinja template over the wide views for structure only
+    (which sources exist): `sources`, `person_sources`, `src(role)`, `label(source)`, `has(field, source)`,
+    `year`. Values are bound parameters either way.
     """
 
     keys = {"sql", "fields", "register_fields", "level", "roles", "reads"}
-    bound = ("rule_sources",)  # bound by `params`, not from the config
 
     def validate(self, rule: Rule) -> list[str]:
         if not rule.spec.get("sql"):
@@ -58,20 +58,18 @@ class SqlType:
     def missing_needs(self, rule: Rule, ctx: RuleContext) -> list[str]:
         return []
 
-    def scope(self, rule: Rule, ctx: RuleContext) -> list[str]:
-        """The sources a query over the long views compares (see check/long_views.py)."""
-        fields = rule.spec.get("fields") or []
-        return [s for s in ctx.sources if in_scope(rule.spec, ctx.roles[s], ctx.levels[s])
-                and all(f in ctx.coverage.get(s, set()) for f in fields)]
-
-    def params(self, rule: Rule, ctx: RuleContext) -> dict[str, object]:
-        """Values the built query binds besides the config's parameters."""
-        return {self.bound[0]: self.scope(rule, ctx)} if reads_long_views(rule.spec["sql"]) else {}
+    def long_view(self, rule: Rule) -> LongView | None:
+        """A plain query (no template): the same whatever the run's files. One over the long views reads the
+        fields it names (or its `reads:`); one over other tables (links, registers) reads no source's columns."""
+        sql = rule.spec["sql"]
+        if is_template(sql):
+            return None
+        return LongView(sql, rule.spec if reads_long_views(sql) else {"reads": [], **rule.spec})
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
-        if reads_long_views(rule.spec["sql"]):
-            narrow = self.scope(rule, ctx) != ctx.sources
-            return narrowed(rule.spec["sql"]) if narrow else rule.spec["sql"]
+        view = self.long_view(rule)
+        if view:
+            return build_view(view, ctx)
         template = _template(rule.spec["sql"])
         # a source without every column the rule declares in `fields` is left out of the lists the template
         # loops over: its absent column must not read as an empty cell on every row

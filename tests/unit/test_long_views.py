@@ -12,10 +12,11 @@ from reconcile.check.long_views import (
     long_view_fields,
     reads_long_views,
     scope_problems,
+    scoped_sources,
 )
 from reconcile.check.model import Rule, RuleContext
 from reconcile.check.packs import load_rules
-from reconcile.check.types import RULE_TYPES
+from reconcile.check.types import RULE_TYPES, long_view_of
 from reconcile.cli import app
 from reconcile.schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, ROLES, SURVEY_FIELDS
 
@@ -73,7 +74,8 @@ def test_the_check_narrows_the_views_to_the_rule_sources_by_a_bound_list():
                       coverage={"system": {"hh_size"}, "archive": {"hh_size"}, "manual": set()},
                       registers=set(), has_visits=False, year=2020)
     sql_type = RULE_TYPES["sql"]
-    assert sql_type.params(rule, ctx) == {"rule_sources": ["system"]}
+    view = long_view_of(rule)
+    assert view is not None and scoped_sources(view.scope, ctx) == ["system"]
     built = sql_type.build(rule, ctx)
     assert "$rule_sources" in built and rule.spec["sql"] in built and "'system'" not in built
     everyone = RuleContext(**{**ctx.__dict__, "sources": ["system"], "coverage": {"system": {"hh_size"}}})
@@ -89,3 +91,18 @@ def test_rules_explain_prints_the_same_sql_with_or_without_a_config(tmp_path):
     assert bare.exit_code == 0 and configured.exit_code == 0, bare.output + configured.output
     assert "hh_source" in bare.output and "比对的来源" in bare.output
     assert bare.output == configured.output
+
+
+def test_compare_rules_read_the_long_views_too():
+    """A compare rule is one query for every config; its roles, level and field are its scope."""
+    rule = next(r for r in load_rules() if r.id == "FC-ID-NUMBER")  # level: person, valid_only
+    view = long_view_of(rule)
+    assert view is not None and "person_source" in view.query and "id_number_valid" in view.query
+    assert view.scope["level"] == "person" and view.scope["fields"] == ["id_number"]
+
+
+
+def test_every_built_in_rule_is_one_query_for_every_config():
+    """Every type the shipped packs use gives its query over the long views: `rules explain` prints the same
+    SQL whatever the files, and a run only narrows the views to the rule's sources."""
+    assert [r.id for r in load_rules() if long_view_of(r) is None] == []
