@@ -124,21 +124,6 @@ PERSON_FIELDS = _fields(
     ("dibao", "享受低保", "bool"),
 )
 
-REGISTER_KINDS = (
-    "dibao", "tekun", "disability", "death", "hukou", "public_employee",
-    "vehicle", "property", "business", "student", "medical", "housing",
-)
-
-# Registers a department keeps per household, by the head's ID (住建 危房鉴定): their head-ID column is their ID
-REGISTERS_BY_HEAD = ("housing",)
-
-REGISTER_KIND_LABELS = {
-    "dibao": "民政低保", "tekun": "民政特困", "disability": "残联残疾人", "death": "公安死亡注销",
-    "hukou": "公安户籍", "public_employee": "财政供养人员", "vehicle": "车辆登记",
-    "property": "商品房登记", "business": "工商登记", "student": "教育学籍",
-    "medical": "医保参保", "housing": "住建危房鉴定",
-}
-
 # Core register columns; any other mapping target goes into `attrs`.
 REGISTER_FIELDS = _fields(
     ("id_number", "证件号码", "id"),
@@ -149,21 +134,55 @@ REGISTER_FIELDS = _fields(
     ("hukou_no", "户号", "ident"),
 )
 
-# Standard attrs per register kind, with the value kind used to normalise them.
-REGISTER_ATTRS: dict[str, dict[str, str]] = {
-    "dibao": {"dibao_class": "text", "monthly_amount": "money", "approved_date": "date"},
-    "tekun": {"support_mode": "text", "approved_date": "date"},
-    "disability": {"disability_type": "text", "disability_level": "code:disability_level", "issued_date": "date"},
-    "death": {"death_date": "date", "cancel_reason": "text"},
-    "hukou": {"relation": "code:relation_gbt4761"},
-    "public_employee": {"employer": "text", "staff_type": "text"},
-    "vehicle": {"plate": "text", "vehicle_type": "text", "registered_date": "date"},
-    "property": {"address": "text", "property_type": "text", "floor_area": "money"},
-    "business": {"business_name": "text", "business_type": "text", "registered_capital": "money"},
-    "student": {"school": "text", "student_status": "text", "grade": "text"},
-    "medical": {"enrol_year": "year", "insurance_type": "text", "insured_status": "text"},
-    "housing": {"housing_grade": "code:housing_grade", "assessed_date": "date"},
+@dataclass(frozen=True)
+class RegisterKind:
+    """A department register (部门数据) kind: one entry here is all a new kind needs beside its tests."""
+
+    label: str  # how a person names it: 民政低保
+    attrs: dict[str, Field]  # its standard columns beyond REGISTER_FIELDS: value kind and Chinese label
+    name_hints: tuple[str, ...]  # words in a file name that say this register (the web page's first guess)
+    by_head: bool = False  # kept per household by the head's ID (住建 危房鉴定): its ID column is the head's
+
+
+# In the order a file name is tried against them (a specific name before a general one: 死亡注销 before 户籍).
+REGISTER_TABLE = {
+    "death": RegisterKind("公安死亡注销", _fields(("death_date", "死亡日期", "date"), ("cancel_reason", "注销原因", "text")),
+                          ("死亡", "注销")),
+    "hukou": RegisterKind("公安户籍", _fields(("relation", "与户主关系", "code:relation_gbt4761")), ("户籍",)),
+    "tekun": RegisterKind("民政特困", _fields(("support_mode", "供养方式", "text"), ("approved_date", "审批日期", "date")),
+                          ("特困", "五保")),
+    "dibao": RegisterKind("民政低保", _fields(("dibao_class", "保障类别", "text"), ("monthly_amount", "月保障金额", "money"),
+                                          ("approved_date", "审批日期", "date")), ("低保",)),
+    "disability": RegisterKind("残联残疾人", _fields(("disability_type", "残疾类别", "text"),
+                                              ("disability_level", "残疾等级", "code:disability_level"),
+                                              ("issued_date", "发证日期", "date")), ("残疾", "残联")),
+    "public_employee": RegisterKind("财政供养人员", _fields(("employer", "工作单位", "text"),
+                                                     ("staff_type", "人员类别", "text")),
+                                    ("财政供养", "公职", "供养人员")),
+    "vehicle": RegisterKind("车辆登记", _fields(("plate", "号牌号码", "text"), ("vehicle_type", "车辆类型", "text"),
+                                            ("registered_date", "登记日期", "date")), ("车辆", "机动车")),
+    "property": RegisterKind("商品房登记", _fields(("address", "房屋坐落", "text"), ("property_type", "房屋性质", "text"),
+                                              ("floor_area", "建筑面积", "money")), ("商品房", "房产", "不动产")),
+    "business": RegisterKind("工商登记", _fields(("business_name", "名称", "text"), ("business_type", "类型", "text"),
+                                             ("registered_capital", "注册资本(万元)", "money")),
+                             ("工商", "市场主体", "营业执照")),
+    "student": RegisterKind("教育学籍", _fields(("school", "学校名称", "text"), ("student_status", "在校状态", "text"),
+                                            ("grade", "年级", "text")), ("学籍", "学生")),
+    "medical": RegisterKind("医保参保", _fields(("enrol_year", "参保年度", "year"), ("insurance_type", "险种类型", "text"),
+                                            ("insured_status", "参保状态", "text")), ("医保", "参保", "医疗保险")),
+    "housing": RegisterKind("住建危房鉴定", _fields(("housing_grade", "鉴定等级", "code:housing_grade"),
+                                              ("assessed_date", "鉴定日期", "date")), ("危房", "住建", "房屋鉴定"),
+                            by_head=True),
 }
+# The same facts as the rest of the code reads them
+REGISTER_KINDS = ("dibao", "tekun", "disability", "death", "hukou", "public_employee",
+                  "vehicle", "property", "business", "student", "medical", "housing")  # the order reports list them
+REGISTERS_BY_HEAD = tuple(k for k in REGISTER_KINDS if REGISTER_TABLE[k].by_head)
+REGISTER_KIND_LABELS = {k: REGISTER_TABLE[k].label for k in REGISTER_KINDS}
+REGISTER_ATTRS: dict[str, dict[str, str]] = {k: {a: f.kind for a, f in REGISTER_TABLE[k].attrs.items()}
+                                             for k in REGISTER_KINDS}
+# How a township officer names each standard register attr (DESIGN §3 registers).
+REGISTER_ATTR_LABELS = {a: f.label for k in REGISTER_KINDS for a, f in REGISTER_TABLE[k].attrs.items()}
 
 VISIT_FIELDS = _fields(
     ("hh_code", "户编号", "ident"),
@@ -187,14 +206,20 @@ class Role:
     choice: str  # the web page's 用途 choice: 国家系统导出
     registered: bool  # holds the registered households (the survey holds the households visited instead)
     usual_level: str  # person (a member list) or household: how its file usually comes (a rule's example)
+    name_hints: tuple[str, ...]  # words in a file name that say this role (the web page's first guess)
 
 
-# In trust order: a value is shown from the first role that has it.
+# In trust order: a value is shown from the first role that has it. A file name is tried against the roles
+# in the opposite order (系统 is the most general word).
 ROLE_TABLE = {
-    "system": Role("国家系统", "国家系统导出", "国家系统导出", registered=True, usual_level="person"),
-    "archive": Role("村级档案", "村级档案", "村级档案/台账", registered=True, usual_level="household"),
-    "manual": Role("扶贫手册", "扶贫手册", "扶贫手册/明白卡", registered=True, usual_level="person"),
-    "survey": Role("入户核查", "入户核查", "入户核查结果", registered=False, usual_level="household"),
+    "system": Role("国家系统", "国家系统导出", "国家系统导出", registered=True, usual_level="person",
+                   name_hints=("系统", "导出", "全国", "国办")),
+    "archive": Role("村级档案", "村级档案", "村级档案/台账", registered=True, usual_level="household",
+                    name_hints=("台账", "档案", "村级")),
+    "manual": Role("扶贫手册", "扶贫手册", "扶贫手册/明白卡", registered=True, usual_level="person",
+                   name_hints=("手册", "明白卡", "户内资料")),
+    "survey": Role("入户核查", "入户核查", "入户核查结果", registered=False, usual_level="household",
+                   name_hints=("核查", "调查", "入户", "实地")),
 }
 ROLES = tuple(ROLE_TABLE)
 ROLE_LABELS = {name: role.label for name, role in ROLE_TABLE.items()}
@@ -232,24 +257,8 @@ def source_fields(role: str, level: str) -> dict[str, Field]:
     return fields
 
 
-# How a township officer names each standard register attr (DESIGN §3 registers).
-REGISTER_ATTR_LABELS = {
-    "dibao_class": "保障类别", "monthly_amount": "月保障金额", "approved_date": "审批日期",
-    "support_mode": "供养方式", "disability_type": "残疾类别", "disability_level": "残疾等级",
-    "issued_date": "发证日期", "death_date": "死亡日期", "cancel_reason": "注销原因", "relation": "与户主关系",
-    "employer": "工作单位", "staff_type": "人员类别", "plate": "号牌号码", "vehicle_type": "车辆类型",
-    "registered_date": "登记日期", "address": "房屋坐落", "property_type": "房屋性质", "floor_area": "建筑面积",
-    "business_name": "名称", "business_type": "类型", "registered_capital": "注册资本(万元)",
-    "school": "学校名称", "student_status": "在校状态", "grade": "年级", "enrol_year": "参保年度",
-    "insurance_type": "险种类型", "insured_status": "参保状态", "housing_grade": "鉴定等级",
-    "assessed_date": "鉴定日期",
-}
-
-
 def register_fields(kind: str) -> dict[str, Field]:
-    attrs = {name: Field(name, REGISTER_ATTR_LABELS.get(name, name), vkind)
-             for name, vkind in REGISTER_ATTRS.get(kind, {}).items()}
-    return {**REGISTER_FIELDS, **attrs}
+    return {**REGISTER_FIELDS, **(REGISTER_TABLE[kind].attrs if kind in REGISTER_TABLE else {})}
 
 
 def field_kind(name: str) -> str:

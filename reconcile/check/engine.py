@@ -24,6 +24,7 @@ from ..schema import (
     FIELD_LABELS,
     HOUSEHOLD_FIELDS,
     PERSON_FIELDS,
+    REGISTER_ATTR_LABELS,
     REGISTER_KIND_LABELS,
     ROLE_LABELS,
     SURVEY_FIELDS,
@@ -246,6 +247,13 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat:
     return findings
 
 
+def _register_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """What a person reads for a register column (`register_attr_label`), for rules that show register rows."""
+    write_frame(con, "register_attr_label", pl.DataFrame(
+        {"attr": list(REGISTER_ATTR_LABELS), "label": list(REGISTER_ATTR_LABELS.values())},
+        schema={"attr": pl.String, "label": pl.String}))
+
+
 def _register_problem_labels(con: duckdb.DuckDBPyConnection) -> None:
     from ..normalize.problems import PROBLEMS
     from ..validate.engine import problem_text
@@ -263,6 +271,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     register_udfs(con)
     register_param_tables(con, config.params)
     _register_problem_labels(con)
+    _register_labels(con)
     flat = {**flatten(config.params), "year": config.year}
     ctx = build_context(con, config)
     write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views

@@ -17,6 +17,7 @@ from ..load.readers import FORMATS, read_table
 from ..plan import head_id_stand_in
 from ..schema import (
     REGISTER_KIND_LABELS,
+    REGISTER_TABLE,
     REGISTERS_BY_HEAD,
     ROLE_TABLE,
     ROLES,
@@ -70,25 +71,12 @@ def valid_role(role: str) -> bool:
         role.startswith(REGISTER) and role[len(REGISTER):] in REGISTER_KIND_LABELS)
 
 
-# File-name words → role. Registers first (their names are specific), then the four sources.
+# File-name words → role: the visit log, the registers (their names are specific), then the four sources
+# (schema.py holds the words).
 _NAME_HINTS: list[tuple[str, tuple[str, ...]]] = [
     (VISITS, ("走访", "遍访", "帮扶日志")),
-    (f"{REGISTER}death", ("死亡", "注销")),
-    (f"{REGISTER}hukou", ("户籍",)),
-    (f"{REGISTER}tekun", ("特困", "五保")),
-    (f"{REGISTER}dibao", ("低保",)),
-    (f"{REGISTER}disability", ("残疾", "残联")),
-    (f"{REGISTER}public_employee", ("财政供养", "公职", "供养人员")),
-    (f"{REGISTER}vehicle", ("车辆", "机动车")),
-    (f"{REGISTER}property", ("商品房", "房产", "不动产")),
-    (f"{REGISTER}business", ("工商", "市场主体", "营业执照")),
-    (f"{REGISTER}student", ("学籍", "学生")),
-    (f"{REGISTER}medical", ("医保", "参保", "医疗保险")),
-    (f"{REGISTER}housing", ("危房", "住建", "房屋鉴定")),
-    ("survey", ("核查", "调查", "入户", "实地")),
-    ("manual", ("手册", "明白卡", "户内资料")),
-    ("archive", ("台账", "档案", "村级")),
-    ("system", ("系统", "导出", "全国", "国办")),
+    *((f"{REGISTER}{kind}", register.name_hints) for kind, register in REGISTER_TABLE.items()),
+    *((role, ROLE_TABLE[role].name_hints) for role in reversed(ROLES)),
 ]
 
 
