@@ -15,14 +15,15 @@ from .xlsx import Sheet, write_workbook
 
 WORKBOOK_NAME = "核查报告.xlsx"
 SPLIT_DIR = "分乡镇"
-SHEET_BUILDERS = [notes_sheet, coverage_sheet, findings_sheet, township_sheet, village_sheet, table3_sheet, table4_sheet, link_sheet,
-                  input_sheet, rectification_sheet]
-SHEET_NAMES = ["说明", "核查范围", "问题台账", "按乡镇汇总", "按村汇总", "督查发现问题汇总表", "核查情况汇总", "匹配情况", "输入问题",
-               "整改情况"]
+# (sheet name, builder) in workbook order: a new sheet is one builder and one line here (and its golden file)
+SHEETS = (("说明", notes_sheet), ("核查范围", coverage_sheet), ("问题台账", findings_sheet), ("按乡镇汇总", township_sheet),
+          ("按村汇总", village_sheet), ("督查发现问题汇总表", table3_sheet), ("核查情况汇总", table4_sheet),
+          ("匹配情况", link_sheet), ("输入问题", input_sheet), ("整改情况", rectification_sheet))
+SHEET_NAMES = [name for name, _ in SHEETS]
 
 
 def build_sheets(data: ReportData) -> list[Sheet]:
-    return [build(data) for build in SHEET_BUILDERS]
+    return [build(data) for _, build in SHEETS]
 
 
 def write_report_workbook(data: ReportData, path: Path) -> Path:
