@@ -144,18 +144,18 @@ class RegisterKind:
     by_head: bool = False  # kept per household by the head's ID (住建 危房鉴定): its ID column is the head's
 
 
-# In the order a file name is tried against them (a specific name before a general one: 死亡注销 before 户籍).
+# In the order reports list them.
 REGISTER_TABLE = {
-    "death": RegisterKind("公安死亡注销", _fields(("death_date", "死亡日期", "date"), ("cancel_reason", "注销原因", "text")),
-                          ("死亡", "注销")),
-    "hukou": RegisterKind("公安户籍", _fields(("relation", "与户主关系", "code:relation_gbt4761")), ("户籍",)),
-    "tekun": RegisterKind("民政特困", _fields(("support_mode", "供养方式", "text"), ("approved_date", "审批日期", "date")),
-                          ("特困", "五保")),
     "dibao": RegisterKind("民政低保", _fields(("dibao_class", "保障类别", "text"), ("monthly_amount", "月保障金额", "money"),
                                           ("approved_date", "审批日期", "date")), ("低保",)),
+    "tekun": RegisterKind("民政特困", _fields(("support_mode", "供养方式", "text"), ("approved_date", "审批日期", "date")),
+                          ("特困", "五保")),
     "disability": RegisterKind("残联残疾人", _fields(("disability_type", "残疾类别", "text"),
                                               ("disability_level", "残疾等级", "code:disability_level"),
                                               ("issued_date", "发证日期", "date")), ("残疾", "残联")),
+    "death": RegisterKind("公安死亡注销", _fields(("death_date", "死亡日期", "date"), ("cancel_reason", "注销原因", "text")),
+                          ("死亡", "注销")),
+    "hukou": RegisterKind("公安户籍", _fields(("relation", "与户主关系", "code:relation_gbt4761")), ("户籍",)),
     "public_employee": RegisterKind("财政供养人员", _fields(("employer", "工作单位", "text"),
                                                      ("staff_type", "人员类别", "text")),
                                     ("财政供养", "公职", "供养人员")),
@@ -175,8 +175,10 @@ REGISTER_TABLE = {
                             by_head=True),
 }
 # The same facts as the rest of the code reads them
-REGISTER_KINDS = ("dibao", "tekun", "disability", "death", "hukou", "public_employee",
-                  "vehicle", "property", "business", "student", "medical", "housing")  # the order reports list them
+REGISTER_KINDS = tuple(REGISTER_TABLE)
+# A file name is tried against these kinds first (死亡注销 names the death register, not 户籍; 特困 before 低保),
+# then against the others in table order.
+REGISTER_NAME_ORDER = ("death", "hukou", "tekun", *(k for k in REGISTER_TABLE if k not in ("death", "hukou", "tekun")))
 REGISTERS_BY_HEAD = tuple(k for k in REGISTER_KINDS if REGISTER_TABLE[k].by_head)
 REGISTER_KIND_LABELS = {k: REGISTER_TABLE[k].label for k in REGISTER_KINDS}
 REGISTER_ATTRS: dict[str, dict[str, str]] = {k: {a: f.kind for a, f in REGISTER_TABLE[k].attrs.items()}

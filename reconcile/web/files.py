@@ -17,6 +17,7 @@ from ..load.readers import FORMATS, read_table
 from ..plan import head_id_stand_in
 from ..schema import (
     REGISTER_KIND_LABELS,
+    REGISTER_NAME_ORDER,
     REGISTER_TABLE,
     REGISTERS_BY_HEAD,
     ROLE_TABLE,
@@ -71,11 +72,11 @@ def valid_role(role: str) -> bool:
         role.startswith(REGISTER) and role[len(REGISTER):] in REGISTER_KIND_LABELS)
 
 
-# File-name words → role: the visit log, the registers (their names are specific), then the four sources
-# (schema.py holds the words).
+# File-name words → role: the visit log, the registers (their names are specific), then the four sources, the
+# most general last (schema.py holds the words).
 _NAME_HINTS: list[tuple[str, tuple[str, ...]]] = [
     (VISITS, ("走访", "遍访", "帮扶日志")),
-    *((f"{REGISTER}{kind}", register.name_hints) for kind, register in REGISTER_TABLE.items()),
+    *((f"{REGISTER}{kind}", REGISTER_TABLE[kind].name_hints) for kind in REGISTER_NAME_ORDER),
     *((role, ROLE_TABLE[role].name_hints) for role in reversed(ROLES)),
 ]
 
