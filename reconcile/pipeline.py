@@ -137,7 +137,11 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None):
 
 
 def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Every table of the in-memory run database into the DuckDB file `path`."""
+    """Every table of the in-memory run database into the DuckDB file `path` (the rules' long working tables as
+    views of what they are made of)."""
+    from .link.wide import long_tables_as_views
+
+    long_tables_as_views(con)
     con.execute(f"attach '{path.as_posix()}' as _saved")
     try:
         con.execute("copy from database memory to _saved")

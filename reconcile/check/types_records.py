@@ -30,6 +30,7 @@ from ..schema import (
     SURVEY_FIELDS,
     UNJUDGED_KINDS,
     field_kind,
+    household_fields,
 )
 from .long_views import LongView, build_view
 from .model import Rule, RuleContext, param_ref
@@ -37,15 +38,14 @@ from .model import quote_literal as _quote
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-UNION = "\n    union all\n    "
 
 
 
 def _empty(fld: str) -> str:
-    """SQL true when the cell was blank (the raw text where the normaliser keeps one)."""
+    """SQL true when the record's cell was blank (the raw text where the normaliser keeps one)."""
     if field_kind(fld) in UNJUDGED_KINDS:  # kept as trimmed text: empty is null
-        return f'h."{fld}" is null'
-    return f'(h."{fld}" is null and nullif(trim(h."{fld}_raw"), \'\') is null)'
+        return f'"{fld}" is null'
+    return f'("{fld}" is null and nullif(trim("{fld}_raw"), \'\') is null)'
 
 
 class RequiredType:
@@ -89,7 +89,7 @@ class RequiredType:
             if word not in HOUSEHOLD_FIELDS and word not in SURVEY_FIELDS:
                 return word
             words.append(word)
-            return f'coalesce(h."{word}", v."{word}")'
+            return f'coalesce("{word}", "first_{word}")'
 
         # only outside quoted literals
         parts = re.split(r"('(?:[^']|'')*')", text)
@@ -99,7 +99,7 @@ class RequiredType:
         return build_view(self.long_view(rule), ctx)
 
     def long_view(self, rule: Rule) -> LongView:
-        """One query over `hh_source` for every config: each record of a judged role, each field its file has a
+        """One query for every config: each record of a judged role, each field its file has a
         column for (not one taken from the member rows: the head's own ID when there is no 户主证件号码
         column is not a cell a clerk left blank) and its role's list requires, left empty."""
         param = rule.spec["param"]
@@ -113,12 +113,13 @@ class RequiredType:
             read += [w for w in words if w not in read]
             known = " and ".join(f"{_quote(w)} in (select field from source_field)" for w in dict.fromkeys(words))
             conditions[fld] = f" and {known or 'true'} and not coalesce({sql}, false)"
-        checks = ",\n             ".join(
-            f"{{'field': {_quote(fld)}, 'label': {_quote(spec.label)}, 'ord': {order}, "
-            f"'empty': {_empty(fld)}{conditions.get(fld, '')}}}"
-            for order, (fld, spec) in enumerate(fields.items()))
-        required = "case h.role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}" for r in roles) + " end"
-        firsts = ", ".join(f'arg_min("{w}", ord) filter (where "{w}" is not null) as "{w}"' for w in read)
+        # the fields a judged role's records have; their emptiness is worked out only for the few a list requires
+        fields = {f: spec for r in roles for f, spec in household_fields(r).items()}
+        listed = ", ".join(f"{{'field': {_quote(fld)}, 'label': {_quote(spec.label)}, 'ord': {order}}}"
+                           for order, (fld, spec) in enumerate(fields.items()))
+        empty = " ".join(f"when {_quote(fld)} then {_empty(fld)}{conditions.get(fld, '')}" for fld in fields)
+        required = "case i.role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}" for r in roles) + " end"
+        firsts = ", ".join(f'arg_min("{w}", ord) filter (where "{w}" is not null) as "first_{w}"' for w in read)
         first_values = (f"select cluster_id, {firsts} from hh_source group by cluster_id" if read
                         else "select distinct cluster_id from hh_source")
         query = f"""
@@ -128,13 +129,20 @@ with carried as (  -- the columns each file has, not taken from member rows
 first_values as (  -- what the most trusted source that records it says, for the not-applicable conditions
     {first_values}
 ),
+asked as (  -- each record of a judged role × each field its list requires and its file has (src_household
+            -- keeps each cell's raw text: an empty cell is not a bad one)
+    select h.*, l.cluster_id, i.label as source_label, i.role as judged_role, {required} as required,
+           v.* exclude (cluster_id),
+           unnest(list_filter([{listed}],
+                              lambda c: list_contains({required}, c.field) and list_contains(f.fields, c.field))) as c
+    from hh_link l join src_household h on h.source = l.source and h.rec_key = l.rec_key
+    join source_info i on i.source = h.source join carried f on f.source = h.source
+    join first_values v on v.cluster_id = l.cluster_id
+    where l.is_primary and i.role in ({", ".join(_quote(r) for r in roles)})
+),
 empty as (
-    select h.cluster_id, h.source, h.label as source_label, h.role, {required} as required,
-           unnest(list_filter([
-             {checks}
-           ], lambda c: c.empty and list_contains({required}, c.field) and list_contains(f.fields, c.field))) as c
-    from hh_source h join carried f using (source) join first_values v using (cluster_id)
-    where h.present and h.role in ({", ".join(_quote(r) for r in roles)})
+    select cluster_id, source, source_label, judged_role as role, required, c from asked
+    where case c.field {empty} end
 )
 select cluster_id, source as sources, source as key, any_value(source_label) as source_label,
        string_agg(c.label, '、' order by c.ord) as fields, count(*) as missing,

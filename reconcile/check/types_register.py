@@ -169,13 +169,7 @@ listed_in as (
     select cluster_id, id_number, string_agg(label, '、' order by ord) as listed_in
     from (select distinct cluster_id, id_number, label, ord from listed) group by cluster_id, id_number
 ),
-hh as (  -- the registered households, their status as the most trusted source that records it says
-    select cluster_id, arg_min(status, ord) filter (where status is not null) as status,
-           arg_min(exit_year, ord) filter (where exit_year is not null) as exit_year,
-           arg_min(risk_status, ord) filter (where risk_status is not null) as risk_status
-    from hh_source where registered
-    group by cluster_id having bool_or(present)
-),
+hh as (select * from hh_registered),
 hits as (
     select r.register, r.kind, r.file, r.row, r.id_number, r.name as reg_name,
            $year - year(r.id_number_birth) as age

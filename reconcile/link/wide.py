@@ -7,7 +7,8 @@
   (`present`) and every field of that record under its own name (persons also with the name and ID number the
   person is shown by, `person_name` / `person_id`) — so a rule compares sources with
   `group by cluster_id` instead of a loop over sources. `source_info` lists the sources (plan-excluded files
-  left out), one fact read by both.
+  left out), one fact read by both; `hh_registered` is each registered household's status as the most trusted
+  registered source records it.
 """
 
 from __future__ import annotations
@@ -92,20 +93,51 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
          for i, s in enumerate(used)],
         schema={"source": pl.String, "role": pl.String, "label": pl.String, "ord": pl.Int64, "level": pl.String,
                 "registered": pl.Boolean}))
-    con.execute("""
-        create or replace table hh_source as
+    for name, query in _long_view_sql(con).items():
+        con.execute(f"create or replace table {name} as {query}")
+
+
+def long_tables_as_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The long tables replaced by views of the same query before the run database is saved: the rules' working
+    copies cost seconds to write out, and the saved database has every table they are made of."""
+    for name, query in _long_view_sql(con).items():
+        con.execute(f"drop table if exists {name}")
+        con.execute(f"create or replace view {name} as {query}")
+
+
+def _record_columns(con: duckdb.DuckDBPyConnection, table: str, fields: list[str]) -> str:
+    """The record's columns the views carry (the same as the wide views'), quoted: the table's own names."""
+    present = set(_columns(con, table))
+    return ", ".join(f't."{c}"' for c in ["rec_key", *fields] if c in present)
+
+
+def _long_view_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    hh = _record_columns(con, "src_household", [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS, *HOUSEHOLD_EXTRA])
+    person = _record_columns(con, "src_person", [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"])
+    return {
+        "hh_source": f"""
         select k.cluster_id, i.source, i.role, i.label, i.ord, i.level, i.registered, r.rec_key is not null as present,
                r.* exclude (cluster_id, source)
         from (select distinct cluster_id from hh_link) k cross join source_info i
-        left join (select l.cluster_id, t.* from hh_link l join src_household t
+        left join (select l.cluster_id, t.source, {hh} from hh_link l join src_household t
                    on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
-          on r.cluster_id = k.cluster_id and r.source = i.source""")
-    con.execute("""
-        create or replace table person_source as
+          on r.cluster_id = k.cluster_id and r.source = i.source""",
+        # the registered households with what the most trusted registered source that records it says: read by
+        # several rules (register_hit, AS-NO-MEASURE), so worked out once
+        "hh_registered": """
+        select cluster_id,
+               arg_min(status, ord) filter (where status is not null) as status,
+               arg_min(exit_year, ord) filter (where exit_year is not null) as exit_year,
+               arg_min(risk_status, ord) filter (where risk_status is not null) as risk_status,
+               arg_min(monitor_type, ord) filter (where monitor_type is not null) as monitor_type
+        from hh_source where registered
+        group by cluster_id having bool_or(present)""",
+        "person_source": f"""
         select k.person_cluster_id, k.cluster_id, k.person_name, k.person_id, i.source, i.role, i.label, i.ord,
                i.registered, r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
         from (select person_cluster_id, cluster_id, person_name, person_id from person_wide) k
         cross join (select * from source_info where level = 'person') i
-        left join (select l.person_cluster_id, t.* from person_link l join src_person t
+        left join (select l.person_cluster_id, t.source, {person} from person_link l join src_person t
                    on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
-          on r.person_cluster_id = k.person_cluster_id and r.source = i.source""")
+          on r.person_cluster_id = k.person_cluster_id and r.source = i.source""",
+    }
