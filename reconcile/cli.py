@@ -412,9 +412,9 @@ def rules_list() -> None:
 @rules_app.command("explain")
 def rules_explain(
     rule_id: Annotated[str, typer.Argument(help="规则编号,例如 FC-HH-SIZE")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="按此配置的来源展开 SQL")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="同时查找此配置加入的规则包,并显示它的参数值")] = None,
 ) -> None:
-    """显示一条规则的定义、参数和它运行的 SQL。"""
+    """显示一条规则的定义、比对的来源、参数和它运行的 SQL(与配置无关:运行时只按本次的来源缩小范围)。"""
     from .check.catalogue import explain_rule
 
     try:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 class Field:
     name: str
     label: str
-    kind: str
+    value_kind: str  # how its cells are read and judged: id, date, money, code:<list>, ident, text …
 
 
 def _fields(*rows: tuple[str, str, str]) -> dict[str, Field]:
-    return {name: Field(name, label, kind) for name, label, kind in rows}
+    return {name: Field(name, label, value_kind) for name, label, value_kind in rows}
 
 
 # Fields shared by household records of every role.
@@ -181,7 +181,7 @@ REGISTER_KINDS = tuple(REGISTER_TABLE)
 REGISTER_NAME_ORDER = ("death", "hukou", "tekun", *(k for k in REGISTER_TABLE if k not in ("death", "hukou", "tekun")))
 REGISTERS_BY_HEAD = tuple(k for k in REGISTER_KINDS if REGISTER_TABLE[k].by_head)
 REGISTER_KIND_LABELS = {k: REGISTER_TABLE[k].label for k in REGISTER_KINDS}
-REGISTER_ATTRS: dict[str, dict[str, str]] = {k: {a: f.kind for a, f in REGISTER_TABLE[k].attrs.items()}
+REGISTER_ATTRS: dict[str, dict[str, str]] = {k: {a: f.value_kind for a, f in REGISTER_TABLE[k].attrs.items()}
                                              for k in REGISTER_KINDS}
 # How a township officer names each standard register attr (DESIGN §3 registers).
 REGISTER_ATTR_LABELS = {a: f.label for k in REGISTER_KINDS for a, f in REGISTER_TABLE[k].attrs.items()}
@@ -266,7 +266,7 @@ def register_fields(kind: str) -> dict[str, Field]:
 def field_kind(name: str) -> str:
     for table in (PERSON_FIELDS, HOUSEHOLD_FIELDS, SURVEY_FIELDS, VISIT_FIELDS):
         if name in table:
-            return table[name].kind
+            return table[name].value_kind
     for attrs in REGISTER_ATTRS.values():
         if name in attrs:
             return attrs[name]
@@ -277,5 +277,5 @@ def field_kind(name: str) -> str:
 # Excel number cells would have lost digits.
 KEY_FIELDS = frozenset(name for table in (HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS, REGISTER_FIELDS,
                                           VISIT_FIELDS)
-                       for name, f in table.items() if f.kind == "ident")
+                       for name, f in table.items() if f.value_kind == "ident")
 UNJUDGED_KINDS = ("text", "ident")  # value kinds whose cells are only kept, never checked

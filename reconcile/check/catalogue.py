@@ -70,8 +70,9 @@ def _example_context(config: Config | None) -> tuple[RuleContext, dict]:
 
 
 def explain_rule(rule_id: str, config_path: Path | Config | None, console: Console) -> None:
-    """Print a rule's definition, parameters and SQL; with a config, its sources expand the SQL and the
-    packs its `rules: {extra: …}` names are searched too."""
+    """Print a rule's definition, the sources it compares, parameters and SQL (the same for every config: a run
+    only narrows the long views to the rule's sources); with a config, the packs its `rules: {extra: …}` names
+    are searched too and its parameter values shown."""
     config = _config(config_path)
     rules = {r.id: r for r in load_rules(extra=config.rule_files if config else ())}
     if rule_id not in rules:

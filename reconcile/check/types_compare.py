@@ -50,7 +50,7 @@ class CompareType:
         fld = rule.spec["field"]
         person = rule.spec.get("level") == "person"
         table, key = ("person_source", "person_cluster_id") if person else ("hh_source", "cluster_id")
-        kind = field_kind(fld) if (person or fld not in PERSON_FIELDS) else PERSON_FIELDS[fld].kind
+        kind = field_kind(fld) if (person or fld not in PERSON_FIELDS) else PERSON_FIELDS[fld].value_kind
         col = f'"{fld}"'  # a schema field (validated), quoted
         cond = f"{col} is not null"
         if rule.spec.get("valid_only") and kind == "id":

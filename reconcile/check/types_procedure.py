@@ -48,7 +48,7 @@ class ProcedureOrderType:
             problems.append("procedure_order 规则需要 `steps`(至少两个按顺序排列的日期字段)")
         fields = [f for f, _ in steps]
         for fld in fields:
-            if fld not in HOUSEHOLD_FIELDS or HOUSEHOLD_FIELDS[fld].kind != "date":
+            if fld not in HOUSEHOLD_FIELDS or HOUSEHOLD_FIELDS[fld].value_kind != "date":
                 problems.append(f"steps 中的 `{fld}` 不是户记录的日期字段")
         min_days = spec.get("min_days") or {}
         if not isinstance(min_days, dict):
@@ -65,7 +65,7 @@ class ProcedureOrderType:
             if key in spec and spec[key] not in HOUSEHOLD_FIELDS:
                 problems.append(f"{key} 的 `{spec[key]}` 不是户记录的字段")
         if "within_year_of" in spec and HOUSEHOLD_FIELDS.get(spec["within_year_of"]) and \
-                HOUSEHOLD_FIELDS[spec["within_year_of"]].kind != "year":
+                HOUSEHOLD_FIELDS[spec["within_year_of"]].value_kind != "year":
             problems.append("within_year_of 应为年度字段(如 exit_year)")
         return problems
 

@@ -58,7 +58,7 @@ def _id_like_headers(spec: FileSpec, fields: dict[str, Field]) -> list[str]:
 
     The reader compares them after `normalize_header`, so "身份证号码" also covers "公民身份号码" and a
     `columns:` key written with full-width brackets covers the half-width header."""
-    sensitive = {name for name, f in fields.items() if f.kind == "id"} | TEXT_SENSITIVE_FIELDS
+    sensitive = {name for name, f in fields.items() if f.value_kind == "id"} | TEXT_SENSITIVE_FIELDS
     headers = [raw for raw, target in spec.columns.items() if target in sensitive]
     if spec.profile == "auto":
         headers += [f.label for name, f in fields.items() if name in sensitive]
@@ -101,7 +101,7 @@ def _read(spec: FileSpec, fields: dict[str, Field], table_kind: str, section: st
     """Read one file; the run plan's mapping is used when the file still has the headers the plan saw."""
     sensitive = _id_like_headers(spec, fields)
     if planned is not None:
-        id_like = {name for name, f in fields.items() if f.kind == "id"} | TEXT_SENSITIVE_FIELDS
+        id_like = {name for name, f in fields.items() if f.value_kind == "id"} | TEXT_SENSITIVE_FIELDS
         sensitive = [raw for raw, target in planned.mapping.items() if target in id_like] or sensitive
     table = read_table(
         spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows, skip_rows=spec.skip_rows,

@@ -80,7 +80,7 @@ def _empty_values(kind: str) -> pl.Series:
 def _kinds(*tables) -> dict[str, str]:
     kinds: dict[str, str] = {}
     for table in tables:
-        kinds.update({name: f.kind for name, f in table.items()})
+        kinds.update({name: f.value_kind for name, f in table.items()})
     return kinds
 
 

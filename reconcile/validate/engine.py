@@ -35,8 +35,8 @@ EXTRA_PROBLEMS = {
 TABLE_KINDS: dict[str, dict[str, str]] = {
     "household": HOUSEHOLD_KINDS,
     "person": PERSON_KINDS,
-    "register": {k: f.kind for k, f in REGISTER_FIELDS.items()},
-    "visit": {k: f.kind for k, f in VISIT_FIELDS.items()},
+    "register": {k: f.value_kind for k, f in REGISTER_FIELDS.items()},
+    "visit": {k: f.value_kind for k, f in VISIT_FIELDS.items()},
 }
 ID_FIELDS = frozenset(f for kinds in TABLE_KINDS.values() for f, k in kinds.items() if k == "id")
 

@@ -33,7 +33,7 @@ def test_normalize_value_dispatch(kind, raw, expected):
 
 
 def _all_schema_kinds() -> set[str]:
-    kinds = {f.kind for table in (HOUSEHOLD_FIELDS, SURVEY_FIELDS, PERSON_FIELDS, VISIT_FIELDS) for f in table.values()}
+    kinds = {f.value_kind for table in (HOUSEHOLD_FIELDS, SURVEY_FIELDS, PERSON_FIELDS, VISIT_FIELDS) for f in table.values()}
     return kinds | {kind for attrs in REGISTER_ATTRS.values() for kind in attrs.values()}
 
 

@@ -22,7 +22,7 @@ def test_register_facts_come_from_the_register_table():
     assert REGISTERS_BY_HEAD == ("housing",)
     for kind, register in REGISTER_TABLE.items():
         assert REGISTER_KIND_LABELS[kind] == register.label
-        assert REGISTER_ATTRS[kind] == {a: f.kind for a, f in register.attrs.items()}
+        assert REGISTER_ATTRS[kind] == {a: f.value_kind for a, f in register.attrs.items()}
         assert all(REGISTER_ATTR_LABELS[a] == f.label for a, f in register.attrs.items())
         assert set(register.attrs) <= set(register_fields(kind))
 
