@@ -13,6 +13,7 @@ from rich.table import Table
 from ..config import Config, load_config, load_params
 from ..errors import ReconcileError, did_you_mean
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
+from .long_views import scope_text
 from .model import RuleContext, example_context
 from .packs import kinds, load_rules
 from .params import PARAM_REF, flatten
@@ -24,20 +25,6 @@ def _needs(rule) -> str:
     if rule.type == "compare":
         needs.append("≥2 个含 " + rule.spec["field"] + " 的来源(" + "/".join(rule.spec["sources"]) + ")")
     return ", ".join(needs) or "-"
-
-
-def _scope_text(scope: dict) -> str:
-    """Which sources a rule over the long views compares, as a person reads it (check/long_views.py)."""
-    from ..schema import FIELD_LABELS, ROLE_LABELS
-
-    parts = ["有成员名单的来源" if scope.get("level") == "person" else "本次使用的全部来源"]
-    if scope.get("roles"):
-        parts.append("角色为" + "、".join(ROLE_LABELS.get(r, r) for r in scope["roles"]))
-    if scope.get("fields"):
-        parts.append("须有列" + "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in scope["fields"]))
-    if scope.get("any_fields"):
-        parts.append("至少有列" + "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in scope["any_fields"]) + "之一")
-    return ";".join(parts)
 
 
 def print_catalogue(console: Console, extra: Sequence[Path] = ()) -> None:
@@ -91,7 +78,7 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
     view = long_view_of(rule)  # a query over the long views is the same for every config: print it as written
     sql = view.query if view else RULE_TYPES[rule.type].build(rule, ctx)
     if view:
-        console.print(f"比对的来源: {_scope_text(view.scope)}")
+        console.print(f"比对的来源: {scope_text(view.scope)}")
     flat = {**flatten(params), "year": ctx.year}
     used = dict.fromkeys(PARAM_REF.findall(sql))
     tables = sorted({t for t in ("param_exit_line", "param_monitoring_line", "param_cause_measures") if t in sql})

@@ -30,7 +30,7 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
-from .long_views import RULE_SOURCES, scoped_sources
+from .long_views import RULE_SOURCES, restricts, scoped_sources, unmet_scope
 from .model import Rule, RuleContext
 from .packs import kinds, select_rules
 from .params import bind, flatten, register_param_tables
@@ -285,6 +285,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     findings: list[dict] = []
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
+        view = long_view_of(rule)
+        if not missing and view and restricts(view.scope) and not scoped_sources(view.scope, ctx):
+            missing.append(unmet_scope(view.scope, ctx))
         if missing:
             reason = ";".join(dict.fromkeys(need_text(m, ctx.labels, ctx.left_out) for m in missing))
             result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))

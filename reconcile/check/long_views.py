@@ -153,3 +153,46 @@ def first_reads(spec: dict) -> set[str]:
     """The fields a rule reads from the most trusted source that has them (`reads: {first: [...]}`)."""
     reads = spec.get("reads")
     return set(reads.get("first") or []) if isinstance(reads, dict) else set()
+
+
+def restricts(scope: dict) -> bool:
+    """Whether the scope leaves some sources out (a rule with none of its sources in a run cannot run)."""
+    return any(scope.get(k) for k in ("level", "roles", "fields", "any_fields"))
+
+
+def scope_text(scope: dict) -> str:
+    """Which sources a rule compares, as a person reads it."""
+    from ..schema import FIELD_LABELS, ROLE_LABELS
+
+    parts = ["有成员名单的来源" if scope.get("level") == "person" else "本次使用的全部来源"]
+    if scope.get("roles"):
+        parts.append("角色为" + "、".join(ROLE_LABELS.get(r, r) for r in scope["roles"]))
+    if scope.get("fields"):
+        parts.append("须有列" + "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in scope["fields"]))
+    if scope.get("any_fields"):
+        parts.append("至少有列" + "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in scope["any_fields"]) + "之一")
+    return ";".join(parts)
+
+
+def unmet_scope(scope: dict, ctx: RuleContext) -> str:
+    """Why no source of this run is one the rule compares, naming the files and the columns they lack."""
+    from ..schema import FIELD_LABELS, ROLE_LABELS
+
+    def named(fields: list[str]) -> str:
+        return "、".join(f"「{FIELD_LABELS.get(f, f)}」" for f in fields)
+
+    candidates = [s for s in ctx.sources if in_scope(scope, ctx.roles[s], ctx.levels[s])]
+    if not candidates:
+        roles = "或".join(f"「{ROLE_LABELS.get(r, r)}」" for r in scope.get("roles") or []) or "有成员名单的"
+        return f"需要{roles}文件" + ("(有成员名单)" if scope.get("level") == "person" and scope.get("roles") else "") \
+            + ",本次没有"
+    lacks = []
+    for s in candidates:
+        columns = ctx.coverage.get(s, set())
+        missing = [f for f in scope.get("fields") or [] if f not in columns]
+        any_of = scope.get("any_fields") or []
+        parts = [named(missing)] if missing else []
+        if any_of and not any(f in columns for f in any_of):
+            parts.append(named(any_of) + "中任一")
+        lacks.append(f"{ctx.label(s)}没有" + "和".join(parts) + "列")
+    return "本次的文件缺少该规则所需的列:" + ";".join(lacks)

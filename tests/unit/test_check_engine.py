@@ -61,6 +61,10 @@ def test_a_rule_that_reaches_a_household_twice_reports_it_once_and_a_rule_withou
                                   "union all select cluster_id, 'system', '{}' from hh_wide"},
         {"id": "T-SURVEY", "type": "sql", "kind": "record_incomplete", "title": "要入户核查", "needs": ["survey"],
          "message": "m", "advice": "a", "sql": "select cluster_id, 'survey' as sources, '{}' as evidence from hh_wide"},
+        # a rule over the long tables whose scope holds none of this run's sources: skipped, not "ran, 0 found"
+        {"id": "T-NOTES", "type": "sql", "kind": "record_incomplete", "title": "台账备注", "message": "m",
+         "advice": "a", "roles": ["archive", "manual"], "fields": ["note"],
+         "sql": "select cluster_id, source as sources, '{}' as evidence from hh_source where note is not null"},
     ]}
     result = run(_county(tmp_path, pack))
     runs = {r["rule_id"]: r for r in result.rule_runs.to_dicts()}
@@ -70,6 +74,8 @@ def test_a_rule_that_reaches_a_household_twice_reports_it_once_and_a_rule_withou
     assert twice["finding_id"].n_unique() == 2
     assert runs["T-SURVEY"]["status"] == "skipped" and "入户核查" in runs["T-SURVEY"]["reason"]
     assert result.findings.filter(result.findings["rule_id"] == "T-SURVEY").height == 0
+    notes = runs["T-NOTES"]
+    assert notes["status"] == "skipped" and notes["reason"] == "需要「村级档案」或「扶贫手册」文件,本次没有"
     # the run plan says the same before any row is read
     assert result.plan is not None and result.plan.rule("T-SURVEY").status == "skipped"
 
