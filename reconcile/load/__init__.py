@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..schema import (
     EXTRA_PREFIX,
     HOUSEHOLD_FIELDS,
+    KEY_FIELDS,
     PERSON_FIELDS,
     REGISTER_ATTRS,
     REGISTER_FIELDS,
@@ -41,7 +42,12 @@ PERSON_COLUMNS = list({**PERSON_FIELDS, **HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
 REGISTER_COLUMNS = list(REGISTER_FIELDS)
 VISIT_COLUMNS = list(VISIT_FIELDS)
 META_COLUMNS = ["source", "role", "level", "file", "sheet", "row", "rec_key"]
-TEXT_SENSITIVE_FIELDS = {"hh_code", "rec_id", "hukou_no"}  # identifiers an Excel number cell would corrupt
+
+
+def _text_sensitive(fields: dict[str, Field]) -> set[str]:
+    """Fields an Excel number cell would corrupt: ID numbers, and the identifiers kept as text (schema KEY_FIELDS,
+    also where a file may carry one only as an extra column)."""
+    return {name for name, f in fields.items() if f.value_kind == "id"} | KEY_FIELDS
 
 
 @dataclass
@@ -58,7 +64,7 @@ def _id_like_headers(spec: FileSpec, fields: dict[str, Field]) -> list[str]:
 
     The reader compares them after `normalize_header`, so "身份证号码" also covers "公民身份号码" and a
     `columns:` key written with full-width brackets covers the half-width header."""
-    sensitive = {name for name, f in fields.items() if f.value_kind == "id"} | TEXT_SENSITIVE_FIELDS
+    sensitive = _text_sensitive(fields)
     headers = [raw for raw, target in spec.columns.items() if target in sensitive]
     if spec.profile == "auto":
         headers += [f.label for name, f in fields.items() if name in sensitive]
@@ -101,7 +107,7 @@ def _read(spec: FileSpec, fields: dict[str, Field], table_kind: str, section: st
     """Read one file; the run plan's mapping is used when the file still has the headers the plan saw."""
     sensitive = _id_like_headers(spec, fields)
     if planned is not None:
-        id_like = {name for name, f in fields.items() if f.value_kind == "id"} | TEXT_SENSITIVE_FIELDS
+        id_like = _text_sensitive(fields)
         sensitive = [raw for raw, target in planned.mapping.items() if target in id_like] or sensitive
     table = read_table(
         spec.path, fmt=spec.format, sheet=spec.sheet, header_rows=spec.header_rows, skip_rows=spec.skip_rows,
