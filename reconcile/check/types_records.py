@@ -33,11 +33,10 @@ from ..schema import (
     household_fields,
 )
 from .long_views import LongView, build_view
-from .model import Rule, RuleContext, param_ref
+from .model import PARAM_NAME, Rule, RuleContext, param_ref
 from .model import quote_literal as _quote
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 
