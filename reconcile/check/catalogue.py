@@ -68,7 +68,7 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
     kind = kinds()[rule.kind]
     console.print(f"[bold]{rule.id}[/] {rule.title}  ({rule.pack}, 类型 {rule.type})")
     console.print(f"问题类型: {rule.kind} {kind.title} — {kind.category};严重程度 {rule.severity}")
-    console.print(f"说明: {kind.meaning}")
+    console.print(f"说明: {rule.description or kind.meaning}")
     console.print(f"所需来源: {_needs(rule)}")
     console.print(f"消息模板: {rule.message}")
     console.print(f"整改建议: {rule.advice}")

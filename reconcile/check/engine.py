@@ -32,7 +32,7 @@ from ..schema import (
 from ..schema import source_labels as schema_source_labels
 from .long_views import RULE_SOURCES, restricts, scoped_sources, unmet_scope
 from .model import Rule, RuleContext
-from .packs import kinds, select_rules
+from .packs import SEVERITIES, kinds, select_rules
 from .params import bind, flatten, register_param_tables
 from .types import RULE_TYPES, long_view_of
 from .udf import register_udfs
@@ -237,7 +237,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat:
         for col in (*ENTITY_COLUMNS, "person_name", "person_id"):
             row[col] = row.pop(f"_e_{col}")
         finding = {
-            "rule_id": rule.id, "kind": rule.kind, "category": kind.category, "severity": rule.severity,
+            "rule_id": rule.id, "kind": rule.kind, "category": kind.category, "severity": _severity(rule, row),
             **{c: row.get(c) for c in (*ENTITY_COLUMNS, "person_name", "person_id", "cluster_id")},
             "sources": row.get("sources") or "", "evidence": row.get("evidence") or "{}",
             "message": render(rule.message, row), "advice": render(rule.advice, row), "status": "new",
@@ -247,8 +247,26 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: RuleContext, flat:
     return findings
 
 
+class GradeError(ValueError):
+    """A rule's query graded a finding with a severity that is not one of SEVERITIES."""
+
+
+def _severity(rule: Rule, row: dict) -> str:
+    """The rule's severity, or the one its query graded the finding with (a `severity` column: 漏评 by marks)."""
+    graded = row.get("severity")
+    if graded is None:
+        return rule.severity
+    if graded not in SEVERITIES:
+        raise GradeError(f"规则 {rule.id} 的查询给出的严重程度 {graded!r} 不是 high / medium / low")
+    return str(graded)
+
+
 def _register_labels(con: duckdb.DuckDBPyConnection) -> None:
-    """What a person reads for a register column (`register_attr_label`), for rules that show register rows."""
+    """What a person reads for a register kind (`register_kind_label`) and column (`register_attr_label`), for
+    rules that show register rows."""
+    write_frame(con, "register_kind_label", pl.DataFrame(
+        {"kind": list(REGISTER_KIND_LABELS), "label": list(REGISTER_KIND_LABELS.values())},
+        schema={"kind": pl.String, "label": pl.String}))
     write_frame(con, "register_attr_label", pl.DataFrame(
         {"attr": list(REGISTER_ATTR_LABELS), "label": list(REGISTER_ATTR_LABELS.values())},
         schema={"attr": pl.String, "label": pl.String}))
@@ -306,6 +324,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
             continue
         except duckdb.Error as exc:
             result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 无法运行: {exc}"))
+            continue
+        except GradeError as exc:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", str(exc)))
             continue
         seen = set()
         for f in found:  # one finding per fingerprint: a rule that reaches an entity twice says it once

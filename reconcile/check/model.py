@@ -46,6 +46,7 @@ class Rule:
     spec: dict[str, Any] = field(default_factory=dict)  # the type's own parameters
     source_file: str = ""
     scope: str = "county"
+    description: str = ""  # what the rule really compares, for `rules explain` (Chinese)
 
 
 @dataclass

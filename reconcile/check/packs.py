@@ -107,6 +107,7 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
                 severity=severity, needs=list(raw.get("needs") or []), message=str(raw.get("message", "")),
                 advice=str(raw.get("advice", "")),
                 spec={k: v for k, v in raw.items() if k in type_keys}, source_file=path.name, scope=str(scope),
+                description=" ".join(str(raw.get("description", "")).split()),
             )
             problems += [f"{where}: {p}" for p in RULE_TYPES[rule_type].validate(rule)]
             rules.append(rule)

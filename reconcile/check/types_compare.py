@@ -11,8 +11,10 @@ def _display(column: str, kind: str) -> str:
     """SQL that renders a value the way a township officer writes it."""
     if kind == "money":
         return f"printf('%.2f', {column})"
-    if kind in ("date", "yearmonth"):
+    if kind == "date":
         return f"strftime({column}, '%Y-%m-%d')"
+    if kind == "yearmonth":  # a month: the normaliser's first day is not something the source said
+        return f"strftime({column}, '%Y-%m')"
     if kind == "bool":
         return f"case when {column} then '是' else '否' end"
     if kind.startswith("codes:"):

@@ -11,13 +11,16 @@ Parameters (YAML, beside the common rule keys):
 - `not_applicable` (optional): `{field: condition}`; the field is not missing where the SQL condition
   holds. Bare household field names in the condition read the household's value: this source's
   first, then the other sources' in order of trust (`status is distinct from '已脱贫'`).
+- `level` (optional): `household` (default: the record's household fields) or `person` (each member row's
+  person fields: 与户主关系, 出生日期, 性别, 证件号码 …); a person rule gives one finding per household and
+  source, naming each member and the fields left empty.
 
 A field counts as empty when the cell was blank: a value the normaliser could not read (an unknown
 code, a mangled ID) is an input issue or another finding, not an empty field. A field the source
 carries nowhere (no such column) is not judged household by household.
 
-Columns a message may use: `source_label`, `fields` (labels of the empty fields, 、-separated),
-`missing` (how many).
+Columns a message may use: `source_label`, `fields` (labels of the empty fields, 、-separated; for a
+person rule each member with theirs: 李芳(与户主关系、出生日期);第5行(姓名)), `missing` (how many).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 
 from ..schema import (
     HOUSEHOLD_FIELDS,
+    PERSON_FIELDS,
     ROLE_LABELS,
     SURVEY_FIELDS,
     UNJUDGED_KINDS,
@@ -50,7 +54,7 @@ def _empty(fld: str) -> str:
 class RequiredType:
     """A field listed as required for the record's role is empty."""
 
-    keys = {"param", "roles", "not_applicable"}
+    keys = {"param", "roles", "not_applicable", "level"}
 
     def validate(self, rule: Rule) -> list[str]:
         problems = []
@@ -60,7 +64,12 @@ class RequiredType:
         roles = rule.spec.get("roles")
         if not roles or not isinstance(roles, list):
             problems.append("required 规则需要 `roles`(如 [manual, archive])")
+        level = rule.spec.get("level", "household")
+        if level not in ("household", "person"):
+            problems.append("required 规则的 `level` 应为 household 或 person")
         na = rule.spec.get("not_applicable") or {}
+        if level == "person" and na:
+            problems.append("person 级的 required 规则不支持 not_applicable")
         if not isinstance(na, dict):
             problems.append("not_applicable 应为 字段: 条件 的映射")
         else:
@@ -98,6 +107,56 @@ class RequiredType:
         return build_view(self.long_view(rule), ctx)
 
     def long_view(self, rule: Rule) -> LongView:
+        if rule.spec.get("level") == "person":
+            return self._person_view(rule)
+        return self._household_view(rule)
+
+    def _person_view(self, rule: Rule) -> LongView:
+        """Each member row of a judged role's records, each person field its file has a column for and its
+        role's list requires, left empty; one finding per household and source naming each member."""
+        param = rule.spec["param"]
+        roles = list(rule.spec["roles"])
+        fields = {f: spec for f, spec in PERSON_FIELDS.items() if f not in ("hh_code", "rec_id")}
+        listed = ", ".join(f"{{'field': {_quote(fld)}, 'label': {_quote(spec.label)}, 'ord': {order}}}"
+                           for order, (fld, spec) in enumerate(fields.items()))
+        empty = " ".join(f"when {_quote(fld)} then {_empty(fld)}" for fld in fields)
+        required = "case i.role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}" for r in roles) + " end"
+        query = f"""
+with carried as (  -- the columns each file has
+    select source, list(field) as fields from source_field where not derived group by source
+),
+asked as (  -- each member row of a judged role × each field its list requires and its file has
+    select p.*, w.cluster_id, i.label as source_label, i.role as judged_role, {required} as required,
+           unnest(list_filter([{listed}],
+                              lambda c: list_contains({required}, c.field) and list_contains(f.fields, c.field))) as c
+    from person_link l join src_person p on p.source = l.source and p.rec_key = l.rec_key
+    join person_wide w on w.person_cluster_id = l.person_cluster_id
+    join source_info i on i.source = p.source join carried f on f.source = p.source
+    where l.is_primary and w.cluster_id is not null and i.role in ({", ".join(_quote(r) for r in roles)})
+),
+empty as (
+    select cluster_id, source, source_label, judged_role as role, required, row,
+           coalesce(name, '第' || row || '行') as who, c from asked
+    where case c.field {empty} end
+),
+people as (
+    select cluster_id, source, any_value(source_label) as source_label, any_value(role) as role,
+           any_value(required) as required, who, row, list(c.label order by c.ord) as labels
+    from empty group by cluster_id, source, who, row
+)
+select cluster_id, source as sources, source as key, any_value(source_label) as source_label,
+       string_agg(who || '(' || array_to_string(labels, '、') || ')', ';' order by row) as fields,
+       sum(len(labels)) as missing,
+       json_object(source, json_group_object_ordered(who, labels, row),
+                   '参数', json_object({_quote(param + '.')} || any_value(role), any_value(required))) as evidence
+from people
+group by cluster_id, source
+"""
+        # the plan lists the member lists it judges (every one has names); which required columns a file lacks is
+        # the plan's own notice (_required_absent), for the lists this config's parameters give
+        return LongView(query, {"roles": roles, "level": "person", "reads": {"all": ["name"]}})
+
+    def _household_view(self, rule: Rule) -> LongView:
         """One query for every config: each record of a judged role, each field its file has a
         column for (not one taken from the member rows: the head's own ID when there is no 户主证件号码
         column is not a cell a clerk left blank) and its role's list requires, left empty."""

@@ -91,3 +91,48 @@ def test_evaluate_rule_is_public_and_stops_after_the_check_stage(tmp_path):
     assert result.plan.rule("FC-HH-SIZE").status == "run"
     # nothing beyond the check stage: no run folder, database, workbook or page
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.csv", "system.csv"]
+
+
+def test_a_query_grades_its_findings_and_a_grade_outside_the_list_is_a_rule_error(tmp_path):
+    pack = {"pack": "engine_test", "title": "引擎测试", "rules": [
+        {"id": "T-GRADED", "type": "sql", "kind": "missed_suspect", "title": "分级", "message": "m", "advice": "a",
+         "sql": "select cluster_id, 'system' as sources, '{}' as evidence, "
+                "case when head_name = '王明' then 'low' else 'medium' end as severity from hh_wide"},
+        {"id": "T-BADGRADE", "type": "sql", "kind": "missed_suspect", "title": "错误分级", "message": "m",
+         "advice": "a", "sql": "select cluster_id, 'system' as sources, '{}' as evidence, '紧急' as severity from hh_wide"},
+        {"id": "T-UNGRADED", "type": "sql", "kind": "missed_suspect", "title": "不分级", "message": "m",
+         "advice": "a", "sql": "select cluster_id, 'system' as sources, '{}' as evidence from hh_wide"},
+    ]}
+    result = run(_county(tmp_path, pack))
+    runs = {r["rule_id"]: r for r in result.rule_runs.to_dicts()}
+    graded = result.findings.filter(result.findings["rule_id"] == "T-GRADED")
+    assert sorted(zip(graded["head_name"], graded["severity"], strict=True)) == [("张强", "medium"), ("王明", "low")]
+    assert runs["T-BADGRADE"]["status"] == "error" and "'紧急'" in runs["T-BADGRADE"]["reason"]
+    assert "high / medium / low" in runs["T-BADGRADE"]["reason"]
+    ungraded = result.findings.filter(result.findings["rule_id"] == "T-UNGRADED")
+    assert set(ungraded["severity"]) == {"high"}  # the kind's default (kinds.csv)
+
+
+def test_explain_prints_what_the_rule_really_compares():
+    import io
+
+    from rich.console import Console
+
+    from reconcile.check.catalogue import explain_rule
+
+    out = io.StringIO()
+    explain_rule("FC-RISK-STATUS", None, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "说明: 比较各来源的风险是否消除" in text and "risk_status" in text
+
+
+def test_a_required_member_column_a_file_lacks_is_a_plan_notice_not_a_finding(tmp_path):
+    import reconcile
+
+    case = {"sources": {"manual": {"level": "person", "rows": [
+        {"hh_code": "H1", "village": "大田村", "head_name": "王明", "name": "王明", "id_number": "430624198001011239",
+         "relation": "户主", "sex": "男"}]}}}
+    result = reconcile.evaluate_rule("RC-REQUIRED-PERSON", case, tmp_path)
+    assert result.findings.height == 0
+    plan = result.plan.rule("RC-REQUIRED-PERSON")
+    assert plan.status == "partial" and "「出生日期」(扶贫手册没有该列)" in plan.unchecked
