@@ -123,7 +123,7 @@ def test_override_problems_at_any_depth_with_nearest_keys(tmp_path):
               "income_tolerance": 100, "cadre_household_limit": "5", "record_required": ["head_name"],
               "unsafe_housing_grades": ["C", 4], "visit_frequency": {"exited": "quartrly"},
               "cause_measures": {"因病": "健康帮扶"}, "risk_persisting": {"illness_health": {"患有大病": True}},
-              "retired_terms_after_yaer": 2021}
+              "retired_terms_from_yaer": 2021}
     problems = _problems(tmp_path, params=params)
     assert len(problems) == 11, problems
     assert "`max`" in _one(problems, "params.school_age.maxx", "未知参数")
@@ -136,7 +136,7 @@ def test_override_problems_at_any_depth_with_nearest_keys(tmp_path):
     assert "`quarterly`" in _one(problems, "params.visit_frequency.exited", "monthly / quarterly / yearly")
     _one(problems, "params.cause_measures.因病", "应为列表")
     _one(problems, "params.risk_persisting.illness_health", "应为列表")
-    assert "`retired_terms_after_year`" in _one(problems, "retired_terms_after_yaer")
+    assert "`retired_terms_from_year`" in _one(problems, "retired_terms_from_yaer")
 
 
 def test_override_problems_carry_the_config_line(tmp_path):
