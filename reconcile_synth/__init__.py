@@ -64,6 +64,7 @@ def build(households: int = 400, seed: int = 1, corruption: str | Corruption = "
     inject.missed(ctx, catalogue.MISSED, max(2, households // 200))
     inject.background(ctx, corr)
     inject.survey(ctx, SURVEY_SHARE)
+    inject.register_leads(ctx)
     return ctx
 
 

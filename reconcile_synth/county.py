@@ -90,6 +90,8 @@ def _cause(county: County, rng: random.Random, h: Household) -> None:
     students = [p for p in h.members if p.student and p.student != "学前教育"]
     if cause == "因学" and not students:
         cause = "缺技术"
+    if cause in ("因学", "因残") and h.risk == "已消除":
+        cause = "缺技术"  # a pupil still at school or a disabled member keeps that risk standing
     adults = [p for p in h.members if P.age_at(p.birth, ref) >= 18] or h.members
     if cause == "因病" and not any(p.health in ("长期慢性病", "患有大病") for p in h.members):
         p = rng.choice(adults)

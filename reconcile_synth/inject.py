@@ -195,7 +195,7 @@ def background(ctx: Ctx, corr) -> None:
                 row = prow(ctx.rec("manual", h), p.pid)
                 if row is not None:
                     row.f["id_number"] = ""
-                    ctx.dirty.add(hid)
+                    ctx.add("record_incomplete", h, "", "manual", f"手册成员{p.name}身份证号未填写")
             elif r < corr.typo_rate + corr.missing_id_rate + corr.mangled_id_rate:
                 _mangle(ctx, h, p)
     for rec in list(ctx.v.sources["archive"].values()) + ctx.v.extras["archive"]:
@@ -254,13 +254,39 @@ def _mangle(ctx: Ctx, h: Household, p: Person) -> None:
 def mangle_excel(ctx: Ctx, h: Household, p: Person) -> bool:
     sys_rec = ctx.rec("system", h)
     row = prow(sys_rec, p.pid)
-    if row is None or not p.pid[-1].isdigit():
+    # what Excel keeps (15 digits, then 000; read back through a float, other digits) must not pass GB 11643 by
+    # chance: a file that keeps it as text (a checker's ="…" export) could not tell it from a real number
+    if row is None or not p.pid[-1].isdigit() or any(
+            P.is_valid_id(kept) for kept in (p.pid[:15] + "000", str(int(P.excel_number(p.pid))))):
         return False
     row.id_cell = "number"
     if p is h.head:
         sys_rec.f["head_id_cell"] = "number"
     ctx.add("id_invalid", h, p.pid, "system", "系统导出中身份证号存为Excel数值，后三位变为000")
     return True
+
+
+# --- people outside the register that department data lists -----------------------------------
+def register_leads(ctx: Ctx) -> None:
+    """Everyone outside the register whom a 低保/特困/残疾/大病 register lists is a lead to verify (missed_suspect),
+    with or without a second mark: person by person, and as a household too where inspectors surveyed it."""
+    groups = ctx.params["missed_register_groups"]
+    people = {f.pid for f in ctx.findings if f.kind == "missed_suspect" and f.hid is None}
+    households = {f.hid for f in ctx.findings if f.kind == "missed_suspect" and f.hid is not None}
+    for h in ctx.county.households:
+        if h.registered:
+            continue
+        listed = [(p, [k for k in groups if ctx.v.reg_rows(k, p.pid)]) for p in h.members]
+        listed = [(p, kinds) for p, kinds in listed if kinds]
+        if not listed:
+            continue
+        if h.hid in ctx.v.sources["survey"] and h.hid not in households:
+            ctx.add("missed_suspect", h, "", "survey," + ",".join(sorted({k for _, ks in listed for k in ks})),
+                    "非建档立卡核查户，" + "、".join(f"{p.name}在{'、'.join(ks)}名单中" for p, ks in listed))
+        for p, kinds in listed:
+            if p.pid not in people:
+                ctx.add("missed_suspect", None, p.pid, ",".join(kinds), f"{p.name}在{'、'.join(kinds)}名单中，不在任何登记户")
+        ctx.used.add(h.hid)
 
 
 # --- the survey -------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def _missed_register(ctx: Ctx, h: Household, way: str) -> bool:
     adults = [p for p in h.members if ctx.age(p) >= 18]
     if not adults or any(p.health == "残疾" for p in h.members):
         return False
-    p = h.head if way == "dibao+housing" else rng.choice(adults)
+    # 低保 is applied for by the household, its head named first; 特困 supports one person
+    p = h.head if way.startswith("dibao") and h.head in adults else rng.choice(adults)
     if way == "dibao+housing":
         ctx.v.add_reg("dibao", dibao_row(p, h, rng, ctx.year))
         h.housing = rng.choice("CD")

@@ -177,6 +177,30 @@ def status_src(src: str) -> Callable[[Ctx, Household], bool]:
     return fn
 
 
+def risk_archive(field: str) -> Callable[[Ctx, Household], bool]:
+    """The village archive records a monitored household's risk differently from the system."""
+    def fn(ctx: Ctx, h: Household) -> bool:
+        rec = ctx.rec("archive", h)
+        if not h.monitor_type or rec is None or (field == "risk_eliminated_date" and not h.risk_elim):
+            return False
+        if field == "risk_status":
+            value = "未消除" if h.risk == "已消除" else "已消除"
+        elif field == "monitor_type":
+            value = "突发严重困难户" if h.monitor_type != "突发严重困难户" else "脱贫不稳定户"
+        else:
+            month = int(h.risk_elim[4:])
+            value = f"{h.risk_elim[:4]}{month + 1 if month < 12 else month - 1:02d}"
+        rec.f[field] = value
+        label, system = _RISK_FIELDS[field]
+        ctx.add("status_mismatch", h, "", "archive", f"台账{label}为{value}，系统为{getattr(h, system)}")
+        return True
+    return fn
+
+
+_RISK_FIELDS = {"risk_status": ("风险是否消除", "risk"), "monitor_type": ("监测对象类别", "monitor_type"),
+                "risk_eliminated_date": ("风险消除时间", "risk_elim")}
+
+
 def eym_manual(ctx: Ctx, h: Household) -> bool:
     if not _plain_exited(h):
         return False

@@ -7,7 +7,7 @@ import random
 from datetime import date, timedelta
 
 from .family import set_labor
-from .inject import Ctx, set_everywhere, set_income
+from .inject import Ctx, prow, set_everywhere, set_income
 from .views import business_row, death_row, employee_row, income_of, property_row, put_income, vehicle_row
 from .world import MEASURES, Household, Income, Person
 
@@ -127,6 +127,23 @@ def weg_student(ctx: Ctx, h: Household) -> bool:
     for row in ctx.v.reg_rows("student", child.pid):
         row["student_status"] = "辍学"
     ctx.add("wrong_exit_guarantee", h, "", "student", f"义务教育阶段{child.relation}{child.name}在学籍系统中为辍学")
+    return True
+
+
+def weg_out_of_school(ctx: Ctx, h: Household) -> bool:
+    """A child of compulsory-school age recorded 非在校生 in the system and the manual, and in no 学籍 row: the usual
+    shape of a dropout in real data (the student register simply does not list the child)."""
+    child = _school_child(ctx, h) if _plain_exited(h) else None
+    if child is None:
+        return False
+    for row in ctx.v.reg_rows("student", child.pid):
+        row["_drop"] = True
+    for src in ("system", "manual"):
+        row = prow(ctx.rec(src, h), child.pid)
+        if row is not None:
+            row.f["student_status"] = "非在校生"
+    ctx.add("wrong_exit_guarantee", h, "", "system,manual,student",
+            f"义务教育阶段{child.relation}{child.name}记为非在校生，学籍中没有")
     return True
 
 
@@ -361,17 +378,17 @@ def rep_soon(ctx: Ctx, h: Household) -> bool:
     start = int(h.mon_start[4:])
     months = ctx.rng.randint(1, int(ctx.params["risk_elimination_min_months"]) - 1)
     h.risk_elim = f"{ctx.year}{min(12, start + months):02d}"
-    ctx.rec("system", h).f["risk_eliminated_date"] = h.risk_elim
+    set_everywhere(ctx, h, "risk_eliminated_date", h.risk_elim)
     ctx.add("risk_elimination_premature", h, "", "system", f"{h.mon_start}纳入监测，{h.risk_elim}即标注风险消除")
     return True
 
 
 def outdated_terms(ctx: Ctx, h: Household) -> bool:
-    after = int(ctx.params["retired_terms_after_year"])
+    since = int(ctx.params["retired_terms_from_year"])
     terms = ctx.params["retired_terms"]
     f = ctx.rec("archive", h).f
     t1, t2 = ctx.rng.sample(terms, 2)
     f["note"] = f"该户为{t1}，继续落实{t2}相关政策"
-    f["record_date"] = date(after + ctx.rng.randint(1, 2), ctx.rng.randint(1, 12), ctx.rng.randint(1, 28))
+    f["record_date"] = date(since + ctx.rng.randint(0, 2), ctx.rng.randint(1, 12), ctx.rng.randint(1, 28))
     ctx.add("outdated_terms", h, "", "archive", f"{f['record_date'].isoformat()}更新的备注仍使用“{t1}”“{t2}”")
     return True

@@ -63,7 +63,8 @@ MANUAL_COLUMNS = [
 ARCHIVE_COLUMNS = [
     ("序号", "_seq"), ("乡镇", "township"), ("村委会", "village"), ("组", "group"), ("户编号", "hh_code"),
     ("户主", "head_name"), ("身份证号", "head_id"), ("家庭人口", "hh_size"), ("贫困户属性", "hh_type"),
-    ("脱贫状态", "status"), ("脱贫时间", "exit_year"), ("致贫原因", "main_cause"), ("收入年度", "income_year"),
+    ("脱贫状态", "status"), ("脱贫时间", "exit_year"), ("监测对象类别", "monitor_type"), ("风险是否消除", "risk_status"),
+    ("风险消除时间", "risk_eliminated_date"), ("致贫原因", "main_cause"), ("收入年度", "income_year"),
     ("工资性收入", "income_wage"), ("经营性收入", "income_business"), ("财产性收入", "income_property"),
     ("转移性收入", "income_transfer"), ("经营性支出", "expense_business"), ("家庭纯收入", "income_total"),
     ("人均纯收入", "income_per_capita"), ("帮扶人", "cadre_name"), ("帮扶措施", "measures"),
@@ -100,6 +101,9 @@ REGISTERS: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {
     "disability": ("残联残疾人.csv", "utf-8", "slash", [
         ("姓名", "name"), ("性别", "_sex"), ("身份证号", "id_number"), ("残疾人证号", "_cert_no"),
         ("残疾类别", "disability_type"), ("残疾等级", "disability_level"), ("发证日期", "issued_date"),
+        ("乡镇", "township"), ("村", "village")]),
+    "illness": ("卫健大病慢病.csv", "utf-8-sig", "iso", [
+        ("姓名", "name"), ("身份证号", "id_number"), ("病种", "disease"), ("认定日期", "identified_date"),
         ("乡镇", "township"), ("村", "village")]),
     "death": ("公安死亡注销.csv", "gb18030", "compact", [
         ("姓名", "name"), ("公民身份号码", "id_number"), ("性别", "_sex"), ("死亡日期", "death_date"),

@@ -21,6 +21,7 @@ GBT4761 = {
 }
 INCOME_KEYS = ("income_wage", "income_business", "income_property", "income_transfer", "expense_business")
 K12 = ("小学", "初中", "高中", "中职")
+SERIOUS_DISEASES = ("恶性肿瘤", "尿毒症", "重性精神病", "耐多药结核病", "终末期肾病", "脑卒中后遗症", "慢性心力衰竭")
 
 
 @dataclass
@@ -114,6 +115,7 @@ def system_rec(h: Household, county: str) -> HRec:
 def archive_rec(h: Household, county: str) -> HRec:
     f = {**_where(h, county), "head_name": h.head.name, "head_id": h.head.pid, "hh_size": len(h.members),
          "hh_type": h.hh_type, "status": h.status, "exit_year": h.exit_year, "main_cause": h.main_cause,
+         "monitor_type": h.monitor_type, "risk_status": h.risk, "risk_eliminated_date": h.risk_elim,
          "cadre_name": h.cadre.name if h.cadre else "", "measures": list(h.measures), "note": h.note,
          "record_date": h.record_date, **h.ident_dates, **h.exit_dates}
     put_income(f, h.inc20)
@@ -180,7 +182,7 @@ def student_row(p: Person, h: Household, ref: date, county: str, status: str = "
 def registers(county: County, rng: random.Random) -> dict[str, list[dict[str, Any]]]:
     ref, year = county.ref, county.year
     regs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
-        "dibao", "tekun", "disability", "death", "hukou", "public_employee", "vehicle", "property", "business",
+        "dibao", "tekun", "disability", "illness", "death", "hukou", "public_employee", "vehicle", "property", "business",
         "student", "medical", "housing")}
     nonreg_adults: list[tuple[Person, Household]] = []
     for h in county.households:
@@ -198,6 +200,9 @@ def registers(county: County, rng: random.Random) -> dict[str, list[dict[str, An
                                       "approved_date": P.random_date(rng, date(year - 6, 1, 1), date(year, 6, 30))})
             if p.health == "残疾":
                 regs["disability"].append(disability_row(p, h, rng, year))
+            if p.health == "患有大病":
+                regs["illness"].append({**row, "disease": rng.choice(SERIOUS_DISEASES),
+                                        "identified_date": P.random_date(rng, date(year - 4, 1, 1), date(year, 9, 30))})
             if p.student in K12:
                 regs["student"].append(student_row(p, h, ref, county.name))
             if not h.registered and 23 <= P.age_at(p.birth, ref) <= 60:

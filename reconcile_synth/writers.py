@@ -248,7 +248,7 @@ def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order, kind:
 
 
 # --- csv (or Parquet) ----------------------------------------------------------------------------
-def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int, county: str) -> str:
+def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, since: int, county: str) -> str:
     rng = fmt.rng
     if key == "_seq":
         return str(seq)
@@ -265,7 +265,7 @@ def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int, c
         if not v:
             return ""
         r = rng.random()
-        if rec.f.get("record_date") and rec.f["record_date"].year > after:
+        if rec.f.get("record_date") and rec.f["record_date"].year >= since:
             return ARCHIVE_TYPE_CODE[v] if r < 0.08 else v  # rows updated since then use the new labels
         return ARCHIVE_TYPE_CODE[v] if r < 0.08 else (SYSTEM_TYPE[v] if r < 0.6 else v)
     if key == "exit_year":
@@ -281,10 +281,10 @@ def _archive_cell(key: str, v: Any, rec: HRec, fmt: Fmt, seq: int, after: int, c
 
 def write_archive(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> list:
     links, rows = [], []
-    after = int(county.params["retired_terms_after_year"])
+    since = int(county.params["retired_terms_from_year"])
     name = S.file_name(S.ARCHIVE_FILE, kind)
     for i, rec in enumerate(_records(views, "archive", order), start=1):
-        rows.append([_archive_cell(key, rec.f.get(key), rec, fmt, i, after, county.name)
+        rows.append([_archive_cell(key, rec.f.get(key), rec, fmt, i, since, county.name)
                      for _, key in S.ARCHIVE_COLUMNS])
         links.append(("archive", f"{name}::{i + 1}", rec.hid))
     write_table(out / name, S.ARCHIVE_ENCODING, [h for h, _ in S.ARCHIVE_COLUMNS], rows)

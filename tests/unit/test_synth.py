@@ -357,18 +357,21 @@ def test_disability_register_matches_clean_members(county, households):
         assert (r["证件号码"] in listed) == (r["健康状况"] == "残疾"), r["姓名"]
 
 
-def test_nonregistered_people_carry_at_most_one_mark(county, truth):
-    """Outside the register nobody looks like a missed household unless the truth says so."""
+def test_everyone_outside_the_register_on_a_group_register_is_a_lead(county, truth):
+    """Outside the register, everyone the 低保/特困/残疾/大病 registers list is a missed_suspect."""
     regs = {k: read_csv(county / S.REGISTER_DIR / name, enc) for k, (name, enc, _s, _c) in S.REGISTERS.items()}
     ids = {k: {next(v for h, v in r.items() if h in ("身份证号", "公民身份号码"))[:18] for r in rows}
-           for k, rows in regs.items() if k in ("dibao", "tekun", "disability")}
+           for k, rows in regs.items() if k in ("dibao", "tekun", "disability", "illness")}
     registered = {r["证件号码"] for r in read_xlsx(county / S.SYSTEM_FILE)}
     registered |= {r["身份证号"] for r in read_xlsx(county / S.MANUAL_FILE)}
     suspects = {r["person_id"] for r in truth if r["kind"] == "missed_suspect"}
-    marked = (ids["dibao"] | ids["tekun"]) & ids["disability"]
-    assert marked, "the sample has people in both a 低保/特困 and the disability register"
-    for pid in marked:
-        assert pid in registered or pid in suspects
+    surveyed_heads = {r["head_id"] for r in truth if r["kind"] == "missed_suspect" and not r["person_id"]}
+    listed = set().union(*ids.values())
+    assert ids["illness"] and ids["disability"], "the sample has 大病 and 残疾 registers"
+    outside = listed - registered
+    assert outside, "the sample has people outside the register on the group registers"
+    assert outside <= suspects
+    assert surveyed_heads, "the sample has a surveyed household outside the register among the suspects"
 
 
 def test_corruption_levels_raise_noise(tmp_path):
@@ -426,7 +429,7 @@ def test_injected_problems_are_visible_in_the_files(county, truth):
         elif kind == "outdated_terms":
             rec = next(a for a in archive if a["户编号"] == code or a["身份证号"].strip('="') == row["head_id"])
             assert any(t in rec["备注"] for t in params["retired_terms"])
-            assert parse_date(rec["更新日期"]).year > params["retired_terms_after_year"]
+            assert parse_date(rec["更新日期"]).year >= params["retired_terms_from_year"]
 
 
 # --- an independent re-derivation of every finding -------------------------------------------------
@@ -471,14 +474,12 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
     loads = Counter(rec.f["cadre_id"] for rec in S.values())
     for h in ctx.county.households:
         hid, sv = h.hid, V.get(h.hid)
-        if not h.registered:
-            if sv and (sv.f["income_per_capita"] < exit_l[yr] or not sv.f["housing_safe"] or sv.f["dropout"]):
+        if not h.registered:  # everyone a 低保/特困/残疾/大病 register lists is a lead: by household if surveyed
+            listed = [m.pid for m in h.members if any(regs[k][m.pid] for k in p["missed_register_groups"])]
+            if sv and (sv.f["income_per_capita"] < exit_l[yr] or not sv.f["housing_safe"] or sv.f["dropout"] or listed):
                 add("missed_suspect", hid)
-            cd = any(r["housing_grade"] in "CD" for r in regs["housing"][h.head.pid])
-            for m in h.members:
-                dibao, tekun, dis = (bool(regs[k][m.pid]) for k in ("dibao", "tekun", "disability"))
-                if ((dibao or tekun) and dis) or (dibao and cd):
-                    add("missed_suspect", m.pid)
+            for pid in listed:
+                add("missed_suspect", pid)
             continue
         s, a, m_ = S.get(hid), A.get(hid), M.get(hid)
         recs = [r for r in (s, a, m_) if r is not None]
@@ -525,7 +526,9 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
         def values(key, rs=recs):
             return {r.f.get(key) for r in rs if r.f.get(key) not in (None, "", [])}
 
-        for key, kind in (("status", "status_mismatch"), ("exit_year", "exit_year_mismatch"),
+        for key, kind in (("status", "status_mismatch"), ("risk_status", "status_mismatch"),
+                          ("monitor_type", "status_mismatch"), ("risk_eliminated_date", "status_mismatch"),
+                          ("exit_year", "exit_year_mismatch"),
                           ("hh_type", "household_type_mismatch"), ("main_cause", "cause_mismatch")):
             if len(values(key)) > 1:
                 add(kind, hid)
@@ -550,7 +553,13 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
             if low:
                 add("wrong_exit_income", hid)
             pids = [x.pid for x in h.members]
-            if (any(r["student_status"] == "辍学" for x in pids for r in regs["student"][x])
+            sa = p["school_age"]
+            out_of_school = any(  # a school-age child recorded out of school, or (by a usable ID) not in 学籍
+                sa["min"] <= yr - ctx.people[r.pid].birth.year <= sa["max"]
+                and (r.f.get("student_status") in p["out_of_school_statuses"]
+                     or (not regs["student"][r.pid] and r.f["id_number"] == r.pid and r.id_cell != "number"))
+                for rec in prec for r in rec.persons if r.pid in ctx.people)
+            if (out_of_school or any(r["student_status"] == "辍学" for x in pids for r in regs["student"][x])
                     or any(r["insured_status"] != "正常参保" for x in pids for r in regs["medical"][x])
                     or any(r["housing_grade"] in "CD" for r in regs["housing"][h.head.pid])
                     or (s and s.f["water_safe"] is False)
@@ -570,7 +579,7 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
             if not (all(ds) and ds == sorted(ds) and (ds[3] - ds[2]).days >= nd["identify_village"]
                     and (ds[4] - ds[3]).days >= nd["identify_township"]):
                 add("identify_procedure", hid)
-            if any(t in f["note"] for t in p["retired_terms"]) and f["record_date"].year > p["retired_terms_after_year"]:
+            if any(t in f["note"] for t in p["retired_terms"]) and f["record_date"].year >= p["retired_terms_from_year"]:
                 add("outdated_terms", hid)
         for x in h.members:
             if any(regs[k][x.pid] for k in ("public_employee", "vehicle", "property", "business")):
@@ -590,11 +599,17 @@ def oracle(ctx) -> set[tuple[str, object, str]]:
             add("measure_cause_mismatch", hid)
         if s and s.f["risk_status"] == "已消除" and (
                 s.f["income_per_capita"] < mon
-                or (s.f["main_cause"] == "因病" and any(r.f["health"] == "患有大病" for r in s.persons))
+                or any(any(r.f.get(field) in p["risk_persisting"][key] for rec in prec for r in rec.persons)
+                       for cause, field, key in (("因病", "health", "illness_health"), ("因残", "health", "disability_health"),
+                                                 ("因学", "student_status", "study_enrolled"))
+                       if cause in [s.f["main_cause"], *(s.f["other_causes"] or [])])
                 or _months(s.f["monitor_start_date"], s.f["risk_eliminated_date"]) < p["risk_elimination_min_months"]):
             add("risk_elimination_premature", hid)
         for src, rec in (("manual", m_), ("archive", a)):
             if rec and any(rec.f.get(fld) in (None, "", []) for fld in p["record_required"][src]):
+                add("record_incomplete", hid)
+        for src, rec in (("manual", m_), ("system", s)):
+            if rec and any(r.f.get(fld) in (None, "") for r in rec.persons for fld in p["person_required"][src]):
                 add("record_incomplete", hid)
     return out
 

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -88,10 +89,10 @@ def _register_headed_as_the_heads(folder: Path) -> Path:
 
 
 def _corrected_archive(folder: Path) -> Path:
-    """村级台账.csv with one household's head corrected (陈新生 → 陈春莲, as in the other sources)."""
+    """村级台账.csv with one household's head corrected (李玉 → 陆海, as in the other sources)."""
     text = (SAMPLE / "村级台账.csv").read_bytes().decode("gb18030")
-    assert "陈新生,430681198006072310" in text
-    fixed = text.replace("陈新生,430681198006072310", "陈春莲,430624198007151742")
+    assert "李玉,430624199503143607" in text
+    fixed = text.replace("李玉,430624199503143607", "陆海,430624199001192513")
     path = folder / "村级台账.csv"
     path.write_bytes(fixed.encode("gb18030"))
     return path
@@ -149,10 +150,10 @@ def test_township_officer_journey(server, tmp_path):
             page.click("text=开始新的核查")
             page.wait_for_selector("form.upload")
             page.set_input_files("form.upload input[type=file]", [str(p) for p in uploads])
-            assert "已选 17 个文件" in page.inner_text("[data-picked]")
+            assert "已选 18 个文件" in page.inner_text("[data-picked]")
             page.click("form.upload button[type=submit]")
             page.wait_for_selector("article.card")
-            assert page.locator("article.card").count() == 17
+            assert page.locator("article.card").count() == 18
             archive = page.locator("article.card", has_text="村级台账.csv")
             assert "GB18030" in archive.inner_text() and "表头在第 1 行" in archive.inner_text()
             system = page.locator("article.card", has_text="国家系统导出.xlsx")
@@ -212,18 +213,19 @@ def test_township_officer_journey(server, tmp_path):
             page.click("text=按村、按问题类型查看问题清单")
             page.wait_for_selector("table.findings")
             page.locator("aside a.town", has_text="文星镇").click()
-            page.locator("aside a.village", has_text="大田村").click()
-            page.wait_for_selector("text=文星镇·大田村")
+            # village names repeat across towns: the link that carries this town
+            page.locator(f'aside a.village[href*="township={quote("文星镇")}"]', has_text="洞庭村").click()
+            page.wait_for_selector("text=文星镇·洞庭村")
             page.select_option("select[name=kind]", "wrong_exit_guarantee")
             page.wait_for_url("**kind=wrong_exit_guarantee**")
             text = page.inner_text("table.findings")
-            # the finding that needed the fixed column: the housing register's C-grade house of an exited household
-            assert "罗平福" in text and "C级危房" in text and "住建危房鉴定" in text
+            # an exited household whose child the student register shows as dropped out
+            assert "刘浩" in text and "辍学" in text and "教育学籍" in text
             assert page.locator("table.findings tbody tr").count() == 1
-            assert "430624197010043297" not in page.content() and "430624********3297" in text  # IDs masked
+            assert "43062419431003273X" not in page.content() and "430624********273X" in text  # IDs masked
             page.select_option("select[name=kind]", "")  # the whole village: each source's values side by side
             page.wait_for_url(lambda url: "kind=wrong" not in url)
-            assert page.locator("table.findings tbody tr").count() == 9
+            assert page.locator("table.findings tbody tr").count() == 8
             heads = page.inner_text("table.findings thead")
             assert all(label in heads for label in ("国家系统", "村级档案", "扶贫手册"))
             page.screenshot(path=str(shots / "web-4-findings.png"), full_page=True)
@@ -233,11 +235,11 @@ def test_township_officer_journey(server, tmp_path):
             page.set_input_files("form.upload input[type=file]", str(_corrected_archive(tmp_path)))
             page.click("form.upload button[type=submit]")
             page.wait_for_selector("article.card")
-            assert page.locator("article.card").count() == 17
+            assert page.locator("article.card").count() == 18
             page.click("button[name=action][value=run]")
             page.wait_for_url("**/results", timeout=120_000)
             rectify = page.inner_text("#rectify")
-            assert "本次销号" in rectify and "陈春莲" in rectify
+            assert "本次销号" in rectify and "陆海" in rectify
             page.locator("#rectify").screenshot(path=str(shots / "web-5-rectification.png"))
 
             # 6. download the workbook and read it back
@@ -253,8 +255,8 @@ def test_township_officer_journey(server, tmp_path):
             browser.close()
     ledger = pl.read_excel(saved, sheet_name="问题台账")
     texts = ledger.select(pl.concat_str(pl.all().cast(pl.String).fill_null(""), separator=" ").alias("t"))["t"]
-    assert texts.str.contains("罗平福").any() and texts.str.contains("C级危房").any()
-    assert texts.str.contains("孙飞勇").any() and texts.str.contains("湘F·MH3DU").any()
-    assert not texts.str.contains("陈新生").any()  # closed after the corrected archive
+    assert texts.str.contains("刘浩").any() and texts.str.contains("辍学").any()
+    assert texts.str.contains("吴菊桂").any() and texts.str.contains("湘F·Y868J").any()
+    assert not texts.str.contains("李玉").any()  # closed after the corrected archive
     assert outside == [], f"the pages asked for something outside the app: {outside}"
     assert errors == [], f"browser errors: {errors}"
