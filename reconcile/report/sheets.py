@@ -181,7 +181,8 @@ def findings_sheet(data: ReportData) -> Sheet:
     labels = {k: evidence_label(k, data.sources) for k in keys}
     own = [k for k in keys if k in data.sources]  # one column per source; registers and the rest share one
     others = [k for k in keys if k not in data.sources]
-    titles = kind_titles()
+    other_order = {k: i for i, k in enumerate(others)}  # each finding's own keys, in the sheet's order: a rule
+    titles = kind_titles()                                # with many distinct keys must not cost keys × findings
     cols = [Col("序号", "int"), Col("状态", "status"), Col("严重程度", "severity"), Col("问题类别", max_width=22),
             Col("问题类型", max_width=24), Col("乡镇"), Col("村"), Col("户编号", max_width=22), Col("户主姓名"),
             Col("户主证件号码", max_width=20), Col("人员姓名"), Col("人员证件号码", max_width=20),
@@ -201,7 +202,8 @@ def findings_sheet(data: ReportData) -> Sheet:
             r["hh_code"], r["head_name"], _id(r["head_id"], data), r["person_name"], _id(r["person_id"], data),
             _text(r["message"], data), _text(r["advice"], data),
             *[parts.get(k, "") for k in own],
-            *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k] for k in others if parts.get(k))]
+            *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k]
+                         for k in sorted((k for k in parts if k in other_order and parts[k]), key=other_order.__getitem__))]
               if others else []),
             str(r["first_seen"]) if r.get("first_seen") else None, r.get("run_count"), r["rule_id"], r["finding_id"], None,
         ])
