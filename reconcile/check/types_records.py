@@ -117,32 +117,38 @@ class RequiredType:
         param = rule.spec["param"]
         roles = list(rule.spec["roles"])
         fields = {f: spec for f, spec in PERSON_FIELDS.items() if f not in ("hh_code", "rec_id")}
-        listed = ", ".join(f"{{'field': {_quote(fld)}, 'label': {_quote(spec.label)}, 'ord': {order}}}"
+        # each row's empty cells first, in one pass (most rows have none); only those are matched with the lists
+        empties = ", ".join(f"case when {_empty(fld)} then {_quote(fld)} end" for fld in fields)
+        labels = ", ".join(f"({_quote(fld)}, {_quote(spec.label)}, {order})"
                            for order, (fld, spec) in enumerate(fields.items()))
-        empty = " ".join(f"when {_quote(fld)} then {_empty(fld)}" for fld in fields)
-        required = "case i.role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}" for r in roles) + " end"
+        required = "case r.judged_role " + " ".join(f"when {_quote(r)} then {param_ref(param + '.' + r)}"
+                                                    for r in roles) + " end"
         query = f"""
 with carried as (  -- the columns each file has
     select source, list(field) as fields from source_field where not derived group by source
 ),
-asked as (  -- each member row of a judged role × each field its list requires and its file has
-    select p.*, w.cluster_id, i.label as source_label, i.role as judged_role, {required} as required,
-           unnest(list_filter([{listed}],
-                              lambda c: list_contains({required}, c.field) and list_contains(f.fields, c.field))) as c
-    from person_link l join src_person p on p.source = l.source and p.rec_key = l.rec_key
-    join person_wide w on w.person_cluster_id = l.person_cluster_id
-    join source_info i on i.source = p.source join carried f on f.source = p.source
-    where l.is_primary and w.cluster_id is not null and i.role in ({", ".join(_quote(r) for r in roles)})
+field_label(field, label, ord) as (values {labels}),
+rows as (  -- each member row of a judged role with the fields it left empty
+    select source, row, name, hh_cluster as cluster_id, source_label, judged_role,
+           list_filter([{empties}], lambda c: c is not null) as empties
+    from (select p.*, w.cluster_id as hh_cluster, i.label as source_label, i.role as judged_role
+          from person_link l join src_person p on p.source = l.source and p.rec_key = l.rec_key
+          join person_wide w on w.person_cluster_id = l.person_cluster_id
+          join source_info i on i.source = p.source
+          where l.is_primary and w.cluster_id is not null and i.role in ({", ".join(_quote(r) for r in roles)}))
 ),
-empty as (
-    select cluster_id, source, source_label, judged_role as role, required, row,
-           coalesce(name, '第' || row || '行') as who, c from asked
-    where case c.field {empty} end
+empty as (  -- of those, the ones its role's list requires and its file has a column for
+    select r.cluster_id, r.source, r.source_label, r.judged_role as role, {required} as required, r.row,
+           coalesce(r.name, '第' || r.row || '行') as who,
+           unnest(list_filter(r.empties, lambda e: list_contains({required}, e)
+                                                  and list_contains(f.fields, e))) as field
+    from rows r join carried f on f.source = r.source
+    where len(r.empties) > 0
 ),
 people as (
     select cluster_id, source, any_value(source_label) as source_label, any_value(role) as role,
-           any_value(required) as required, who, row, list(c.label order by c.ord) as labels
-    from empty group by cluster_id, source, who, row
+           any_value(required) as required, who, row, list(l.label order by l.ord) as labels
+    from empty join field_label l using (field) group by cluster_id, source, who, row
 )
 select cluster_id, source as sources, source as key, any_value(source_label) as source_label,
        string_agg(who || '(' || array_to_string(labels, '、') || ')', ';' order by row) as fields,
