@@ -142,19 +142,21 @@ class RegisterKind:
     attrs: dict[str, Field]  # its standard columns beyond REGISTER_FIELDS: value kind and Chinese label
     name_hints: tuple[str, ...]  # words in a file name that say this register (the web page's first guess)
     by_head: bool = False  # kept per household by the head's ID (住建 危房鉴定): its ID column is the head's
+    mark: str = ""  # what being on it says of a person, for the 漏评 leads (享受低保); empty: not such a register
 
 
 # In the order reports list them.
 REGISTER_TABLE = {
     "dibao": RegisterKind("民政低保", _fields(("dibao_class", "保障类别", "text"), ("monthly_amount", "月保障金额", "money"),
-                                          ("approved_date", "审批日期", "date")), ("低保",)),
+                                          ("approved_date", "审批日期", "date")), ("低保",), mark="享受低保"),
     "tekun": RegisterKind("民政特困", _fields(("support_mode", "供养方式", "text"), ("approved_date", "审批日期", "date")),
-                          ("特困", "五保")),
+                          ("特困", "五保"), mark="特困供养"),
     "disability": RegisterKind("残联残疾人", _fields(("disability_type", "残疾类别", "text"),
                                               ("disability_level", "残疾等级", "code:disability_level"),
-                                              ("issued_date", "发证日期", "date")), ("残疾", "残联")),
+                                              ("issued_date", "发证日期", "date")), ("残疾", "残联"),
+                                 mark="持残疾证"),
     "illness": RegisterKind("大病慢病", _fields(("disease", "病种", "text"), ("identified_date", "认定日期", "date")),
-                            ("大病", "慢病", "重病", "慢性病")),
+                            ("大病", "慢病", "重病", "慢性病"), mark="患大病或慢病"),
     "death": RegisterKind("公安死亡注销", _fields(("death_date", "死亡日期", "date"), ("cancel_reason", "注销原因", "text")),
                           ("死亡", "注销")),
     "hukou": RegisterKind("公安户籍", _fields(("relation", "与户主关系", "code:relation_gbt4761")), ("户籍",)),
@@ -183,6 +185,7 @@ REGISTER_KINDS = tuple(REGISTER_TABLE)
 REGISTER_NAME_ORDER = ("death", "hukou", "tekun", *(k for k in REGISTER_TABLE if k not in ("death", "hukou", "tekun")))
 REGISTERS_BY_HEAD = tuple(k for k in REGISTER_KINDS if REGISTER_TABLE[k].by_head)
 REGISTER_KIND_LABELS = {k: REGISTER_TABLE[k].label for k in REGISTER_KINDS}
+REGISTER_KIND_MARKS = {k: REGISTER_TABLE[k].mark for k in REGISTER_KINDS}
 REGISTER_ATTRS: dict[str, dict[str, str]] = {k: {a: f.value_kind for a, f in REGISTER_TABLE[k].attrs.items()}
                                              for k in REGISTER_KINDS}
 # How a township officer names each standard register attr (DESIGN §3 registers).

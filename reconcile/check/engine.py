@@ -26,6 +26,7 @@ from ..schema import (
     PERSON_FIELDS,
     REGISTER_ATTR_LABELS,
     REGISTER_KIND_LABELS,
+    REGISTER_KIND_MARKS,
     ROLE_LABELS,
     SURVEY_FIELDS,
 )
@@ -262,11 +263,12 @@ def _severity(rule: Rule, row: dict) -> str:
 
 
 def _register_labels(con: duckdb.DuckDBPyConnection) -> None:
-    """What a person reads for a register kind (`register_kind_label`) and column (`register_attr_label`), for
-    rules that show register rows."""
+    """What a person reads for a register kind (`register_kind_label`: its name, and what being on it says of a
+    person) and column (`register_attr_label`), for rules that show register rows."""
     write_frame(con, "register_kind_label", pl.DataFrame(
-        {"kind": list(REGISTER_KIND_LABELS), "label": list(REGISTER_KIND_LABELS.values())},
-        schema={"kind": pl.String, "label": pl.String}))
+        {"kind": list(REGISTER_KIND_LABELS), "label": list(REGISTER_KIND_LABELS.values()),
+         "mark": [REGISTER_KIND_MARKS[k] or None for k in REGISTER_KIND_LABELS]},
+        schema={"kind": pl.String, "label": pl.String, "mark": pl.String}))
     write_frame(con, "register_attr_label", pl.DataFrame(
         {"attr": list(REGISTER_ATTR_LABELS), "label": list(REGISTER_ATTR_LABELS.values())},
         schema={"attr": pl.String, "label": pl.String}))

@@ -51,6 +51,12 @@ def _empty(fld: str) -> str:
     return f'("{fld}" is null and nullif(trim("{fld}_raw"), \'\') is null)'
 
 
+def _labels_of(required: str, fields: dict) -> str:
+    """SQL: the list `required` (field names, a parameter) as a person reads it (与户主关系, not relation)."""
+    cases = " ".join(f"when {_quote(fld)} then {_quote(spec.label)}" for fld, spec in fields.items())
+    return f"list_transform({required}, lambda f: case f {cases} else f end)"
+
+
 class RequiredType:
     """A field listed as required for the record's role is empty."""
 
@@ -154,7 +160,7 @@ select cluster_id, source as sources, source as key, any_value(source_label) as 
        string_agg(who || '(' || array_to_string(labels, '、') || ')', ';' order by row) as fields,
        sum(len(labels)) as missing,
        json_object(source, json_group_object_ordered(who, labels, row),
-                   '参数', json_object({_quote(param + '.')} || any_value(role), any_value(required))) as evidence
+                   '必填项', {_labels_of("any_value(required)", fields)}) as evidence
 from people
 group by cluster_id, source
 """
@@ -169,7 +175,6 @@ group by cluster_id, source
         param = rule.spec["param"]
         roles = list(rule.spec["roles"])
         na = rule.spec.get("not_applicable") or {}
-        fields = {**HOUSEHOLD_FIELDS, **SURVEY_FIELDS}
         conditions: dict[str, str] = {}
         read: list[str] = []
         for fld, text in na.items():
@@ -211,7 +216,7 @@ empty as (
 select cluster_id, source as sources, source as key, any_value(source_label) as source_label,
        string_agg(c.label, '、' order by c.ord) as fields, count(*) as missing,
        json_object(source, json_object('未填写', list(c.label order by c.ord)),
-                   '参数', json_object({_quote(param + '.')} || any_value(role), any_value(required))) as evidence
+                   '必填项', {_labels_of("any_value(required)", fields)}) as evidence
 from empty
 group by cluster_id, source
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import yaml
 
 from reconcile.check.cases import write_rows
@@ -136,3 +137,20 @@ def test_a_required_member_column_a_file_lacks_is_a_plan_notice_not_a_finding(tm
     assert result.findings.height == 0
     plan = result.plan.rule("RC-REQUIRED-PERSON")
     assert plan.status == "partial" and "「出生日期」(扶贫手册没有该列)" in plan.unchecked
+
+
+@pytest.mark.parametrize("rule_id", ["RC-REQUIRED", "RC-REQUIRED-PERSON"])
+def test_required_rules_show_the_required_fields_in_chinese(rule_id, tmp_path):
+    import json
+
+    import reconcile
+
+    case = {"sources": {"manual": {"level": "person", "rows": [
+        {"hh_code": "H1", "village": "大田村", "head_name": "王明", "head_id": "430624198001011239",
+         "main_cause": "", "name": "王明", "id_number": "430624198001011239", "relation": "", "sex": "男",
+         "birth_date": "1980-01-01"}]}}}
+    result = reconcile.evaluate_rule(rule_id, case, tmp_path)
+    evidence = json.loads(result.findings["evidence"][0])
+    required = evidence["必填项"]
+    assert "姓名" in required or "户主姓名" in required
+    assert not [f for f in required if f.isascii()], required  # no field code a person would have to decode
