@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 LINKERS = ("household", "person")  # `linkage.<entity>` mappings checked as linkers by link/scoring.py
 # Mappings whose keys are data (致贫原因 labels), not parameter names: any text key, values shaped like the default's.
-OPEN_MAPS = {("cause_measures",)}
+OPEN_MAPS = {("cause_measures",), ("student_status_ages",)}
 # Text parameters that rule SQL reads in a `case`: any other value would silently match nothing.
 VALUE_CHOICES = {("visit_frequency",): ("monthly", "quarterly", "yearly")}
 KIND_LABELS = {"number": "数字", "text": "文本", "list": "列表", "mapping": "映射(键: 值)", "bool": "是/否",
@@ -267,7 +267,8 @@ def _param_refs(rule: Rule) -> frozenset[str]:
     from .check.types import RULE_TYPES
 
     names = set()
-    for text in _strings(rule.spec):  # the template's own text, every Jinja branch included
+    # the template's own text, every Jinja branch included, and the shared facts it reads
+    for text in [*_strings(rule.spec), *(f.sql for f in rule.facts)]:
         for match in re.finditer(PARAM_REF.pattern + r"(\{\{)?", text):
             names.add(match.group(1) + ("*" if match.group(2) else ""))  # `$x_{{s}}`: a family of names
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
 from .long_views import scope_text
 from .model import RuleContext, example_context
 from .packs import kinds, load_rules
-from .params import PARAM_REF, flatten
+from .params import PARAM_REF, TABLE_PARAMS, flatten, is_year_map
 from .types import RULE_TYPES, long_view_of
 
 
@@ -80,8 +81,10 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
     if view:
         console.print(f"比对的来源: {scope_text(view.scope)}")
     flat = {**flatten(params), "year": ctx.year}
-    used = dict.fromkeys(PARAM_REF.findall(sql))
-    tables = sorted({t for t in ("param_exit_line", "param_monitoring_line", "param_cause_measures") if t in sql})
+    every_sql = "\n".join([*(f.sql for f in rule.facts), sql])  # what it binds, through the facts it reads too
+    used = dict.fromkeys(PARAM_REF.findall(every_sql))
+    tables = sorted({f"param_{k}" for k, v in params.items()
+                     if (is_year_map(v) or k in TABLE_PARAMS) and re.search(rf"\bparam_{k}\b", every_sql)})
     if used or tables:
         console.print("参数:")
         for name in used:
@@ -89,4 +92,7 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
         for table in tables:
             key = table.removeprefix("param_")
             console.print(f"  表 {table}: {yaml.safe_dump(params.get(key), allow_unicode=True).strip()}")
+    for fact in rule.facts:
+        console.print(f"共用查询 {fact.id}({fact.source_file}): {fact.description}")
+        console.print(Syntax(fact.sql.strip(), "sql", word_wrap=True))
     console.print(Syntax(sql.strip(), "sql", word_wrap=True))

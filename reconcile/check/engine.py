@@ -284,6 +284,23 @@ def _register_problem_labels(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("_labels")
 
 
+def _build_facts(con: duckdb.DuckDBPyConnection, rule: Rule, flat: dict, built: dict[str, str]) -> str:
+    """Build the shared facts the rule reads that this check has not built yet (`built`: fact id → "" once
+    built, else why it could not be); why the first of them failed, or ""."""
+    for fact in rule.facts:
+        if fact.id not in built:
+            try:
+                con.execute(f'create or replace temp table "{fact.id}" as {fact.sql}', bind(fact.sql, flat))
+                built[fact.id] = ""
+            except KeyError as exc:
+                built[fact.id] = f"共用查询 {fact.id}({fact.source_file})引用了未知的参数: ${exc.args[0]}"
+            except duckdb.Error as exc:
+                built[fact.id] = f"共用查询 {fact.id}({fact.source_file})无法运行: {exc}"
+        if built[fact.id]:
+            return built[fact.id]
+    return ""
+
+
 def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None,
           sqls: dict[str, str] | None = None) -> CheckResult:
     """Run `rules` (default: the config's selection); `sqls`, when given, receives each rule's query."""
@@ -303,6 +320,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     con.execute("create or replace macro source_label(s) as (select label from source_label where source = s)")
     result = CheckResult()
     findings: list[dict] = []
+    built_facts: dict[str, str] = {}
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
         view = long_view_of(rule)
@@ -313,6 +331,10 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
             result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
             continue
         started = time.perf_counter()
+        fact_error = _build_facts(con, rule, flat, built_facts)
+        if fact_error:
+            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", fact_error))
+            continue
         try:
             sql = RULE_TYPES[rule.type].build(rule, ctx)
             if sqls is not None:

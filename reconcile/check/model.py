@@ -32,6 +32,9 @@ class Kind:
     meaning: str
 
 
+FACT_NAME = re.compile(r"^fact_[a-z][a-z0-9_]*$")
+
+
 @dataclass
 class Rule:
     id: str
@@ -47,6 +50,19 @@ class Rule:
     source_file: str = ""
     scope: str = "county"
     description: str = ""  # what the rule really compares, for `rules explain` (Chinese)
+    facts: list[Fact] = field(default_factory=list)  # the shared facts its SQL reads, in the order they build
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A named query several rules read (a pack's `facts:`), built once per check as a table of its `id`
+    before the rules that name it run; its `$params` are bound like a rule's. It reads every source of the
+    run: the rules that read it say what they read in their own `reads:`."""
+
+    id: str  # `fact_…`: the table's name, checked against FACT_NAME
+    sql: str
+    description: str = ""
+    source_file: str = ""
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 from ..errors import ConfigError
 from ..errors import did_you_mean as _nearest
 from ..resources import kinds_csv, rules_dir
-from .model import Kind, Rule
+from .model import FACT_NAME, Fact, Kind, Rule
 from .types import RULE_TYPES
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
     """Every rule of every pack (built-in, then `extra` pack files); all problems in all packs are reported at once."""
     problems: list[str] = []
     rules: list[Rule] = []
+    facts: list[Fact] = []
     seen: dict[str, str] = {}
     known_kinds = kinds()
     for path in pack_files(directory, extra):
@@ -72,6 +74,7 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
             problems.append(f"{path.name}: 规则包应为 YAML 映射(pack, title, rules)")
             continue
         pack = doc.get("pack", path.stem)
+        facts += _facts(doc.get("facts") or [], path.name, {f.id for f in facts}, problems)
         for index, raw in enumerate(doc.get("rules") or []):
             if not isinstance(raw, dict):
                 problems.append(f"{path.name} 第 {index + 1} 条规则: 应为映射(id, type, kind, title, message, advice …)")
@@ -111,9 +114,49 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
             )
             problems += [f"{where}: {p}" for p in RULE_TYPES[rule_type].validate(rule)]
             rules.append(rule)
+    for rule in rules:
+        rule.facts = facts_read(str(rule.spec.get("sql") or ""), facts)
     if problems:
         raise ConfigError(problems, "rules/")
     return rules
+
+
+FACT_KEYS = {"id", "description", "sql"}
+
+
+def _facts(raw_facts: object, file: str, known: set[str], problems: list[str]) -> list[Fact]:
+    """A pack's `facts:` (shared queries), each checked: a `fact_…` name met once, SQL that is no template."""
+    if not isinstance(raw_facts, list):
+        problems.append(f"{file}: facts 应为列表(id, description, sql)")
+        return []
+    out: list[Fact] = []
+    for index, raw in enumerate(raw_facts):
+        where = f"{file} 第 {index + 1} 个共用查询 ({raw.get('id', '?') if isinstance(raw, dict) else '?'})"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: 应为映射(id, description, sql)")
+            continue
+        problems += [f"{where}: 未知的键 `{k}`{_nearest(k, FACT_KEYS)}" for k in raw if k not in FACT_KEYS]
+        fact_id, sql = str(raw.get("id") or ""), str(raw.get("sql") or "")
+        if not FACT_NAME.match(fact_id):
+            problems.append(f"{where}: id 应以 fact_ 开头,只含小写英文字母、数字和下划线")
+            continue
+        if fact_id in known or any(f.id == fact_id for f in out):
+            problems.append(f"{where}: 共用查询 {fact_id} 重复定义")
+            continue
+        if not sql.strip() or "{%" in sql or "{{" in sql:
+            problems.append(f"{where}: 缺少 `sql`,或 sql 是模板(共用查询只能是普通 SQL)")
+            continue
+        out.append(Fact(fact_id, sql, " ".join(str(raw.get("description", "")).split()), file))
+    return out
+
+
+def facts_read(sql: str, facts: list[Fact]) -> list[Fact]:
+    """The facts a query names, with the facts they read first, in the order they are defined."""
+    wanted = {f.id for f in facts if re.search(rf"\b{f.id}\b", sql)}
+    for fact in reversed(facts):  # a fact reads only facts defined before it
+        if fact.id in wanted:
+            wanted |= {f.id for f in facts if f is not fact and re.search(rf"\b{f.id}\b", fact.sql)}
+    return [f for f in facts if f.id in wanted]
 
 
 def select_rules(config: Config) -> list[Rule]:

@@ -59,7 +59,7 @@ PARAM_LABELS = {
     "income_tolerance": "收入比对容差", "income_arithmetic_tolerance": "收入测算容差(元)",
     "cadre_household_limit": "帮扶责任人结对户数上限", "visit_frequency": "走访频次要求",
     "notice_days": "公示天数下限", "risk_elimination_min_months": "风险消除最短监测月数",
-    "school_age": "义务教育年龄", "cause_measures": "致贫原因与帮扶措施对应", "linkage": "匹配参数",
+    "school_age": "义务教育年龄", "student_status_ages": "在校生状况对应年龄", "cause_measures": "致贫原因与帮扶措施对应", "linkage": "匹配参数",
 }
 
 

@@ -154,3 +154,53 @@ def test_required_rules_show_the_required_fields_in_chinese(rule_id, tmp_path):
     required = evidence["必填项"]
     assert "姓名" in required or "户主姓名" in required
     assert not [f for f in required if f.isascii()], required  # no field code a person would have to decode
+
+
+def test_a_shared_fact_is_built_once_before_the_rules_that_read_it_and_a_broken_one_fails_its_rules(tmp_path):
+    from reconcile.check.packs import facts_read
+
+    pack = {"pack": "engine_test", "title": "引擎测试", "facts": [
+        {"id": "fact_exited", "description": "已脱贫户",
+         "sql": "select cluster_id from hh_registered where status = '已脱贫' and $year = 2020"},
+        {"id": "fact_exited_named", "sql": "select e.cluster_id, w.head_name from fact_exited e join hh_wide w "
+                                           "using (cluster_id)"},
+        {"id": "fact_broken", "sql": "select no_such_column from hh_wide"},
+    ], "rules": [
+        {"id": "T-FACT", "type": "sql", "kind": "record_incomplete", "title": "读共用查询", "message": "{head_name}",
+         "advice": "a", "sql": "select cluster_id, head_name, 'system' as sources, '{}' as evidence "
+                               "from fact_exited_named"},
+        {"id": "T-FACT-AGAIN", "type": "sql", "kind": "record_incomplete", "title": "再读", "message": "m",
+         "advice": "a", "sql": "select cluster_id, 'system' as sources, '{}' as evidence from fact_exited"},
+        {"id": "T-FACT-BROKEN", "type": "sql", "kind": "record_incomplete", "title": "坏的", "message": "m",
+         "advice": "a", "sql": "select null as cluster_id, 'system' as sources, '{}' as evidence from fact_broken"},
+    ]}
+    config = _county(tmp_path, pack)
+    rules = {r.id: r for r in load_rules(extra=config.rule_files)}
+    assert [f.id for f in rules["T-FACT"].facts] == ["fact_exited", "fact_exited_named"]  # what it reads first
+    assert [f.id for f in rules["T-FACT-AGAIN"].facts] == ["fact_exited"]
+    assert facts_read("select 1 from fact_exited_namedx", rules["T-FACT"].facts) == []  # whole names only
+    from reconcile.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:  # found by the run plan's dry run, before any row is read
+        run(config)
+    assert any("规则 T-FACT-BROKEN(坏的): 共用查询 fact_broken(pack.yaml)无法运行" in p for p in caught.value.problems)
+    config.rules_disable.append("T-FACT-BROKEN")
+    result = run(config)
+    runs = {r["rule_id"]: r for r in result.rule_runs.to_dicts()}
+    assert result.findings.filter(result.findings["rule_id"] == "T-FACT")["message"].to_list() == ["王明"]
+    assert runs["T-FACT-AGAIN"]["status"] == "ran" and runs["T-FACT-AGAIN"]["findings"] == 1
+
+
+def test_a_fact_with_a_bad_name_or_a_template_is_a_pack_problem(tmp_path):
+    from reconcile.errors import ConfigError
+
+    pack = {"pack": "p", "title": "t", "facts": [
+        {"id": "school", "sql": "select 1"}, {"id": "fact_x", "sql": "select {{ s }}"},
+        {"id": "fact_y", "sql": "select 1", "comment": "?"}, {"id": "fact_y", "sql": "select 2"}], "rules": []}
+    path = tmp_path / "pack.yaml"
+    path.write_text(yaml.safe_dump(pack, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(extra=[path])
+    text = "\n".join(caught.value.problems)
+    assert "(school): id 应以 fact_ 开头" in text and "(fact_x): 缺少 `sql`,或 sql 是模板" in text
+    assert "未知的键 `comment`" in text and "共用查询 fact_y 重复定义" in text

@@ -282,3 +282,14 @@ def test_check_config_accepts_a_province_and_a_run_checks_counties_made_in_code(
     loaded.counties[1].params["linkage"]["person"]["link"] = "四"  # set in code, after the config was loaded
     with pytest.raises(ConfigError, match="乙县.*linkage.person.link"):
         preflight_counties(loaded)
+
+
+def test_a_shared_fact_s_unknown_param_is_named_for_the_rule_that_reads_it(tmp_path):
+    path = tmp_path / "facts.yaml"
+    path.write_text(PACK.format(sql="cluster_id in (select cluster_id from fact_young)").replace(
+        "rules:", "facts:\n  - id: fact_young\n    sql: select cluster_id from hh_wide where $school_age_mim > 0\nrules:"),
+        encoding="utf-8")
+    rules = [r for r in load_rules(extra=[path]) if r.id == "XY-PARAMS"]
+    assert [f.id for f in rules[0].facts] == ["fact_young"]
+    problems = preflight.unknown_rule_params(rules, default_params())
+    assert "`$school_age_min`" in _one(problems, "XY-PARAMS", "$school_age_mim")
