@@ -36,7 +36,7 @@ HH_FIELDS = ["head_name", "head_id", "hh_size", "hh_type", "status", "exit_year"
              "risk_status", "risk_eliminated_date", "main_cause", "income_year", "income_per_capita", "measures",
              "cadre_name", "housing_grade", "water_safe", "township", "village"]
 PERSON_FIELDS = ["name", "relation", "sex", "birth_date", "student_status", "education", "health", "disability_level",
-                 "labor", "migrant_work", "medical_insured", "pension_insured", "dibao"]
+                 "labor", "migrant_work", "medical_insured", "employee_medical_insured", "pension_insured", "dibao"]
 CHILD_RELATIONS = ("之子", "之女", "之孙子", "之孙女", "之外孙子", "之外孙女", "之曾孙子", "之曾孙女")
 MARRY_IN = ("配偶", "之儿媳", "之女婿", "之孙媳妇", "之孙女婿")
 

@@ -119,7 +119,8 @@ PERSON_FIELDS = _fields(
     ("disability_level", "残疾等级", "code:disability_level"),
     ("labor", "劳动技能", "code:labor"),
     ("migrant_work", "务工状况", "text"),
-    ("medical_insured", "参加医保", "bool"),
+    ("medical_insured", "参加医保", "bool"),  # the residents' scheme (城乡居民基本医疗保险, formerly 新农合)
+    ("employee_medical_insured", "参加职工医保", "bool"),  # 城镇职工基本医疗保险: 基本医疗 is met by either
     ("pension_insured", "参加养老保险", "bool"),
     ("dibao", "享受低保", "bool"),
 )

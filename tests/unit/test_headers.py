@@ -139,6 +139,7 @@ def test_national_export_header_maps_onto_person_fields() -> None:
         "健康状况": "health",
         "是否享受低保": "dibao",
         "是否参加新型农村合作医疗（城乡居民基本医疗保险）": "medical_insured",
+        "是否参加城镇职工基本医疗保险": "employee_medical_insured",  # 基本医疗 is met by either scheme
         "是否参加城乡居民基本养老保险": "pension_insured",
         "务工所在地": "migrant_work",
         "户主姓名": "head_name",
@@ -407,6 +408,7 @@ def test_income_fields_never_cross_map(header: str) -> None:
     ("header", "targets"),
     [
         ("是否参加城镇职工基本医疗保险", ["medical_insured"]),
+        ("是否参加城乡居民基本医疗保险", ["employee_medical_insured"]),
         ("是否参加城镇职工基本养老保险", ["pension_insured"]),
         ("是否参加大病保险", ["medical_insured"]),
         ("是否参加城乡居民基本养老保险", ["medical_insured"]),
