@@ -195,4 +195,7 @@ def unmet_scope(scope: dict, ctx: RuleContext) -> str:
         if any_of and not any(f in columns for f in any_of):
             parts.append(named(any_of) + "中任一")
         lacks.append(f"{ctx.label(s)}没有" + "和".join(parts) + "列")
-    return "本次的文件缺少该规则所需的列:" + ";".join(lacks)
+    fields = scope.get("fields") or []
+    wanted = ("同时有" if len(fields) > 1 else "有") + named(fields) if fields \
+        else "有" + named(scope.get("any_fields") or []) + "中任一"
+    return f"需要一个来源{wanted}列,本次的文件缺少:" + ";".join(lacks)
