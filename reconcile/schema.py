@@ -14,6 +14,8 @@ Each field has a value kind that selects its normaliser and its input check:
 - ``year``      a 4-digit year
 - ``int``       a whole number
 - ``money``     an amount in yuan
+- ``number``    a measured quantity (an area in 亩 …), decimals allowed
+- ``phone``     a telephone number, kept as its digits
 - ``bool``      是/否 and their variants
 - ``township`` / ``village``  region names (normalize.regions)
 """
@@ -50,6 +52,7 @@ HOUSEHOLD_FIELDS = _fields(
     ("monitor_type", "监测对象类别", "code:monitor_type"),
     ("risk_status", "风险是否消除", "code:risk_status"),
     ("risk_eliminated_date", "风险消除时间", "yearmonth"),
+    ("elimination_method", "风险消除方式", "code:elimination_method"),
     ("monitor_start_date", "识别监测时间", "yearmonth"),
     ("identify_year", "识别年度", "year"),
     ("exit_year", "脱贫年度", "year"),
@@ -71,6 +74,15 @@ HOUSEHOLD_FIELDS = _fields(
     ("cadre_name", "帮扶责任人", "name"),
     ("cadre_id", "帮扶责任人证件号码", "id"),
     ("cadre_unit", "帮扶单位", "text"),
+    # the monitoring export (防返贫监测, 2021 on): who watches the household, and what it holds
+    ("monitor_contact", "监测联系人", "name"),
+    ("monitor_contact_phone", "监测联系人电话", "phone"),
+    ("household_phone", "户联系电话", "phone"),
+    ("guarantee_household", "整户无劳动能力兜底保障户", "bool"),
+    ("medical_self_paid", "合规自付医疗支出", "money"),
+    ("arable_land_area", "耕地面积", "number"),
+    ("forest_land_area", "林地面积", "number"),
+    ("grain_to_green_area", "退耕还林面积", "number"),
     ("apply_date", "申请日期", "date"),
     ("review_date", "民主评议日期", "date"),
     ("village_notice_date", "村级公示日期", "date"),
@@ -119,10 +131,20 @@ PERSON_FIELDS = _fields(
     ("disability_level", "残疾等级", "code:disability_level"),
     ("labor", "劳动技能", "code:labor"),
     ("migrant_work", "务工状况", "text"),
+    ("work_place", "务工所在地", "text"),
+    ("work_months", "务工时间(月)", "int"),
+    ("employment_channel", "就业渠道", "text"),
+    ("public_post_type", "公益性岗位类型", "text"),
+    ("public_post_months", "公益性岗位月数", "int"),
+    ("out_of_school_reason", "未上学原因", "text"),
+    ("political_status", "政治面貌", "code:political_status"),
+    ("member_phone", "成员联系电话", "phone"),
     ("medical_insured", "参加医保", "bool"),  # the residents' scheme (城乡居民基本医疗保险, formerly 新农合)
     ("employee_medical_insured", "参加职工医保", "bool"),  # 城镇职工基本医疗保险: 基本医疗 is met by either
     ("pension_insured", "参加养老保险", "bool"),
+    ("serious_illness_insured", "参加大病保险", "bool"),
     ("dibao", "享受低保", "bool"),
+    ("tekun", "特困供养人员", "bool"),
 )
 
 # Core register columns; any other mapping target goes into `attrs`.

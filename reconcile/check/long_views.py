@@ -195,7 +195,9 @@ def unmet_scope(scope: dict, ctx: RuleContext) -> str:
         if any_of and not any(f in columns for f in any_of):
             parts.append(named(any_of) + "中任一")
         lacks.append(f"{ctx.label(s)}没有" + "和".join(parts) + "列")
-    fields = scope.get("fields") or []
-    wanted = ("同时有" if len(fields) > 1 else "有") + named(fields) if fields \
-        else "有" + named(scope.get("any_fields") or []) + "中任一"
-    return f"需要一个来源{wanted}列,本次的文件缺少:" + ";".join(lacks)
+    fields, any_fields = scope.get("fields") or [], scope.get("any_fields") or []
+    wanted = [named(fields) + "列"] if fields else []
+    if any_fields:
+        wanted.append(named(any_fields) + "中任一列")
+    together = "同时有" if len(fields) > 1 or len(wanted) > 1 else "有"
+    return f"需要一个来源{together}{'和'.join(wanted)},本次的文件缺少:" + ";".join(lacks)

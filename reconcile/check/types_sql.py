@@ -27,7 +27,7 @@ class SqlType:
     `year`. Values are bound parameters either way.
     """
 
-    keys = {"sql", "fields", "register_fields", "level", "roles", "reads"}
+    keys = {"sql", "fields", "any_fields", "register_fields", "level", "roles", "reads"}
 
     def validate(self, rule: Rule) -> list[str]:
         if not rule.spec.get("sql"):
@@ -37,12 +37,13 @@ class SqlType:
         if scoped:
             return scoped
         known = {*HOUSEHOLD_FIELDS, *PERSON_FIELDS, *SURVEY_FIELDS}
-        fields = rule.spec.get("fields") or []
-        if not isinstance(fields, list):
-            return ["fields 应为字段名列表(每个参与的来源都必须有这些列)"]
-        bad = [f for f in fields if f not in known]
-        if bad:
-            return [f"fields 中的 `{f}` 不是标准字段" for f in bad]
+        for key, meaning in (("fields", "每个参与的来源都必须有这些列"), ("any_fields", "参与的来源至少有其中一列")):
+            fields = rule.spec.get(key) or []
+            if not isinstance(fields, list):
+                return [f"{key} 应为字段名列表({meaning})"]
+            bad = [f for f in fields if f not in known]
+            if bad:
+                return [f"{key} 中的 `{f}` 不是标准字段" for f in bad]
         wanted = rule.spec.get("register_fields") or []
         if not isinstance(wanted, list):
             return ["register_fields 应为 部门数据种类.字段 的列表(如 housing.housing_grade)"]

@@ -8,7 +8,7 @@ from .codes import CODE_LISTS, CodeList, code_labels, codes_compatible, normaliz
 from .dates import parse_date, parse_year, parse_yearmonth
 from .ids import PROVINCE_CODES, IdInfo, id_check_char, is_valid_id, normalize_id
 from .names import name_problem, normalize_name
-from .numbers import parse_bool, parse_int, parse_money
+from .numbers import parse_bool, parse_int, parse_money, parse_number, parse_phone
 from .problems import INFORMATIONAL, PROBLEMS, problem_message
 from .regions import normalize_township, normalize_village, village_key
 from .result import Normalized
@@ -40,6 +40,8 @@ __all__ = [
     "parse_date",
     "parse_int",
     "parse_money",
+    "parse_number",
+    "parse_phone",
     "parse_year",
     "parse_yearmonth",
     "problem_message",

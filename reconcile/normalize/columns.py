@@ -20,7 +20,7 @@ def dtype_for(kind: str) -> pl.DataType:
         return pl.Date()
     if kind in ("int", "year"):
         return pl.Int64()
-    if kind == "money":
+    if kind in ("money", "number"):
         return pl.Float64()
     if kind == "bool":
         return pl.Boolean()
@@ -108,6 +108,11 @@ def _fast_money(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return plain, pl.when(plain).then(raw.cast(pl.Float64, strict=False))
 
 
+def _fast_phone(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    plain = raw.str.contains(r"^[0-9]{1,20}$")
+    return plain, pl.when(plain).then(raw)
+
+
 def _fast_int(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     plain = raw.str.contains(r"^[0-9]{1,9}$")
     return plain, pl.when(plain).then(raw.cast(pl.Int64, strict=False))
@@ -120,6 +125,7 @@ def _fast_name(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 FAST_PATHS = {"date": _fast_date, "yearmonth": _fast_yearmonth, "year": _fast_year, "money": _fast_money,
+              "number": _fast_money, "phone": _fast_phone,
               "int": _fast_int, "name": _fast_name, "text": _fast_text, "ident": _fast_ident}
 
 

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from ._text import as_text, squeeze
+from ._text import as_text, clean_code, squeeze
 from .codes import normalize_code
 from .result import EMPTY, Normalized
 
@@ -15,6 +15,10 @@ from .result import EMPTY, Normalized
 _MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"})
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _MONEY = re.compile(rf"([+-]?)(?:¥|rmb|cny)?({_NUMBER})(万)?(?:元|圆|块)?(?:整)?")
+# Units of the areas a monitoring export records (耕地 / 林地 / 退耕还林面积).
+_MEASURE = re.compile(rf"({_NUMBER})(?:亩|平方米|㎡|m2|公顷)?")
+# A telephone number as typed: digits, a country prefix, separators between groups.
+_PHONE = re.compile(r"(?:\+?86[- ]?)?([0-9][0-9 ()-]*[0-9])")
 # Units that follow a count ("4人", "3户", "2次"); anything else after the number is not a count.
 _INT = re.compile(rf"({_NUMBER})(?:人|口|个|户|次|名|位|岁|间|套|辆|天|年|月)?")
 
@@ -53,6 +57,39 @@ def parse_money(raw: str | None) -> Normalized:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return Normalized(float(raw)) if math.isfinite(raw) else Normalized(None, "number_unparseable")
     return _parse_money(_prepare(raw))
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_number(text: str) -> Normalized:
+    match = _MEASURE.fullmatch(text)
+    if not match:
+        return Normalized(None, "number_unparseable")
+    return Normalized(float(Decimal(match.group(1))))
+
+
+def parse_number(raw: str | None) -> Normalized:
+    """A measured quantity as ``float`` ("12.5", "12.5亩", "1,200平方米"); the unit is the column's."""
+    if raw is None:
+        return EMPTY
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return Normalized(float(raw)) if math.isfinite(raw) else Normalized(None, "number_unparseable")
+    text = _prepare(raw)
+    return _parse_number(text) if text else EMPTY
+
+
+def parse_phone(raw: str | None) -> Normalized:
+    """A telephone number as its digits ("138 0000 1234", "0731-84561234", "+86 13800001234", a number cell
+    13800001234.0); ``phone_unparseable`` when anything but digits and separators was typed. Whether the
+    number has the right length is a check of the rules (county checker 15), not of the reader."""
+    if raw is None:
+        return EMPTY
+    text = clean_code(as_text(raw))
+    if not text:
+        return EMPTY
+    match = _PHONE.fullmatch(text)
+    if not match:
+        return Normalized(None, "phone_unparseable")
+    return Normalized(re.sub(r"[^0-9]", "", match.group(1)))
 
 
 @lru_cache(maxsize=1 << 16)

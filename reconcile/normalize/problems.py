@@ -31,6 +31,7 @@ PROBLEMS: dict[str, str] = {
     # numbers
     "number_unparseable": "无法识别的数字或金额:{value}",
     "int_not_whole": "应为整数,却填写了小数:{value}",
+    "phone_unparseable": "联系电话中有数字和分隔符以外的字符:{value}",
 }
 
 # Altered-but-recovered values: reported as input issues, yet the normalised value is usable.

@@ -10,7 +10,7 @@ from .codes import CODE_LISTS, normalize_code, normalize_code_list
 from .dates import parse_date, parse_year, parse_yearmonth
 from .ids import normalize_id
 from .names import name_problem, normalize_name
-from .numbers import parse_bool, parse_int, parse_money
+from .numbers import parse_bool, parse_int, parse_money, parse_number, parse_phone
 from .regions import normalize_township, normalize_village
 from .result import EMPTY, Normalized
 
@@ -45,6 +45,8 @@ _SIMPLE: dict[str, Callable[[Any], Normalized]] = {
     "year": parse_year,
     "int": parse_int,
     "money": parse_money,
+    "number": parse_number,
+    "phone": parse_phone,
     "bool": parse_bool,
     "township": _township,
     "village": _village,

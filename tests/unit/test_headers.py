@@ -141,7 +141,18 @@ def test_national_export_header_maps_onto_person_fields() -> None:
         "是否参加新型农村合作医疗（城乡居民基本医疗保险）": "medical_insured",
         "是否参加城镇职工基本医疗保险": "employee_medical_insured",  # 基本医疗 is met by either scheme
         "是否参加城乡居民基本养老保险": "pension_insured",
-        "务工所在地": "migrant_work",
+        # the monitoring-era columns of the same export (issue 14)
+        "户联系电话": "household_phone",
+        "成员联系电话": "member_phone",
+        "务工时间（月）": "work_months",
+        "务工所在地": "work_place",
+        "政治面貌": "political_status",
+        "是否参加大病保险": "serious_illness_insured",
+        "失学或辍学原因": "out_of_school_reason",
+        "公益性岗位类型": "public_post_type",
+        "公益性岗位(月数)": "public_post_months",
+        "就业渠道": "employment_channel",
+        "是否特困供养人员": "tekun",
         "户主姓名": "head_name",
         "户主证件号码": "head_id",
     }
@@ -222,13 +233,14 @@ def test_household_form_headers() -> None:
         "监测对象类别": "monitor_type",
         "风险是否已消除": "risk_status",
         "消除监测时间": "risk_eliminated_date",
+        "风险消除方式": "elimination_method",
         "识别监测时间": "monitor_start_date",
         "备注": "note",
         "更新日期": "record_date",
     }
     # look-alikes that mean something else are neither mapped nor proposed
     assert match.proposals == []
-    assert set(match.extra) == {"计划脱贫年度", "户类型", "风险消除方式", "年收入", "家庭总收入"}
+    assert set(match.extra) == {"计划脱贫年度", "户类型", "年收入", "家庭总收入"}
 
 
 def test_registration_form_2014_members() -> None:
@@ -252,7 +264,7 @@ def test_targets_restrict_and_each_field_once() -> None:
         "身份证号": "id_number",
     }
     # each field once: the spelling the field lists first wins, then the earlier header
-    assert suggest_mapping(["务工所在地", "务工状况"], PERSON_FIELDS) == {"务工状况": "migrant_work"}
+    assert suggest_mapping(["务工地点", "务工所在地"], PERSON_FIELDS) == {"务工所在地": "work_place"}
     assert suggest_mapping(["身份证号", "证件号码"], ["id_number"]) == {"身份证号": "id_number"}
     assert suggest_mapping(["姓名"], []) == {}
 

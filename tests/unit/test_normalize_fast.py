@@ -72,7 +72,9 @@ def test_fast_paths_take_the_common_shapes():
     _check("name", ["王小明", "买买提·吐尔逊", "王 小明", "王小明1", "李\uf900"])
     _check("text", ["备注 内容", " 备注", "（元）", "a\u200bb", "'=\"x\"", '="x"', "=x", "多  空格"])
     _check("ident", ["4306240101001", "4306240101001.0", "H 001", "'0012", '="0012"', "1.5"])
-    assert set(FAST_PATHS) == {"date", "yearmonth", "year", "money", "int", "name", "text", "ident"}
+    _check("number", ["12.5", "-1", "0", "12.5亩", "1,200", "3.2万"])
+    _check("phone", ["13800001234", "0731-84561234", "138 0000 1234", "13800001234.0", "无", "+8613800001234"])
+    assert set(FAST_PATHS) == {"date", "yearmonth", "year", "money", "number", "int", "name", "text", "ident", "phone"}
 
 
 def test_fast_paths_take_wrapped_values():

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.normalize import Normalized, parse_bool, parse_int, parse_money
+from reconcile.normalize import Normalized, parse_bool, parse_int, parse_money, parse_number, parse_phone
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,34 @@ def test_parse_money_round_trips(amount, fmt):
 def test_parse_int_round_trips(number):
     assert parse_int(f"{number:,}") == Normalized(number, None)
     assert parse_int(f"{number}.0") == Normalized(number, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("12.5", 12.5), ("12.5亩", 12.5), ("1,200平方米", 1200.0), ("-2", -2.0), ("0", 0.0), (" 3 亩 ", 3.0), (7, 7.0)],
+)
+def test_parse_number(raw, expected):
+    assert parse_number(raw) == Normalized(expected)
+
+
+def test_number_problems_and_empty():
+    assert parse_number("好几亩").problem == "number_unparseable"
+    assert parse_number("12.5元/亩").problem == "number_unparseable"
+    assert parse_number(None) == Normalized(None) and parse_number("  ") == Normalized(None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("13800001234", "13800001234"), ("138 0000 1234", "13800001234"), ("138-0000-1234", "13800001234"),
+     ("+86 13800001234", "13800001234"), ("8613800001234", "13800001234"), ("0731-84561234", "073184561234"),
+     (13800001234.0, "13800001234"), ("13800001234.0", "13800001234"), ('="13800001234"', "13800001234"),
+     ("1380000123", "1380000123")],  # a wrong length is the rules' finding (CK-PHONE), not an input issue
+)
+def test_parse_phone(raw, expected):
+    assert parse_phone(raw) == Normalized(expected)
+
+
+def test_phone_problems_and_empty():
+    assert parse_phone("无").problem == "phone_unparseable"
+    assert parse_phone("138000O1234").problem == "phone_unparseable"  # a letter O typed for a zero
+    assert parse_phone(None) == Normalized(None) and parse_phone("") == Normalized(None)

@@ -69,10 +69,14 @@ def test_sample_county_plan_uses_every_file_and_runs_every_rule():
     assert not [n for n in plan.notices if n.level != "info"]
     assert "township_notice_date" in plan.coverage["archive"]
     assert "head_id" in plan.coverage["system"]
-    # the 2020-era sample carries no monitoring-export column (参加职工医保): the checks over it are skipped,
-    # named, with the columns they need; every other rule runs
+    # the 2020-era sample carries none of the monitoring export's own columns (参加职工医保, 监测联系人, 公益性岗位 …):
+    # the checks over them are skipped, named, with the columns they need; every other rule runs
     skipped = {r.rule_id: r.reason for r in plan.rules if r.status == "skipped"}
-    assert set(skipped) == {"CK-MEDICAL-SCHEME"}
+    assert set(skipped) == {"CK-MEDICAL-SCHEME", "CK-WORK-MONTHS", "CK-SERIOUS-ILLNESS", "CK-PHONE", "MO-CONTACT",
+                            "MO-POST", "MO-POST-AWAY", "MO-LAND-RANGE", "MO-GUARANTEE-FLAG", "MO-TEKUN-ABLE",
+                            "MO-ELIM-NO-MEASURE"}
+    assert all(reason.startswith("需要一个来源") for reason in skipped.values())
+    assert "需要一个来源同时有「就业渠道」列和「务工状况」、「务工所在地」中任一列" in skipped["MO-POST-AWAY"]
     assert "需要一个来源同时有「参加医保」、「参加职工医保」列" in skipped["CK-MEDICAL-SCHEME"]
     # what a rule cannot check is said, per field and file, in Chinese
     load = plan.rule("AS-CADRE-LOAD")
