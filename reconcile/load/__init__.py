@@ -130,7 +130,16 @@ def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | N
                  if not target.startswith(EXTRA_PREFIX) and (attrs is None or target not in attrs)}
     extra_cols = [c for c in frame.columns if (not c.startswith("_") or c == EXTRA) and c not in canonical
                   and (attrs is None or mapping.get(c) not in attrs)]
-    exprs: list[pl.Expr] = [pl.col(raw).alias(target) for raw, target in canonical.items()]
+    # several columns for one field (致贫/返贫风险2 … 5 → other_causes, or a `columns:` that says so): their cells
+    # are read together, in file order, as one list cell
+    sources_of: dict[str, list[str]] = {}
+    for raw, target in canonical.items():
+        sources_of.setdefault(target, []).append(raw)
+    exprs: list[pl.Expr] = [
+        pl.col(raws[0]).alias(target) if len(raws) == 1
+        else pl.concat_str([pl.col(r).str.strip_chars().replace("", None) for r in raws], separator="、",
+                           ignore_nulls=True).replace("", None).alias(target)
+        for target, raws in sources_of.items()]
     present = set(canonical.values())
     exprs += [pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in present]
     if extra_cols:

@@ -38,6 +38,8 @@ SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 # `distinct` groups let through that may be different columns score 0.80 (户号 ≈ 户编号, 县级公示日期
 # ≈ 县级公告日期, 脱贫户属性 ≈ 贫困户属性), so the line sits between them and those are asked.
 SIMILAR_THRESHOLD = 0.85
+# 致贫/返贫风险1 … 5, 风险类型1 …, 返贫致贫风险2 … as normalize_header leaves them (brackets and slashes kept or not)
+_NUMBERED_RISK = re.compile(r"(?:致贫/?返贫|返贫/?致贫|致贫返贫|返贫致贫)?风险(?:类型)?([1-9])")
 # Worth a question (proposed, not mapped) from here: 劳动力状况 ≈ 劳动能力 0.67, 人口编码 ≈ 人口编号 0.75.
 # Below it the pairs seen are different columns (注销日期 ≈ 死亡日期 0.5, 低保证号 ≈ 低保类别 0.5): a
 # question about them would teach people to click "yes" without reading.
@@ -316,6 +318,22 @@ def match_columns(
         raw = max(candidates, key=lambda h: fuzz.ratio(light, unicodedata.normalize("NFKC", h)))
         decided[raw] = HeaderDecision(raw, target, "explicit", 1.0, f"配置 columns:「{key}」(规范化后与列名一致)")
         taken.setdefault(target, raw)
+
+    # 1b. the monitoring export's numbered risk columns (致贫/返贫风险1 … 5): the first is the main risk, the
+    #     rest are read together as the further risks — several columns, one list field
+    allowed = set(targets)
+    for raw in headers:
+        match = None if raw in decided else _NUMBERED_RISK.fullmatch(normalize_header(raw))
+        if not match:
+            continue
+        target = "main_cause" if match.group(1) == "1" else "other_causes"
+        if target not in allowed or (target == "main_cause" and target in taken):
+            continue
+        how = "编号的风险列:第1列为主要风险" if target == "main_cause" else "编号的风险列:第2列起合并为其他风险"
+        decided[raw] = HeaderDecision(raw, target, "synonym" if auto else "proposed", 1.0,
+                                      how if auto else how + "(本文件只按配置的 columns: 对应,未自动采用)")
+        if auto:
+            taken.setdefault(target, raw)
 
     # 2. the other headers against the labels and spellings of the fields still free
     index = _index(_labels(targets))

@@ -55,7 +55,13 @@ def problem_text(code: str) -> str:
 def _mappings(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """owner → canonical field → raw header, from what the load stage resolved."""
     rows = con.execute("select owner, mapping from load_report").fetchall()
-    return {owner: {field: raw for raw, field in json.loads(mapping).items()} for owner, mapping in rows}
+    mappings: dict[str, dict[str, str]] = {}
+    for owner, mapping in rows:
+        columns: dict[str, list[str]] = {}
+        for raw, field in json.loads(mapping).items():
+            columns.setdefault(field, []).append(raw)  # a field read from several columns names them all
+        mappings[owner] = {field: "、".join(raws) for field, raws in columns.items()}
+    return mappings
 
 
 def check_frame(frame: pl.DataFrame, kinds: dict[str, str], owner_col: str, table_kind: str,

@@ -162,7 +162,7 @@ def household_fallback(headers: list[str], role: str, mapping: dict[str, str]) -
 
 def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[str, str]) -> list[str]:
     """What stops this file from being read: required columns of the input contract left unmapped,
-    and two columns mapped to one field. A register whose head-ID column stands in for the member ID
+    and two columns mapped to one field that holds one value. A register whose head-ID column stands in for the member ID
     (`household_fallback`) is readable: the card says so instead."""
     kind = table_kind(role, level)
     if kind is None:
@@ -184,7 +184,8 @@ def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[st
         problems.append(f"缺少必需的列 {names}:{hint}")
     seen: dict[str, str] = {}
     for header, field in mapping.items():
-        if field in seen:
+        # a list field (其他致贫原因) may be read from several columns (致贫/返贫风险2 … 5): their cells are joined
+        if field in seen and not field_kind(field).startswith("codes:"):
             problems.append(f"「{seen[field]}」和「{header}」两列都对应到了「{labels.get(field, field)}」,请只保留一列。")
         seen[field] = header
     return problems
