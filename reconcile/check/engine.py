@@ -31,6 +31,7 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
+from .cards import build_household_cards
 from .long_views import RULE_SOURCES, restricts, scoped_sources, unmet_scope
 from .model import Rule, RuleContext
 from .packs import SEVERITIES, kinds, select_rules
@@ -40,7 +41,7 @@ from .udf import register_udfs
 
 FINDING_COLUMNS = [
     "finding_id", "rule_id", "kind", "category", "severity", "township", "village", "cluster_id", "hh_code",
-    "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice", "status",
+    "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice", "status", "card",
 ]
 ENTITY_COLUMNS = ["township", "village", "hh_code", "head_name", "head_id"]
 
@@ -310,6 +311,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     _register_problem_labels(con)
     _register_labels(con)
     flat = {**flatten(config.params), "year": config.year}
+    build_household_cards(con, flat)
     ctx = build_context(con, config)
     write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views
         [{"source": s, "field": f, "derived": f in ctx.derived.get(s, set())}
@@ -363,7 +365,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
         pl.DataFrame(schema={c: pl.String for c in FINDING_COLUMNS})
     frame = frame.select(FINDING_COLUMNS).unique("finding_id", keep="first", maintain_order=True)
     con.register("_findings", frame.to_arrow())
-    con.execute(f"create or replace table finding as select * from _findings order by {FINDING_ORDER}")
+    # each finding shows its household's card (红黄绿卡); a suspect outside the registered households has none
+    con.execute(f"create or replace table finding as select f.* exclude (card), c.card_label as card from _findings f "
+                f"left join household_card c on c.cluster_id = f.cluster_id order by {FINDING_ORDER}")
     con.unregister("_findings")
     runs = pl.DataFrame([r.__dict__ for r in result.runs]) if result.runs else pl.DataFrame(
         schema={"rule_id": pl.String, "kind": pl.String, "title": pl.String, "status": pl.String,

@@ -127,13 +127,16 @@ def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFram
                                       "linked": pl.Int64, "rate": pl.Float64})
 
 
-def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> pl.DataFrame:
+def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str], tables: set[str]) -> pl.DataFrame:
     present = [f"coalesce(present_{s}, false) as present_{s}" for s in sources]
     registered = " or ".join(f"coalesce(present_{s}, false)" for s, role in sources.items() if role in REGISTERED_ROLES)
+    # the household's card (红黄绿卡): a run database from before the cards has none
+    card = ("c.card, c.card_label, c.reason as card_reason", "left join household_card c using (cluster_id)") \
+        if "household_card" in tables else ("null::varchar as card, null::varchar as card_label, null::varchar as card_reason", "")
     return _frame(con, f"""
         select cluster_id, township, village, hh_code, head_name, head_id, {', '.join(present)},
-               ({registered or 'false'}) as registered
-        from hh_wide order by township, village, hh_code, cluster_id""")
+               ({registered or 'false'}) as registered, {card[0]}
+        from hh_wide {card[1]} order by township, village, hh_code, cluster_id""")
 
 
 def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFrame:
@@ -166,7 +169,7 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         findings=_frame(con, "select * from finding"),
         rule_runs=_frame(con, "select * from rule_run"),
         input_issues=_input_issues(con, tables),
-        households=_households(con, sources),
+        households=_households(con, sources, tables),
         load_report=_frame(con, "select owner, section, path, encoding, rows from load_report")
         if "load_report" in tables else pl.DataFrame(),
         ledger=read_ledger(con) if has_ledger else pl.DataFrame(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..check.cards import CARD_LABELS
 from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS
 from .common import (
     SEVERITY_LABELS,
@@ -32,6 +33,7 @@ SHEET_GUIDE = [
     ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
     ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
+    ("红黄绿卡", "每个在册户的红黄绿卡(红卡未脱贫或风险未消除,黄卡脱贫户中的低收入户,绿卡稳定脱贫),按乡镇和村统计户数"),
     ("督查发现问题汇总表", "按督查表的问题类别(精准识别、精准帮扶、精准脱贫、其他)逐个列出问题,见事见人"),
     ("核查情况汇总", "各乡镇和全县的核查情况统计(人口不一致户数、疑似漏评、疑似错退户数等)"),
     ("匹配情况", "各来源之间户的匹配率,以及未在所有来源中找到对应记录的户"),
@@ -64,7 +66,8 @@ PARAM_LABELS = {
     "public_post_words": "就业渠道中表示公益性岗位、帮扶车间的词", "not_a_public_post": "公益性岗位类型中表示“没有”的写法",
     "away_work_words": "表示县外务工的词", "land_area_max_mu": "土地面积上限(亩)",
     "tekun_able_ages": "特困供养人员的劳动年龄", "no_labor_levels": "无劳动能力的劳动技能",
-    "illness_health": "支持因病风险的健康状况",
+    "illness_health": "支持因病风险的健康状况", "household_cards": "红黄绿卡划分",
+    "risk_kept_income_factor": "应消未消的收入倍数(监测标准的倍数)",
 }
 
 
@@ -75,12 +78,17 @@ def _clip(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[:limit] + "……"
 
 
+# the keys and words inside a parameter's value, as people read them (the parameter's own name: PARAM_LABELS)
+PARAM_WORDS = {"yellow_income_factor": "黄卡收入线(监测标准的倍数)", "red": "红卡", "yellow": "黄卡", "green": "绿卡",
+               "monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
+
+
 def _param_text(value: object) -> str:
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {_param_text(v)}" for k, v in value.items())
+        return "; ".join(f"{PARAM_WORDS.get(str(k), k)}: {_param_text(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return "、".join(_param_text(v) for v in value)
-    return "" if value is None else str(value)
+    return "" if value is None else PARAM_WORDS.get(str(value), str(value))
 
 
 def notes_sheet(data: ReportData) -> Sheet:
@@ -190,8 +198,8 @@ def findings_sheet(data: ReportData) -> Sheet:
     titles = kind_titles()                                # with many distinct keys must not cost keys × findings
     cols = [Col("序号", "int"), Col("状态", "status"), Col("严重程度", "severity"), Col("问题类别", max_width=22),
             Col("问题类型", max_width=24), Col("乡镇"), Col("村"), Col("户编号", max_width=22), Col("户主姓名"),
-            Col("户主证件号码", max_width=20), Col("人员姓名"), Col("人员证件号码", max_width=20),
-            Col("问题说明", "wrap", max_width=50), Col("整改建议", "wrap", max_width=40)]
+            Col("户主证件号码", max_width=20), Col("红黄绿卡", max_width=8), Col("人员姓名"),
+            Col("人员证件号码", max_width=20), Col("问题说明", "wrap", max_width=50), Col("整改建议", "wrap", max_width=40)]
     cols += [Col(f"{labels[k]}的记录", "wrap", max_width=36) for k in own]
     if others:
         cols.append(Col("部门数据及其他依据", "wrap", max_width=44))
@@ -204,7 +212,8 @@ def findings_sheet(data: ReportData) -> Sheet:
         rows.append([
             i, STATUS_LABELS.get(r.get("status") or "", r.get("status")), SEVERITY_LABELS.get(r["severity"], r["severity"]),
             f"{main}({sub})" if sub else main, titles.get(r["kind"], r["kind"]), r["township"], r["village"],
-            r["hh_code"], r["head_name"], _id(r["head_id"], data), r["person_name"], _id(r["person_id"], data),
+            r["hh_code"], r["head_name"], _id(r["head_id"], data), r.get("card"), r["person_name"],
+            _id(r["person_id"], data),
             _text(r["message"], data), _text(r["advice"], data),
             *[parts.get(k, "") for k in own],
             *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k]
@@ -266,6 +275,49 @@ def township_sheet(data: ReportData) -> Sheet:
 
 def village_sheet(data: ReportData) -> Sheet:
     return _summary(data, ["township", "village"], "按村汇总")
+
+
+# ---- 红黄绿卡 -------------------------------------------------------------------------------------
+
+CARD_ORDER = tuple(CARD_LABELS.values())
+
+
+def card_sheet(data: ReportData) -> Sheet:
+    """Registered households by card, per township and village, and the list of 黄卡 and 红卡 households (the
+    ones to follow closely), each with the reason of its card."""
+    hh = data.registered()
+    cards = data.config.params.get("household_cards") or {}
+    frequency = data.config.params.get("visit_frequency") or {}
+    words = {"monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
+    notes = ["红卡:未脱贫,或监测对象风险未消除;黄卡:已脱贫,最近年度人均纯收入低于监测标准的"
+             f"{cards.get('yellow_income_factor', 1.0)}倍;绿卡:其余已脱贫户(稳定脱贫)。"
+             "走访频次:" + "、".join(f"{label}{words.get(frequency.get(code, ''), frequency.get(code, '-'))}"
+                                    for code, label in CARD_LABELS.items())]
+    if not hh.height or "card_label" not in hh.columns:
+        return Sheet("红黄绿卡", [Table([Col("说明")], pl.DataFrame({"c0": ["本次没有在册户"]}))], notes=notes)
+    counts = (hh.group_by("township", "village")
+              .agg(*[(pl.col("card_label") == c).sum().alias(c) for c in CARD_ORDER], pl.len().alias("total"))
+              .sort("township", "village", nulls_last=True))
+    numeric = [*CARD_ORDER, "total"]
+    total = {"township": "合计", "village": None, **{c: int(counts[c].sum()) for c in numeric}}
+    counts = pl.concat([counts.with_columns(pl.col(numeric).cast(pl.Int64)),
+                        pl.DataFrame([total], schema={**counts.schema, **{c: pl.Int64 for c in numeric}})])
+    summary = Table([Col("乡镇"), Col("村"), *[Col(c, "int") for c in CARD_ORDER], Col("在册户", "int")],
+                    counts.select("township", "village", *numeric), title="各村红黄绿卡户数", autofilter=True,
+                    total_last=True)
+    watched = (hh.filter(pl.col("card").is_in(["red", "yellow"]))
+               .with_columns(pl.col("card_label").replace_strict({c: i for i, c in enumerate(CARD_ORDER)},
+                                                                 default=9, return_dtype=pl.Int32).alias("_c"))
+               .sort("_c", "township", "village", "hh_code", nulls_last=True))
+    listed = pl.DataFrame({"c0": watched["card_label"], "c1": watched["township"], "c2": watched["village"],
+                           "c3": watched["hh_code"], "c4": watched["head_name"],
+                           "c5": [_id(v, data) for v in watched["head_id"].to_list()],
+                           "c6": watched["card_reason"]},
+                          schema={f"c{i}": pl.String for i in range(7)})
+    households = Table([Col("卡"), Col("乡镇"), Col("村"), Col("户编号", max_width=22), Col("户主姓名"),
+                        Col("户主证件号码", max_width=20), Col("原因", "wrap", max_width=60)], listed,
+                       title="红卡、黄卡户名单", autofilter=True)
+    return Sheet("红黄绿卡", [summary, households], notes=notes)
 
 
 # ---- 输入问题 -------------------------------------------------------------------------------------

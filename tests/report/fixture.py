@@ -152,13 +152,21 @@ def build(folder: Path, run: int = 2, show_ids: bool = False):
                                        for k, (name, level) in SOURCES.items()}}, folder)
     # fixed parameters, so the golden 说明 sheet does not follow rules/params/default.yaml
     config.params = {"exit_line": {2019: 3747, 2020: 4000}, "cadre_household_limit": 5,
-                     "cause_measures": {"因病": ["健康帮扶", "医疗救助"]}}
+                     "cause_measures": {"因病": ["健康帮扶", "医疗救助"]},
+                     "household_cards": {"yellow_income_factor": 1.0},
+                     "visit_frequency": {"red": "monthly", "yellow": "quarterly", "green": "quarterly"}}
     con = duckdb.connect(str(folder / "reconcile.duckdb"))
     hh = pl.DataFrame([{"cluster_id": c, "township": t, "village": v, "hh_code": code, "head_name": head,
                         "head_id": hid, **{f"present_{s}": bool(p) for s, p in zip(SOURCES, present, strict=True)}}
                        for c, t, v, code, head, hid, present in HOUSEHOLDS])
     con.register("_hh", hh.to_arrow())
     con.execute("create table hh_wide as select * from _hh")
+    con.execute("""create table household_card as select * from (values
+        ('H1', 'red', '红卡', '未脱贫'),
+        ('H2', 'yellow', '黄卡', '已脱贫,2020年人均纯收入5200元,低于6000元(监测标准的1.0倍)'),
+        ('H3', 'green', '绿卡', '已脱贫,2020年人均纯收入9000元,不低于6000元'),
+        ('H4', 'green', '绿卡', '已脱贫,2020年人均纯收入8000元,不低于6000元'),
+        ('H5', 'red', '红卡', '监测对象(脱贫不稳定户),风险未消除')) t(cluster_id, card, card_label, reason)""")
     issues = pl.DataFrame(INPUT_ISSUES, orient="row", schema=["source", "file", "sheet", "row", "column", "field",
                                                               "value", "problem", "severity", "message"])
     con.register("_ii", issues.to_arrow())
@@ -182,6 +190,7 @@ def build(folder: Path, run: int = 2, show_ids: bool = False):
         frame = pl.DataFrame(findings, schema={c: pl.String for c in FINDING_COLUMNS})
         con.register("_f", frame.to_arrow())
         con.execute("create or replace table finding as select * from _f")
+        con.execute("update finding set card = c.card_label from household_card c where c.cluster_id = finding.cluster_id")
         con.unregister("_f")
         update(con, config, CLOCK[i])
     return con, config

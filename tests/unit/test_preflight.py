@@ -60,7 +60,7 @@ def test_the_sample_county_and_the_shipped_defaults_have_no_problem():
 
 
 def test_valid_overrides_of_nested_keys_new_years_and_linkage_weights_are_accepted(tmp_path):
-    params = {"income_tolerance": {"relative": 0.1}, "exit_line": {2026: 4500}, "visit_frequency": {"exited": "yearly"},
+    params = {"income_tolerance": {"relative": 0.1}, "exit_line": {2026: 4500}, "visit_frequency": {"green": "yearly"},
               "cause_measures": {"因灾": ["危房改造"], "新的致贫原因": ["产业帮扶"]},
               "linkage": {"household": {"link": 6.5, "comparisons": {
                   "hh_size": {"weights": {"off_by_one": -0.5}},
@@ -121,7 +121,7 @@ def test_unreadable_province_file_is_one_problem(tmp_path, shipped):
 def test_override_problems_at_any_depth_with_nearest_keys(tmp_path):
     params = {"school_age": {"min": 6, "maxx": 15}, "exit_line": {2026: "四千", "next": 5000},
               "income_tolerance": 100, "cadre_household_limit": "5", "record_required": ["head_name"],
-              "unsafe_housing_grades": ["C", 4], "visit_frequency": {"exited": "quartrly"},
+              "unsafe_housing_grades": ["C", 4], "visit_frequency": {"green": "quartrly"},
               "cause_measures": {"因病": "健康帮扶"}, "risk_persisting": {"illness_health": {"患有大病": True}},
               "retired_terms_from_yaer": 2021}
     problems = _problems(tmp_path, params=params)
@@ -133,7 +133,7 @@ def test_override_problems_at_any_depth_with_nearest_keys(tmp_path):
     _one(problems, "params.cadre_household_limit:", "应为数字", "文本")
     _one(problems, "params.record_required:", "应为映射", "列表")
     _one(problems, "params.unsafe_housing_grades:", "第 2 项应为文本")
-    assert "`quarterly`" in _one(problems, "params.visit_frequency.exited", "monthly / quarterly / yearly")
+    assert "`quarterly`" in _one(problems, "params.visit_frequency.green", "monthly / quarterly / yearly")
     _one(problems, "params.cause_measures.因病", "应为列表")
     _one(problems, "params.risk_persisting.illness_health", "应为列表")
     assert "`retired_terms_from_year`" in _one(problems, "retired_terms_from_yaer")
