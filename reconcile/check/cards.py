@@ -1,4 +1,6 @@
-"""红黄绿卡: every registered household's card (rules/params/default.yaml `household_cards`), worked out once per
+"""Household facts worked out once per check, before the rules: 红黄绿卡 and the monitoring record.
+
+红黄绿卡: every registered household's card (rules/params/default.yaml `household_cards`), worked out once per
 check into `household_card`, before the rules: the visit rule reads it, findings and the workbook show it.
 
 红卡 — not exited, or monitored with the risk not eliminated; 黄卡 — exited, its latest per-capita income below
@@ -56,3 +58,22 @@ def build_household_cards(con: duckdb.DuckDBPyConnection, flat: dict) -> None:
     """`household_card(cluster_id, card, card_label, reason)`: one row per registered household."""
     write_frame(con, "card_label", pl.DataFrame({"card": list(CARD_LABELS), "label": list(CARD_LABELS.values())}))
     con.execute(f"create or replace table household_card as {CARD_SQL}", bind(CARD_SQL, flat))
+
+
+# the monitoring record of each monitored household, as the most trusted registered source says it: what the
+# 防返贫监测 statistics of the workbook and the page count
+MONITORING_SQL = """
+select h.cluster_id, h.monitor_type, h.risk_status,
+       arg_min(s.monitor_start_date, s.ord) filter (where s.monitor_start_date is not null) as monitor_start_date,
+       arg_min(s.risk_eliminated_date, s.ord) filter (where s.risk_eliminated_date is not null) as risk_eliminated_date,
+       arg_min(s.elimination_method, s.ord) filter (where s.elimination_method is not null) as elimination_method
+from hh_registered h join hh_source s on s.cluster_id = h.cluster_id and s.registered and s.present
+where h.monitor_type is not null
+group by h.cluster_id, h.monitor_type, h.risk_status
+"""
+
+
+def build_monitored_households(con: duckdb.DuckDBPyConnection) -> None:
+    """`monitored_household(cluster_id, monitor_type, risk_status, monitor_start_date, risk_eliminated_date,
+    elimination_method)`: one row per monitored household."""
+    con.execute(f"create or replace table monitored_household as {MONITORING_SQL}")

@@ -31,7 +31,7 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
-from .cards import build_household_cards
+from .cards import build_household_cards, build_monitored_households
 from .long_views import RULE_SOURCES, restricts, scoped_sources, unmet_scope
 from .model import Rule, RuleContext
 from .packs import SEVERITIES, kinds, select_rules
@@ -312,6 +312,7 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     _register_labels(con)
     flat = {**flatten(config.params), "year": config.year}
     build_household_cards(con, flat)
+    build_monitored_households(con)
     ctx = build_context(con, config)
     write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views
         [{"source": s, "field": f, "derived": f in ctx.derived.get(s, set())}

@@ -44,6 +44,8 @@ class ReportData:
     township: str | None = None  # set on a per-township cut
     plan: dict[str, pl.DataFrame] | None = None  # the run plan's tables (reconcile.plan_tables.load_plan); None before it
     extra: dict = field(default_factory=dict)
+    # monitored households (monitored_household and their place): the 防返贫监测 statistics
+    monitored: pl.DataFrame = field(default_factory=pl.DataFrame)
     _coverage: tuple[int, Coverage | None] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -108,7 +110,8 @@ class ReportData:
             return frame.filter(pl.col("township") == township) if "township" in frame.columns else frame
 
         return replace(self, findings=cut(self.findings), input_issues=cut(self.input_issues),
-                       households=cut(self.households), ledger=cut(self.ledger), township=township)
+                       households=cut(self.households), ledger=cut(self.ledger), monitored=cut(self.monitored),
+                       township=township)
 
 
 def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFrame:
@@ -177,6 +180,8 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         show_ids=show_ids,
         link_rate=_frame(con, "select * from link_rate") if "link_rate" in tables else None,
         plan=load_plan(con),
+        monitored=_frame(con, "select m.*, w.township, w.village from monitored_household m "
+                              "join hh_wide w using (cluster_id)") if "monitored_household" in tables else pl.DataFrame(),
     )
 
 

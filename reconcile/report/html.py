@@ -102,6 +102,12 @@ def context(data: ReportData) -> dict:
     rate_matrix = {(r["source_a"], r["source_b"]): r for r in rates.iter_rows(named=True)}
     link_rows = [{"label": labels[a], "cells": [rate_matrix.get((a, b)) if a != b else None for b in data.sources]}
                  for a in data.sources]
+    from .monitoring import monitoring_stats, stat_titles
+
+    stats = monitoring_stats(data)
+    monitoring = {"titles": [t for _, t in stat_titles(data)],
+                  "rows": [[("—" if v is None else f"{v:.1%}" if c == "rate" else v) for c, v in r.items()]
+                           for r in stats.iter_rows(named=True)]} if stats.height else None
     rows = _table_rows(data, f)
     payload = json.dumps({"rows": rows, "severity": SEVERITY_LABELS, "status": STATUS_LABELS},
                          ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
@@ -114,7 +120,7 @@ def context(data: ReportData) -> dict:
         "villages": sorted({(r[2], r[3]) for r in rows if r[3]}),
         "kinds": [(k, titles.get(k, k)) for k in kinds_present], "severities": list(SEVERITY_LABELS.items()),
         "statuses": [(k, STATUS_LABELS[k]) for k in ("new", "open", "reopened")],
-        "masked": not data.show_ids, "coverage": data.coverage(),
+        "masked": not data.show_ids, "coverage": data.coverage(), "monitoring": monitoring,
     }
 
 

@@ -33,6 +33,7 @@ SHEET_GUIDE = [
     ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
     ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
+    ("防返贫监测", "各乡镇监测对象户数(按类别)、本年纳入和消除、消除率、识别到消除的平均月数、疑似应消未消户数"),
     ("红黄绿卡", "每个在册户的红黄绿卡(红卡未脱贫或风险未消除,黄卡脱贫户中的低收入户,绿卡稳定脱贫),按乡镇和村统计户数"),
     ("督查发现问题汇总表", "按督查表的问题类别(精准识别、精准帮扶、精准脱贫、其他)逐个列出问题,见事见人"),
     ("核查情况汇总", "各乡镇和全县的核查情况统计(人口不一致户数、疑似漏评、疑似错退户数等)"),
@@ -318,6 +319,21 @@ def card_sheet(data: ReportData) -> Sheet:
                         Col("户主证件号码", max_width=20), Col("原因", "wrap", max_width=60)], listed,
                        title="红卡、黄卡户名单", autofilter=True)
     return Sheet("红黄绿卡", [summary, households], notes=notes)
+
+
+# ---- 防返贫监测 -----------------------------------------------------------------------------------
+
+def monitoring_sheet(data: ReportData) -> Sheet:
+    from .monitoring import monitoring_stats, stat_titles
+
+    stats = monitoring_stats(data)
+    if not stats.height:
+        return Sheet("防返贫监测", [Table([Col("说明")], pl.DataFrame({"c0": ["本次的文件中没有监测对象(没有监测对象类别)"]}))])
+    titles = stat_titles(data)
+    kinds = {"township": "text", "rate": "pct", "months": "text"}
+    cols = [Col(title, kinds.get(column, "int"), max_width=14) for column, title in titles]
+    notes = ["以最可信的登记来源为准;消除率 = 风险已消除户数 ÷ 监测户数;应消未消为规则 MO-RISK-KEPT 的疑似户数,需入户核实"]
+    return Sheet("防返贫监测", [Table(cols, stats.select([c for c, _ in titles]), total_last=True)], notes=notes)
 
 
 # ---- 输入问题 -------------------------------------------------------------------------------------

@@ -167,6 +167,13 @@ def build(folder: Path, run: int = 2, show_ids: bool = False):
         ('H3', 'green', '绿卡', '已脱贫,2020年人均纯收入9000元,不低于6000元'),
         ('H4', 'green', '绿卡', '已脱贫,2020年人均纯收入8000元,不低于6000元'),
         ('H5', 'red', '红卡', '监测对象(脱贫不稳定户),风险未消除')) t(cluster_id, card, card_label, reason)""")
+    con.execute("""create table monitored_household as select cluster_id, monitor_type, risk_status,
+        monitor_start_date::date as monitor_start_date, risk_eliminated_date::date as risk_eliminated_date,
+        elimination_method from (values
+        ('H4', '脱贫不稳定户', '已消除', '2019-06-01', '2020-05-01', '帮扶消除'),
+        ('H5', '脱贫不稳定户', '未消除', '2020-03-01', null, null),
+        ('H3', '边缘易致贫户', '已消除', '2020-01-01', '2020-07-01', '自然消除'))
+        t(cluster_id, monitor_type, risk_status, monitor_start_date, risk_eliminated_date, elimination_method)""")
     issues = pl.DataFrame(INPUT_ISSUES, orient="row", schema=["source", "file", "sheet", "row", "column", "field",
                                                               "value", "problem", "severity", "message"])
     con.register("_ii", issues.to_arrow())
