@@ -28,11 +28,13 @@ TOP_KEYS = {"region", "year", "province", "output", "ledger", "sources", "regist
 SAMPLING_KEYS = {"per_village", "quotas", "weight"}
 SAMPLING_CATEGORIES = {
     "exited_earlier": "往年脱贫户", "exited_last_year": "上年脱贫户", "exit_this_year": "当年计划脱贫户",
-    "not_exited": "未脱贫户(含监测户)", "non_registered": "非建档立卡户",
+    "not_exited": "未脱贫户", "monitored": "监测对象", "non_registered": "非建档立卡户",
 }
+# 监测对象 are a category of their own (东兴's sampling; issue 14): a monitored household, exited or not, is drawn
+# as one, whatever its exit year
 DEFAULT_SAMPLING = {"per_village": 10, "weight": "none",
-                    "quotas": {"exited_earlier": 3, "exited_last_year": 2, "exit_this_year": 2, "not_exited": 2,
-                               "non_registered": 1}}
+                    "quotas": {"exited_earlier": 3, "exited_last_year": 2, "exit_this_year": 1, "not_exited": 1,
+                               "monitored": 2, "non_registered": 1}}
 FORMATS = {"csv", "xlsx", "parquet"}
 PROFILES = ("auto", "none")  # auto: built-in header synonyms; none: only the explicit `columns:`
 SOURCE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")

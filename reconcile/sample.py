@@ -2,7 +2,7 @@
 
 Per village, N households with quotas by category (DESIGN §8; `sampling:` in the config):
 往年脱贫户 (exited two or more years before the assessment year), 上年脱贫户, 当年计划脱贫户 (exit year =
-assessment year), 未脱贫户 (incl. monitored households), 非建档立卡户 (households of the police household
+assessment year), 未脱贫户, 监测对象 (monitored households, exited or not: a category of their own), 非建档立卡户 (households of the police household
 register, or survey-only households, that link to no registered household). The draw is reproducible: each
 (village, category) stratum has its own random stream derived from the seed, so adding a village does not
 change the draw elsewhere. With `--weight findings` a household's chance grows with its findings
@@ -80,11 +80,12 @@ def candidates(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
         select cluster_id as key, township, village, hh_code, head_name, head_id,
                {status} as status, {exit_year} as exit_year, {monitor} as monitor_type, {size} as hh_size,
                case when not ({present}) then 'non_registered'
+                    when {monitor} is not null then 'monitored'
                     when {status} = '已脱贫' and {exit_year} = {y} then 'exit_this_year'
                     when {status} = '未脱贫' and {exit_year} = {y} then 'exit_this_year'
                     when {status} = '已脱贫' and {exit_year} = {y - 1} then 'exited_last_year'
                     when {status} = '已脱贫' then 'exited_earlier'
-                    when {status} = '未脱贫' or {monitor} is not null then 'not_exited'
+                    when {status} = '未脱贫' then 'not_exited'
                     else 'non_registered' end as category,
                'cluster' as key_kind
         from hh_wide where township is not null and village is not null""")

@@ -33,6 +33,9 @@ FIELDS = [  # row label, canonical field (per source), unit
     ("帮扶责任人", "cadre_name", ""), ("帮扶措施", "measures", ""), ("收入年度", "income_year", ""),
     ("人均纯收入", "income_per_capita", "元"),
 ]
+# a monitored household's risk record, shown when a source records it as monitored (监测对象类别)
+MONITORING_FIELDS = [("风险是否消除", "risk_status", ""), ("识别监测时间", "monitor_start_date", ""),
+                     ("风险消除时间", "risk_eliminated_date", ""), ("风险消除方式", "elimination_method", "")]
 SURVEY_ONLY = [("户籍人口", "hukou_size"), ("明白卡人口", "card_size"), ("扶贫手册人口", "manual_size")]
 CHECKS = [
     ("家庭实际人口", "______ 人"), ("住房是否安全", "□ 是    □ 否(危房等级:____)"), ("饮水是否安全", "□ 是    □ 否"),
@@ -147,7 +150,7 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
     has_register = "register" in tables and "register_link" in tables and "register_attr" in tables
     s = result.sample
     cluster_keys = s.filter(pl.col("key_kind") == "cluster")["key"].to_list()
-    columns = [f"{f}_{src}" for _, f, _ in FIELDS for src in ordered] + \
+    columns = [f"{f}_{src}" for _, f, _ in [*FIELDS, *MONITORING_FIELDS] for src in ordered] + \
         [f"{f}_{survey}" for _, f in SURVEY_ONLY if survey] + [f"survey_date_{survey}" if survey else "cluster_id"]
     values = _household_values(con, cluster_keys, columns)
     hukou = _hukou_members(con, has_register)
@@ -243,6 +246,8 @@ def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.Data
              ("扶贫手册人口", {**{s: v.get(f"hh_size_{s}") for s in registered if config.sources[s].role == "manual"},
                           **({survey: v.get(f"manual_size_{survey}")} if survey else {})})]
     lines += [(label, {s: v.get(f"{f}_{s}") for s in src_cols if s != "hukou"}) for label, f, _ in FIELDS[1:]]
+    if any(v.get(f"monitor_type_{s}") for s in src_cols):
+        lines += [(label, {s: v.get(f"{f}_{s}") for s in src_cols if s != "hukou"}) for label, f, _ in MONITORING_FIELDS]
     for label, by_source in lines:
         _fit_row(ws, r, [_fmt(x) for x in by_source.values()], 11)
         ws.write_string(r, 0, label, f_label)

@@ -40,7 +40,7 @@ def test_allocate_scales_quotas():
 def test_quotas_per_village_and_category(county, tmp_path):
     result = draw_sample(county, per_village=10, seed=5, output=tmp_path / "s", forms=False)
     q = result.quotas
-    assert set(q["category"]) == {"exited_earlier", "exited_last_year", "exit_this_year", "not_exited",
+    assert set(q["category"]) == {"exited_earlier", "exited_last_year", "exit_this_year", "not_exited", "monitored",
                                   "non_registered"}
     assert (q["drawn"] + q["shortfall"] == q["quota"]).all()
     per = result.sample.group_by("township", "village", "category").len()
@@ -51,6 +51,10 @@ def test_quotas_per_village_and_category(county, tmp_path):
     s = result.sample
     assert set(s.filter(pl.col("category") == "exited_last_year")["exit_year"].to_list()) == {county.year - 1}
     assert set(s.filter(pl.col("category") == "exited_earlier")["status"].to_list()) == {"已脱贫"}
+    # 监测对象 are a category of their own, whatever their exit: no monitored household in another category
+    monitored = s.filter(pl.col("category") == "monitored")
+    assert monitored.height and monitored["monitor_type"].is_not_null().all()
+    assert s.filter(pl.col("category") != "monitored")["monitor_type"].is_null().all()
     # outside the register: a 户籍 household no record links to, or a surveyed one no registered source lists
     outside = s.filter(pl.col("category") == "non_registered")
     assert outside.filter(~pl.col("key").str.starts_with("hukou:") & pl.col("status").is_not_null()).height == 0
@@ -86,7 +90,7 @@ def test_quotas_that_cannot_be_filled_are_reported(county, tmp_path):
 
 
 def test_forms_are_written_prefilled_and_masked(county, tmp_path):
-    result = draw_sample(county, per_village=2, seed=3, output=tmp_path / "s")
+    result = draw_sample(county, per_village=3, seed=3, output=tmp_path / "s")  # one 监测对象 per village
     forms = sorted((tmp_path / "s" / "农户调查表").rglob("*.xlsx"))
     assert len(forms) == result.sample.height > 0
     row = result.sample.filter(pl.col("key_kind") == "cluster").row(0, named=True)
@@ -99,6 +103,16 @@ def test_forms_are_written_prefilled_and_masked(county, tmp_path):
     assert row["head_id"] not in text and row["head_id"][:6] + "********" + row["head_id"][-4:] in text
     listing = pl.read_csv(tmp_path / "s" / "抽样名单.csv", infer_schema_length=0)
     assert row["head_id"] in listing["head_id"].to_list()  # the CSV keeps full values
+    # a monitored household's form shows its risk record; another's does not ask for one
+    def form_text(sample_row: dict) -> str:
+        path = next(p for p in forms if p.name.startswith(f"{sample_row['sample_no']:03d}_"))
+        frame = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars()
+        return " ".join(str(v) for col in frame.columns for v in frame[col].to_list() if v)
+
+    monitored = result.sample.filter(pl.col("category") == "monitored").row(0, named=True)
+    assert all(label in form_text(monitored) for label in ("监测对象类别", "风险是否消除", "识别监测时间", "风险消除时间"))
+    exited = result.sample.filter(pl.col("category") == "exited_earlier").row(0, named=True)
+    assert "风险是否消除" not in form_text(exited)
 
 
 def test_sampling_config_is_validated(tmp_path):
