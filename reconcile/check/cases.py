@@ -71,7 +71,8 @@ def case_config(case: dict, folder: Path, extra_rules: list[str] | None = None) 
         registers[key] = {"path": path.name, "kind": spec.get("kind", key), "profile": "none",
                           "columns": {h: h for h in headers}}
     data: dict = {"region": "用例县", "year": case.get("year", 2020), "output": "out", "sources": sources,
-                  "registers": registers, "params": case.get("params", {})}
+                  "registers": registers, "params": case.get("params", {}),
+                  **({"province": case["province"]} if "province" in case else {})}
     if "visits" in case:
         path = folder / "visits.csv"
         headers = write_rows(path, case["visits"]["rows"])
