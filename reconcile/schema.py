@@ -53,6 +53,7 @@ HOUSEHOLD_FIELDS = _fields(
     ("risk_status", "风险是否消除", "code:risk_status"),
     ("risk_eliminated_date", "风险消除时间", "yearmonth"),
     ("elimination_method", "风险消除方式", "code:elimination_method"),
+    ("development_measures_status", "实施开发式帮扶措施情况", "text"),
     ("monitor_start_date", "识别监测时间", "yearmonth"),
     ("identify_year", "识别年度", "year"),
     ("exit_year", "脱贫年度", "year"),
