@@ -17,7 +17,17 @@ import yaml
 from .errors import ConfigError
 from .errors import did_you_mean as _did_you_mean
 from .preflight import merged_params, param_layers, preflight_problems, yaml_key_lines
-from .schema import EXTRA_PREFIX, LEVELS, REGISTER_KINDS, ROLES, VISIT_FIELDS, register_fields, source_fields
+from .schema import (
+    EXTRA_PREFIX,
+    FIELD_LABELS,
+    LEVELS,
+    REGISTER_KINDS,
+    ROLES,
+    VISIT_FIELDS,
+    register_fields,
+    several_columns,
+    source_fields,
+)
 
 FILE_KEYS = {"path", "encoding", "sheet", "header_rows", "skip_rows", "columns", "profile", "format"}
 SOURCE_KEYS = FILE_KEYS | {"role", "level"}
@@ -168,8 +178,9 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
                 f"(不需要标准化的列可用 `{EXTRA_PREFIX}` 开头的名称保留在 extra 中)"
             )
             continue
-        if target in seen and not target.startswith(EXTRA_PREFIX):
-            problems.add(f"{where}.columns: 列 `{seen[target]}` 和 `{header}` 都映射到了 `{target}`")
+        if target in seen and not target.startswith(EXTRA_PREFIX) and not several_columns(target):
+            problems.add(f"{where}.columns: 列 `{seen[target]}` 和 `{header}` 都映射到了「{FIELD_LABELS.get(target, target)}」"
+                         f"(`{target}`),该字段只能来自一列")
         seen[target] = str(header)
         clean_columns[str(header)] = target
     profile = str(raw.get("profile", "auto"))

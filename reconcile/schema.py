@@ -302,6 +302,12 @@ def field_kind(name: str) -> str:
     return "text"
 
 
+def several_columns(name: str) -> bool:
+    """Whether a field may be read from several columns of one file: a list field (其他致贫原因 from 致贫/返贫风险2 …
+    5) joins their cells; a field of one value must come from one column."""
+    return field_kind(name).startswith("codes:")
+
+
 # Identifiers kept as text (value kind `ident`): never parsed or judged by a normaliser, and columns whose
 # Excel number cells would have lost digits.
 KEY_FIELDS = frozenset(name for table in (HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS, REGISTER_FIELDS,

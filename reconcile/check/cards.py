@@ -66,7 +66,10 @@ MONITORING_SQL = """
 select h.cluster_id, h.monitor_type, h.risk_status,
        arg_min(s.monitor_start_date, s.ord) filter (where s.monitor_start_date is not null) as monitor_start_date,
        arg_min(s.risk_eliminated_date, s.ord) filter (where s.risk_eliminated_date is not null) as risk_eliminated_date,
-       arg_min(s.elimination_method, s.ord) filter (where s.elimination_method is not null) as elimination_method
+       arg_min(s.elimination_method, s.ord) filter (where s.elimination_method is not null) as elimination_method,
+       list_filter(list_prepend(arg_min(s.main_cause, s.ord) filter (where s.main_cause is not null),
+                                coalesce(arg_min(s.other_causes, s.ord) filter (where s.other_causes is not null), [])),
+                   lambda c: c is not null) as risk_causes
 from hh_registered h join hh_source s on s.cluster_id = h.cluster_id and s.registered and s.present
 where h.monitor_type is not null
 group by h.cluster_id, h.monitor_type, h.risk_status
@@ -75,5 +78,6 @@ group by h.cluster_id, h.monitor_type, h.risk_status
 
 def build_monitored_households(con: duckdb.DuckDBPyConnection) -> None:
     """`monitored_household(cluster_id, monitor_type, risk_status, monitor_start_date, risk_eliminated_date,
-    elimination_method)`: one row per monitored household."""
+    elimination_method, risk_causes)`: one row per monitored household; `risk_causes` is the main risk, then the
+    further ones, as the most trusted source that records each says (what the monitoring rules read)."""
     con.execute(f"create or replace table monitored_household as {MONITORING_SQL}")

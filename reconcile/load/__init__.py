@@ -130,8 +130,8 @@ def _canonical_frame(loaded: LoadedFile, columns: list[str], attrs: set[str] | N
                  if not target.startswith(EXTRA_PREFIX) and (attrs is None or target not in attrs)}
     extra_cols = [c for c in frame.columns if (not c.startswith("_") or c == EXTRA) and c not in canonical
                   and (attrs is None or mapping.get(c) not in attrs)]
-    # several columns for one field (致贫/返贫风险2 … 5 → other_causes, or a `columns:` that says so): their cells
-    # are read together, in file order, as one list cell
+    # several columns for one list field (schema.several_columns: 致贫/返贫风险2 … 5 → other_causes, or a `columns:`
+    # that says so; config and web page refuse it for a field of one value): their cells, in file order, one list cell
     sources_of: dict[str, list[str]] = {}
     for raw, target in canonical.items():
         sources_of.setdefault(target, []).append(raw)

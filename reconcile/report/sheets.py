@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from ..check.cards import CARD_LABELS
-from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS
+from ..schema import FIELD_LABELS, REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS
 from .common import (
     SEVERITY_LABELS,
     SEVERITY_ORDER,
@@ -69,6 +69,15 @@ PARAM_LABELS = {
     "tekun_able_ages": "特困供养人员的劳动年龄", "no_labor_levels": "无劳动能力的劳动技能",
     "illness_health": "支持因病风险的健康状况", "household_cards": "红黄绿卡划分",
     "risk_kept_income_factor": "应消未消的收入倍数(监测标准的倍数)",
+    "risk_persisting": "风险仍在的成员情况", "missed_register_groups": "疑似漏评比对的部门数据",
+    "missed_register_min_marks": "疑似漏评的最少标记数", "missed_register_grades": "疑似漏评按标记数定严重程度",
+    "out_of_school_statuses": "不在校的在校生状况", "parent_child_min_age_gap": "父母与子女最小年龄差(岁)",
+    "student_dropout_statuses": "学籍中表示辍学的状态", "medical_insured_statuses": "医保中表示已参保的状态",
+    "unsafe_housing_grades": "危房等级", "student_record_ages": "应填写在校生状况或未上学原因的年龄",
+    "work_measures": "需要劳动力的帮扶措施", "no_work_words": "表示没有务工的写法", "retired_terms": "过时表述",
+    "retired_terms_from_year": "过时表述起始年度", "record_required": "户必填项",
+    "person_required": "成员必填项", "checker_required": "县级校验必填项",
+    "checker_required_yes_no": "县级校验必填的是否项",
 }
 
 
@@ -79,17 +88,33 @@ def _clip(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[:limit] + "……"
 
 
-# the keys and words inside a parameter's value, as people read them (the parameter's own name: PARAM_LABELS)
-PARAM_WORDS = {"yellow_income_factor": "黄卡收入线(监测标准的倍数)", "red": "红卡", "yellow": "黄卡", "green": "绿卡",
-               "monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
+# the keys and words inside a parameter's value, as people read them (the parameter's own name: PARAM_LABELS):
+# field names, roles and severities by their own tables, the rest here; a parameter listing register kinds reads
+# them by theirs (dibao is 民政低保 there, 享受低保 in a list of member fields)
+PARAM_WORDS = {
+    **FIELD_LABELS, **ROLE_LABELS, **SEVERITY_LABELS,
+    "yellow_income_factor": "黄卡收入线(监测标准的倍数)", "red": "红卡", "yellow": "黄卡", "green": "绿卡",
+    "monthly": "每月", "quarterly": "每季度", "yearly": "每年", "min": "最小", "max": "最大",
+    "absolute": "绝对差(元)", "relative": "相对差", "identify_village": "识别村级公示", "identify_township": "识别乡镇公示",
+    "exit_village": "退出村级公示", "exit_township": "退出乡镇公示", "arable": "耕地", "forest": "林地",
+    "grain_to_green": "退耕还林", "illness_health": "因病(健康状况)", "disability_health": "因残(健康状况)",
+    "study_enrolled": "因学(在校生状况)", "work_causes": "务工类风险", "work_no_labor": "无劳动能力(劳动技能)",
+}
+PARAM_VOCABULARY = {"missed_register_groups": {**PARAM_WORDS, **REGISTER_KIND_LABELS}}
 
 
-def _param_text(value: object) -> str:
+def _param_text(value: object, words: dict[str, str] = PARAM_WORDS) -> str:
     if isinstance(value, dict):
-        return "; ".join(f"{PARAM_WORDS.get(str(k), k)}: {_param_text(v)}" for k, v in value.items())
+        return "; ".join(f"{words.get(str(k), k)}: {_param_text(v, words)}" for k, v in value.items())
     if isinstance(value, list | tuple):
-        return "、".join(_param_text(v) for v in value)
-    return "" if value is None else PARAM_WORDS.get(str(value), str(value))
+        return "、".join(_param_text(v, words) for v in value)
+    return "" if value is None else words.get(str(value), str(value))
+
+
+def param_rows(params: dict) -> list[tuple[str, str]]:
+    """The run's parameters as the 说明 sheet lists them: each by its Chinese name, its value in Chinese words."""
+    return [(PARAM_LABELS.get(k, k), _clip(_param_text(v, PARAM_VOCABULARY.get(k, PARAM_WORDS))))
+            for k, v in params.items() if k not in SKIP_PARAMS]
 
 
 def notes_sheet(data: ReportData) -> Sheet:
@@ -131,7 +156,7 @@ def notes_sheet(data: ReportData) -> Sheet:
             reg = cfg.registers.get(owner)
             kind = f"部门数据:{REGISTER_KIND_LABELS.get(reg.kind, reg.kind) if reg else owner}"
         source_rows.append((kind, relative(row["path"], cfg.base_dir), row["encoding"] or "Excel", row["rows"]))
-    params = [(PARAM_LABELS.get(k, k), _clip(_param_text(v))) for k, v in cfg.params.items() if k not in SKIP_PARAMS]
+    params = param_rows(cfg.params)
     runs = data.rule_runs
     not_run = runs.filter(pl.col("status") != "ran").sort("rule_id") if runs.height else runs
     rule_rows = [(r["rule_id"], r["title"], kind_titles().get(r["kind"], r["kind"]),
@@ -289,10 +314,9 @@ def card_sheet(data: ReportData) -> Sheet:
     hh = data.registered()
     cards = data.config.params.get("household_cards") or {}
     frequency = data.config.params.get("visit_frequency") or {}
-    words = {"monthly": "每月", "quarterly": "每季度", "yearly": "每年"}
     notes = ["红卡:未脱贫,或监测对象风险未消除;黄卡:已脱贫,最近年度人均纯收入低于监测标准的"
              f"{cards.get('yellow_income_factor', 1.0)}倍;绿卡:其余已脱贫户(稳定脱贫)。"
-             "走访频次:" + "、".join(f"{label}{words.get(frequency.get(code, ''), frequency.get(code, '-'))}"
+             "走访频次:" + "、".join(f"{label}{PARAM_WORDS.get(frequency.get(code, ''), frequency.get(code, '-'))}"
                                     for code, label in CARD_LABELS.items())]
     if not hh.height or "card_label" not in hh.columns:
         return Sheet("红黄绿卡", [Table([Col("说明")], pl.DataFrame({"c0": ["本次没有在册户"]}))], notes=notes)
@@ -328,7 +352,8 @@ def monitoring_sheet(data: ReportData) -> Sheet:
 
     stats = monitoring_stats(data)
     if not stats.height:
-        return Sheet("防返贫监测", [Table([Col("说明")], pl.DataFrame({"c0": ["本次的文件中没有监测对象(没有监测对象类别)"]}))])
+        return Sheet("防返贫监测", [Table([Col("说明")], pl.DataFrame(
+            {"c0": ["本次没有监测对象:登记来源都没有填写监测对象类别,或文件中没有这一列(见「核查范围」)"]}))])
     titles = stat_titles(data)
     kinds = {"township": "text", "rate": "pct", "months": "text"}
     cols = [Col(title, kinds.get(column, "int"), max_width=14) for column, title in titles]

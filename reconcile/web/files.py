@@ -26,6 +26,7 @@ from ..schema import (
     Field,
     field_kind,
     register_fields,
+    several_columns,
     source_fields,
 )
 from ..validate.contract import load_contract
@@ -184,8 +185,7 @@ def mapping_problems(headers: list[str], role: str, level: str, mapping: dict[st
         problems.append(f"缺少必需的列 {names}:{hint}")
     seen: dict[str, str] = {}
     for header, field in mapping.items():
-        # a list field (其他致贫原因) may be read from several columns (致贫/返贫风险2 … 5): their cells are joined
-        if field in seen and not field_kind(field).startswith("codes:"):
+        if field in seen and not several_columns(field):
             problems.append(f"「{seen[field]}」和「{header}」两列都对应到了「{labels.get(field, field)}」,请只保留一列。")
         seen[field] = header
     return problems

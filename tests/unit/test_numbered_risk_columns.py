@@ -24,7 +24,9 @@ def test_numbered_risk_headers_map_the_first_to_the_main_risk_and_the_rest_toget
     # a file that maps only by `columns:` is asked, not told
     strict = match_columns(HEADERS, source_fields("system", "person"), {}, False)
     assert {d.raw for d in strict.proposals} >= {"致贫/返贫风险1", "致贫/返贫风险2", "致贫/返贫风险3"}
-    assert "风险类型" not in match_columns(["风险类型"], source_fields("system", "household"), {}, True).proposals
+    # 风险类型 alone is the list of risks, not 风险消除方式 (once proposed at similarity 0.8)
+    alone = match_columns(["风险类型"], source_fields("system", "household"), {}, True)
+    assert alone.mapping == {"风险类型": "other_causes"} and not alone.proposals
 
 
 def test_a_household_risks_in_numbered_columns_reach_the_rules(tmp_path):
@@ -57,3 +59,24 @@ def test_the_web_page_lets_several_columns_feed_a_list_field_but_not_a_single_va
     assert mapping_problems(HEADERS, "system", "person", mapping) == []
     twice = {**mapping, "健康状况": "relation"}
     assert any("两列都对应到了「与户主关系」" in p for p in mapping_problems(HEADERS, "system", "person", twice))
+
+
+def test_a_config_may_read_a_list_field_from_several_columns_but_not_a_field_of_one_value(tmp_path):
+    from reconcile.config import ConfigError
+
+    (tmp_path / "x.csv").write_text("户主姓名\n", encoding="utf-8")
+
+    def config(columns: dict) -> object:
+        return parse_config({"region": "用例县", "year": 2024, "output": "out",
+                             "sources": {"system": {"path": "x.csv", "role": "system", "level": "person",
+                                                    "profile": "none", "columns": columns}}}, tmp_path)
+
+    # what the CLI proposes for a `profile: none` file must be a config it accepts
+    accepted = config({"致贫/返贫风险2": "other_causes", "致贫/返贫风险3": "other_causes"})
+    assert list(accepted.sources["system"].columns.values()) == ["other_causes", "other_causes"]
+    try:
+        config({"户主姓名": "head_name", "姓名": "head_name"})
+    except ConfigError as exc:
+        assert "都映射到了「户主姓名」(`head_name`),该字段只能来自一列" in str(exc)
+    else:
+        raise AssertionError("two columns for one value were accepted")
