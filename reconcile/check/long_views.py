@@ -56,6 +56,8 @@ def build_view(view: LongView, ctx: RuleContext) -> str:
     """The query as it runs: as written when it compares every source of the run, else narrowed."""
     return view.query if scoped_sources(view.scope, ctx) == ctx.sources else narrowed(view.query)
 ID_SUFFIXES = ("_raw", "_valid", "_birth", "_sex", "_problem")  # columns normalisation adds beside an ID field
+# columns the long views derive from fields (link/wide.py): a query naming one reads these fields
+DERIVED_READS = {"known_birth": ("birth_date", "id_number")}
 _SQL_NOISE = re.compile(r"--[^\n]*|'(?:[^']|'')*'|\b(?:group|order|partition)\s+by\b", re.IGNORECASE)
 _ALIAS = re.compile(r"\bas\s+\"?[a-z_][a-z0-9_]*\"?", re.IGNORECASE)
 _VIEW_NAMES = re.compile(r"\b(" + "|".join(LONG_VIEWS) + r")\b")
@@ -73,7 +75,7 @@ def reads_long_views(sql: str) -> bool:
 
 def long_view_fields(sql: str, fields: Iterable[str]) -> set[str]:
     """Fields the query names as columns (comments, quoted text, `group by`-like keywords and the names it gives
-    with `as` left aside; `head_id_valid` reads `head_id`)."""
+    with `as` left aside; `head_id_valid` reads `head_id`, `known_birth` reads `birth_date` and `id_number`)."""
     known = set(fields)
     text = _ALIAS.sub(" ", _SQL_NOISE.sub(" ", sql))
     out = set()
@@ -83,6 +85,7 @@ def long_view_fields(sql: str, fields: Iterable[str]) -> set[str]:
                 token = token[: -len(suffix)]
         if token in known:
             out.add(token)
+        out.update(f for f in DERIVED_READS.get(token, ()) if f in known)
     return out
 
 

@@ -132,9 +132,12 @@ def _long_view_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
                arg_min(monitor_type, ord) filter (where monitor_type is not null) as monitor_type
         from hh_source where registered
         group by cluster_id having bool_or(present)""",
+        # `known_birth`: the birth date a rule reckons age from — a valid ID's, else the recorded one (an ID failing
+        # its check digit may carry any date: 2064 made a −44-year-old student)
         "person_source": f"""
         select k.person_cluster_id, k.cluster_id, k.person_name, k.person_id, i.source, i.role, i.label, i.ord,
-               i.registered, r.rec_key is not null as present, r.* exclude (person_cluster_id, source)
+               i.registered, r.rec_key is not null as present, r.* exclude (person_cluster_id, source),
+               coalesce(case when r.id_number_valid then r.id_number_birth end, r.birth_date) as known_birth
         from (select person_cluster_id, cluster_id, person_name, person_id from person_wide) k
         cross join (select * from source_info where level = 'person') i
         left join (select l.person_cluster_id, t.source, {person} from person_link l join src_person t

@@ -35,6 +35,9 @@ def test_fields_named_in_a_query_are_what_it_reads():
     assert reads_long_views(sql)
     # group quoted as a column is read; `group by`, comments, quoted text and `as` names are not
     assert long_view_fields(sql, FIELDS) == {"group", "head_id", "note"}
+    # an age reckoned from the derived birth date reads the birth date and the ID it may come from
+    assert long_view_fields("select $year - year(known_birth) from person_source", FIELDS | {"birth_date", "id_number"}) \
+        == {"birth_date", "id_number"}
     assert not reads_long_views("select * from hh_wide where present_system")
     assert not reads_long_views("{% for s in sources %}select 1 from hh_source{% endfor %}")
 
