@@ -162,12 +162,15 @@ def run_command(
 
 @app.command("demo")
 def demo_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="输出目录")] = Path("reconcile-demo"),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录")] = None,
+    monitoring: Annotated[bool, typer.Option(
+        "--monitoring", help="运行监测期示例县(2024年度,防返贫监测信息系统导出),结果默认写到 ./reconcile-demo-监测期/")] = False,
 ) -> None:
-    """用自带的示例县数据运行一遍,结果写到 ./reconcile-demo/。"""
+    """用自带的示例县数据运行一遍,结果写到 ./reconcile-demo/(--monitoring:监测期示例县)。"""
     from .resources import sample_dir
 
-    config = sample_dir() / "reconcile.yaml"
+    config = (sample_dir() / "监测期" if monitoring else sample_dir()) / "reconcile.yaml"
+    output = output or Path("reconcile-demo-监测期" if monitoring else "reconcile-demo")
     if not config.exists():
         _fail(ReconcileError(f"找不到示例县数据: {config}"))
     _run(config, output.resolve(), False, False, None)

@@ -60,7 +60,7 @@ def build(households: int = 400, seed: int = 1, corruption: str | Corruption = "
     true = world.build(rng, default_params(), year, households, NONREGISTERED_RATIO, county or DEFAULT_COUNTY)
     attrs.complete(true, rng)
     ctx = inject.Ctx(true, views.build(true, rng), rng)
-    inject.problems(ctx, problem_share, catalogue.RECIPES)
+    inject.problems(ctx, problem_share, catalogue.recipes_for(true.monitoring))
     inject.missed(ctx, catalogue.MISSED, max(2, households // 200))
     inject.background(ctx, corr)
     inject.survey(ctx, SURVEY_SHARE)
@@ -86,7 +86,7 @@ def generate(out_dir: Path, households: int = 400, seed: int = 1, corruption: st
     counts = truth.write(out_dir, ctx, links, plinks)
     (out_dir / "README.md").write_text(docs.sample_readme(ctx.county, households, seed, corruption, counts, fmt),
                                        encoding="utf-8")
-    return truth.config(out_dir, year, ctx.county.name, fmt)
+    return truth.config(out_dir, year, ctx.county.name, fmt, ctx.county.monitoring)
 
 
 __all__ = ["CORRUPTION_LEVELS", "DEFAULT_COUNTY", "Corruption", "CountySpec", "build", "generate"]

@@ -33,11 +33,17 @@ def complete(county: County, rng: random.Random) -> None:
     _cadres(county, rng)
     for h in county.registered():
         h.visits = visit_dates(rng, county.year, h.monthly_visits)
+    if county.monitoring:
+        for h in county.registered():
+            _monitoring_record(county, rng, h)
     _nonregistered(county, rng)
     _outsiders(county, rng)
 
 
 def _years(county: County, rng: random.Random, h: Household) -> None:
+    if county.monitoring:
+        _monitoring_years(county, rng, h)
+        return
     y = county.year
     if h.edge:
         h.identify_year = y
@@ -54,6 +60,30 @@ def _years(county: County, rng: random.Random, h: Household) -> None:
         if h.risk == "已消除":
             min_months = int(county.params["risk_elimination_min_months"])
             h.risk_elim = f"{y}{rng.randint(min(12, start + min_months), 12):02d}"
+
+
+def _monitoring_years(county: County, rng: random.Random, h: Household) -> None:
+    """Identified 2014–2016, exited 2016–2020; monitored from some month of 2021 … the assessment year, the
+    risk eliminated at least the minimum months later and no later than the year's end."""
+    y, first_year = county.year, int(county.params["monitoring_from_year"])
+    h.identify_year = _weighted(rng, ((2014, 80), (2015, 10), (2016, 10)))
+    if h.exited:
+        h.exit_year = _weighted(rng, ((2016, 15), (2017, 20), (2018, 25), (2019, 25), (2020, 15)))
+        if h.exit_year <= h.identify_year:
+            h.identify_year = 2014
+    if not h.monitor_type:
+        return
+    min_months = int(county.params["risk_elimination_min_months"])
+    last_start = 12 * (y - first_year) + 12 - (min_months if h.risk == "已消除" else 1)
+    start = rng.randint(0, max(0, last_start - 1))
+    start_year, start_month = first_year + start // 12, start % 12 + 1
+    h.mon_start = f"{start_year}{start_month:02d}"
+    if h.edge:
+        h.identify_year = start_year
+    if h.risk == "已消除":
+        end = rng.randint(min(start + min_months, 12 * (y - first_year) + 11), 12 * (y - first_year) + 11)
+        h.risk_elim = f"{first_year + end // 12}{end % 12 + 1:02d}"
+        h.elim_method = "帮扶消除" if rng.random() < 0.8 else "自然消除"
 
 
 def _steps(rng: random.Random, first: date, gaps: tuple[int, ...]) -> list[date]:
@@ -91,6 +121,8 @@ def income_floor(county: County, h: Household, year: int) -> float:
         floor = line(params, "exit_line", year) + MARGIN
     if h.risk == "已消除":
         floor = max(floor, line(params, "monitoring_line", county.year) + MARGIN)
+    if county.monitoring and h.exited and not h.monitor_type and year >= int(params["monitoring_from_year"]):
+        floor = max(floor, line(params, "monitoring_line", year) + MARGIN)  # else it should be monitored
     return floor
 
 
@@ -102,6 +134,8 @@ def _income(county: County, rng: random.Random, h: Household) -> None:
         target = rng.uniform(mon_l * 1.1, mon_l * 2.2)
     elif h.monitor_type:
         target = rng.uniform(exit_l + 300, mon_l - 200)
+    elif h.exited and county.monitoring:
+        target = rng.uniform(mon_l * 1.1, mon_l * 3.0)
     elif h.exited:
         target = rng.uniform(exit_l * 1.2, exit_l * 3.5)
     else:
@@ -113,6 +147,8 @@ def _income(county: County, rng: random.Random, h: Household) -> None:
         transfer = n * rng.uniform(4000, 6000)
     else:
         transfer = rng.uniform(300, 1500)
+    if county.monitoring and h.monitor_type and h.risk != "已消除":
+        transfer = min(transfer, net_target * 0.8)  # a risk still open: income stays under the monitoring line
     prop = rng.uniform(100, 800) if rng.random() < 0.4 else 0.0
     business = net_target * rng.uniform(0.1, 0.4)
     expense = business * rng.uniform(0.15, 0.4)
@@ -231,3 +267,53 @@ def newborn(county: County, rng: random.Random, h: Household) -> Person | None:
         return None
     return make_person(county, rng, P.full_name(rng, sname, male), male, birth, rel)
 
+
+
+# --- what the monitoring export records (assessment years from 2021) -------------------------------
+WORK_PLACES = {"省外务工": "省外", "县外省内务工": "县外省内", "乡（镇）外县内务工": "乡（镇）外县内",
+               "乡（镇）内务工": "乡（镇）内"}
+AWAY = ("省外务工", "县外省内务工")
+POST_TYPES = ("护林员", "保洁员", "护路员", "水管员", "孤寡老人看护员", "河道管护员")
+NO_LABOR = ("丧失劳动力", "无劳动力")
+
+
+def phone_number(rng: random.Random) -> str:
+    return "1" + rng.choice("35789") + "".join(rng.choice("0123456789") for _ in range(9))
+
+
+def _monitoring_record(county: County, rng: random.Random, h: Household) -> None:
+    """Work, 公益岗, schemes and phones of every member; contact, flags, costs and land of the household —
+    all consistent, so a clean household passes every check of the monitoring export."""
+    ref = county.ref
+    for p in h.members:
+        age = P.age_at(p.birth, ref)
+        p.tekun = h.hh_type == "特困户"
+        p.serious_insured = True
+        if p.migrant:
+            p.work_place = WORK_PLACES[p.migrant]
+            p.work_months = rng.randint(3, 12)
+            p.channel = rng.choice(("自主就业", "劳务输出")) if p.migrant in AWAY else \
+                rng.choice(("自主就业", "自主就业", "帮扶车间"))
+            if p.migrant in AWAY and age <= 55 and rng.random() < 0.08:
+                p.medical, p.employee_medical = False, True  # insured where he works: 职工医保
+        if p is h.head or (age >= 18 and rng.random() < 0.5):
+            p.phone = phone_number(rng)
+        if 6 <= age <= 18 and not p.student:
+            p.school_reason = "已完成义务教育"
+    if "公益岗位" in h.measures:  # one member near home holds the post the measure names
+        able = [p for p in h.members if p.labor not in NO_LABOR and p.migrant not in AWAY and not p.tekun
+                and 18 <= P.age_at(p.birth, ref) <= 64]
+        if able:
+            p = rng.choice(able)
+            p.post_type, p.post_months = rng.choice(POST_TYPES), rng.randint(6, 12)
+            p.migrant, p.work_place, p.work_months = "乡（镇）内务工", "乡（镇）内", p.post_months
+            p.channel = "公益性岗位"
+    h.phone = h.head.phone
+    if h.monitor_type:
+        h.contact, h.contact_phone = (h.cadre.name if h.cadre else "村监测员"), phone_number(rng)
+    h.guarantee = all(p.labor in NO_LABOR for p in h.members) and (
+        h.hh_type in ("低保户", "特困户") or any(p.dibao or p.tekun for p in h.members))
+    ill = "因病" in (h.main_cause, *h.other_causes)
+    h.self_paid = rng.randint(2000, 30000) if ill else rng.choice((0, 0, rng.randint(100, 3000)))
+    h.arable = round(rng.uniform(0.5, 12), 1)
+    h.forest = round(rng.uniform(0, 30), 1) if rng.random() < 0.5 else 0.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import recipes as R
 from . import recipes_missed as X
+from . import recipes_monitoring as M
 from . import recipes_people as N
 from . import recipes_rules as Q
 from .recipes import Recipe
@@ -94,3 +95,27 @@ MISSED: list[Recipe] = [
     Recipe("missed_suspect", "部门数据：特困供养且持残疾证，不在任何登记户", X.missed_register("tekun+disability"), "no"),
     Recipe("missed_suspect", "部门数据：户主享受低保且住房C/D级，不在任何登记户", X.missed_register("dibao+housing"), "no"),
 ]
+
+# The 防返贫监测 export's own problems, injected in monitoring-era counties (assessment year from 2021) after
+# the four-consistency recipes above.
+MONITORING: list[Recipe] = [
+    Recipe("monitoring_contact_missing", "监测对象的监测联系人为空（系统）", M.contact_missing),
+    Recipe("monitoring_contact_missing", "户联系电话少一位（系统）", M.phone_short),
+    Recipe("public_post_inconsistent", "公益性岗位有月数、岗位类型为空（系统）", M.post_without_type),
+    Recipe("public_post_inconsistent", "公益性岗位人员务工所在地为省外（系统）", M.post_away),
+    Recipe("insurance_inconsistent", "成员同时参加城乡居民医保和职工医保（系统）", M.both_schemes),
+    Recipe("insurance_inconsistent", "成员未参加大病保险（系统）", M.no_serious_insurance),
+    Recipe("labor_status_conflict", "有务工所在地、务工时间为空（系统）", M.work_without_months),
+    Recipe("labor_status_conflict", "在校生劳动技能为普通劳动力（系统）", M.student_with_labor),
+    Recipe("education_status_conflict", "在校生同时填写文化程度（系统）", M.education_and_student),
+    Recipe("value_out_of_range", "耕地面积超出合理范围（系统）", M.land_out_of_range),
+    Recipe("guarantee_flag_missing", "全家无劳动能力且享受低保或特困，兜底保障户为否（系统）", M.guarantee_unflagged),
+    Recipe("risk_condition_mismatch", "监测对象风险因病，合规自付医疗支出为0（系统）", M.illness_without_costs),
+    Recipe("elimination_without_measure", "帮扶消除，国家系统帮扶措施为空（台账、手册有）", M.eliminated_without_measure),
+    Recipe("risk_kept_unnecessarily", "风险未消除，纳入监测已满规定月数、收入稳定超过监测标准、风险都已不在（应消未消）",
+           M.risk_kept),
+]
+
+
+def recipes_for(monitoring: bool) -> list[Recipe]:
+    return RECIPES + MONITORING if monitoring else RECIPES

@@ -58,7 +58,16 @@ def _size(rng: random.Random) -> int:
 def _registered_profile(county: County, rng: random.Random, h: Household) -> None:
     """Type, status, members and causes of a registered household (income etc. come later)."""
     r = rng.random()
-    if r < 0.03:
+    if county.monitoring:  # every poor household exited by 2020; monitoring watches some, and newcomers
+        if r < 0.03:
+            h.monitor_type, h.status = "边缘易致贫户", "非贫困户"
+        elif r < 0.045:
+            h.monitor_type, h.status = "突发严重困难户", "非贫困户"
+        else:
+            h.status = "已脱贫"
+            if rng.random() < 0.12:
+                h.monitor_type = "脱贫不稳定户"
+    elif r < 0.03:
         h.monitor_type, h.status = "边缘易致贫户", "非贫困户"
     elif r < 0.11:
         h.status = "未脱贫"
@@ -70,8 +79,9 @@ def _registered_profile(county: County, rng: random.Random, h: Household) -> Non
         h.hh_type = ""
     else:
         h.hh_type = _weighted(rng, (("一般户", 72), ("低保户", 24), ("特困户", 4)))
-    if h.hh_type == "特困户":
-        h.members = make_members(county, rng, rng.choice((1, 1, 1, 2)), (62, 88))
+    if h.hh_type == "特困户":  # one person in the monitoring era, where each member is flagged 特困供养人员
+        size = 1 if county.monitoring else rng.choice((1, 1, 1, 2))
+        h.members = make_members(county, rng, size, (62, 88))
     else:
         h.members = make_members(county, rng, _size(rng), (26, 80))
     for p in h.members:
@@ -87,6 +97,9 @@ def _cause(county: County, rng: random.Random, h: Household) -> None:
         cause = rng.choice(("缺劳力", "因病", "因残"))
     else:
         cause = _weighted(rng, CAUSES)
+    workers = [p for p in h.members if p.migrant]
+    if county.monitoring and h.monitor_type and workers and rng.random() < 0.25:
+        cause = "因务工就业不稳"  # a monitoring-era risk: someone works, but not steadily
     students = [p for p in h.members if p.student and p.student != "学前教育"]
     if cause == "因学" and not students:
         cause = "缺技术"

@@ -21,6 +21,19 @@ _FORMAT_EN = {
 }
 
 
+_MONITORING_ZH = """
+- 监测期：所有建档立卡户已于2016–2020年脱贫；部分脱贫户为脱贫不稳定户，另有边缘易致贫户、突发严重困难户（户状态为非贫困户），
+  于2021年起某月纳入监测，部分风险已消除（帮扶消除或自然消除，不早于规定月数）。未纳入监测的脱贫户收入高于当年监测标准。
+  注入的问题除四个一致类外，还有监测导出自身的问题（监测联系人、电话位数、公益性岗位、参保、务工月数、在校生、耕地面积、
+  兜底保障户、因病无自付支出、应消未消），见 `truth/README.md`。"""
+_MONITORING_EN = """
+- Monitoring era: every registered poor household exited in 2016–2020; some are monitored (脱贫不稳定户, and
+  边缘易致贫户 / 突发严重困难户 that were never registered poor) from a month of 2021 on, some with the risk
+  eliminated. The system file is the 防返贫监测 export's layout; besides four-consistency problems, the export's own
+  problems are injected (contact, phone length, 公益岗, insurance, work months, students, land, 兜底 flag, 因病
+  without costs, 应消未消): see `truth/README.md`."""
+
+
 def sample_readme(county: County, households: int, seed: int, corruption, counts: Counter, fmt: str = "xlsx") -> str:
     level = corruption if isinstance(corruption, str) else "custom"
     spec = county.spec
@@ -32,11 +45,20 @@ def sample_readme(county: County, households: int, seed: int, corruption, counts
     nonreg = sum(not h.registered for h in county.households)
     system, manual, archive, survey, visits = (S.file_name(n, fmt) for n in (
         S.SYSTEM_FILE, S.MANUAL_FILE, S.ARCHIVE_FILE, S.SURVEY_FILE, S.VISITS_FILE))
-    flags = (f" --county-index {spec.index}" if spec.index else "") + (f" --format {fmt}" if fmt != "xlsx" else "")
+    flags = ((f" --county-index {spec.index}" if spec.index else "") + (f" --format {fmt}" if fmt != "xlsx" else "")
+             + (f" --year {county.year}" if county.monitoring else ""))
     title, what, config = ("示例县", " `reconcile` 的示例县", "data/sample/reconcile.yaml") if spec.index == 0 else (
         spec.name, "模拟省份的县", "reconcile.yaml")
+    if county.monitoring and spec.index == 0:
+        title, what, config = (f"监测期示例县（{county.year}年度）", f" `reconcile` 的监测期示例县（考核年度 {county.year}）",
+                               "data/sample/监测期/reconcile.yaml")
     sys_form = ("每人一行、户信息重复；第1行合并标题，第2行表头；身份证号为文本单元格（个别被存成 Excel 数值）；"
                 "出生日期多种格式，少数为 Excel 日期")
+    if county.monitoring:
+        sys_form = ("防返贫监测信息系统导出：每人一行、户信息重复；表头为全国系统的人员表头加监测列（监测对象类别、识别监测时间、"
+                    "风险是否消除、风险消除方式、致贫/返贫风险1…3、监测联系人及电话、公益性岗位、务工所在地和月数、职工医保、大病保险、"
+                    "特困供养、整户兜底、耕地林地、合规自付医疗支出），没有务工状况列；年月为 202303、202303.0 或 2023-03；"
+                    "电话偶带 .0；" + sys_form.split("；", 1)[1])
     man_form = f"每人一行，第1行标题、第2行表头；录入错字、缺项；收入为上一年（{county.year - 1}年）手册页"
     if fmt in _FORMS_ZH:
         sys_form, man_form = _FORMS_ZH[fmt][0], _FORMS_ZH[fmt][1].format(prev=county.year - 1)
@@ -48,7 +70,7 @@ def sample_readme(county: County, households: int, seed: int, corruption, counts
 不对应任何真实人员。
 
 - 乡镇：{towns}，共 {len(county.villages)} 个行政村；建档立卡户（含监测户）{households} 户；另有 {nonreg} 户非建档立卡户，只出现在部门数据中（少数在入户核查中）。
-- 运行：`reconcile run {config}`（配置中每个原始表头都显式映射到规范字段）。
+- 运行：`reconcile run {config}`（配置中每个原始表头都显式映射到规范字段）。{_MONITORING_ZH if county.monitoring else ""}
 
 ## 文件
 
@@ -68,7 +90,7 @@ def sample_readme(county: County, households: int, seed: int, corruption, counts
 
 ---
 
-# {"Sample county (synthetic)" if spec.index == 0 else f"{spec.name} (synthetic county)"}
+# {("Monitoring-era sample county (synthetic, " + str(county.year) + ")" if county.monitoring else "Sample county (synthetic)") if spec.index == 0 else f"{spec.name} (synthetic county)"}
 
 A **fully fictitious** county data set for `reconcile`, placed in {spec.name} ({spec.code}), generated with
 `python -m reconcile_synth --households {households} --seed {seed} --out <dir> --corruption {level}{flags}`;
@@ -77,7 +99,7 @@ codes are random and belong to no real person.
 
 - {len(county.towns)} townships, {len(county.villages)} villages; {households} registered (incl. monitored)
   households, and {nonreg} non-registered households that appear only in department registers (a few in the survey).
-- `reconcile.yaml` maps every raw header explicitly to a canonical field; unmapped raw columns are kept in `extra`.
+- `reconcile.yaml` maps every raw header explicitly to a canonical field; unmapped raw columns are kept in `extra`.{_MONITORING_EN if county.monitoring else ""}
 
 Files: `{system}` (national export, person rows, merged title row + header, IDs as text cells except a
 few Excel numbers, mixed date formats and a few Excel date cells); `{archive}` (village ledger, household

@@ -110,6 +110,10 @@ def wrong_exit_income(ctx: Ctx, h: Household) -> bool:
     if new.pc > ctx.exit_line() - 100:
         new.wage = max(0, new.wage - int((new.pc - ctx.exit_line() + 150) * new.size))
     set_income(ctx, h, new)
+    if ctx.county.monitoring:  # judged on the exit year's income; a low income now is monitoring's (应纳未纳)
+        ctx.add("missed_suspect", h, "", "system,archive",
+                f"{h.exit_year}年脱贫，未纳入监测，{ctx.year}年人均纯收入{new.pc}元低于监测标准")
+        return True
     ctx.add("wrong_exit_income", h, "", "system,archive", f"{h.exit_year}年脱贫，{ctx.year}年人均纯收入{new.pc}元低于标准")
     return True
 
@@ -182,6 +186,8 @@ def weg_water(ctx: Ctx, h: Household) -> bool:
     h.water = False
     ctx.rec("system", h).f["water_safe"] = False
     ctx.add("wrong_exit_guarantee", h, "", "system", "饮水不安全")
+    if ctx.county.monitoring:
+        ctx.add("missed_suspect", h, "", "system", "已脱贫户饮水不安全，未纳入监测")
     return True
 
 
@@ -334,6 +340,8 @@ def no_measure(ctx: Ctx, h: Household) -> bool:
     for src in ("manual", "archive"):
         if "measures" in ctx.params["record_required"].get(src, []):
             ctx.add("record_incomplete", h, "", src, f"{'手册' if src == 'manual' else '台账'}帮扶措施为空")
+    if h.elim_method == "帮扶消除":
+        ctx.add("elimination_without_measure", h, "", "system", "帮扶消除，但没有帮扶措施")
     return True
 
 
@@ -368,6 +376,9 @@ def rep_illness(ctx: Ctx, h: Household) -> bool:
         h.measures = [m for m in MEASURES if m in set(h.measures) | {"健康帮扶"}]
     for key, value in (("main_cause", "因病"), ("other_causes", h.other_causes), ("measures", h.measures)):
         set_everywhere(ctx, h, key, value)
+    if ctx.county.monitoring and not h.self_paid:  # a 因病 risk comes with medical costs
+        h.self_paid = ctx.rng.randint(2000, 30000)
+        set_everywhere(ctx, h, "medical_self_paid", h.self_paid)
     ctx.add("risk_elimination_premature", h, "", "system", f"因病致贫，{p.relation}{p.name}仍患有大病，风险已标注消除")
     return True
 
@@ -375,9 +386,10 @@ def rep_illness(ctx: Ctx, h: Household) -> bool:
 def rep_soon(ctx: Ctx, h: Household) -> bool:
     if not _eliminated(h):
         return False
-    start = int(h.mon_start[4:])
+    start = int(h.mon_start[:4]) * 12 + int(h.mon_start[4:]) - 1  # months since year 0: starts cross years
     months = ctx.rng.randint(1, int(ctx.params["risk_elimination_min_months"]) - 1)
-    h.risk_elim = f"{ctx.year}{min(12, start + months):02d}"
+    end = min(start + months, ctx.year * 12 + 11)
+    h.risk_elim = f"{end // 12}{end % 12 + 1:02d}"
     set_everywhere(ctx, h, "risk_eliminated_date", h.risk_elim)
     ctx.add("risk_elimination_premature", h, "", "system", f"{h.mon_start}纳入监测，{h.risk_elim}即标注风险消除")
     return True

@@ -47,6 +47,36 @@ SYSTEM_COLUMNS = [
     ("识别监测时间", "monitor_start_date"), ("风险消除时间", "risk_eliminated_date"),
 ]
 
+# The 防返贫监测 export (assessment years from 2021): the national person header (domain §2.3) with the
+# monitoring columns; no 务工状况 (务工所在地 says where), the risks in numbered columns. A field
+# "name#k" is the k-th further value of a list field (the loader joins the columns mapped to it).
+MONITORING_SYSTEM_COLUMNS = [
+    ("省", "_province"), ("市", "_city"), ("县", "county"), ("乡", "township"), ("村", "village"),
+    ("户编号", "hh_code"), ("人口编号", "rec_id"), ("姓名", "name"), ("性别", "sex"), ("出生日期", "birth_date"),
+    ("证件类型", "_id_type"), ("证件号码", "id_number"), ("民族", "ethnicity"), ("户联系电话", "household_phone"),
+    ("成员联系电话", "member_phone"), ("年度", "_year"), ("与户主关系", "relation"), ("文化程度", "education"),
+    ("在校生状况", "student_status"), ("失学或辍学原因", "out_of_school_reason"), ("劳动技能", "labor"),
+    ("务工所在地", "work_place"), ("务工时间（月）", "work_months"), ("就业渠道", "employment_channel"),
+    ("公益性岗位类型", "public_post_type"), ("公益性岗位(月数)", "public_post_months"), ("健康状况", "health"),
+    ("是否享受低保", "dibao"), ("是否特困供养人员", "tekun"),
+    ("是否参加新型农村合作医疗（城乡居民基本医疗保险）", "medical_insured"),
+    ("是否参加城镇职工基本医疗保险", "employee_medical_insured"), ("是否参加大病保险", "serious_illness_insured"),
+    ("是否参加城乡居民基本养老保险", "pension_insured"), ("是否会讲普通话", "_mandarin"),
+    ("户主姓名", "head_name"), ("户主证件号码", "head_id"), ("家庭人口数", "hh_size"), ("户类型", "_hh_kind"),
+    ("贫困户属性", "hh_type"), ("脱贫标志", "status"), ("脱贫年度", "exit_year"), ("识别年度", "identify_year"),
+    ("监测对象类别", "monitor_type"), ("识别监测时间", "monitor_start_date"), ("风险是否消除", "risk_status"),
+    ("风险消除方式", "elimination_method"), ("风险消除时间", "risk_eliminated_date"),
+    ("致贫/返贫风险1", "main_cause"), ("致贫/返贫风险2", "other_causes#0"), ("致贫/返贫风险3", "other_causes#1"),
+    ("监测联系人", "monitor_contact"), ("监测联系人电话", "monitor_contact_phone"),
+    ("整户无劳动能力兜底保障户", "guarantee_household"), ("合规自付医疗支出", "medical_self_paid"),
+    ("耕地面积（亩）", "arable_land_area"), ("林地面积（亩）", "forest_land_area"),
+    ("收入年度", "income_year"), ("工资性收入", "income_wage"), ("生产经营性收入", "income_business"),
+    ("财产性收入", "income_property"), ("转移性收入", "income_transfer"), ("生产经营性支出", "expense_business"),
+    ("家庭纯收入", "income_total"), ("人均纯收入", "income_per_capita"), ("危房级别", "housing_grade"),
+    ("饮水是否安全", "water_safe"), ("帮扶责任人", "cadre_name"), ("帮扶责任人证件号码", "cadre_id"),
+    ("帮扶单位", "cadre_unit"), ("帮扶措施", "measures"),
+]
+
 MANUAL_COLUMNS = [
     ("乡镇", "township"), ("村", "village"), ("户编号", "hh_code"), ("户主姓名", "head_name"),
     ("户主身份证号", "head_id"), ("家庭人口", "hh_size"), ("贫困户属性", "hh_type"), ("户状态", "status"),
@@ -137,4 +167,8 @@ REGISTERS: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {
 
 def mapping(columns: list[tuple[str, str | None]]) -> dict[str, str]:
     """Raw header → canonical field, for the columns that have one."""
-    return {header: field for header, field in columns if field and not field.startswith("_")}
+    return {header: field.partition("#")[0] for header, field in columns if field and not field.startswith("_")}
+
+
+def system_columns(monitoring: bool) -> list[tuple[str, str]]:
+    return MONITORING_SYSTEM_COLUMNS if monitoring else SYSTEM_COLUMNS

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from . import specs as S
-from .catalogue import MISSED, RECIPES
+from .catalogue import MISSED, recipes_for
 from .inject import Ctx
 
 PERSON_KINDS = {"member_missing", "person_multi_household", "name_mismatch", "id_mismatch", "id_invalid",
@@ -49,11 +49,11 @@ def write(out: Path, ctx: Ctx, links: list, plinks: list) -> Counter:
            [[src, key, ctx.hh[hid].hh_code, ctx.hh[hid].head.pid] for src, key, hid in links])
     _write(truth / "person_links.csv", ["source", "rec_key", "person_id"], [list(r) for r in plinks])
     counts = Counter(r[0] for r in rows)
-    (truth / "README.md").write_text(readme(counts), encoding="utf-8")
+    (truth / "README.md").write_text(readme(counts, ctx.county.monitoring), encoding="utf-8")
     return counts
 
 
-def readme(counts: Counter) -> str:
+def readme(counts: Counter, monitoring: bool = False) -> str:
     lines = [
         "# 真值 / Ground truth",
         "",
@@ -74,7 +74,7 @@ def readme(counts: Counter) -> str:
         "|---|---|---|",
     ]
     survey = {"ok": "可抽到", "no": "不抽", "force": "必抽"}
-    for r in RECIPES + MISSED:
+    for r in recipes_for(monitoring) + MISSED:
         lines.append(f"| {r.kind} | {r.variant} | {survey[r.survey]} |")
     lines += [
         "",
@@ -116,7 +116,7 @@ def readme(counts: Counter) -> str:
     return "\n".join(lines) + "\n"
 
 
-def config(out: Path, year: int, region: str = "湘阴县", kind: str = "xlsx") -> Path:
+def config(out: Path, year: int, region: str = "湘阴县", kind: str = "xlsx", monitoring: bool = False) -> Path:
     """reconcile.yaml for the files `writers.write_all` wrote in format `kind`.
 
     Every raw header is mapped explicitly. Workbooks have a merged title row above the header
@@ -129,14 +129,15 @@ def config(out: Path, year: int, region: str = "湘阴县", kind: str = "xlsx") 
             spec["encoding"] = encoding
         return {**spec, "columns": S.mapping(columns)}
 
+    system_columns = S.system_columns(monitoring)
     if kind == "xlsx":
-        system = src(S.SYSTEM_FILE, "system", "person", S.SYSTEM_COLUMNS, sheet=0, header_rows=2)
+        system = src(S.SYSTEM_FILE, "system", "person", system_columns, sheet=0, header_rows=2)
         manual = src(S.MANUAL_FILE, "manual", "person", S.MANUAL_COLUMNS, sheet=0, header_rows=2)
     elif kind == "csv":
-        system = src(S.SYSTEM_FILE, "system", "person", S.SYSTEM_COLUMNS, S.SYSTEM_CSV_ENCODING, header_rows=1)
+        system = src(S.SYSTEM_FILE, "system", "person", system_columns, S.SYSTEM_CSV_ENCODING, header_rows=1)
         manual = src(S.MANUAL_FILE, "manual", "person", S.MANUAL_COLUMNS, S.MANUAL_CSV_ENCODING, header_rows=1)
     else:
-        system = src(S.SYSTEM_FILE, "system", "person", S.SYSTEM_COLUMNS)
+        system = src(S.SYSTEM_FILE, "system", "person", system_columns)
         manual = src(S.MANUAL_FILE, "manual", "person", S.MANUAL_COLUMNS)
 
     def plain(name: str, **extra) -> dict:

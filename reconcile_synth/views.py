@@ -92,7 +92,12 @@ def person_fields(p: Person, full: bool) -> dict[str, Any]:
          "labor": p.labor}
     if full:
         f.update({"migrant_work": p.migrant, "medical_insured": p.medical, "pension_insured": p.pension,
-                  "dibao": p.dibao})
+                  "dibao": p.dibao,
+                  # the monitoring export's person columns (written only in its layout)
+                  "work_place": p.work_place, "work_months": p.work_months, "employment_channel": p.channel,
+                  "public_post_type": p.post_type, "public_post_months": p.post_months,
+                  "employee_medical_insured": p.employee_medical, "serious_illness_insured": p.serious_insured,
+                  "tekun": p.tekun, "member_phone": p.phone, "out_of_school_reason": p.school_reason})
     return f
 
 
@@ -102,7 +107,11 @@ def system_rec(h: Household, county: str) -> HRec:
          "main_cause": h.main_cause, "other_causes": list(h.other_causes), "housing_grade": h.housing,
          "water_safe": h.water, "measures": list(h.measures), "monitor_type": h.monitor_type,
          "risk_status": h.risk, "monitor_start_date": h.mon_start, "risk_eliminated_date": h.risk_elim,
-         **_cadre(h)}
+         **_cadre(h),
+         # the monitoring export's household columns (written only in its layout)
+         "elimination_method": h.elim_method, "monitor_contact": h.contact, "monitor_contact_phone": h.contact_phone,
+         "household_phone": h.phone, "guarantee_household": h.guarantee, "medical_self_paid": h.self_paid,
+         "arable_land_area": h.arable, "forest_land_area": h.forest}
     put_income(f, h.inc20)
     persons = []
     for k, p in enumerate(h.members, start=1):
@@ -191,8 +200,8 @@ def registers(county: County, rng: random.Random) -> dict[str, list[dict[str, An
             row = _base(p, h)
             regs["hukou"].append({**row, "hukou_no": h.hukou_no, "relation": GBT4761.get(p.relation, "99"),
                                   "sex": p.sex, "birth_date": p.birth, "ethnicity": p.ethnicity})
-            regs["medical"].append({**row, "enrol_year": year, "insurance_type": "城乡居民基本医疗保险",
-                                    "insured_status": "正常参保"})
+            scheme = "城镇职工基本医疗保险" if p.employee_medical else "城乡居民基本医疗保险"
+            regs["medical"].append({**row, "enrol_year": year, "insurance_type": scheme, "insured_status": "正常参保"})
             if p.dibao:
                 regs["dibao"].append(dibao_row(p, h, rng, year))
             if tekun:

@@ -58,6 +58,17 @@ class Person:
     medical: bool = True
     pension: bool = False
     dibao: bool = False
+    # what the monitoring export (2021 on) records besides: work, 公益岗, schemes, phone
+    work_place: str = ""
+    work_months: int | None = None
+    channel: str = ""
+    post_type: str = ""
+    post_months: int | None = None
+    employee_medical: bool = False
+    serious_insured: bool = True
+    tekun: bool = False
+    phone: str = ""
+    school_reason: str = ""
 
 
 @dataclass
@@ -134,6 +145,15 @@ class Household:
     record_date: date | None = None
     visits: list[date] = field(default_factory=list)
     mark: str = ""  # non-registered: dibao / tekun / housing / ""
+    # the monitoring export's household columns (2021 on)
+    elim_method: str = ""
+    contact: str = ""
+    contact_phone: str = ""
+    phone: str = ""
+    guarantee: bool = False
+    self_paid: int = 0
+    arable: float = 0.0
+    forest: float = 0.0
 
     @property
     def head(self) -> Person:
@@ -145,7 +165,8 @@ class Household:
 
     @property
     def edge(self) -> bool:
-        return self.monitor_type == "边缘易致贫户"
+        """Monitored without ever being registered poor (边缘易致贫户, 突发严重困难户): 户状态 非贫困户."""
+        return self.monitor_type in ("边缘易致贫户", "突发严重困难户")
 
     @property
     def monthly_visits(self) -> bool:
@@ -182,6 +203,12 @@ class County:
     @property
     def ref(self) -> date:
         return date(self.year, 12, 31)
+
+    @property
+    def monitoring(self) -> bool:
+        """An assessment year of the monitoring era (2021 on): every registered household has exited or
+        is monitored, and the system export is the 防返贫监测 export."""
+        return self.year >= int(self.params["monitoring_from_year"])
 
     def registered(self) -> list[Household]:
         return [h for h in self.households if h.registered]

@@ -34,7 +34,10 @@ MONEY_KEYS = {"income_wage", "income_business", "income_property", "income_trans
 INT_KEYS = {"hh_size", "exit_year", "identify_year", "income_year", "hukou_size", "card_size", "manual_size",
             "visits_reported", "enrol_year"}
 BOOL_KEYS = {"medical_insured", "pension_insured", "dibao", "water_safe", "housing_safe", "dropout",
-             "all_medical_insured", "knows_cadre"}
+             "all_medical_insured", "knows_cadre", "employee_medical_insured", "serious_illness_insured", "tekun",
+             "guarantee_household"}
+YEARMONTH_KEYS = {"monitor_start_date", "risk_eliminated_date"}
+PHONE_KEYS = {"household_phone", "monitor_contact_phone", "member_phone"}
 DATE_KEYS = {"birth_date", "record_date", "survey_date", "visit_date", "apply_date", "review_date",
              "village_notice_date", "township_notice_date", "county_notice_date", "exit_review_date",
              "exit_village_notice_date", "exit_township_notice_date", "exit_county_notice_date",
@@ -180,9 +183,12 @@ def _list(values: list[str], sep: str, alias: dict[str, str] | None = None) -> s
 
 
 def write_system(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> tuple[list, list]:
-    sheet = _sheet(out, S.SYSTEM_FILE, S.SYSTEM_SHEET, f"{county.name}建档立卡贫困人口信息表（{county.year}年度）",
-                   S.SYSTEM_COLUMNS, county, kind, S.SYSTEM_CSV_ENCODING)
+    columns = S.system_columns(county.monitoring)
+    title = (f"{county.name}防返贫监测对象及脱贫人口信息表（{county.year}年度）" if county.monitoring
+             else f"{county.name}建档立卡贫困人口信息表（{county.year}年度）")
+    sheet = _sheet(out, S.SYSTEM_FILE, S.SYSTEM_SHEET, title, columns, county, kind, S.SYSTEM_CSV_ENCODING)
     number = P.excel_number if kind == "xlsx" else P.sci_text  # an ID Excel keeps as a number
+    special = MONITORING_CELLS if county.monitoring else {}
     links, plinks = [], []
     for rec in _records(views, "system", order):
         hf = rec.f
@@ -190,9 +196,11 @@ def write_system(out: Path, county: County, views: Views, fmt: Fmt, order, kind:
         for row in rec.persons:
             pf = row.f
             cells = []
-            for _, key in S.SYSTEM_COLUMNS:
+            for _, key in columns:
                 v = pf[key] if key in pf else hf.get(key)
-                if key == "_province":
+                if key in special:
+                    v = special[key](v, hf, county, fmt)
+                elif key == "_province":
                     v = county.spec.province
                 elif key == "_city":
                     v = county.spec.city
@@ -215,6 +223,40 @@ def write_system(out: Path, county: County, views: Views, fmt: Fmt, order, kind:
             plinks.append(("system", pf["rec_id"], row.pid))
     sheet.close()
     return links, plinks
+
+
+def _further_risk(k: int):
+    return lambda v, hf, county, fmt: hf["other_causes"][k] if len(hf["other_causes"]) > k else ""
+
+
+def _yearmonth(v, hf, county, fmt) -> str:
+    """YYYYMM as the export gives it: text, a number read back with ".0", or a dashed month."""
+    if not v:
+        return ""
+    r = fmt.rng.random()
+    return f"{v}.0" if r < 0.3 else (f"{v[:4]}-{v[4:]}" if r < 0.4 else v)
+
+
+def _phone(v, hf, county, fmt) -> str:
+    return f"{v}.0" if v and fmt.rng.random() < 0.2 else (v or "")  # a phone typed into a number cell
+
+
+def _months(v, hf, county, fmt) -> str:
+    return "" if v is None else (f"{v}.0" if fmt.rng.random() < 0.2 else str(v))
+
+
+# The monitoring export's cells that need more than the value: (value, household fields, county, Fmt) -> cell
+MONITORING_CELLS = {
+    "other_causes#0": _further_risk(0), "other_causes#1": _further_risk(1),
+    "monitor_start_date": _yearmonth, "risk_eliminated_date": _yearmonth,
+    "household_phone": _phone, "monitor_contact_phone": _phone, "member_phone": _phone,
+    "work_months": _months, "public_post_months": _months,
+    "_id_type": lambda v, hf, county, fmt: "居民身份证",
+    "_year": lambda v, hf, county, fmt: str(county.year),
+    "_mandarin": lambda v, hf, county, fmt: "是",
+    "_hh_kind": lambda v, hf, county, fmt: "脱贫户" if hf["status"] == "已脱贫" else "非脱贫户",
+    "elimination_method": lambda v, hf, county, fmt: v or "",
+}
 
 
 def write_manual(out: Path, county: County, views: Views, fmt: Fmt, order, kind: str = "xlsx") -> tuple[list, list]:

@@ -80,3 +80,14 @@ def test_fail_on_sets_the_exit_code_by_the_worst_finding(tmp_path):
     findings = pl.read_parquet(county / "out" / "findings.parquet")
     assert findings.height and not findings.filter(pl.col("severity") == "high").height
     assert runner.invoke(app, ["run", str(config), "--quiet", "--fail-on", "low"]).exit_code == 1
+
+
+def test_demo_runs_the_monitoring_sample(tmp_path):
+    from reconcile.resources import sample_dir
+
+    if not (sample_dir() / "监测期" / "reconcile.yaml").exists():
+        pytest.skip("no monitoring-era sample in this checkout")
+    result = runner.invoke(app, ["demo", "--monitoring", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "核查报告.xlsx").exists() and (tmp_path / "out" / "report.html").exists()
+    assert "2024" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")

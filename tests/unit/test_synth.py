@@ -120,12 +120,58 @@ def test_sample_county_is_current(county):
     if not (sample / "truth").exists():
         pytest.skip("no sample county in this checkout")
     generated = _files(county)
-    # a run with the sample's own `output: out/` writes beside it; only generated files are compared
-    assert {k: v for k, v in _files(sample).items() if not k.startswith("out/")} == generated
+    # a run with the sample's own `output: out/` writes beside it; only generated files are compared; the
+    # monitoring-era sample beside it is compared below
+    assert {k: v for k, v in _files(sample).items()
+            if not k.startswith(("out/", f"{MONITORING_SAMPLE}/"))} == generated
 
 
-# The kinds of kinds-monitoring.csv: checks of the monitoring export's own fields, which this 2020-era county does
-# not carry (a monitoring-era county is the generator's next step).
+MONITORING_SAMPLE, MONITORING_SEED, MONITORING_HOUSEHOLDS, MONITORING_YEAR = "监测期", 20241, 300, 2024
+
+
+@pytest.fixture(scope="module")
+def monitoring_county(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("monitoring")
+    generate(out, households=MONITORING_HOUSEHOLDS, seed=MONITORING_SEED, corruption="low", year=MONITORING_YEAR)
+    return out
+
+
+def test_monitoring_sample_is_current(monitoring_county):
+    """data/sample/监测期 is exactly what generate writes for its seed and year."""
+    sample = sample_dir() / MONITORING_SAMPLE
+    if not (sample / "truth").exists():
+        pytest.skip("no monitoring-era sample in this checkout")
+    assert {k: v for k, v in _files(sample).items() if not k.startswith("out/")} == _files(monitoring_county)
+
+
+def test_monitoring_county_has_every_kind_of_its_era(monitoring_county):
+    """Every kind of kinds.csv is injected, the monitoring export's own kinds included — except 错退 by a low
+    income now, which a monitoring year reads as 应纳未纳 (missed_suspect)."""
+    with open(kinds_csv(), encoding="utf-8") as f:
+        kinds = {row["kind"] for row in csv.DictReader(f)}
+    with open(monitoring_county / "truth" / "findings.csv", encoding="utf-8") as f:
+        counts = Counter(row["kind"] for row in csv.DictReader(f))
+    assert set(counts) == kinds - {"wrong_exit_income"}
+    assert MONITORING_EXPORT_KINDS <= set(counts)
+
+
+def test_monitoring_county_is_of_its_era(monitoring_county):
+    """No household is 未脱贫 after 2020; exits are 2016–2020; monitoring starts in 2021 or later and an
+    elimination is never sooner than the minimum months; the export carries the monitoring layout."""
+    rows = read_xlsx(monitoring_county / S.SYSTEM_FILE)
+    assert {h for h, _ in S.MONITORING_SYSTEM_COLUMNS} <= set(rows[0])
+    assert "务工状况" not in rows[0]
+    statuses = {r["脱贫标志"] for r in rows}
+    assert "未脱贫" not in statuses
+    assert {int(r["脱贫年度"]) for r in rows if r["脱贫年度"]} <= set(range(2016, 2021))
+    starts = {r["识别监测时间"][:4] for r in rows if r["识别监测时间"]}
+    assert starts and all(2021 <= int(y) <= MONITORING_YEAR for y in starts)
+    assert {r["监测对象类别"] for r in rows} >= {"脱贫不稳定户", "边缘易致贫户"}
+    assert any(r["识别监测时间"].endswith(".0") for r in rows), "YYYYMM read back from a number cell"
+
+
+# The kinds of kinds-monitoring.csv: checks of the monitoring export's own fields, which the 2020-era county does
+# not carry (the monitoring-era county above does).
 MONITORING_EXPORT_KINDS = {
     "education_status_conflict", "labor_status_conflict", "insurance_inconsistent", "risk_condition_mismatch",
     "elimination_without_measure", "risk_kept_unnecessarily", "monitoring_contact_missing", "public_post_inconsistent",
