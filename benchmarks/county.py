@@ -1,6 +1,7 @@
 """Wall time and peak memory of `reconcile run` on a synthetic county, and accuracy against its truth.
 
     python benchmarks/county.py --households 20000 --seed 7
+    python benchmarks/county.py --households 20000 --seed 7 --year 2024   # a monitoring-era county
 
 Generates the county (once, under benchmarks/.data/), runs the CLI under `/usr/bin/time -v` so peak
 RSS is the operating system's own accounting, and prints per-stage seconds, peak MiB and the per-kind
@@ -24,14 +25,14 @@ ROOT = Path(__file__).resolve().parent
 DATA = ROOT / ".data"
 
 
-def generate(households: int, seed: int, corruption: str) -> Path:
-    target = DATA / f"county-{households}-{seed}-{corruption}"
+def generate(households: int, seed: int, corruption: str, year: int = 2020) -> Path:
+    target = DATA / (f"county-{households}-{seed}-{corruption}" + ("" if year == 2020 else f"-{year}"))
     config = target / "reconcile.yaml"
     if not config.exists():
         from reconcile_synth import generate as synth
 
         started = time.perf_counter()
-        synth(target, households=households, seed=seed, corruption=corruption)
+        synth(target, households=households, seed=seed, corruption=corruption, year=year)
         print(f"generated {households} households in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return config
 
@@ -52,9 +53,10 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--corruption", default="low")
+    parser.add_argument("--year", type=int, default=2020, help="assessment year; from 2021 a monitoring-era county")
     args = parser.parse_args()
-    config = generate(args.households, args.seed, args.corruption)
-    output = DATA / f"out-{args.households}-{args.seed}-{args.corruption}"
+    config = generate(args.households, args.seed, args.corruption, args.year)
+    output = DATA / (f"out-{args.households}-{args.seed}-{args.corruption}" + ("" if args.year == 2020 else f"-{args.year}"))
     result = measure(config, output)
     from reconcile.evaluate import findings_on_clean, read_truth, score
 
@@ -67,7 +69,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {subprocess.getoutput('nproc')} cores, "
           f"Python {platform.python_version()}\n")
     print(f"command: `python benchmarks/county.py --households {args.households} --seed {args.seed} "
-          f"--corruption {args.corruption}`\n")
+          f"--corruption {args.corruption}" + ("" if args.year == 2020 else f" --year {args.year}") + "`\n")
     print("| stage | seconds |\n|---|---|")
     for name, seconds in stages.items():
         print(f"| {name} | {seconds:.2f} |")

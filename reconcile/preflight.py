@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 LINKERS = ("household", "person")  # `linkage.<entity>` mappings checked as linkers by link/scoring.py
 # Mappings whose keys are data (致贫原因 labels), not parameter names: any text key, values shaped like the default's.
-OPEN_MAPS = {("cause_measures",), ("student_status_ages",)}
+OPEN_MAPS = {("cause_measures",), ("elimination_risk_measures",), ("student_status_ages",)}
 # Text parameters that rule SQL reads in a `case`: any other value would silently match nothing.
 VALUE_CHOICES = {("visit_frequency",): ("monthly", "quarterly", "yearly")}
 KIND_LABELS = {"number": "数字", "text": "文本", "list": "列表", "mapping": "映射(键: 值)", "bool": "是/否",

@@ -144,6 +144,14 @@ PERSON_FIELDS = _fields(
     ("employee_medical_insured", "参加职工医保", "bool"),  # 城镇职工基本医疗保险: 基本医疗 is met by either
     ("pension_insured", "参加养老保险", "bool"),
     ("serious_illness_insured", "参加大病保险", "bool"),
+    # the national export's further yes/no columns (county checker 16–27): judged for being filled in only
+    ("employee_pension_insured", "参加职工养老保险", "bool"),
+    ("commercial_medical_insured", "参加商业补充医疗保险", "bool"),
+    ("medical_aid", "接受医疗救助", "bool"),
+    ("other_health_aid", "接受其他健康扶贫", "bool"),
+    ("works_abroad", "国外务工", "bool"),
+    ("speaks_mandarin", "会讲普通话", "bool"),
+    ("yulu_plan", "享受雨露计划", "bool"),  # 雨露计划: a grant for 中职/高职 students of 脱贫 and monitored households
     ("dibao", "享受低保", "bool"),
     ("tekun", "特困供养人员", "bool"),
 )

@@ -300,6 +300,7 @@ def _monitoring_record(county: County, rng: random.Random, h: Household) -> None
             p.phone = phone_number(rng)
         if 6 <= age <= 18 and not p.student:
             p.school_reason = "已完成义务教育"
+        p.yulu = p.student == "中职" and "教育资助" in h.measures
     if "公益岗位" in h.measures:  # one member near home holds the post the measure names
         able = [p for p in h.members if p.labor not in NO_LABOR and p.migrant not in AWAY and not p.tekun
                 and 18 <= P.age_at(p.birth, ref) <= 64]
@@ -311,9 +312,14 @@ def _monitoring_record(county: County, rng: random.Random, h: Household) -> None
     h.phone = h.head.phone
     if h.monitor_type:
         h.contact, h.contact_phone = (h.cadre.name if h.cadre else "村监测员"), phone_number(rng)
-    h.guarantee = all(p.labor in NO_LABOR for p in h.members) and (
-        h.hh_type in ("低保户", "特困户") or any(p.dibao or p.tekun for p in h.members))
+    h.guarantee = guarantee_of(h)
     ill = "因病" in (h.main_cause, *h.other_causes)
     h.self_paid = rng.randint(2000, 30000) if ill else rng.choice((0, 0, rng.randint(100, 3000)))
     h.arable = round(rng.uniform(0.5, 12), 1)
     h.forest = round(rng.uniform(0, 30), 1) if rng.random() < 0.5 else 0.0
+
+
+def guarantee_of(h: Household) -> bool:
+    """整户无劳动能力兜底保障户: nobody can work and the household lives on 低保 or 特困供养."""
+    return all(p.labor in NO_LABOR for p in h.members) and (
+        h.hh_type in ("低保户", "特困户") or any(p.dibao or p.tekun for p in h.members))

@@ -112,6 +112,10 @@ MONITORING: list[Recipe] = [
     Recipe("guarantee_flag_missing", "全家无劳动能力且享受低保或特困，兜底保障户为否（系统）", M.guarantee_unflagged),
     Recipe("risk_condition_mismatch", "监测对象风险因病，合规自付医疗支出为0（系统）", M.illness_without_costs),
     Recipe("elimination_without_measure", "帮扶消除，国家系统帮扶措施为空（台账、手册有）", M.eliminated_without_measure),
+    Recipe("elimination_without_measure", "其他风险加因病（有慢性病成员和自付支出），风险已消除，没有健康或社会保障措施",
+           M.further_illness_eliminated),
+    Recipe("risk_condition_mismatch", "其他风险加因安全饮水，没有饮水安全措施", M.further_water_no_measure),
+    Recipe("education_status_conflict", "初中或高中学生享受雨露计划（系统）", M.yulu_not_vocational),
     Recipe("risk_kept_unnecessarily", "风险未消除，纳入监测已满规定月数、收入稳定超过监测标准、风险都已不在（应消未消）",
            M.risk_kept),
 ]

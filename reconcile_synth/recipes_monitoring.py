@@ -6,7 +6,7 @@ carries these columns — and records the finding it implies.
 from __future__ import annotations
 
 from .attrs import NO_LABOR, line
-from .inject import Ctx, prow, set_income
+from .inject import Ctx, prow, set_everywhere, set_income
 from .recipes_rules import _scaled
 from .views import PRow
 from .world import Household, Person
@@ -160,4 +160,42 @@ def eliminated_without_measure(ctx: Ctx, h: Household) -> bool:
         return False
     rec.f["measures"] = []
     ctx.add("elimination_without_measure", h, "", "system", "帮扶消除，国家系统帮扶措施为空")
+    return True
+
+
+def yulu_not_vocational(ctx: Ctx, h: Household) -> bool:
+    p = next((p for p in h.members if p.student in ("初中", "高中")), None)
+    if p is None or not _set(ctx, h, p, yulu_plan=True):
+        return False
+    ctx.add("education_status_conflict", h, p.pid, "system", f"{p.student}学生{p.name}享受雨露计划")
+    return True
+
+
+def _add_further_risk(ctx: Ctx, h: Household, cause: str) -> None:
+    h.other_causes = [*h.other_causes, cause]
+    set_everywhere(ctx, h, "other_causes", h.other_causes)
+
+
+def further_illness_eliminated(ctx: Ctx, h: Household) -> bool:
+    """A further 因病 risk, eliminated with no health or social measure; the chronic illness is there and costs
+    money (so the risk type itself is sound), nobody is seriously ill (so the risk may be eliminated)."""
+    fitting = set(ctx.params["elimination_risk_measures"]["因病"])
+    if (h.risk != "已消除" or "因病" in (h.main_cause, *h.other_causes) or len(h.other_causes) >= 2
+            or fitting & set(h.measures) or not h.measures
+            or not any(p.health == "长期慢性病" for p in h.members) or any(p.health == "患有大病" for p in h.members)):
+        return False
+    _add_further_risk(ctx, h, "因病")
+    h.self_paid = h.self_paid or ctx.rng.randint(2000, 30000)
+    set_everywhere(ctx, h, "medical_self_paid", h.self_paid)
+    ctx.add("elimination_without_measure", h, "", "system,manual", "其他风险因病，风险已消除，没有健康或社会保障措施")
+    return True
+
+
+def further_water_no_measure(ctx: Ctx, h: Household) -> bool:
+    fitting = set(ctx.params["cause_measures"]["因安全饮水"])
+    if (not h.monitor_type or "因安全饮水" in (h.main_cause, *h.other_causes) or len(h.other_causes) >= 2
+            or fitting & set(h.measures) or not h.measures):
+        return False
+    _add_further_risk(ctx, h, "因安全饮水")
+    ctx.add("risk_condition_mismatch", h, "", "system,manual", "其他风险因安全饮水，没有饮水安全措施")
     return True

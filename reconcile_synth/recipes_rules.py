@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+from .attrs import guarantee_of
 from .family import set_labor
 from .inject import Ctx, prow, set_everywhere, set_income
 from .views import business_row, death_row, employee_row, income_of, property_row, put_income, vehicle_row
@@ -376,9 +377,12 @@ def rep_illness(ctx: Ctx, h: Household) -> bool:
         h.measures = [m for m in MEASURES if m in set(h.measures) | {"健康帮扶"}]
     for key, value in (("main_cause", "因病"), ("other_causes", h.other_causes), ("measures", h.measures)):
         set_everywhere(ctx, h, key, value)
-    if ctx.county.monitoring and not h.self_paid:  # a 因病 risk comes with medical costs
-        h.self_paid = ctx.rng.randint(2000, 30000)
-        set_everywhere(ctx, h, "medical_self_paid", h.self_paid)
+    if ctx.county.monitoring:
+        if not h.self_paid:  # a 因病 risk comes with medical costs
+            h.self_paid = ctx.rng.randint(2000, 30000)
+            set_everywhere(ctx, h, "medical_self_paid", h.self_paid)
+        h.guarantee = guarantee_of(h)  # the ill member may have been the last who could work
+        set_everywhere(ctx, h, "guarantee_household", h.guarantee)
     ctx.add("risk_elimination_premature", h, "", "system", f"因病致贫，{p.relation}{p.name}仍患有大病，风险已标注消除")
     return True
 

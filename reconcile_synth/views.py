@@ -97,7 +97,11 @@ def person_fields(p: Person, full: bool) -> dict[str, Any]:
                   "work_place": p.work_place, "work_months": p.work_months, "employment_channel": p.channel,
                   "public_post_type": p.post_type, "public_post_months": p.post_months,
                   "employee_medical_insured": p.employee_medical, "serious_illness_insured": p.serious_insured,
-                  "tekun": p.tekun, "member_phone": p.phone, "out_of_school_reason": p.school_reason})
+                  "tekun": p.tekun, "member_phone": p.phone, "out_of_school_reason": p.school_reason,
+                  # yes/no columns no rule judges beyond being filled in: what the person's facts imply
+                  "employee_pension_insured": p.employee_medical, "commercial_medical_insured": False,
+                  "medical_aid": p.health == "患有大病", "other_health_aid": p.health in ("患有大病", "长期慢性病"),
+                  "works_abroad": False, "speaks_mandarin": True, "yulu_plan": p.yulu})
     return f
 
 

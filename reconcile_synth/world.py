@@ -69,6 +69,7 @@ class Person:
     tekun: bool = False
     phone: str = ""
     school_reason: str = ""
+    yulu: bool = False  # 雨露计划 grant (中职 students)
 
 
 @dataclass

@@ -35,7 +35,8 @@ INT_KEYS = {"hh_size", "exit_year", "identify_year", "income_year", "hukou_size"
             "visits_reported", "enrol_year"}
 BOOL_KEYS = {"medical_insured", "pension_insured", "dibao", "water_safe", "housing_safe", "dropout",
              "all_medical_insured", "knows_cadre", "employee_medical_insured", "serious_illness_insured", "tekun",
-             "guarantee_household"}
+             "guarantee_household", "employee_pension_insured", "commercial_medical_insured", "medical_aid",
+             "other_health_aid", "works_abroad", "speaks_mandarin", "yulu_plan"}
 YEARMONTH_KEYS = {"monitor_start_date", "risk_eliminated_date"}
 PHONE_KEYS = {"household_phone", "monitor_contact_phone", "member_phone"}
 DATE_KEYS = {"birth_date", "record_date", "survey_date", "visit_date", "apply_date", "review_date",
@@ -253,7 +254,6 @@ MONITORING_CELLS = {
     "work_months": _months, "public_post_months": _months,
     "_id_type": lambda v, hf, county, fmt: "居民身份证",
     "_year": lambda v, hf, county, fmt: str(county.year),
-    "_mandarin": lambda v, hf, county, fmt: "是",
     "_hh_kind": lambda v, hf, county, fmt: "脱贫户" if hf["status"] == "已脱贫" else "非脱贫户",
     "elimination_method": lambda v, hf, county, fmt: v or "",
 }

@@ -2,7 +2,7 @@
 
 Nested mappings are flattened with `_` (`income_tolerance.absolute` → `$income_tolerance_absolute`);
 mappings keyed by year become tables `param_<name>(year, value)`; the cause→measure table becomes
-`param_cause_measures(cause, measure)`, the 在校生状况 age ranges `param_student_status_ages(status, min, max)`; lists become list values. Table names come from parameter keys, so
+`param_cause_measures(cause, measure)` (and `param_elimination_risk_measures`, the same shape), the 在校生状况 age ranges `param_student_status_ages(status, min, max)`; lists become list values. Table names come from parameter keys, so
 they must look like `PARAM_NAME` and are quoted in SQL; the values are registered frames, never SQL text.
 """
 
@@ -16,7 +16,8 @@ import polars as pl
 
 PARAM_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-TABLE_PARAMS = ("cause_measures", "student_status_ages")  # besides the year-keyed mappings: parameters read as tables, not as `$name`
+CAUSE_MEASURE_PARAMS = ("cause_measures", "elimination_risk_measures")  # 致贫风险 → the measures that answer it
+TABLE_PARAMS = (*CAUSE_MEASURE_PARAMS, "student_status_ages")  # besides the year-keyed mappings: parameters read as tables, not as `$name`
 
 
 def is_year(key: Any) -> bool:
@@ -53,7 +54,7 @@ def register_param_tables(con: duckdb.DuckDBPyConnection, params: dict[str, Any]
         if is_year_map(value):
             frame = pl.DataFrame({"year": list(value), "value": [float(v) for v in value.values()]},
                                  schema={"year": pl.Int64, "value": pl.Float64})
-        elif key == "cause_measures":
+        elif key in CAUSE_MEASURE_PARAMS:
             pairs = [(cause, m) for cause, measures in value.items() for m in measures]
             frame = pl.DataFrame(pairs, schema={"cause": pl.String, "measure": pl.String}, orient="row")
         elif key == "student_status_ages":

@@ -63,6 +63,8 @@ PARAM_LABELS = {
     "cadre_household_limit": "帮扶责任人结对户数上限", "visit_frequency": "走访频次要求",
     "notice_days": "公示天数下限", "risk_elimination_min_months": "风险消除最短监测月数",
     "school_age": "义务教育年龄", "student_status_ages": "在校生状况对应年龄", "cause_measures": "致贫原因与帮扶措施对应", "linkage": "匹配参数",
+    "elimination_risk_measures": "风险消除时其他风险应有的措施(健康、教育、社会保障类)",
+    "further_risk_measure_causes": "须有对应措施的其他风险", "yulu_plan_student_statuses": "可享受雨露计划的在校生状况",
     "monitoring_from_year": "防返贫监测起始年度", "public_post_min_age": "公益性岗位最低年龄",
     "public_post_words": "就业渠道中表示公益性岗位、帮扶车间的词", "not_a_public_post": "公益性岗位类型中表示“没有”的写法",
     "away_work_words": "表示县外务工的词", "land_area_max_mu": "土地面积上限(亩)",

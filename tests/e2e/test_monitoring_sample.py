@@ -68,3 +68,18 @@ def test_the_numbered_risks_reach_the_rules(sample_run):
         further = con.execute(
             "select count(*) from hh_source where source = 'system' and len(other_causes) > 0").fetchone()[0]
     assert further > 0
+
+
+@pytest.mark.parametrize(("year", "corruption", "fmt"), [(2021, "medium", "csv"), (2025, "high", "parquet")])
+def test_other_monitoring_counties_score_exactly(tmp_path, year, corruption, fmt):
+    """Other years, noise levels and file formats of the monitoring era: every truth row found, every finding
+    in the truth, none on a clean household."""
+    pytest.importorskip("reconcile_synth", reason="the generator is in a source checkout only")
+    from reconcile_synth import generate
+
+    config = generate(tmp_path / "county", households=500, seed=year, corruption=corruption, year=year, fmt=fmt)
+    result = run(config, output=tmp_path / "out")
+    truth_findings, households = read_truth(config.parent / "truth")
+    table = score(result.findings, truth_findings)
+    assert table.filter((pl.col("recall") < 1.0) | (pl.col("precision") < 1.0)).height == 0, table
+    assert findings_on_clean(result.findings, households).height == 0

@@ -153,6 +153,13 @@ def test_national_export_header_maps_onto_person_fields() -> None:
         "公益性岗位(月数)": "public_post_months",
         "就业渠道": "employment_channel",
         "是否特困供养人员": "tekun",
+        # the further yes/no columns of county checker 16–27 (CK-REQUIRED-YES-NO)
+        "是否参加城镇职工基本养老保险": "employee_pension_insured",  # not the residents' pension_insured
+        "是否参加商业补充医疗保险": "commercial_medical_insured",  # not 基本医疗 (medical_insured)
+        "是否接受大病医疗救助": "medical_aid",
+        "是否接受其他健康扶贫": "other_health_aid",
+        "是否国外务工": "works_abroad",
+        "是否会讲普通话": "speaks_mandarin",
         "户主姓名": "head_name",
         "户主证件号码": "head_id",
     }

@@ -74,7 +74,7 @@ def test_sample_county_plan_uses_every_file_and_runs_every_rule():
     skipped = {r.rule_id: r.reason for r in plan.rules if r.status == "skipped"}
     assert set(skipped) == {"CK-MEDICAL-SCHEME", "CK-WORK-MONTHS", "CK-SERIOUS-ILLNESS", "CK-PHONE", "MO-CONTACT",
                             "MO-POST", "MO-POST-AWAY", "MO-LAND-RANGE", "MO-GUARANTEE-FLAG", "MO-TEKUN-ABLE",
-                            "MO-ELIM-NO-MEASURE", "RC-STUDENT-MISSING"}
+                            "MO-ELIM-NO-MEASURE", "RC-STUDENT-MISSING", "RC-YULU-STUDENT"}
     assert all(reason.startswith("需要一个来源") for reason in skipped.values())
     assert "需要一个来源同时有「就业渠道」列和「务工状况」、「务工所在地」中任一列" in skipped["MO-POST-AWAY"]
     assert "需要一个来源同时有「参加医保」、「参加职工医保」列" in skipped["CK-MEDICAL-SCHEME"]
