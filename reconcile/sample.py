@@ -28,6 +28,12 @@ from .errors import InputError
 from .schema import REGISTERED_ROLES
 
 SAMPLE_DIR = "抽样"
+
+# One link per 公安户籍 row: a row linked by its 户号 and again by its person has two rows in register_link, and
+# counting through both printed a household of 1 as 2 on the survey form.
+HUKOU_ROW_LINK = """
+select file, row, cluster_id, person_cluster_id from register_link where kind = 'hukou'
+qualify row_number() over (partition by file, row order by person_cluster_id is null, cluster_id) = 1"""
 SEVERITY_WEIGHT = {"high": 3, "medium": 2, "low": 1}
 
 
@@ -92,12 +98,12 @@ def candidates(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
     tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
                                         "where table_catalog = current_database()").fetchall()}
     if "register" in tables and "register_link" in tables:
-        hukou = _frame(con, """
+        hukou = _frame(con, f"""
             with members as (
               select r.hukou_no, r.township, r.village, r.name, r.id_number, a.value as relation, l.cluster_id
               from register r
               left join register_attr a on a.file = r.file and a.row = r.row and a.kind = 'hukou' and a.attr = 'relation'
-              left join register_link l on l.file = r.file and l.row = r.row and l.kind = 'hukou'
+              left join ({HUKOU_ROW_LINK}) l on l.file = r.file and l.row = r.row
               where r.kind = 'hukou' and r.hukou_no is not null
             )
             select 'hukou:' || hukou_no as key, any_value(township) as township, any_value(village) as village,

@@ -19,7 +19,7 @@ from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
 from .report.xlsx import Col, Sheet, Table, write_workbook
-from .sample import SampleResult, open_run_database
+from .sample import HUKOU_ROW_LINK, SampleResult, open_run_database
 from .schema import REGISTERED_ROLES, ROLE_LABELS
 
 if TYPE_CHECKING:
@@ -127,13 +127,13 @@ def _hukou_members(con: duckdb.DuckDBPyConnection, has_register: bool) -> pl.Dat
         return pl.DataFrame(schema={"hukou_no": pl.String, "cluster_id": pl.String, "name": pl.String,
                                     "id_number": pl.String, "relation": pl.String, "birth": pl.Date,
                                     "person_cluster_id": pl.String})
-    return _frame(con, """
+    return _frame(con, f"""
         with h as (
           select r.file, r.row, r.hukou_no, r.name, r.id_number, r.id_number_birth as birth, a.value as relation,
                  l.cluster_id, l.person_cluster_id
           from register r
           left join register_attr a on a.file = r.file and a.row = r.row and a.kind = 'hukou' and a.attr = 'relation'
-          left join register_link l on l.file = r.file and l.row = r.row and l.kind = 'hukou'
+          left join ({HUKOU_ROW_LINK}) l on l.file = r.file and l.row = r.row
           where r.kind = 'hukou' and r.hukou_no is not null
         )
         select hukou_no, cluster_id, name, id_number, relation, birth, person_cluster_id from h""")

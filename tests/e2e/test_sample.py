@@ -124,3 +124,42 @@ def test_sampling_config_is_validated(tmp_path):
         parse_config({**base, "sampling": {"quotas": {"exited_eralier": 2}, "weigth": "findings"}}, tmp_path)
     text = str(err.value)
     assert "exited_earlier" in text and "weight" in text
+
+
+def _form_cells(path) -> list[list[str]]:
+    frame = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars()
+    return [[v or "" for v in row] for row in frame.iter_rows()]
+
+
+def test_every_size_on_a_form_is_its_own_sources_count(county, tmp_path):
+    """Each number the 农户调查表 prints is what its column's source says: 户籍人口 is the number of 公安户籍
+    rows under the household's 户号 (counted from the register file itself, not through the run's links — a
+    fan-out printed 2 for a household of 1), 家庭人口 the size each registered source records."""
+    import csv
+
+    result = draw_sample(county, per_village=10, seed=1, output=tmp_path / "s")
+    config = county
+    hukou_path = county.registers["hukou"].path
+    with open(hukou_path, encoding="gb18030", newline="") as f:
+        rows = list(csv.DictReader(f))
+    size_of_hukou = {}
+    hukou_of_id = {}
+    for r in rows:
+        size_of_hukou[r["户号"]] = size_of_hukou.get(r["户号"], 0) + 1
+        hukou_of_id[r["公民身份号码"]] = r["户号"]
+    system = pl.read_excel(config.sources["system"].path, read_options={"header_row": 1},
+                           schema_overrides={"证件号码": pl.String, "户主证件号码": pl.String, "户编号": pl.String})
+    system_size = dict(system.group_by("户编号").agg(pl.col("家庭人口数").first()).iter_rows())
+    checked = 0
+    forms = {p.name.split("_", 1)[0]: p for p in (tmp_path / "s" / "农户调查表").rglob("*.xlsx")}
+    for row in result.sample.filter(pl.col("key_kind") == "cluster").iter_rows(named=True):
+        cells = _form_cells(forms[f"{row['sample_no']:03d}"])
+        header = next(r for r in cells if r[0] == "项目")
+        line = {r[0]: r for r in cells if r[0] in ("家庭人口", "户籍人口")}
+        hukou_no = hukou_of_id.get(row["head_id"])
+        want = str(size_of_hukou[hukou_no]) if hukou_no else ""
+        assert line["户籍人口"][header.index("公安户籍")] == want, (row["sample_no"], row["head_name"])
+        if row["hh_code"] in system_size and "国家系统" in header:
+            assert line["家庭人口"][header.index("国家系统")] == str(system_size[row["hh_code"]])
+        checked += 1
+    assert checked > 100
