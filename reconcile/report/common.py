@@ -65,10 +65,14 @@ def evidence_label(key: str, sources: dict[str, str]) -> str:
 
 # ---- ID masking (DESIGN §5: first 6 + last 4 digits shown) -------------------------------------
 
+# Anything that looks like an ID number, valid or not: a run of 15–18 digits (the last may be X) — an ID, an old
+# 15-digit one, one with a digit lost or a typo, an impossible birth date, an Excel-damaged one (430624199503144000)
+# — and an ID with one or two digits appended (a 残疾人证号 typed into the ID column) when its birth date is
+# plausible. 户编号 (19 digits, no birth date inside) and 人口编号 (21) stay readable.
 _ID_IN_TEXT = re.compile(
-    r"(?<![0-9A-Za-z])(\d{6})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx])(\d{2})?"
+    r"(?<![0-9A-Za-z])(?:\d{14,17}[0-9Xx]"
+    r"|\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx]\d{1,2})"
     r"(?![0-9A-Za-z])"
-    r"|(?<![0-9A-Za-z])(\d{6})(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3})(?![0-9A-Za-z])"
 )
 
 
@@ -88,7 +92,7 @@ def _mask_match(m: re.Match) -> str:
 
 
 def mask_text(value: str | None) -> str | None:
-    """Mask every ID number (15, 18 or 20 characters with a plausible birth date) inside free text."""
+    """Mask every ID-like number inside free text (see `_ID_IN_TEXT`), valid or not."""
     if not value:
         return value
     return _ID_IN_TEXT.sub(_mask_match, value)

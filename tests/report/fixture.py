@@ -65,7 +65,7 @@ BASE = [
              evidence={"system": {"收入年度": 2020, "人均纯收入": 3665.5, "标准": 4000.0}},
              message="2017年标注脱贫,国家系统2020年人均纯收入3666元,低于当年脱贫标准4000元", advice="入户核实家庭收入"),
     _finding("f07", "FC-ID-INVALID", "id_invalid", "其他(资料档案)", "high", "H2",
-             person={"name": "王胜", "id": "430624196907194917"}, evidence={"system": "430624196907199008"},
+             person={"name": "王胜", "id": "430624196907194917"}, evidence={"system": "430624196907199008", "manual": "430624196913324917"},
              message="国家系统中王胜的证件号码无效:430624196907199008 被Excel以数值保存", advice="对照身份证更正"),
     _finding("f08", "AS-OVERLOAD", "cadre_overload", "精准帮扶(驻村帮扶)", "low", "H1",
              evidence={"system": {"帮扶责任人": "陈琴兰", "结对户数": 7}}, message="帮扶责任人陈琴兰结对7户,超过上限5户",

@@ -34,6 +34,7 @@ def test_html_is_self_contained_and_masked(page):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "@import" not in text and "url(" not in text
     assert "430624196907194917" not in text and "430624********4917" in text
+    assert "430624196913324917" not in text  # an ID with an impossible birth date in the evidence, masked too
     assert "<svg" in text
 
 

@@ -63,6 +63,7 @@ def test_ids_masked_by_default_and_shown_on_request(county, tmp_path):
     masked = to_csv(sheet_rows(write_report_workbook(data, tmp_path / "a.xlsx"), "问题台账"))
     assert "430624********4917" in masked and "430624196907194917" not in masked
     assert "430624196907199008" not in masked  # the mangled ID inside a message is masked too
+    assert "430624196913324917" not in masked and "430624********4917" in masked  # an impossible birth date too
     from dataclasses import replace
 
     shown = to_csv(sheet_rows(write_report_workbook(replace(data, show_ids=True), tmp_path / "b.xlsx"), "问题台账"))

@@ -118,3 +118,19 @@ def test_mask_ids_masks_id_columns_and_ids_in_text():
     assert masked["message"][0] == "王明(430624********1239)重复"
     assert masked["finding_id"].to_list() == frame["finding_id"].to_list() and masked["n"].to_list() == [1, 2]
     assert reconcile.mask_ids(frame.head(0)).schema == frame.schema
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("王明(430624199513324917)", "王明(430624********4917)"),  # month 13: invalid, still an ID
+    ("手册43062419951332491", "手册430624*******2491"),  # 17 digits: a digit lost
+    ("旧证430624951332491", "旧证430624*****2491"),  # 15 digits
+    ("证号4306241995031449172", "证号430624*********9172"),  # an ID with two digits appended (残疾人证号)
+    ("科学计数法430624199503144000", "科学计数法430624********4000"),  # what Excel left of an ID
+    ("户编号4306241032040000056", "户编号4306241032040000056"),  # 19 digits, no birth date inside: a 户编号
+    ("人口编号430624103204000005601", "人口编号430624103204000005601"),  # 21 digits: a 人口编号
+    ("电话13812345678,金额12345.67", "电话13812345678,金额12345.67"),
+])
+def test_anything_id_like_is_masked_valid_or_not(text, shown):
+    from reconcile.report.common import mask_text
+
+    assert mask_text(text) == shown
