@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import ReconcileError
+from .errors import ReconcileError, require_extra
 
 app = typer.Typer(
     name="reconcile",
@@ -33,7 +33,8 @@ STATE = {"debug": False}
 def _fail(exc: BaseException) -> None:
     if STATE["debug"]:
         traceback.print_exception(exc)
-    console.print(f"[bold red]错误:[/] {escape(str(exc))}", highlight=False)  # a message may hold "[web]"
+    # soft_wrap: a long line stays one line, so a `pip install …` hint is copied whole
+    console.print(f"[bold red]错误:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # may hold "[web]"
     raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
@@ -131,6 +132,15 @@ def _run(config_path: Path, output: Path | None, quiet: bool, as_json: bool, fai
             print_plan(result.plan, out_console)
     if result.plan is not None and not as_json:
         print_notices(result.plan, console)  # warnings reach the terminal even with --quiet
+    failed = result.rule_runs.filter(result.rule_runs["status"] == "error") if result.rule_runs.height else None
+    if failed is not None and failed.height:
+        # the other rules ran and the reports are written, but a check that could not run is not a clean run
+        for rule in failed.iter_rows(named=True):
+            console.print(f"[bold red]错误:[/] 规则 {escape(rule['rule_id'])}({escape(rule['title'] or '')})运行出错,"
+                          f"没有核查:{escape(rule['reason'] or '')}", highlight=False)
+        console.print(f"[bold red]错误:[/] {failed.height} 条规则运行出错,其余规则的结果已写出;请修正规则后重新运行",
+                      highlight=False)
+        raise typer.Exit(2)
     if fail_on:
         levels = {"high": ["high"], "medium": ["high", "medium"], "low": ["high", "medium", "low"]}[fail_on]
         if result.findings.filter(result.findings["severity"].is_in(levels)).height:
@@ -197,12 +207,15 @@ def serve_command(
 ) -> None:
     """启动本机网页:在浏览器中上传文件、核对列名、运行核查、按村查看问题、下载核查报告(不需要命令行和配置文件)。"""
     try:
-        import uvicorn
-
-        from .web.app import create_app
-    except ImportError as exc:
-        _fail(ReconcileError(f"网页功能需要另外安装依赖(缺少 {exc.name}):pip install \"reconcile[web]\""))
+        require_extra("uvicorn", "web", "网页功能")
+        require_extra("reconcile.web.app", "web", "网页功能")
+    except ReconcileError as exc:
+        _fail(exc)
         return
+    import uvicorn
+
+    from .web.app import create_app
+
     if max_upload_mb < 1:
         _fail(ReconcileError(f"--max-upload-mb 应为正整数,实际为 {max_upload_mb}"))
     if not _port_free(host, port):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 
 
 class ReconcileError(Exception):
@@ -35,3 +36,13 @@ def nearest(word: object, candidates) -> str | None:
 def did_you_mean(word: object, candidates) -> str:
     best = nearest(word, candidates)
     return f",是否应为 `{best}`?" if best else ""
+
+
+def require_extra(module: str, extra: str, what: str, note: str = "") -> None:
+    """Import `module` now, or stop with one Chinese line naming the pip extra that provides it (not a
+    traceback from deep inside the run)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ReconcileError(f'{what}需要另外安装依赖(缺少 {exc.name or module}):pip install "reconcile[{extra}]"'
+                             f"{note}") from exc

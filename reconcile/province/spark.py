@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import ReconcileError
+from ..errors import ReconcileError, require_extra
 from . import ProvinceConfig
 
 OCCURRENCE_TABLE = "person_id_occurrence"
@@ -31,11 +31,14 @@ RESULT_SCHEMA = pa.schema([("county", pa.string()), ("table", pa.string()), ("da
 RESULT_DDL = "county string, table string, data binary, id_number string, cluster_id string"
 
 
+def require_spark() -> None:
+    require_extra("pyspark", "spark", "Spark 引擎", "(还需要 Java 17 运行环境)")
+
+
 def _session(master: str | None):
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ReconcileError('Spark 引擎需要 pyspark:pip install "reconcile[spark]"(还需要 Java 17 运行环境)') from exc
+    require_spark()
+    from pyspark.sql import SparkSession
+
     # workers run this very interpreter, so they import the same reconcile and DuckDB
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -127,6 +130,7 @@ def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpu
 
 def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | None,
                           progress: Callable[[dict], None]) -> list[dict]:
+    require_spark()
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 

@@ -6,6 +6,7 @@ import shutil
 
 from ..config import Config
 from ..db import connect
+from ..errors import require_extra
 from ..load import load
 from ..report.files import write_csv_bom
 from .engine import validate
@@ -24,6 +25,7 @@ def validate_only(config: Config, gx: bool = False) -> list[str]:
         write_csv_bom(issues, out / "input_issues.csv")
         lines.append(f"默认引擎: {issues.height} 个输入问题 → {out / 'input_issues.csv'}")
         if gx:
+            require_extra("great_expectations", "gx", "Great Expectations 校验(--gx)")
             from .gx import run_gx
 
             lines += run_gx(con, config, out)

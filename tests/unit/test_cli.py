@@ -91,3 +91,54 @@ def test_demo_runs_the_monitoring_sample(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "核查报告.xlsx").exists() and (tmp_path / "out" / "report.html").exists()
     assert "2024" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def _sample_copy(tmp_path):
+    import shutil
+
+    from reconcile.resources import sample_dir
+
+    county = tmp_path / "county"
+    shutil.copytree(sample_dir(), county, ignore=shutil.ignore_patterns("out", "truth", "监测期"))
+    return county
+
+
+def test_a_rule_that_fails_at_run_time_fails_the_run_naming_it(tmp_path):
+    """The other rules run and the reports are written, but the run exits 2 and names the rule (it exited 0)."""
+    import yaml
+
+    county = _sample_copy(tmp_path)
+    (county / "本县规则.yaml").write_text("""pack: local
+title: 本县规则
+rules:
+  - id: LOCAL-CAST
+    type: sql
+    kind: record_incomplete
+    title: 户主姓名转成数字
+    message: 测试
+    advice: 测试
+    sql: select cluster_id from hh_wide where cast(head_name as integer) > 0
+""", encoding="utf-8")
+    config = county / "reconcile.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["rules"] = {"extra": ["本县规则.yaml"]}
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(app, ["run", str(config), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "规则 LOCAL-CAST(户主姓名转成数字)运行出错" in result.output
+    assert (county / "out" / "findings.parquet").exists() and (county / "out" / "核查报告.xlsx").exists()
+
+
+@pytest.mark.parametrize(("module", "args", "extra"), [
+    ("pyspark", ["run", "{config}", "--quiet", "--engine", "spark"], "spark"),
+    ("great_expectations", ["validate", "{config}", "--gx"], "gx"),
+])
+def test_a_missing_extra_is_one_chinese_line_not_a_traceback(tmp_path, monkeypatch, module, args, extra):
+    import sys
+
+    county = _sample_copy(tmp_path)
+    monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
+    result = runner.invoke(app, [a.format(config=county / "reconcile.yaml") for a in args])
+    assert result.exit_code == 2
+    assert f'pip install "reconcile[{extra}]"' in result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
