@@ -34,10 +34,12 @@ FILTERS = ("township", "village", "kind", "severity", "status")
 # name in the URL → file in the output folder (the only files the download route serves, besides
 # the per-township workbooks listed from the folder itself)
 DOWNLOADS = {
-    "workbook": (WORKBOOK_NAME, "核查报告:问题台账(各来源的值并排)、按乡镇和按村汇总、督查发现问题汇总表、整改情况等"),
+    "workbook": (WORKBOOK_NAME, "核查报告:问题台账(全部问题,每个一行,各来源的值并排,可在 Excel/WPS 中筛选、排序、"
+                                "再加工;户编号和证件号码按文本保存,不会变成科学计数法)、按乡镇和按村汇总、输入问题、整改情况等"),
     "report": ("report.html", "网页版报告:图表和可筛选的问题清单,用浏览器打开,不需要联网"),
-    "findings": ("findings.csv", "全部问题,每个问题一行,供再加工(证件号码不打码)"),
-    "issues": ("input_issues.csv", "输入文件中有问题的单元格(证件号码不打码)"),
+    "findings": ("findings.csv", "供程序读取的全部问题(UTF-8 CSV,证件号码不打码)。用 Excel 直接打开会把户编号、"
+                                 "证件号码显示成科学计数法,人工查看和再加工请用核查报告.xlsx 的问题台账"),
+    "issues": ("input_issues.csv", "供程序读取的输入问题(UTF-8 CSV,证件号码不打码);人工查看请用核查报告.xlsx 的输入问题表"),
 }
 
 

@@ -153,3 +153,31 @@ def test_coverage_sheet_lists_the_rules_a_run_without_the_survey_could_not_run(c
     # people see field labels, never the field codes
     text = _cells(rows)
     assert not any(code in text for code in ("head_id", "id_number", "township_notice_date", "hh_size"))
+
+
+def test_codes_and_ids_are_text_cells_excel_cannot_damage(workbook):
+    """问题台账 is the people's copy of the findings: 户编号, masked IDs and 问题编号 are text cells (a CSV opened
+    in Excel shows 4.30624103204E+018 instead)."""
+    import re
+    import zipfile
+
+    from tests.report.golden import sheet_rows
+
+    header = sheet_rows(workbook, "问题台账")[0]
+    with zipfile.ZipFile(workbook) as z:
+        names = {n for n in z.namelist() if n.startswith("xl/worksheets/sheet")}
+        book = z.read("xl/workbook.xml").decode()
+        order = re.findall(r'<sheet name="([^"]+)"', book)
+        xml = z.read(f"xl/worksheets/sheet{order.index('问题台账') + 1}.xml").decode()
+    assert names
+    def letter(i: int) -> str:
+        return (chr(65 + i // 26 - 1) if i >= 26 else "") + chr(65 + i % 26)
+
+    seen = 0
+    for title in ("户编号", "户主证件号码", "问题编号"):
+        col = letter(header.index(title))
+        cells = re.findall(rf'<c r="{col}(\d+)"([^>]*)>', xml)
+        data = [attrs for row, attrs in cells if int(row) > 1 and not attrs.endswith("/")]  # empty cells: no type
+        assert data and all('t="s"' in a or 't="inlineStr"' in a or 't="str"' in a for a in data), (title, data[:3])
+        seen += len(data)
+    assert seen > 10
