@@ -13,19 +13,31 @@ from rich.table import Table
 
 from ..config import Config, load_config, load_params
 from ..errors import ReconcileError, did_you_mean
+from ..report.labels import SEVERITY_LABELS, field_label, params_in_text, people_key
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS
 from .long_views import scope_text
 from .model import RuleContext, example_context
-from .packs import kinds, load_rules
+from .packs import kinds, load_rules, pack_titles
 from .params import PARAM_REF, TABLE_PARAMS, flatten, is_year_map
 from .types import RULE_TYPES, long_view_of
 
 
+def _need_label(need: str) -> str:
+    kind, _, register = need.partition(":")
+    if kind == "register" and register:  # "public_employee|vehicle": any one of them
+        return "部门数据「" + "」或「".join(people_key(r) for r in register.split("|")) + "」"
+    if kind == "all" and register:  # all:id_number — every registered source has the column
+        return f"每个在册来源都有「{field_label(register)}」列"
+    return people_key(need)
+
+
 def _needs(rule) -> str:
-    needs = list(rule.needs)
+    """What a rule needs, in people's words: 走访记录, 部门数据「教育学籍」, ≥2 个有「家庭人口数」的来源 …"""
+    needs = [_need_label(n) for n in rule.needs]
     if rule.type == "compare":
-        needs.append("≥2 个含 " + rule.spec["field"] + " 的来源(" + "/".join(rule.spec["sources"]) + ")")
-    return ", ".join(needs) or "-"
+        needs.append(f"≥2 个有「{field_label(rule.spec['field'])}」的来源("
+                     + "/".join(people_key(s) for s in rule.spec["sources"]) + ")")
+    return "、".join(needs) or "-"
 
 
 def print_catalogue(console: Console, extra: Sequence[Path] = ()) -> None:
@@ -34,8 +46,10 @@ def print_catalogue(console: Console, extra: Sequence[Path] = ()) -> None:
     for col in ("编号", "问题类型", "名称", "规则包", "所需来源", "严重程度"):
         table.add_column(col)
     titles = {k: v.title for k, v in kinds().items()}
+    packs = pack_titles(extra)
     for rule in load_rules(extra=extra):
-        table.add_row(rule.id, f"{rule.kind}\n{titles[rule.kind]}", rule.title, rule.pack, _needs(rule), rule.severity)
+        table.add_row(rule.id, titles[rule.kind], rule.title, packs.get(rule.pack, rule.pack), _needs(rule),
+                      SEVERITY_LABELS.get(rule.severity, rule.severity))
     console.print(table)
 
 
@@ -67,9 +81,11 @@ def explain_rule(rule_id: str, config_path: Path | Config | None, console: Conso
         raise ReconcileError(f"没有规则 {rule_id}{did_you_mean(rule_id, rules)}")
     rule = rules[rule_id]
     kind = kinds()[rule.kind]
-    console.print(f"[bold]{rule.id}[/] {rule.title}  ({rule.pack}, 类型 {rule.type})")
-    console.print(f"问题类型: {rule.kind} {kind.title} — {kind.category};严重程度 {rule.severity}")
-    console.print(f"说明: {rule.description or kind.meaning}")
+    pack = pack_titles(config.rule_files if config else ()).get(rule.pack, rule.pack)
+    console.print(f"[bold]{rule.id}[/] {rule.title}  (规则包 {pack},规则类型 {rule.type})")
+    console.print(f"问题类型: {kind.title}({rule.kind})— {kind.category};严重程度 "
+                  f"{SEVERITY_LABELS.get(rule.severity, rule.severity)}")
+    console.print(f"说明: {params_in_text(rule.description) if rule.description else kind.meaning}")
     console.print(f"所需来源: {_needs(rule)}")
     console.print(f"消息模板: {rule.message}")
     console.print(f"整改建议: {rule.advice}")

@@ -56,6 +56,20 @@ def available_packs(extra: Sequence[Path] = ()) -> list[str]:
     return [p.stem for p in pack_files()] + [_pack_name(p) for p in extra]
 
 
+def pack_titles(extra: Sequence[Path] = ()) -> dict[str, str]:
+    """pack → its people's name: the Chinese part of the pack's title ("防返贫监测 (risk …)" → 防返贫监测)."""
+    titles = {}
+    for path in pack_files(None, extra):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue  # load_rules reports it
+        if isinstance(doc, dict):
+            pack = str(doc.get("pack", path.stem))
+            titles[pack] = str(doc.get("title") or pack).split(" (")[0].strip()
+    return titles
+
+
 def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> list[Rule]:
     """Every rule of every pack (built-in, then `extra` pack files); all problems in all packs are reported at once."""
     problems: list[str] = []

@@ -10,9 +10,12 @@ from typing import cast
 import polars as pl
 
 from ..check.packs import kinds
-from ..schema import REGISTER_KIND_LABELS, source_labels
+from ..schema import REGISTER_KIND_LABELS, ROLE_LABELS, source_labels
+from .labels import (
+    SEVERITY_LABELS as SEVERITY_LABELS,  # re-exported: the reports import their words from here
+)
+from .labels import people_key
 
-SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 STATUS_LABELS = {"new": "新发现", "open": "未整改", "reopened": "重新出现", "resolved": "已销号"}
 
@@ -55,12 +58,7 @@ def kind_order() -> dict[str, int]:
 
 
 def evidence_label(key: str, sources: dict[str, str]) -> str:
-    labels = source_labels(sources)
-    if key in labels:
-        return labels[key]
-    if key in REGISTER_KIND_LABELS:
-        return REGISTER_KIND_LABELS[key]
-    return {"sources": "各来源", "visits": "走访记录", "visit": "走访记录"}.get(key, key)
+    return people_key(key, source_labels(sources))
 
 
 # ---- ID masking (DESIGN §5: first 6 + last 4 digits shown) -------------------------------------
@@ -123,7 +121,7 @@ def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 # ---- evidence JSON → one text per source -------------------------------------------------------
 
-def _scalar(value: object, show_ids: bool) -> str:
+def _scalar(value: object, show_ids: bool, labels: dict[str, str]) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -131,24 +129,30 @@ def _scalar(value: object, show_ids: bool) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
     if isinstance(value, list):
-        return "、".join(_scalar(v, show_ids) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_scalar(v, show_ids)}" for k, v in value.items())
+        return "、".join(_scalar(v, show_ids, labels) for v in value)
+    if isinstance(value, dict):  # nested keys are sources, registers or parameters: each in its people's word
+        return "; ".join(f"{people_key(str(k), labels)}: {_scalar(v, show_ids, labels)}" for k, v in value.items())
     text = str(value)
+    parts = text.split(",")
+    if all(p in labels for p in parts):  # "manual,system": the sources that said it
+        return "、".join(labels[p] for p in parts)
     return text if show_ids else (mask_text(text) or "")
 
 
-def evidence_parts(evidence: str | None, show_ids: bool = False) -> dict[str, str]:
-    """`{"system": "2", "hukou": {"户号": …}}` → {"system": "2", "hukou": "户号: …"}."""
+def evidence_parts(evidence: str | None, show_ids: bool = False,
+                   sources: dict[str, str] | None = None) -> dict[str, str]:
+    """`{"system": "2", "hukou": {"户号": …}}` → {"system": "2", "hukou": "户号: …"}: top-level keys stay (the
+    caller lays them out by source), everything inside reads in Chinese (`sources`: source key → role)."""
     if not evidence:
         return {}
+    labels = {**ROLE_LABELS, **source_labels(sources or {})}
     try:
         data = json.loads(evidence)
     except (TypeError, ValueError):
         return {"": evidence if show_ids else (mask_text(evidence) or "")}
     if not isinstance(data, dict):
-        return {"": _scalar(data, show_ids)}
-    return {str(k): _scalar(v, show_ids) for k, v in data.items()}
+        return {"": _scalar(data, show_ids, labels)}
+    return {str(k): _scalar(v, show_ids, labels) for k, v in data.items()}
 
 
 def evidence_keys(evidence: pl.Series, sources: dict[str, str]) -> list[str]:

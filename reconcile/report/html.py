@@ -54,7 +54,7 @@ def _table_rows(data: ReportData, f: pl.DataFrame) -> list[list]:
     titles = kind_titles()
     rows = []
     for r in f.head(TABLE_LIMIT).iter_rows(named=True):
-        parts = evidence_parts(r["evidence"], data.show_ids)
+        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
         evidence = ";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
         hid = r["head_id"] if data.show_ids else mask_id(r["head_id"])
         pid = r["person_id"] if data.show_ids else mask_id(r["person_id"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 import polars as pl
 
 from ..check.cards import CARD_LABELS
-from ..schema import FIELD_LABELS, REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS
+from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS, source_labels
+from ..validate.engine import problem_title
 from .common import (
     SEVERITY_LABELS,
     SEVERITY_ORDER,
@@ -24,6 +25,7 @@ from .common import (
     table3_row,
 )
 from .data import ReportData, relative
+from .labels import PARAM_LABELS, PARAM_VOCABULARY, PARAM_WORDS, PROVINCE_LABELS, field_label, people_key
 from .sheets_coverage import notice_table
 from .xlsx import Col, Sheet, Table
 
@@ -57,52 +59,11 @@ def household_key() -> pl.Expr:
 
 # ---- 说明 -----------------------------------------------------------------------------------------
 
-PARAM_LABELS = {
-    "exit_line": "脱贫标准(元/人·年,按收入年度)", "monitoring_line": "防返贫监测标准(元/人·年)",
-    "income_tolerance": "收入比对容差", "income_arithmetic_tolerance": "收入测算容差(元)",
-    "cadre_household_limit": "帮扶责任人结对户数上限", "visit_frequency": "走访频次要求",
-    "notice_days": "公示天数下限", "risk_elimination_min_months": "风险消除最短监测月数",
-    "school_age": "义务教育年龄", "student_status_ages": "在校生状况对应年龄", "cause_measures": "致贫原因与帮扶措施对应", "linkage": "匹配参数",
-    "elimination_risk_measures": "风险消除时其他风险应有的措施(健康、教育、社会保障类)",
-    "further_risk_measure_causes": "须有对应措施的其他风险", "yulu_plan_student_statuses": "可享受雨露计划的在校生状况",
-    "monitoring_from_year": "防返贫监测起始年度", "public_post_min_age": "公益性岗位最低年龄",
-    "public_post_words": "就业渠道中表示公益性岗位、帮扶车间的词", "not_a_public_post": "公益性岗位类型中表示“没有”的写法",
-    "away_work_words": "表示县外务工的词", "land_area_max_mu": "土地面积上限(亩)",
-    "tekun_able_ages": "特困供养人员的劳动年龄", "no_labor_levels": "无劳动能力的劳动技能",
-    "illness_health": "支持因病风险的健康状况", "household_cards": "红黄绿卡划分",
-    "risk_kept_income_factor": "应消未消的收入倍数(监测标准的倍数)",
-    "risk_persisting": "风险仍在的成员情况", "missed_register_groups": "疑似漏评比对的部门数据",
-    "missed_register_min_marks": "疑似漏评的最少标记数", "missed_register_grades": "疑似漏评按标记数定严重程度",
-    "out_of_school_statuses": "不在校的在校生状况", "parent_child_min_age_gap": "父母与子女最小年龄差(岁)",
-    "student_dropout_statuses": "学籍中表示辍学的状态", "medical_insured_statuses": "医保中表示已参保的状态",
-    "unsafe_housing_grades": "危房等级", "student_record_ages": "应填写在校生状况或未上学原因的年龄",
-    "work_measures": "需要劳动力的帮扶措施", "no_work_words": "表示没有务工的写法", "retired_terms": "过时表述",
-    "retired_terms_from_year": "过时表述起始年度", "record_required": "户必填项",
-    "person_required": "成员必填项", "checker_required": "县级校验必填项",
-    "checker_required_yes_no": "县级校验必填的是否项",
-}
-
-
 SKIP_PARAMS = {"linkage"}  # matching weights: see rules/params/default.yaml and `reconcile explain-link`
 
 
 def _clip(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[:limit] + "……"
-
-
-# the keys and words inside a parameter's value, as people read them (the parameter's own name: PARAM_LABELS):
-# field names, roles and severities by their own tables, the rest here; a parameter listing register kinds reads
-# them by theirs (dibao is 民政低保 there, 享受低保 in a list of member fields)
-PARAM_WORDS = {
-    **FIELD_LABELS, **ROLE_LABELS, **SEVERITY_LABELS,
-    "yellow_income_factor": "黄卡收入线(监测标准的倍数)", "red": "红卡", "yellow": "黄卡", "green": "绿卡",
-    "monthly": "每月", "quarterly": "每季度", "yearly": "每年", "min": "最小", "max": "最大",
-    "absolute": "绝对差(元)", "relative": "相对差", "identify_village": "识别村级公示", "identify_township": "识别乡镇公示",
-    "exit_village": "退出村级公示", "exit_township": "退出乡镇公示", "arable": "耕地", "forest": "林地",
-    "grain_to_green": "退耕还林", "illness_health": "因病(健康状况)", "disability_health": "因残(健康状况)",
-    "study_enrolled": "因学(在校生状况)", "work_causes": "务工类风险", "work_no_labor": "无劳动能力(劳动技能)",
-}
-PARAM_VOCABULARY = {"missed_register_groups": {**PARAM_WORDS, **REGISTER_KIND_LABELS}}
 
 
 def _param_text(value: object, words: dict[str, str] = PARAM_WORDS) -> str:
@@ -126,7 +87,7 @@ def notes_sheet(data: ReportData) -> Sheet:
     sev = {k: f.filter(pl.col("severity") == k).height for k in SEVERITY_LABELS} if f.height else {}
     households = f.select(household_key()).n_unique() if f.height else 0
     info = [
-        ("地区", cfg.region), ("考核年度", str(cfg.year)), ("参数集(省份)", cfg.province),
+        ("地区", cfg.region), ("考核年度", str(cfg.year)), ("参数集(省份)", PROVINCE_LABELS.get(cfg.province, cfg.province)),
         ("范围", data.scope),
         ("生成时间", data.generated_at.strftime("%Y-%m-%d %H:%M")),
         ("台账运行次序", f"第 {run['run_id']} 次" if run else ""),
@@ -235,7 +196,7 @@ def findings_sheet(data: ReportData) -> Sheet:
              Col("核实整改情况(乡镇填写)", "blank", max_width=30, min_width=24)]
     rows = []
     for i, r in enumerate(f.iter_rows(named=True), 1):
-        parts = evidence_parts(r["evidence"], data.show_ids)
+        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
         main, sub = table3_row(r["category"])
         rows.append([
             i, STATUS_LABELS.get(r.get("status") or "", r.get("status")), SEVERITY_LABELS.get(r["severity"], r["severity"]),
@@ -374,6 +335,7 @@ def input_sheet(data: ReportData) -> Sheet:
             Col("行号", "int"), Col("列名"), Col("字段"), Col("原值", max_width=30), Col("问题", max_width=24),
             Col("级别"), Col("说明", "wrap", max_width=60)]
     rows = []
+    sources = source_labels(data.sources)
     for i, r in enumerate(data.input_issues.iter_rows(named=True), 1):
         value, message = r["value"], r["message"]
         if not data.show_ids:
@@ -382,8 +344,8 @@ def input_sheet(data: ReportData) -> Sheet:
                 message = (message or "").replace(value, masked or "")
                 value = masked
             value, message = mask_text(value), mask_text(message)
-        rows.append([i, r["source"], r.get("township"), r.get("village"), r["file"], r["sheet"], r["row"],
-                     r["column"], r.get("field"), value, r["problem"],
+        rows.append([i, people_key(r["source"], sources), r.get("township"), r.get("village"), r["file"], r["sheet"],
+                     r["row"], r["column"], field_label(r.get("field")), value, problem_title(r["problem"]),
                      SEVERITY_WORDS.get(r.get("severity") or "", r.get("severity")), message])
     frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
         if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})

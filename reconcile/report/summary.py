@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..check.packs import kinds
+from ..schema import source_labels
+from ..validate.engine import problem_title
+from .labels import STAGE_LABELS, people_key
 
 if TYPE_CHECKING:
     from ..pipeline import RunResult
@@ -56,7 +59,7 @@ def print_summary(result: RunResult, console: Console) -> None:
         for kind in f["kind"].unique().sort().to_list():
             sub = counts.filter(pl.col("kind") == kind)
             per = dict(zip(sub["township"].to_list(), sub["len"].to_list(), strict=True))
-            table.add_row(f"{titles.get(kind, kind)} ({kind})", str(sum(per.values())),
+            table.add_row(titles.get(kind, kind), str(sum(per.values())),
                           *[str(per.get(t, 0)) for t in townships])
     console.print(table)
 
@@ -66,8 +69,9 @@ def print_summary(result: RunResult, console: Console) -> None:
         it.add_column("来源")
         it.add_column("问题")
         it.add_column("个数", justify="right")
+        sources = source_labels({k: s.role for k, s in result.config.sources.items()}) if result.config else {}
         for source, problem, n in issues.group_by(["source", "problem"]).len().sort(["source", "problem"]).rows():
-            it.add_row(source, problem, str(n))
+            it.add_row(people_key(source, sources), problem_title(problem), str(n))
         console.print(it)
 
     rates = result.link_rates
@@ -75,8 +79,9 @@ def print_summary(result: RunResult, console: Console) -> None:
         lt = Table(title="匹配率(A 的户在 B 中找到对应记录的比例)")
         for col in ("来源 A", "来源 B", "A 户数", "已匹配", "匹配率"):
             lt.add_column(col, justify="right" if col not in ("来源 A", "来源 B") else "left")
+        sources = source_labels({k: s.role for k, s in result.config.sources.items()}) if result.config else {}
         for a, b, n, linked, rate in rates.rows():
-            lt.add_row(a, b, str(n), str(linked), f"{(rate or 0) * 100:.1f}%")
+            lt.add_row(people_key(a, sources), people_key(b, sources), str(n), str(linked), f"{(rate or 0) * 100:.1f}%")
         console.print(lt)
 
     if result.ledger:
@@ -90,8 +95,8 @@ def print_summary(result: RunResult, console: Console) -> None:
     for rule_id, status, reason in (skipped.select("rule_id", "status", "reason").rows() if skipped.height else []):
         word = "跳过" if status == "skipped" else "出错"
         console.print(f"[yellow]规则 {rule_id} {word}[/]: {reason}", highlight=False)
-    timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
-    console.print(f"用时: {timing}")
+    timing = ",".join(f"{STAGE_LABELS.get(k, k)} {v:.2f} 秒" for k, v in result.timings.items())
+    console.print(f"用时:{timing}")
     console.print("已写出:")
     for path in result.files.values():
         console.print(f"  {path}", highlight=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import duckdb
 import polars as pl
@@ -50,6 +51,13 @@ def problem_text(code: str) -> str:
     """The message of a problem code without the value, for sentences that name the value elsewhere."""
     template = PROBLEMS.get(code) or EXTRA_PROBLEMS.get(code) or code
     return template.split(":{value}")[0].split("{")[0].rstrip("(")
+
+
+def problem_title(code: str) -> str:
+    """A problem code as a short Chinese title for a 问题 column (the message says the rest)."""
+    if code not in PROBLEMS and code not in EXTRA_PROBLEMS:
+        return "输入问题"
+    return re.split(r"[,,(（;;]", problem_text(code), maxsplit=1)[0]
 
 
 def _mappings(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:

@@ -132,7 +132,7 @@ def browse(out: Path, sources: dict[str, str], filters: dict[str, str], page: in
     labels = {k: evidence_label(k, sources) for k in keys}
     rows = []
     for r in shown.iter_rows(named=True):
-        parts = evidence_parts(_relabel(r["evidence"], sources), show_ids)
+        parts = evidence_parts(_relabel(r["evidence"], sources), show_ids, sources)
         other = "\n".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k] for k in others if parts.get(k))
         rows.append({
             "severity": r["severity"], "severity_label": SEVERITY_LABELS.get(r["severity"], r["severity"]),

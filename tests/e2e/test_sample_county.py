@@ -65,3 +65,24 @@ def test_findings_have_exactly_the_contract_columns(sample_run):
 def test_a_rerun_gives_the_same_finding_ids(sample_run, tmp_path):
     again = run(SAMPLE, output=tmp_path / "again")
     assert sorted(again.findings["finding_id"].to_list()) == sorted(sample_run.findings["finding_id"].to_list())
+
+
+def test_no_internal_code_reaches_the_workbook(sample_run):
+    """People read Chinese: no parameter name, field code, source or register key, problem code or severity
+    code in the workbook's sheets (说明 and 核查范围 name the config's own keys on purpose)."""
+    import re
+
+    import fastexcel
+
+    codes = re.compile(r"\b(?:[a-z]+(?:_[a-z0-9]+)+|system|archive|manual|survey|hukou|dibao|tekun|low|medium|high)\b")
+    reader = fastexcel.read_excel(sample_run.output / "核查报告.xlsx")
+    found = {}
+    for name in reader.sheet_names:
+        if name in ("说明", "核查范围"):
+            continue
+        frame = reader.load_sheet_by_name(name, header_row=None, dtypes="string").to_polars()
+        for column in frame.columns:
+            for value in frame[column].drop_nulls().to_list():
+                for code in codes.findall(re.sub(r"[\w.\-]+\.(?:xlsx|csv|parquet|yaml)", "", value)):
+                    found.setdefault((name, code), value[:120])
+    assert not found, list(found.items())[:10]

@@ -87,7 +87,7 @@ RUN2 = [f for f in BASE if f["finding_id"] not in ("f02", "f06")]  # f02, f06 fi
 INPUT_ISSUES = [
     ("system", "国家系统导出.xlsx", "Sheet1", 12, "证件号码", "id_number", "430624196907199008", "id_excel_number", "error",
      "文件 国家系统导出.xlsx 第 12 行「证件号码」列: 证件号码以数值保存:430624196907199008"),
-    ("archive", "村级台账.csv", "", 5, "家庭人口", "hh_size", "四", "int_invalid", "warning",
+    ("archive", "村级台账.csv", "", 5, "家庭人口", "hh_size", "四", "int_not_whole", "warning",
      "文件 村级台账.csv 第 5 行「家庭人口」列: 不是整数:四"),
 ]
 

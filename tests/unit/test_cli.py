@@ -142,3 +142,27 @@ def test_a_missing_extra_is_one_chinese_line_not_a_traceback(tmp_path, monkeypat
     assert result.exit_code == 2
     assert f'pip install "reconcile[{extra}]"' in result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_rules_list_and_explain_read_in_chinese():
+    """The catalogue names kinds, packs, needs and severities in Chinese; a description names each parameter in
+    Chinese first, its key only as the 参数 to edit."""
+    import io
+
+    from rich.console import Console
+
+    from reconcile.check.catalogue import explain_rule, print_catalogue
+
+    def printed(write) -> str:
+        console = Console(width=400, file=io.StringIO(), color_system=None)
+        write(console)
+        return console.file.getvalue()
+
+    body = printed(print_catalogue).split("┡", 1)[1]
+    assert not re.search(r"\b(?:low|medium|high|visits|register|[a-z]+_[a-z_]+)\b", body), body[:400]
+    assert "部门数据「教育学籍」" in body and "走访记录" in body and "≥2 个有「家庭人口数」的来源" in body
+    explained = printed(lambda c: explain_rule("MO-RISK-KEPT", None, c))
+    described = next(line for line in explained.splitlines() if line.startswith("说明:"))
+    assert "风险消除最短监测月数(参数 risk_elimination_min_months)" in described
+    assert not re.search(r"[a-z]+_[a-z_]+", re.sub(r"\(参数 [a-z_.]+\)", "", described)), described
+    assert "严重程度 低" in explained
