@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -106,6 +106,15 @@ class Config:
         return with_output(self, output)
 
 
+
+def config_path(base: Path, value: object) -> Path:
+    """A path written in a config, relative to the config's folder. A config written on Windows
+    (部门数据\\民政低保.csv) reads the same on Linux: a backslash is a separator, never part of a name."""
+    text = str(value)
+    if "\\" in text:
+        text = PureWindowsPath(text).as_posix()
+    return (base / text).resolve()
+
 def with_output(config, output: Path):
     """A copy of a county or province config writing to `output`; a ledger kept in the run database moves with it."""
     clone = copy.copy(config)
@@ -158,7 +167,7 @@ def _file_spec(cls, key: str, raw: Any, where: str, allowed: set[str], base: Pat
     if not path_value:
         problems.add(f"{where}.path: 缺少文件路径(相对于配置文件所在目录)")
         return None
-    path = (base / str(path_value)).resolve()
+    path = config_path(base, path_value)
     if problems.check_paths and not path.exists():
         problems.add(f"{where}.path: 文件或文件夹不存在: {path}")
     fmt = raw.get("format")
@@ -245,7 +254,7 @@ def _extra_rule_files(raw: Any, base: Path, problems: _Problems) -> list[Path]:
         return []
     files: list[Path] = []
     for entry in entries:
-        path = (base / str(entry)).resolve()
+        path = config_path(base, entry)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
             if not found:
@@ -272,8 +281,8 @@ def parse_config(data: Any, base_dir: Path, path: Path | None = None, check_path
         problems.add(f"year: 应为 2013–2035 之间的考核年度,实际为 {year!r}")
         year = 2020
     province = str(data.get("province", "default") or "default")
-    output = (base_dir / str(data.get("output", "out/"))).resolve()
-    ledger = (base_dir / str(data["ledger"])).resolve() if data.get("ledger") else output / "reconcile.duckdb"
+    output = config_path(base_dir, data.get("output", "out/"))
+    ledger = config_path(base_dir, data["ledger"]) if data.get("ledger") else output / "reconcile.duckdb"
 
     sources: dict[str, SourceSpec] = {}
     raw_sources = data.get("sources") or {}

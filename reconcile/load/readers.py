@@ -237,12 +237,8 @@ def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
                 probe = _header_grid(
                     islice(csv.reader(fh, delimiter=sep), skip_rows + (header_rows or 0) + _PROBE_ROWS)
                 )
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"文件 {path} 不是有效的 {enc} 编码({exc.reason})。请在配置中指定 encoding:"
-            ) from exc
-        except csv.Error as exc:
-            raise InputError(f"文件 {path} 不是有效的 CSV:{exc}") from exc
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise _csv_error(path, exc, enc) from exc
         layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
         if layout is None:
             raise _no_header(str(path))
@@ -279,7 +275,7 @@ def _read_csv_ragged(src: Path, path: Path, sep: str, data_start: int, width: in
                 tail = [f for f in record[width:] if f != ""]
                 extra.append(sep.join(record[width:]) if tail else None)
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise InputError(f"文件 {path} 无法按 CSV 读取:{exc}") from exc
+        raise _csv_error(path, exc, "utf-8") from exc
     data = {f"c{j}": pl.Series(values, dtype=pl.String) for j, values in enumerate(columns)}
     if any(e is not None for e in extra):
         data[EXTRA] = pl.Series(extra, dtype=pl.String)
@@ -317,8 +313,18 @@ def _load_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> 
 
 
 def _excel_error(path: Path, exc: Exception) -> InputError:
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return InputError(f"无法读取 Excel 文件 {path}:{first}。文件可能已损坏、被加密或不是 Excel 格式。")
+    # the library's own words (calamine's "Zip error …") stay in the chained exception, shown with --debug
+    return InputError(f"无法读取 Excel 文件 {path}:文件可能已损坏、设置了打开密码,或不是 xlsx 格式(例如改了扩展名的"
+                      " CSV,或 WPS/Excel 97-2003 的 .xls 旧格式:请在 Excel 或 WPS 中另存为 .xlsx 后重新使用)。")
+
+
+def _csv_error(path: Path, exc: Exception, encoding: str) -> InputError:
+    """A CSV that cannot be read, in words a township officer can act on (Python's own text only with --debug)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"文件 {path} 第 {exc.start + 1} 个字节起无法按 {encoding} 编码读取:文件的编码与设置不符,"
+                          "或不是文本文件。请在配置中指定 encoding(常见为 gb18030 或 utf-8),或在 Excel/WPS 中另存为"
+                          "“CSV UTF-8”后重新使用。")
+    return InputError(f"文件 {path} 不是有效的 CSV 文本文件(引号不成对或字段过长)。请在 Excel/WPS 中打开核对后另存为 CSV。")
 
 
 def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
@@ -408,7 +414,7 @@ def _read_parquet(path: Path, label: str) -> RawTable:
     try:
         df = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"无法读取 Parquet 文件 {path}:{exc}") from exc
+        raise InputError(f"无法读取 Parquet 文件 {path}:文件可能已损坏或不是 Parquet 格式。") from exc
     raw = list(df.columns)
     # read as if exported to CSV: header on row 1, data from row 2
     layout = HeaderLayout(cast(list[str | None], raw), 0, 1)

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ..config import Config, load_config, with_output
+from ..config import Config, config_path, load_config, with_output
 from ..errors import ConfigError, ReconcileError
 from ..preflight import province_problems
 
@@ -84,7 +84,7 @@ def _county_paths(raw: Any, base: Path, problems: list[str]) -> list[Path]:
         return []
     paths = []
     for index, item in enumerate(raw):
-        path = (base / str(item)).resolve()
+        path = config_path(base, item)
         if not path.is_file():
             problems.append(f"counties 第 {index + 1} 项: 找不到县配置文件 {path}")
         else:
@@ -126,8 +126,8 @@ def load_province(path: str | Path) -> ProvinceConfig:
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         problems.append(f"workers: 应为正整数(同时运行的县数),实际为 {workers!r}")
         workers = None
-    output = (path.parent / str(data.get("output", "out/"))).resolve()
-    ledger = (path.parent / str(data["ledger"])).resolve() if data.get("ledger") else output / "reconcile.duckdb"
+    output = config_path(path.parent, data.get("output", "out/"))
+    ledger = config_path(path.parent, data["ledger"]) if data.get("ledger") else output / "reconcile.duckdb"
     counties: list[Config] = []
     taken: set[str] = set()
     # with `input_root` (hdfs://…, s3a://…) the data files are read by Spark there; only the YAML files are local

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -88,6 +87,11 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     app.state.workspaces = spaces
     app.state.workdir = workdir
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():  # browsers ask for it on every page; without it each page logs a 404
+        return Response((HERE / "static" / "favicon.svg").read_bytes(), media_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
 
     def page(template: str, code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
@@ -165,7 +169,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
     @app.post("/w")
     def new_workspace():
-        ws = spaces.create(year=min(datetime.now().year, 2035))
+        ws = spaces.create(year=None)  # never the clock's year: the files' 收入年度, or the person says
         return back(ws)
 
     # ---- ① upload, ② check files, ③ run ---------------------------------------------------------
@@ -251,6 +255,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         focus = values.get("focus", "")
         anchor = f"#f{focus}" if focus.isdigit() else "#files"
         if values.get("action") != "run":
+            flash(ws, "ok", "设置已保存:地区、考核年度和各文件的用途与列名对应都已记下,下次打开本工作区仍在。")
             return back(ws, anchor)
         state = ws.state()
         problems = settings.blocking_problems(state)

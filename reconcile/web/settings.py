@@ -35,7 +35,10 @@ def blocking_problems(state: dict) -> list[str]:
     if not str(state.get("region") or "").strip():
         problems.append("请填写地区名称(印在报告上,例如 东塘镇 或 湘阴县)。")
     year = state.get("year")
-    if not isinstance(year, int) or not 2013 <= year <= 2035:
+    if year is None:
+        problems.append("请填写考核年度:上传的文件中没有可用的收入年度,无法判断是哪一年的核查"
+                        "(考核年度决定采用哪一年的脱贫标准和监测标准)。")
+    elif not isinstance(year, int) or not 2013 <= year <= 2035:
         problems.append("考核年度应为 2013–2035 之间的年份。")
     used = [f for f in state["files"] if f.get("role") != F.IGNORE]
     for entry in used:

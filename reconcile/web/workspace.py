@@ -315,7 +315,7 @@ class Workspaces:
         self._cache: dict[str, Workspace] = {}
         self._guard = threading.Lock()
 
-    def create(self, year: int) -> Workspace:
+    def create(self, year: int | None) -> Workspace:
         wid = secrets.token_urlsafe(16)
         folder = self.root / wid
         for sub in ("uploads", "tmp", "out"):

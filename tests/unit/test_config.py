@@ -77,3 +77,23 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "第" in str(info.value) and "行" in str(info.value)
+
+
+def test_a_config_written_on_windows_reads_the_same(tmp_path):
+    """Backslashes separate folders wherever the config was written (部门数据\\民政低保.csv), and names with
+    Chinese characters, spaces and dots are kept as they are."""
+    from reconcile.config import config_path, load_config
+
+    folder = tmp_path / "县 数据.2024"
+    (folder / "部门数据").mkdir(parents=True)
+    (folder / "部门数据" / "民政低保.csv").write_text("姓名,身份证号\n", encoding="utf-8")
+    (folder / "国家系统导出.csv").write_text("户编号,姓名,证件号码\n", encoding="utf-8")
+    assert config_path(folder, "部门数据\\民政低保.csv") == (folder / "部门数据" / "民政低保.csv").resolve()
+    assert config_path(folder, "out\\") == (folder / "out").resolve()
+    (folder / "reconcile.yaml").write_text(
+        "region: 县\nyear: 2024\noutput: 结果\\本次\n"
+        "sources: {system: {path: 国家系统导出.csv, role: system, level: person}}\n"
+        "registers: {dibao: {path: 部门数据\\民政低保.csv, kind: dibao}}\n", encoding="utf-8")
+    config = load_config(folder / "reconcile.yaml")
+    assert config.registers["dibao"].path == (folder / "部门数据" / "民政低保.csv").resolve()
+    assert config.output == (folder / "结果" / "本次").resolve()

@@ -491,3 +491,22 @@ def test_folder_with_different_layout(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(InputError, match="没有可读取"):
         read_table(empty)
+
+
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("国家系统导出.xlsx", b"PK\x03\x04 this is not really a workbook", "无法读取 Excel 文件"),  # a broken zip
+    ("国家系统导出.xlsx", "户编号,姓名\n1,张三\n".encode(), "无法读取 Excel 文件"),  # a CSV renamed .xlsx
+    ("村级台账.parquet", b"PAR1 broken", "无法读取 Parquet 文件"),
+])
+def test_a_broken_file_is_named_in_chinese_without_library_text(tmp_path: Path, name, content, words) -> None:
+    """The library's own message (calamine's "Zip error") stays out of what people read; the file is named and
+    what to do is said."""
+    import re
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_table(path)
+    message = str(err.value)
+    assert words in message and name in message
+    assert not re.search(r"calamine|Zip|error|Error|NUL|line contains", message.replace(str(path), "")), message

@@ -408,3 +408,29 @@ def test_the_pages_automatic_mapping_is_the_clis(web, tmp_path):
             assert "在户一级使用" in web.get(url).text
             cli = {h: f for h, f in cli.items() if f != "id_number"}
         assert mapping == cli, name
+
+
+def test_the_assessment_year_is_never_the_clocks(web):
+    """A file without 收入年度 leaves the year empty and the page asks for it; a file with one fills it in."""
+    url = _new(web)
+    assert _state(web, url)["year"] is None
+    _upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村\n430624101,张三,大田村\n".encode()))
+    state = _state(web, url)
+    assert state["year"] is None
+    page = web.post(url + "/settings", data=_form(state, region="东塘镇", action="run"))
+    assert "请填写考核年度" in page.text and "未能从文件中识别考核年度" in page.text
+    page = web.post(url + "/settings", data=_form(state, region="东塘镇", year="2024"))
+    assert _state(web, url)["year"] == 2024 and "请填写考核年度" not in page.text
+    other = _new(web)
+    _upload(web, other, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
+    assert _state(web, other)["year"] == 2023
+
+
+def test_favicon_and_saving_settings_confirms(web):
+    icon = web.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    url = _new(web)
+    assert 'rel="icon"' in web.get(url).text
+    _upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
+    page = web.post(url + "/settings", data=_form(_state(web, url), region="东塘镇"))
+    assert "设置已保存" in page.text
