@@ -108,13 +108,13 @@ def draw_sample(config: str | Path | Config | RunResult, per_village: int | None
     return result
 
 
-def compare_system_exports(old: str | Path, new: str | Path, config: str | Path | None = None, *,
+def compare_system_exports(old: str | Path, new: str | Path, config: str | Path | Config | None = None, *,
                            source: str | None = None, output: str | Path | None = None,
                            old_date: str | None = None, new_date: str | None = None,
                            show_ids: bool = False) -> CompareResult:
     """Compare two exports of the national system (command `reconcile compare-exports`).
 
-    Both files are read like the `system` source of `config` (path to reconcile.yaml; `source` picks
+    Both files are read like the `system` source of `config` (path to reconcile.yaml, or a loaded `Config`; `source` picks
     another source key), whose death and household (户籍) registers are also checked. `old_date` /
     `new_date` (YYYY-MM-DD) bound births and deaths. Writes Parquet files and 导出比对.xlsx into
     `output` (default `<config output>/导出比对`). Returns a CompareResult: `households` and `persons`
@@ -123,8 +123,10 @@ def compare_system_exports(old: str | Path, new: str | Path, config: str | Path 
     """
     from .compare_exports import compare_exports
     from .compare_exports_report import write_comparison
+    from .config import Config
 
-    result = compare_exports(Path(old), Path(new), config=Path(config) if config else None, source=source,
+    result = compare_exports(Path(old), Path(new), config=config if isinstance(config, Config) or config is None
+                             else Path(config), source=source,
                              output=Path(output) if output else None, old_date=old_date, new_date=new_date)
     write_comparison(result, show_ids)
     return result

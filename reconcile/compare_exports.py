@@ -74,7 +74,7 @@ def _date(text: str | None, what: str) -> date | None:
         raise InputError(f"{what} 应为 YYYY-MM-DD 格式的日期,实际为 {text!r}") from exc
 
 
-def comparison_config(old: Path, new: Path, config: Path | None, source: str | None) -> Config:
+def comparison_config(old: Path, new: Path, config: Path | Config | None, source: str | None) -> Config:
     """A config with sources `old` and `new` read like the chosen system source, plus death/hukou registers."""
     for path in (old, new):
         if not Path(path).exists():
@@ -84,11 +84,11 @@ def comparison_config(old: Path, new: Path, config: Path | None, source: str | N
                 "sources": {k: {"path": str(Path(p).resolve()), "role": "system", "level": "person"}
                             for k, p in (("old", old), ("new", new))}}
         return parse_config(base, Path.cwd())
-    cfg = load_config(config)
+    cfg = config if isinstance(config, Config) else load_config(config)
     systems = [k for k, s in cfg.sources.items() if s.role == "system"]
     key = source or (systems[0] if systems else None)
     if key is None or key not in cfg.sources:
-        raise InputError(f"配置 {config} 中没有来源 {source or '(role: system)'};可用: {', '.join(cfg.sources)}")
+        raise InputError(f"配置 {cfg.path or config} 中没有来源 {source or '(role: system)'};可用: {', '.join(cfg.sources)}")
     spec: SourceSpec = cfg.sources[key]
     sources = {"old": replace(spec, key="old", path=Path(old).resolve()),
                "new": replace(spec, key="new", path=Path(new).resolve())}
@@ -115,13 +115,20 @@ def _build(con: duckdb.DuckDBPyConnection, old_date: date | None, new_date: date
     pf = [f for f in PERSON_FIELDS if f in pcols]
     hf = [f for f in HH_FIELDS if f in pcols]
     valid = "coalesce(id_number_valid, false)" if "id_number_valid" in pcols else "id_number is not null"
-    # persons: a valid ID is the key; otherwise household code + name
+    # persons: a valid ID is the key, unless the export lists it more than once (then every row stays, keyed by
+    # ID, household and name, and is reported as a duplicate: never merged); without a valid ID, household + name
     con.execute(f"""
         create or replace table cmp_person as
-        select source, case when {valid} then id_number else coalesce(hh_code, '') || ':' || coalesce(name, '') end
-               as pkey, id_number, hh_code, township, village, head_name, head_id,
+        with keyed as (
+          select *, {valid} as usable, count(*) over (partition by source, id_number) as id_rows from src_person
+          where source in ('old', 'new')
+        )
+        select source, case when usable and id_rows = 1 then id_number
+                            when usable then id_number || '@' || coalesce(hh_code, '') || ':' || coalesce(name, '')
+                            else coalesce(hh_code, '') || ':' || coalesce(name, '') end as pkey,
+               usable and id_rows > 1 as duplicate_id, row, id_number, hh_code, township, village, head_name, head_id,
                {', '.join(f'"{f}"' for f in pf)}
-        from src_person where source in ('old', 'new')
+        from keyed
         qualify row_number() over (partition by source, pkey order by row) = 1""")
     # households: one row per hh_code (person exports repeat household columns on every member row)
     con.execute(f"""
@@ -149,15 +156,34 @@ def _build(con: duckdb.DuckDBPyConnection, old_date: date | None, new_date: date
     con.execute(f"create or replace temp table _death as {deaths}")
     rel_old = '"relation"' if "relation" in pf else "null"
     birth = '"birth_date"' if "birth_date" in pf else "null::date"
+    # an ID corrected between the exports: one row gone and one come in the same household under the same name —
+    # a correction of its own, not a 婚入 and an unexplained 减少 (only one-to-one pairs: two 王芳 stay unpaired)
+    con.execute("""
+        create or replace temp table _corrected as
+        with gone as (select * from _o anti join _n using (pkey)), came as (select * from _n anti join _o using (pkey)),
+        pairs as (
+          select g.pkey as old_pkey, c.pkey as new_pkey, c.id_number as new_id, g.id_number as old_id, c.name,
+                 c.township, c.village, g.hh_code as old_hh_code, c.hh_code as new_hh_code,
+                 count(*) over (partition by g.pkey) as n_old, count(*) over (partition by c.pkey) as n_new
+          from gone g join came c on c.hh_code = g.hh_code and c.name = g.name
+        )
+        select * exclude (n_old, n_new) from pairs where n_old = 1 and n_new = 1""")
+    con.execute("create or replace temp table _o_left as select * from _o where pkey not in (select old_pkey from _corrected)")
+    con.execute("create or replace temp table _n_left as select * from _n where pkey not in (select new_pkey from _corrected)")
     con.execute(f"""
         create or replace table cmp_person_change as
+        select 'corrected' as change, c.new_pkey as pkey, c.new_id as id_number, c.name, c.township, c.village,
+               c.old_hh_code, c.new_hh_code, n.{rel_old} as relation, n.{birth} as birth_date,
+               '证件号码更正' as type
+        from _corrected c join _n n on n.pkey = c.new_pkey
+        union all
         select 'added' as change, n.pkey, n.id_number, n.name, n.township, n.village, null as old_hh_code,
                n.hh_code as new_hh_code, n.{rel_old} as relation, n.{birth} as birth_date,
                case when n.hh_code not in (select hkey from _ho) then '新识别/新纳入(新增户成员)'
                     when n.{birth} >= $since and n.{rel_old} in {CHILD_RELATIONS} then '自然增加(出生)'
                     when n.{rel_old} in {MARRY_IN} then '自然增加(婚入)'
                     else '其他增加(待核实)' end as type
-        from _n n anti join _o o using (pkey)
+        from _n_left n anti join _o o using (pkey)
         union all
         select 'removed', o.pkey, o.id_number, o.name, o.township, o.village, o.hh_code, null, o.{rel_old},
                o.{birth},
@@ -166,7 +192,7 @@ def _build(con: duckdb.DuckDBPyConnection, old_date: date | None, new_date: date
                     when o.{rel_old} in {CHILD_RELATIONS} and o.{birth} <= $since - interval 16 year
                          then '自然减少(婚出/迁出,待核实)'
                     else '其他减少(待核实)' end
-        from _o o anti join _n n using (pkey)
+        from _o_left o anti join _n n using (pkey)
         union all
         select 'moved', n.pkey, n.id_number, n.name, n.township, n.village, o.hh_code, n.hh_code, n.{rel_old},
                n.{birth},
@@ -212,7 +238,10 @@ HH_TYPES = {
     "risk_status": """case when a = '已消除' then '风险消除' when b = '已消除' then '风险重现(返贫致贫风险)'
                            else '风险状态变更' end""",
     "risk_eliminated_date": "'风险消除时间变更'",
-    "hh_size": "'家庭人口变更'", "head_name": "'户主变更'", "head_id": "'户主变更'", "hh_type": "'贫困户属性变更'",
+    "hh_size": "'家庭人口变更'", "hh_type": "'贫困户属性变更'",
+    # the same person under a corrected name or ID is a correction; another person is a new head
+    "head_name": "case when o_head_id = n_head_id then '户主姓名更正' else '户主变更' end",
+    "head_id": "case when o_head_name = n_head_name then '户主证件号码更正' else '户主变更' end",
 }
 
 
@@ -223,8 +252,9 @@ def _field_changes(con: duckdb.DuckDBPyConnection, hf: list[str], pf: list[str])
         parts.append(f"""
             select 'household' as level, o.hkey as key, n.township, n.village, n.hh_code, n.head_name as name,
                    '{f}' as field, b, a, {kind} as type
-            from (select hkey, cast("{f}" as varchar) as b from _ho) o
-            join (select hkey, hh_code, township, village, head_name, cast("{f}" as varchar) as a from _hn) n
+            from (select hkey, cast("{f}" as varchar) as b, head_id as o_head_id, head_name as o_head_name from _ho) o
+            join (select hkey, hh_code, township, village, head_name, head_id as n_head_id, head_name as n_head_name,
+                         cast("{f}" as varchar) as a from _hn) n
             using (hkey) where b is distinct from a""")
     for f in pf:
         parts.append(f"""
@@ -242,6 +272,12 @@ def _register_checks(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     hukou = _register_people(con, "hukou")
     con.execute(f"""
         create or replace table cmp_register_check as
+        select '证件号码重复' as "check", p.township, p.village, p.hh_code, p.name, p.id_number,
+               case p.source when 'old' then '旧导出' else '新导出' end || '中该证件号码出现 '
+               || count(*) over (partition by p.source, p.id_number) || ' 次(本行为第 ' || p.row || ' 行),'
+               || '各行分别比较,没有合并' as detail
+        from cmp_person p where p.duplicate_id
+        union all
         select '死亡未减员' as "check", n.township, n.village, n.hh_code, n.name, n.id_number,
                '公安死亡注销记录' || coalesce(' 死亡日期 ' || cast(d.death_date as varchar), '') ||
                ',新导出仍列为家庭成员' as detail
@@ -257,13 +293,14 @@ def _register_checks(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         order by 1, 2, 3, 4""", params)
 
 
-def compare_exports(old: Path, new: Path, config: Path | None = None, source: str | None = None,
+def compare_exports(old: Path, new: Path, config: Path | Config | None = None, source: str | None = None,
                     output: Path | None = None, old_date: str | None = None,
                     new_date: str | None = None) -> CompareResult:
     """The changes between two exports, and where their files go (`output`); nothing is written here:
     `compare_exports_report.write_comparison` writes the files, `print_comparison` the terminal summary."""
     od, nd = _date(old_date, "--old-date"), _date(new_date, "--new-date")
-    cfg = comparison_config(Path(old), Path(new), Path(config) if config else None, source)
+    cfg = comparison_config(Path(old), Path(new), config if isinstance(config, Config) or config is None
+                            else Path(config), source)
     out = (output or (cfg.output / OUT_DIR if config else Path.cwd() / OUT_DIR)).resolve()
     work = Path(tempfile.mkdtemp(prefix="reconcile-compare-"))
     con = connect(work / "compare.duckdb")

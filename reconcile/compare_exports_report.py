@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .compare_exports import CompareResult
 
 SHEET_ROW_LIMIT = 200_000
-CHANGE_WORDS = {"added": "新增", "removed": "减少", "moved": "迁移"}
+CHANGE_WORDS = {"added": "新增", "removed": "减少", "moved": "迁移", "corrected": "更正"}
 ID_COLUMNS = ("head_id", "id_number")
 
 

@@ -74,7 +74,32 @@ def make_exports(folder: Path) -> dict:
         pl.when(pl.col("户编号") == exit_hh).then(pl.lit("2020")).otherwise(pl.col("脱贫年度")).alias("脱贫年度"),
     )
     new = pl.concat([new, pl.DataFrame([baby] + new_rows, schema=old.schema)])
+    # three households no other change touches, for corrections and a duplicate
+    taken = {gone_hh, exit_hh, host["户编号"], dead_row["户编号"]}
+    valid = old.filter(pl.col("证件号码").str.len_chars() == 18)
+    free = [h for h in hh if h not in taken and valid.filter(pl.col("户编号") == h).height >= 2
+            and valid.filter(pl.col("户编号") == h)["证件号码"].n_unique() == valid.filter(pl.col("户编号") == h).height]
+    fix_hh, name_hh, dup_hh = free[0], free[1], free[2]
+    # 6. a member's ID corrected (证件号码更正): same household, same name, another valid ID
+    member = valid.filter((pl.col("户编号") == fix_hh) & (pl.col("与户主关系") != "户主")).row(0, named=True)
+    fixed_id = _id_with_check(member["证件号码"][:14] + "777")
+    new = new.with_columns(pl.when(pl.col("证件号码") == member["证件号码"]).then(pl.lit(fixed_id))
+                           .otherwise(pl.col("证件号码")).alias("证件号码"))
+    # 7. the head's name spelled anew (户主姓名更正), the ID unchanged
+    head = old.filter((pl.col("户编号") == name_hh) & (pl.col("与户主关系") == "户主")).row(0, named=True)
+    spelled = head["姓名"][:-1] + ("华" if head["姓名"][-1] != "华" else "平")
+    new = new.with_columns(
+        pl.when((pl.col("户编号") == name_hh) & (pl.col("与户主关系") == "户主")).then(pl.lit(spelled))
+        .otherwise(pl.col("姓名")).alias("姓名"),
+        pl.when(pl.col("户编号") == name_hh).then(pl.lit(spelled)).otherwise(pl.col("户主姓名")).alias("户主姓名"))
+    # 8. a member listed twice in the new export (the same ID in another household): reported, never merged
+    twin = valid.filter((pl.col("户编号") == dup_hh) & (pl.col("与户主关系") != "户主")).row(0, named=True)
+    elsewhere = next(h for h in hh if h not in taken | {fix_hh, name_hh, dup_hh})
+    copy = {**twin, "户编号": elsewhere, "人口编号": (twin["人口编号"] or "") + "8"}
+    new = pl.concat([new, pl.DataFrame([copy], schema=old.schema)])
     write_export(old, folder / "old.xlsx")
     write_export(new, folder / "new.xlsx")
     return {"dead_id": dead_row["证件号码"], "gone_hh": gone_hh, "exit_hh": exit_hh, "baby_id": baby_id,
-            "new_hh": new_hh_code, "host_hh": host["户编号"], "old_rows": old.height, "new_rows": new.height}
+            "new_hh": new_hh_code, "host_hh": host["户编号"], "old_rows": old.height, "new_rows": new.height,
+            "fix_hh": fix_hh, "fixed_id": fixed_id, "old_id": member["证件号码"], "name_hh": name_hh,
+            "dup_id": twin["证件号码"], "dup_hh": dup_hh, "dup_elsewhere": elsewhere}

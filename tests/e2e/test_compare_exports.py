@@ -57,7 +57,7 @@ def test_field_changes_with_before_and_after(compared):
     status = _one(r.fields, hh_code=known["exit_hh"], field="status")
     assert (status["before"], status["after"], status["type"]) == ("未脱贫", "已脱贫", "标注脱贫")
     assert _one(r.fields, hh_code=known["exit_hh"], field="exit_year")["after"] == "2020"
-    touched = {known["exit_hh"]}
+    touched = {known["exit_hh"], known["name_hh"]}
     assert set(r.fields["hh_code"].drop_nulls()) <= touched | {known["host_hh"]}
 
 
@@ -95,3 +95,40 @@ def test_cli_without_config_uses_header_synonyms(compared, tmp_path):
     summary = json.loads(proc.stdout)
     assert summary["household_changes"].get("新识别") == 1
     assert summary["person_changes"].get("自然增加(出生)") == 1
+
+
+def test_corrections_are_their_own_class(compared):
+    """An ID corrected is 证件号码更正 (not 婚入 plus 其他减少); the head's name spelled anew is 户主姓名更正
+    (not 户主变更)."""
+    known, r = compared
+    fixed = _one(r.persons, id_number=known["fixed_id"])
+    assert (fixed["change"], fixed["type"]) == ("corrected", "证件号码更正")
+    household = r.persons.filter((pl.col("old_hh_code") == known["fix_hh"]) | (pl.col("new_hh_code") == known["fix_hh"]))
+    assert household.height == 1 and known["old_id"] not in r.persons["id_number"].to_list()
+    name = _one(r.fields, hh_code=known["name_hh"], field="head_name")
+    assert name["type"] == "户主姓名更正"
+    assert "户主变更" not in r.fields.filter(pl.col("hh_code") == known["name_hh"])["type"].to_list()
+
+
+def test_duplicate_ids_are_reported_never_merged(compared):
+    known, r = compared
+    assert r.counts["persons_old"] == known["old_rows"] and r.counts["persons_new"] == known["new_rows"]
+    dups = r.checks.filter(pl.col("check") == "证件号码重复")
+    ours = dups.filter(pl.col("id_number") == known["dup_id"])
+    assert ours.height == 2 and set(ours["hh_code"]) == {known["dup_hh"], known["dup_elsewhere"]}
+    assert all(d.startswith("新导出中该证件号码出现 2 次") for d in ours["detail"])
+    # the sample's own 一人多户 (one person in two households) are in both exports, each row reported
+    assert dups.filter(pl.col("detail").str.starts_with("旧导出")).height >= 2
+    # the copy in the other household is a person added there, the original stays where it was
+    added = r.persons.filter((pl.col("id_number") == known["dup_id"]) & (pl.col("change") == "added"))
+    assert added.height == 1 and added["new_hh_code"][0] == known["dup_elsewhere"]
+
+
+def test_the_api_takes_a_loaded_config(tmp_path):
+    import reconcile
+
+    make_exports(tmp_path)
+    config = reconcile.load_config(SAMPLE / "reconcile.yaml")
+    result = reconcile.compare_system_exports(tmp_path / "old.xlsx", tmp_path / "new.xlsx", config,
+                                              output=tmp_path / "out")
+    assert result.persons.height and (tmp_path / "out" / "导出比对.xlsx").exists()
