@@ -229,6 +229,19 @@ def test_township_officer_journey(server, tmp_path):
             heads = page.inner_text("table.findings thead")
             assert all(label in heads for label in ("国家系统", "村级档案", "扶贫手册"))
             page.screenshot(path=str(shots / "web-4-findings.png"), full_page=True)
+            # a township office's 1366×768 screen: every column of the table, 部门数据 included, is on screen —
+            # for this village and for the whole county's first page
+            page.set_viewport_size({"width": 1366, "height": 768})
+            for url in (page.url, page.url.split("?")[0]):
+                page.goto(url)
+                page.wait_for_selector("table.findings")
+                assert "部门数据" in page.inner_text("table.findings thead")
+                fit = page.evaluate("""() => ({page: document.documentElement.scrollWidth,
+                    right: Math.max(...[...document.querySelectorAll('table.findings th')]
+                                    .map(th => th.getBoundingClientRect().right))})""")
+                assert fit["page"] <= 1366 and fit["right"] <= 1366, (url, fit)
+            page.screenshot(path=str(shots / "web-4b-findings-1366.png"))
+            page.set_viewport_size({"width": 1400, "height": 900})
 
             # 5. rectification: the corrected archive replaces the old one (same name); run again
             page.goto(page.url.split("/findings")[0])
