@@ -160,7 +160,8 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
     findings = _frame(con, "select cluster_id, person_id, kind, message, severity from finding")
     titles = kind_titles()
     out = result.output / FORMS_DIR
-    written = {}
+    written: dict[str, Path] = {}
+    forms: list[tuple] = []
     for row in s.iter_rows(named=True):
         key = row["key"]
         if row["key_kind"] == "cluster":
@@ -177,9 +178,33 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
         hk = hukou.filter(pl.col("hukou_no").is_in(list(nos))) if nos else hukou.head(0)
         path = out / row["township"] / _form_name(row["sample_no"], s)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_form(path, config, row, v, mem, hk, fs, registered, survey, labels, titles, show_ids)
+        form = (config, row, v, mem, hk, fs, registered, survey, labels, titles, show_ids)
+        _write_form(path, *form)
+        forms.append(form)
         written[f"form:{row['sample_no']}"] = path
+    if forms:
+        written["forms:print"] = _write_all_forms(result.output / PRINT_ALL, forms)
     return written
+
+
+def _write_all_forms(path: Path, forms: list[tuple]) -> Path:
+    """Every form in one workbook to print at once: one household per A4 page (a page break before each; a big
+    household runs on), a sheet per thousand forms."""
+    wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    fm = _FormFormats(wb)
+    for first in range(0, len(forms), FORMS_PER_SHEET):
+        chunk = forms[first:first + FORMS_PER_SHEET]
+        name = "农户调查表" if len(forms) <= FORMS_PER_SHEET else f"农户调查表{first + 1}-{first + len(chunk)}"
+        ws = _form_sheet(wb, name, fit=False)
+        r, breaks = 0, []
+        for form in chunk:
+            if r:
+                breaks.append(r)
+            r = _form_rows(ws, fm, r, *form)
+        ws.set_h_pagebreaks(breaks)
+        ws.print_area(0, 0, r - 1, 6)
+    wb.close()
+    return path
 
 
 def _fit_row(ws, r: int, texts: list[str], width: int) -> None:
@@ -188,30 +213,60 @@ def _fit_row(ws, r: int, texts: list[str], width: int) -> None:
         ws.set_row(r, 14 * min(lines, 5) + 3)
 
 
-def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.DataFrame, hukou: pl.DataFrame,
-                findings: pl.DataFrame, registered: list[str], survey: str | None, labels: dict[str, str],
-                titles: dict[str, str], show_ids: bool) -> None:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False})
-    ws = wb.add_worksheet("农户调查表")
-    base = {"font_name": "宋体", "font_size": 10.5, "border": 1, "valign": "vcenter", "text_wrap": True}
-    f_title = wb.add_format({"font_name": "黑体", "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"})
-    f_sec = wb.add_format({"font_name": "黑体", "font_size": 11, "bold": True, "valign": "vcenter"})
-    f_label = wb.add_format({**base, "bold": True, "bg_color": "#EDEDED"})
-    f_cell = wb.add_format(base)
-    f_fill = wb.add_format({**base, "bg_color": "#FFFDE7"})
-    f_note = wb.add_format({"font_name": "宋体", "font_size": 9, "font_color": "#595959", "text_wrap": True,
-                            "valign": "top"})
-    widths = [16, 20, 13, 13, 13, 13, 20]
-    for i, w in enumerate(widths):
+FORM_WIDTHS = [16, 20, 13, 13, 13, 13, 20]
+WORKBOOK_OPTIONS = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+PRINT_ALL = "农户调查表(全部,打印用).xlsx"
+FORMS_PER_SHEET = 1000  # Excel keeps at most 1,023 manual page breaks on a sheet
+
+
+class _FormFormats:
+    """The form's cell formats, made once per workbook."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        base = {"font_name": "宋体", "font_size": 10.5, "border": 1, "valign": "vcenter", "text_wrap": True}
+        self.title = wb.add_format({"font_name": "黑体", "font_size": 16, "bold": True, "align": "center",
+                                    "valign": "vcenter"})
+        self.sec = wb.add_format({"font_name": "黑体", "font_size": 11, "bold": True, "valign": "vcenter"})
+        self.label = wb.add_format({**base, "bold": True, "bg_color": "#EDEDED"})
+        self.cell = wb.add_format(base)
+        self.fill = wb.add_format({**base, "bg_color": "#FFFDE7"})
+        self.note = wb.add_format({"font_name": "宋体", "font_size": 9, "font_color": "#595959", "text_wrap": True,
+                                   "valign": "top"})
+        self.sign = wb.add_format({"font_name": "宋体", "font_size": 11, "valign": "vcenter"})
+
+
+def _form_sheet(wb: xlsxwriter.Workbook, name: str, fit: bool):
+    ws = wb.add_worksheet(name)
+    for i, w in enumerate(FORM_WIDTHS):
         ws.set_column(i, i, w)
     ws.set_paper(9)
     ws.set_portrait()
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.center_horizontally()
-    ws.fit_to_pages(1, 0)
+    if fit:
+        ws.fit_to_pages(1, 0)
+    else:  # Excel ignores page breaks on a sheet fitted to pages: print at a scale one A4 page wide instead
+        ws.set_print_scale(88)
+    return ws
+
+
+def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.DataFrame, hukou: pl.DataFrame,
+                findings: pl.DataFrame, registered: list[str], survey: str | None, labels: dict[str, str],
+                titles: dict[str, str], show_ids: bool) -> None:
+    wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    ws = _form_sheet(wb, "农户调查表", fit=True)
+    end = _form_rows(ws, _FormFormats(wb), 0, config, row, v, members, hukou, findings, registered, survey, labels,
+                     titles, show_ids)
+    ws.print_area(0, 0, end - 1, 6)
+    wb.close()
+
+
+def _form_rows(ws, fm: _FormFormats, r: int, config: Config, row: dict, v: dict, members: pl.DataFrame,
+               hukou: pl.DataFrame, findings: pl.DataFrame, registered: list[str], survey: str | None,
+               labels: dict[str, str], titles: dict[str, str], show_ids: bool) -> int:
+    """One household's form from row `r`; returns the first row after it."""
+    f_title, f_sec, f_label, f_cell, f_fill, f_note = fm.title, fm.sec, fm.label, fm.cell, fm.fill, fm.note
     ident = row["head_id"] if show_ids else mask_id(row["head_id"])
-    r = 0
     ws.set_row(r, 30)
     ws.merge_range(r, 0, r, 6, "农户调查表(入户核查)", f_title)
     r += 1
@@ -322,10 +377,9 @@ def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.Data
     r += 1
     ws.set_row(r, 28)
     ws.merge_range(r, 0, r, 6, "核查人员(签字):______________    户主(签字):______________    核查日期:______年____月____日",
-                   wb.add_format({"font_name": "宋体", "font_size": 11, "valign": "vcenter"}))
+                   fm.sign)
     r += 1
     ws.merge_range(r, 0, r, 6, f"预填数据来源:{'、'.join(ROLE_LABELS.get(config.sources[s].role, s) for s in registered)}"
                                "、公安户籍" + ("、上次入户核查" if survey else "") + "。证件号码已打码(前 6 位 + 后 4 位)。"
                    if not show_ids else "", f_note)
-    ws.print_area(0, 0, r, 6)
-    wb.close()
+    return r + 1

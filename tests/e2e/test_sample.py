@@ -163,3 +163,21 @@ def test_every_size_on_a_form_is_its_own_sources_count(county, tmp_path):
             assert line["家庭人口"][header.index("国家系统")] == str(system_size[row["hh_code"]])
         checked += 1
     assert checked > 100
+
+
+def test_all_forms_print_from_one_file_one_household_a_page(county, tmp_path):
+    import re
+    import zipfile
+
+    result = draw_sample(county, per_village=3, seed=5, output=tmp_path / "s")
+    separate = sorted((tmp_path / "s" / "农户调查表").rglob("*.xlsx"))
+    combined = tmp_path / "s" / "农户调查表(全部,打印用).xlsx"
+    assert combined.exists() and len(separate) == result.sample.height
+    cells = fastexcel.read_excel(combined).load_sheet(0, header_row=None, dtypes="string").to_polars()
+    titles = sum(v == "农户调查表(入户核查)" for c in cells.columns for v in cells[c].to_list())
+    assert titles == result.sample.height
+    with zipfile.ZipFile(combined) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    breaks = re.search(r'<rowBreaks count="(\d+)"', sheet)
+    assert breaks and int(breaks.group(1)) == result.sample.height - 1
+    assert "<pageSetup" in sheet and 'paperSize="9"' in sheet
