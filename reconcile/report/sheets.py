@@ -33,6 +33,7 @@ SHEET_GUIDE = [
     ("说明", "本次运行的范围、数据来源、参数、未运行的规则及原因"),
     ("核查范围", "各文件识别了哪些字段(配置指定或自动识别)、缺少哪些列;哪些规则未运行或只运行了一部分,原因和需要补充的文件"),
     ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
+    ("问题台账(打印)", "同样的问题,每个一行、七列,A4 横向打印:乡镇村、户主、问题、各来源的记录(合在一列)、整改建议、核实整改情况"),
     ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("防返贫监测", "各乡镇监测对象户数(按类别)、本年纳入和消除、消除率、识别到消除的平均月数、疑似应消未消户数"),
@@ -170,15 +171,11 @@ WORKBOOK_FINDINGS_LIMIT = 100_000
 
 
 def findings_sheet(data: ReportData) -> Sheet:
-    f = sorted_findings(data.findings)
     notes = []
-    if f.height > WORKBOOK_FINDINGS_LIMIT:
-        notes.append(f"共 {f.height} 个问题,本表按严重程度列出前 {WORKBOOK_FINDINGS_LIMIT} 个;"
+    if data.findings.height > WORKBOOK_FINDINGS_LIMIT:  # the most severe first, then back in the sheet's order
+        notes.append(f"共 {data.findings.height} 个问题,本表按严重程度列出前 {WORKBOOK_FINDINGS_LIMIT} 个;"
                      f"全部问题见同一文件夹的 findings.csv / findings.parquet,或按乡镇拆分的报告(--split-by township)")
-        # the most severe first, then back in the sheet's own order
-        f = (f.with_row_index("_n")
-             .sort([pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32), "_n"])
-             .head(WORKBOOK_FINDINGS_LIMIT).sort("_n").drop("_n"))
+    f = _listed_findings(data)
     keys = evidence_keys(f["evidence"], data.sources) if f.height else []
     labels = {k: evidence_label(k, data.sources) for k in keys}
     own = [k for k in keys if k in data.sources]  # one column per source; registers and the rest share one
@@ -212,7 +209,41 @@ def findings_sheet(data: ReportData) -> Sheet:
         ])
     frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
         if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
-    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes)
+    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes, repeat_columns=1)
+
+
+def _listed_findings(data: ReportData) -> pl.DataFrame:
+    """The findings a findings sheet lists, in its order (the most severe first past the row limit)."""
+    f = sorted_findings(data.findings)
+    if f.height > WORKBOOK_FINDINGS_LIMIT:
+        f = (f.with_row_index("_n")
+             .sort([pl.col("severity").replace_strict(SEVERITY_ORDER, default=9, return_dtype=pl.Int32), "_n"])
+             .head(WORKBOOK_FINDINGS_LIMIT).sort("_n").drop("_n"))
+    return f
+
+
+def print_sheet(data: ReportData) -> Sheet:
+    """问题台账(打印): the same findings, one row each in seven columns that fit A4 landscape — where, whose,
+    what, what each source says (in one column), what to do, and room for the township's answer."""
+    f = _listed_findings(data)
+    titles = kind_titles()
+    sources = source_labels(data.sources)
+    cols = [Col("序号", "int", max_width=5), Col("乡镇 村", "wrap", max_width=12), Col("户主(人员)", "wrap", max_width=16),
+            Col("问题", "wrap", max_width=40), Col("各来源的记录", "wrap", max_width=36),
+            Col("整改建议", "wrap", max_width=26), Col("核实整改情况(填写)", "blank", max_width=16, min_width=16)]
+    rows = []
+    for i, r in enumerate(f.iter_rows(named=True), 1):
+        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
+        said = "\n".join(f"{people_key(k, sources)}: {v}" if k else v for k, v in parts.items() if v)
+        who = "\n".join(x for x in (r["head_name"], _id(r["head_id"], data),
+                                    f"人员:{r['person_name']}" if r["person_name"] else None) if x)
+        rows.append([i, f"{r['township'] or ''}\n{r['village'] or ''}".strip(), who,
+                     f"【{titles.get(r['kind'], r['kind'])}】{_text(r['message'], data) or ''}", said,
+                     _text(r["advice"], data), None])
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    notes = ["问题台账(打印用):每个问题一行,A4 横向打印;完整的各列(户编号、证件号码、规则编号等)见「问题台账」表"]
+    return Sheet("问题台账(打印)", [Table(cols, frame)], notes=notes, repeat_columns=1)
 
 
 # ---- 按乡镇汇总 / 按村汇总 ------------------------------------------------------------------------
@@ -255,7 +286,7 @@ def _summary(data: ReportData, by: list[str], name: str) -> Sheet:
         *[Col(f"{label}风险", "int") for label in SEVERITY_LABELS.values()],
         Col("新发现", "int"), Col("重新出现", "int"),
         *[Col(titles.get(k, k), "int", max_width=12) for k in kinds_present]]
-    return Sheet(name, [Table(cols, table.select(order), autofilter=True, total_last=True)])
+    return Sheet(name, [Table(cols, table.select(order), autofilter=True, total_last=True)], repeat_columns=len(by))
 
 
 def township_sheet(data: ReportData) -> Sheet:

@@ -1,6 +1,6 @@
 """核查报告.xlsx — the workbook for people (DESIGN §8), and one workbook per township on request.
 
-Sheets: 说明 · 核查范围 · 问题台账 · 按乡镇汇总 · 按村汇总 · 督查发现问题汇总表 · 核查情况汇总 · 匹配情况 · 输入问题 · 整改情况.
+Sheets: 说明 · 核查范围 · 问题台账 · 问题台账(打印) · 按乡镇汇总 · 按村汇总 · 督查发现问题汇总表 · 核查情况汇总 · 匹配情况 · 输入问题 · 整改情况.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .sheets import (
     link_sheet,
     monitoring_sheet,
     notes_sheet,
+    print_sheet,
     township_sheet,
     village_sheet,
 )
@@ -25,7 +26,8 @@ from .xlsx import Sheet, write_workbook
 WORKBOOK_NAME = "核查报告.xlsx"
 SPLIT_DIR = "分乡镇"
 # (sheet name, builder) in workbook order: a new sheet is one builder and one line here (and its golden file)
-SHEETS = (("说明", notes_sheet), ("核查范围", coverage_sheet), ("问题台账", findings_sheet), ("按乡镇汇总", township_sheet),
+SHEETS = (("说明", notes_sheet), ("核查范围", coverage_sheet), ("问题台账", findings_sheet),
+          ("问题台账(打印)", print_sheet), ("按乡镇汇总", township_sheet),
           ("按村汇总", village_sheet), ("防返贫监测", monitoring_sheet), ("红黄绿卡", card_sheet), ("督查发现问题汇总表", table3_sheet), ("核查情况汇总", table4_sheet),
           ("匹配情况", link_sheet), ("输入问题", input_sheet), ("整改情况", rectification_sheet))
 SHEET_NAMES = [name for name, _ in SHEETS]

@@ -48,8 +48,9 @@ class Sheet:
     tables: list[Table]
     freeze: bool = True
     landscape: bool = True
-    fit_width: bool = True  # print one page wide (summaries); long lists print at 100%
+    fit_width: bool = True  # print one page wide when that stays readable (summaries); long lists print at 100%
     notes: list[str] = field(default_factory=list)  # lines above the first table
+    repeat_columns: int = 0  # leading columns printed again on every page across (序号, 乡镇, 村 …)
 
 
 SEVERITY_FILL = {"高": ("#C00000", "#FFFFFF"), "中": ("#F4B183", "#000000"), "低": ("#E2EFDA", "#000000")}
@@ -111,6 +112,9 @@ def _widths(sheet: Sheet) -> list[float]:
 
 
 LINE_HEIGHT = 15.0  # points per line of 11-point text
+# Printable width of A4 in column-width units (one digit of the default font) with 0.4-inch margins; a sheet is
+# shrunk to one page wide only while that keeps its text at ≥ 1/MAX_SHRINK of its size (about 70 %)
+PRINT_WIDTH, PRINT_WIDTH_PORTRAIT, MAX_SHRINK = 145.0, 100.0, 1.4
 MAX_LINES = 8
 
 
@@ -157,8 +161,14 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
     ws.set_paper(9)  # A4
     if sheet.landscape:
         ws.set_landscape()
-    if sheet.fit_width:
-        ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_header("&L&\"宋体\"&9" + name.replace("&", "&&"))
+    ws.set_footer("&C&\"宋体\"&9第 &P 页,共 &N 页")
+    page = PRINT_WIDTH if sheet.landscape else PRINT_WIDTH_PORTRAIT
+    if sheet.fit_width and sum(widths) <= page * MAX_SHRINK:
+        ws.fit_to_pages(1, 0)  # one page wide and still readable
+    elif sheet.repeat_columns:  # too wide to shrink: at 100 %, the key columns on every page across
+        ws.repeat_columns(0, sheet.repeat_columns - 1)
     r = 0
     for line in sheet.notes:
         ws.write_string(r, 0, line, fmt.title if r == 0 else fmt.note)

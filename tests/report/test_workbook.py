@@ -181,3 +181,26 @@ def test_codes_and_ids_are_text_cells_excel_cannot_damage(workbook):
         assert data and all('t="s"' in a or 't="inlineStr"' in a or 't="str"' in a for a in data), (title, data[:3])
         seen += len(data)
     assert seen > 10
+
+
+def test_every_sheet_prints_readably_on_a4(workbook):
+    """A4, page numbers, the key columns repeated on every page across; a sheet is shrunk to one page wide only
+    while its text stays readable (it was 按村汇总 at a third of its size); the print view fits one page wide."""
+    import re
+    import zipfile
+
+    from reconcile.report.xlsx import MAX_SHRINK, PRINT_WIDTH
+
+    with zipfile.ZipFile(workbook) as z:
+        book = z.read("xl/workbook.xml").decode()
+    titles = re.findall(r'<definedName name="_xlnm.Print_Titles" localSheetId="(\d+)">([^<]+)<', book)
+    repeated = {SHEET_NAMES[int(i)]: ref for i, ref in titles}
+    assert "$A:$A" in repeated["问题台账"]  # 序号 on every page across (the print view fits one page wide)
+    for i, name in enumerate(SHEET_NAMES, 1):
+        xml = _sheet_xml(workbook, i)
+        assert 'paperSize="9"' in xml and "第 &amp;P 页" in xml, name
+        widths = sum((int(b) - int(a) + 1) * float(w)
+                     for a, b, w in re.findall(r'<col min="(\d+)" max="(\d+)" width="([\d.]+)"', xml))
+        if "<pageSetUpPr fitToPage=\"1\"/>" in xml:
+            assert widths <= PRINT_WIDTH * MAX_SHRINK, (name, widths)
+    assert '<pageSetUpPr fitToPage="1"/>' in _sheet_xml(workbook, SHEET_NAMES.index("问题台账(打印)") + 1)
