@@ -155,7 +155,8 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出运行汇总(供批处理)")] = False,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="存在该级别(high/medium/low)及以上问题时退出码为 1")] = None,
     show_ids: Annotated[bool, typer.Option("--show-ids", help="核查报告.xlsx 和 report.html 中显示完整证件号码(默认打码)")] = False,
-    split_by: Annotated[str | None, typer.Option("--split-by", help="township:另为每个乡镇写一份只含本乡镇的核查报告")] = None,
+    split_by: Annotated[str | None, typer.Option("--split-by", help="township:另为每个乡镇写一份只含本乡镇的核查报告;"
+                                                 "county(省级配置):另为每个县写一份")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local:本机运行(默认);spark:各县作为 Spark 任务运行(需 reconcile[spark])")] = "local",
     workers: Annotated[int | None, typer.Option("--workers", help="省级运行时同时核查的县数(默认每核一个)")] = None,
     master: Annotated[str | None, typer.Option("--master", help="Spark master 地址,例如 local[2]、spark://主机:7077、yarn")] = None,
@@ -165,8 +166,8 @@ def run_command(
     配置中有 counties:(省级配置)时,各县分别核查后合并,再运行跨县规则(同一证件号码跨县登记等)。"""
     if fail_on and fail_on not in ("high", "medium", "low"):
         _fail(ReconcileError(f"--fail-on 应为 high / medium / low,实际为 {fail_on}"))
-    if split_by and split_by != "township":
-        _fail(ReconcileError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}"))
+    if split_by and split_by not in ("township", "county"):
+        _fail(ReconcileError(f"--split-by 应为 township(按乡镇拆分)或 county(省级配置按县拆分),实际为 {split_by}"))
     _run(config, output, quiet, as_json, fail_on, show_ids, split_by, engine, workers, master)
 
 

@@ -154,7 +154,12 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
     """Machine outputs (Parquet/CSV, full values), then the workbook and the HTML page (IDs masked by default)."""
     from .report.data import collect
     from .report.html import REPORT_NAME, write_html
-    from .report.workbook import WORKBOOK_NAME, write_report_workbook, write_township_workbooks
+    from .report.workbook import (
+        WORKBOOK_NAME,
+        write_county_workbooks,
+        write_report_workbook,
+        write_township_workbooks,
+    )
 
     files = write_outputs(con, config, out)
     data = collect(con, config, started, show_ids=show_ids)
@@ -163,6 +168,10 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
     if split_by == "township":
         for township, path in write_township_workbooks(data, out).items():
             files[f"{WORKBOOK_NAME}:{township}"] = path
+    elif split_by == "county":  # a province run: the counties by name, as merge kept them
+        counties = [r[0] for r in con.execute("select name from province_county order by key").fetchall()]
+        for county, path in write_county_workbooks(data, counties, out).items():
+            files[f"{WORKBOOK_NAME}:{county}"] = path
     return files
 
 
@@ -225,8 +234,10 @@ def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, s
 def prepare_output(config: Config, output: Path | None, split_by: str | None) -> Config:
     if output is not None:
         config = config.with_output(output)
+    if split_by == "county":
+        raise InputError("--split-by county 只用于省级配置(含 counties:);一个县的报告可按乡镇拆分:--split-by township")
     if split_by not in (None, "township"):
-        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
+        raise InputError(f"--split-by 应为 township(按乡镇拆分)或 county(省级配置按县拆分),实际为 {split_by}")
     config.output.mkdir(parents=True, exist_ok=True)
     guard_output(config, config.output)
     return config

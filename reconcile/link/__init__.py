@@ -303,7 +303,7 @@ with ids as (
     from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
     where h.head_id_valid and h.level = 'household'
 )
-select i.*, w.hh_code, w.head_name, w.township, w.village, $partition as partition
+select i.*, w.hh_code, w.head_name, w.township, w.village, $partition as partition, $county as county
 from ids i join hh_wide w using (cluster_id)
 """
 
@@ -320,4 +320,4 @@ def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
     build_wide_views(con, config)
     build_source_views(con, config)
-    con.execute(PERSON_ID_OCCURRENCE_SQL, {"partition": config.partition})
+    con.execute(PERSON_ID_OCCURRENCE_SQL, {"partition": config.partition, "county": config.region})

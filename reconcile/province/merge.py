@@ -24,6 +24,8 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
             files.setdefault(path.stem, []).append(path.as_posix())
     con.execute("create or replace temp table _county as select unnest($keys) as key, unnest($names) as name",
                 {"keys": list(counties), "names": list(counties.values())})
+    # the counties by name, kept in the province database (reports split by county read it)
+    con.execute("create or replace table province_county as select * from _county")
     for table, paths in sorted(files.items()):
         columns = {r[0] for r in con.execute("describe select * from read_parquet($files, union_by_name = true)",
                                              {"files": paths}).fetchall()}
@@ -37,7 +39,7 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
         con.execute(f"""
             create or replace table {table} as
             select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}
-                   {", c.key as _county" if table == "finding" else ""}
+                   {", c.key as _county, c.name as county" if table == "finding" else ""}
                    {", c.name as county" if table.startswith("plan_") else ""}
             from read_parquet($files, union_by_name = true, filename = true) p
             join _county c on c.key = regexp_extract(p.filename, '([^/]+)/[^/]+$', 1)
@@ -82,6 +84,10 @@ def run_province_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         select * from (select * from _county_finding union all by name select * from finding)
         order by {FINDING_ORDER}
     """)
+    # a cross-county finding sits on its first household: that household's county (the cluster id's partition)
+    con.execute("""
+        update finding set county = c.name from province_county c
+        where finding.county is null and c.key = regexp_extract(finding.cluster_id, '^(.*)-[A-Z][0-9]+$', 1)""")
     con.execute("create or replace table _rule_order as select unnest($ids) as rule_id, unnest($ranks) as rank",
                 {"ids": list(order), "ranks": list(order.values())})
     con.execute("""

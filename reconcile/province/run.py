@@ -77,8 +77,8 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
     """Every county through load → check (partitions), merged, province rules, ledger and reports."""
     if engine not in ENGINES:
         raise InputError(f"--engine 只支持 {' / '.join(ENGINES)},实际为 {engine}")
-    if split_by not in (None, "township"):
-        raise InputError(f"--split-by 只支持 township(按乡镇拆分),实际为 {split_by}")
+    if split_by not in (None, "township", "county"):
+        raise InputError(f"--split-by 应为 township(按乡镇拆分)或 county(按县拆分),实际为 {split_by}")
     if engine == "local" and province.input_root:
         raise InputError("省级配置中的 input_root(HDFS/S3 上的数据位置)只能由 Spark 读取:请加 --engine spark")
     preflight_counties(province)

@@ -97,6 +97,19 @@ class ReportData:
         names |= set(self.findings["township"].drop_nulls().to_list())
         return sorted(names)
 
+    def for_county(self, county: str) -> ReportData:
+        """One county's cut of a province run: in the province its townships carry the county's name in front,
+        its input issues say 【county】."""
+        def cut(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("township").str.starts_with(county)) if "township" in frame.columns else frame
+
+        issues = self.input_issues
+        if "message" in issues.columns:
+            issues = issues.filter(pl.col("message").str.starts_with(f"【{county}】"))
+        return replace(self, findings=cut(self.findings), input_issues=issues, households=cut(self.households),
+                       ledger=cut(self.ledger), monitored=cut(self.monitored), link_rate=None,
+                       config=replace(self.config, region=county))
+
     def link_rates(self) -> pl.DataFrame:
         """Per ordered source pair: A's households and how many have a linked record in B (as `link_rate`).
 

@@ -45,6 +45,17 @@ def _file_part(name: str) -> str:
     return "".join("_" if ch in '<>:"/\\|?*' or ord(ch) < 32 else ch for ch in name).strip() or "未标注乡镇"
 
 
+COUNTY_SPLIT_DIR = "分县"
+
+
+def write_county_workbooks(data: ReportData, counties: list[str], out: Path) -> dict[str, Path]:
+    """One workbook per county of a province run under <out>/分县/, each holding only that county."""
+    folder = out / COUNTY_SPLIT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return {county: write_report_workbook(data.for_county(county), folder / f"核查报告_{_file_part(county)}.xlsx")
+            for county in counties}
+
+
 def write_township_workbooks(data: ReportData, out: Path) -> dict[str, Path]:
     """One workbook per township under <out>/分乡镇/, each holding only that township's villages."""
     folder = out / SPLIT_DIR

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from reconcile import run as run_county
+from reconcile.errors import InputError
 from reconcile.province import load_province
 from reconcile.province.run import run_province
 from reconcile_synth.province import generate_province
@@ -50,14 +52,17 @@ def local_result(province, tmp_path_factory):
 def test_a_household_in_two_counties_is_found_across_them(province, local_result):
     head = _moved_head(province)
     findings = local_result.findings
+    # one problem, one finding: the person once, naming both counties and both households
     multi = findings.filter((pl.col("rule_id") == "LK-PERSON-MULTI") & (pl.col("person_id") == head))
-    assert multi.height == 2, "the head is in one household of each county"
-    assert {c.split("-H")[0] for c in multi["cluster_id"].to_list()} == set(local_result.partitions[i]["partition"]
-                                                                           for i in (0, 1))
+    assert multi.height == 1, "one person in two counties is one finding"
+    message, evidence = multi["message"][0], json.loads(multi["evidence"][0])
+    counties = {h["县"] for h in evidence["各户"]}
+    assert "同时登记在2户(分属2个县:" in message
+    assert len(evidence["各户"]) == 2 and len(counties) == 2 and all(c and c in message for c in counties)
     duplicate = findings.filter(pl.col("rule_id") == "LK-HH-DUPLICATE-COUNTIES")
-    assert duplicate.height == 2 and duplicate["finding_id"].n_unique() == 2
-    assert set(duplicate["cluster_id"].to_list()) == set(multi["cluster_id"].to_list())
-    assert "2个县" in duplicate["message"][0]
+    assert duplicate.height == 1 and duplicate["cluster_id"][0] == multi["cluster_id"][0]
+    assert "登记在2个县" in duplicate["message"][0]
+    assert len(json.loads(duplicate["evidence"][0])["各县"]) == 2
 
 
 def test_partitions_lose_nothing_a_county_run_finds(province, local_result, tmp_path):
@@ -103,3 +108,30 @@ def test_spark_engine_gives_the_local_findings(province, local_result, tmp_path)
     assert spark.findings.select(columns).sort("finding_id").equals(local)
     assert spark.input_issues.sort(["file", "row", "column"]).equals(
         local_result.input_issues.sort(["file", "row", "column"]).select(spark.input_issues.columns))
+
+
+def test_findings_name_their_county_and_split_by_county(province, tmp_path):
+    """Every finding of a province run says its county (a cross-county one: its first household's); the report
+    splits into one workbook per county, each holding only that county's findings."""
+    import fastexcel
+
+    result = run_province(load_province(province), output=tmp_path / "split", workers=2, split_by="county")
+    findings = result.findings
+    assert "county" in findings.columns and findings["county"].null_count() == 0
+    names = sorted(set(findings["county"].to_list()))
+    assert len(names) >= 2
+    for name in names:
+        path = tmp_path / "split" / "分县" / f"核查报告_{name}.xlsx"
+        assert path.exists()
+        rows = fastexcel.read_excel(path).load_sheet_by_name("问题台账", header_row=None, dtypes="string").to_polars()
+        header = next(i for i, r in enumerate(rows.iter_rows()) if "乡镇" in r)
+        townships = {r[rows.row(header).index("乡镇")] for r in rows.iter_rows() if rows.row(header) != r}
+        towns = {t for t in townships if t and t != "乡镇"}
+        assert towns and all(t.startswith(name) for t in towns), (name, towns)
+        assert rows.height - header - 1 == findings.filter(pl.col("county") == name).height
+
+
+def test_a_county_config_refuses_split_by_county(province, tmp_path):
+    county = sorted(province.parent.glob("*/reconcile.yaml"))[0]
+    with pytest.raises(InputError, match="只用于省级配置"):
+        run_county(county, output=tmp_path / "x", split_by="county")
