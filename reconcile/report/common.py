@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 
 import polars as pl
@@ -142,10 +142,16 @@ def _scalar(value: object, show_ids: bool, labels: dict[str, str]) -> str:
 def evidence_parts(evidence: str | None, show_ids: bool = False,
                    sources: dict[str, str] | None = None) -> dict[str, str]:
     """`{"system": "2", "hukou": {"户号": …}}` → {"system": "2", "hukou": "户号: …"}: top-level keys stay (the
-    caller lays them out by source), everything inside reads in Chinese (`sources`: source key → role)."""
+    caller lays them out by source), everything inside reads in Chinese (`sources`: source key → role).
+    The result is shared between the sheets that show one finding: do not change it."""
     if not evidence:
         return {}
-    labels = {**ROLE_LABELS, **source_labels(sources or {})}
+    return _evidence_parts(evidence, show_ids, tuple(sorted((sources or {}).items())))
+
+
+@lru_cache(maxsize=1 << 16)  # 问题台账 and its print view read each finding's evidence: parse it once
+def _evidence_parts(evidence: str, show_ids: bool, sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    labels = _evidence_labels(sources)
     try:
         data = json.loads(evidence)
     except (TypeError, ValueError):
@@ -153,6 +159,11 @@ def evidence_parts(evidence: str | None, show_ids: bool = False,
     if not isinstance(data, dict):
         return {"": _scalar(data, show_ids, labels)}
     return {str(k): _scalar(v, show_ids, labels) for k, v in data.items()}
+
+
+@lru_cache(maxsize=64)
+def _evidence_labels(sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {**ROLE_LABELS, **source_labels(dict(sources))}
 
 
 def evidence_keys(evidence: pl.Series, sources: dict[str, str]) -> list[str]:
