@@ -46,7 +46,9 @@ def _moved_head(config: Path) -> str:
 
 @pytest.fixture(scope="module")
 def local_result(province, tmp_path_factory):
-    return run_province(load_province(province), output=tmp_path_factory.mktemp("out") / "local", workers=2)
+    # split by county too: the per-county workbooks are checked below without a second province run
+    return run_province(load_province(province), output=tmp_path_factory.mktemp("out") / "local", workers=2,
+                        split_by="county")
 
 
 def test_a_household_in_two_counties_is_found_across_them(province, local_result):
@@ -110,18 +112,17 @@ def test_spark_engine_gives_the_local_findings(province, local_result, tmp_path)
         local_result.input_issues.sort(["file", "row", "column"]).select(spark.input_issues.columns))
 
 
-def test_findings_name_their_county_and_split_by_county(province, tmp_path):
+def test_findings_name_their_county_and_split_by_county(local_result):
     """Every finding of a province run says its county (a cross-county one: its first household's); the report
     splits into one workbook per county, each holding only that county's findings."""
     import fastexcel
 
-    result = run_province(load_province(province), output=tmp_path / "split", workers=2, split_by="county")
-    findings = result.findings
+    findings = local_result.findings
     assert "county" in findings.columns and findings["county"].null_count() == 0
     names = sorted(set(findings["county"].to_list()))
     assert len(names) >= 2
     for name in names:
-        path = tmp_path / "split" / "分县" / f"核查报告_{name}.xlsx"
+        path = local_result.output / "分县" / f"核查报告_{name}.xlsx"
         assert path.exists()
         rows = fastexcel.read_excel(path).load_sheet_by_name("问题台账", header_row=None, dtypes="string").to_polars()
         header = next(i for i, r in enumerate(rows.iter_rows()) if "乡镇" in r)
