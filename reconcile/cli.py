@@ -166,8 +166,6 @@ def run_command(
     配置中有 counties:(省级配置)时,各县分别核查后合并,再运行跨县规则(同一证件号码跨县登记等)。"""
     if fail_on and fail_on not in ("high", "medium", "low"):
         _fail(ReconcileError(f"--fail-on 应为 high / medium / low,实际为 {fail_on}"))
-    if split_by and split_by not in ("township", "county"):
-        _fail(ReconcileError(f"--split-by 应为 township(按乡镇拆分)或 county(省级配置按县拆分),实际为 {split_by}"))
     _run(config, output, quiet, as_json, fail_on, show_ids, split_by, engine, workers, master)
 
 

@@ -231,13 +231,18 @@ def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, s
     )
 
 
+def check_split_by(split_by: str | None, province: bool) -> None:
+    """`--split-by`: township for any run, county for a province's (the one check the CLI and the API share)."""
+    if split_by == "county" and not province:
+        raise InputError("--split-by county 只用于省级配置(含 counties:);一个县的报告可按乡镇拆分:--split-by township")
+    if split_by not in (None, "township", "county"):
+        raise InputError(f"--split-by 应为 township(按乡镇拆分)或 county(省级配置按县拆分),实际为 {split_by}")
+
+
 def prepare_output(config: Config, output: Path | None, split_by: str | None) -> Config:
     if output is not None:
         config = config.with_output(output)
-    if split_by == "county":
-        raise InputError("--split-by county 只用于省级配置(含 counties:);一个县的报告可按乡镇拆分:--split-by township")
-    if split_by not in (None, "township"):
-        raise InputError(f"--split-by 应为 township(按乡镇拆分)或 county(省级配置按县拆分),实际为 {split_by}")
+    check_split_by(split_by, province=False)
     config.output.mkdir(parents=True, exist_ok=True)
     guard_output(config, config.output)
     return config

@@ -29,8 +29,8 @@ from .schema import REGISTERED_ROLES
 
 SAMPLE_DIR = "抽样"
 
-# One link per 公安户籍 row: a row linked by its 户号 and again by its person has two rows in register_link, and
-# counting through both printed a household of 1 as 2 on the survey form.
+# One link per 公安户籍 row: a person registered in two households has a link row for each, and counting through
+# both would print one person twice on a form (the forms count a 户号's rows).
 HUKOU_ROW_LINK = """
 select file, row, cluster_id, person_cluster_id from register_link where kind = 'hukou'
 qualify row_number() over (partition by file, row order by person_cluster_id is null, cluster_id) = 1"""

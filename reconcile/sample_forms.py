@@ -18,7 +18,7 @@ from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
-from .report.xlsx import Col, Sheet, Table, write_workbook
+from .report.xlsx import Col, Sheet, Table, workbook_at, write_workbook
 from .sample import HUKOU_ROW_LINK, SampleResult, open_run_database
 from .schema import REGISTERED_ROLES, ROLE_LABELS
 
@@ -190,20 +190,19 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
 def _write_all_forms(path: Path, forms: list[tuple]) -> Path:
     """Every form in one workbook to print at once: one household per A4 page (a page break before each; a big
     household runs on), a sheet per thousand forms."""
-    wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
-    fm = _FormFormats(wb)
-    for first in range(0, len(forms), FORMS_PER_SHEET):
-        chunk = forms[first:first + FORMS_PER_SHEET]
-        name = "农户调查表" if len(forms) <= FORMS_PER_SHEET else f"农户调查表{first + 1}-{first + len(chunk)}"
-        ws = _form_sheet(wb, name, fit=False)
-        r, breaks = 0, []
-        for form in chunk:
-            if r:
-                breaks.append(r)
-            r = _form_rows(ws, fm, r, *form)
-        ws.set_h_pagebreaks(breaks)
-        ws.print_area(0, 0, r - 1, 6)
-    wb.close()
+    with workbook_at(path, WORKBOOK_OPTIONS) as wb:
+        fm = _FormFormats(wb)
+        for first in range(0, len(forms), FORMS_PER_SHEET):
+            chunk = forms[first:first + FORMS_PER_SHEET]
+            name = "农户调查表" if len(forms) <= FORMS_PER_SHEET else f"农户调查表{first + 1}-{first + len(chunk)}"
+            ws = _form_sheet(wb, name, fit=False)
+            r, breaks = 0, []
+            for form in chunk:
+                if r:
+                    breaks.append(r)
+                r = _form_rows(ws, fm, r, *form)
+            ws.set_h_pagebreaks(breaks)
+            ws.print_area(0, 0, r - 1, 6)
     return path
 
 
@@ -253,12 +252,11 @@ def _form_sheet(wb: xlsxwriter.Workbook, name: str, fit: bool):
 def _write_form(path: Path, config: Config, row: dict, v: dict, members: pl.DataFrame, hukou: pl.DataFrame,
                 findings: pl.DataFrame, registered: list[str], survey: str | None, labels: dict[str, str],
                 titles: dict[str, str], show_ids: bool) -> None:
-    wb = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
-    ws = _form_sheet(wb, "农户调查表", fit=True)
-    end = _form_rows(ws, _FormFormats(wb), 0, config, row, v, members, hukou, findings, registered, survey, labels,
-                     titles, show_ids)
-    ws.print_area(0, 0, end - 1, 6)
-    wb.close()
+    with workbook_at(path, WORKBOOK_OPTIONS) as wb:
+        ws = _form_sheet(wb, "农户调查表", fit=True)
+        end = _form_rows(ws, _FormFormats(wb), 0, config, row, v, members, hukou, findings, registered, survey,
+                         labels, titles, show_ids)
+        ws.print_area(0, 0, end - 1, 6)
 
 
 def _form_rows(ws, fm: _FormFormats, r: int, config: Config, row: dict, v: dict, members: pl.DataFrame,

@@ -278,9 +278,13 @@ def link_registers(con: duckdb.DuckDBPyConnection) -> None:
             select k.cluster_id, null, h.head_id from src_household h
             join hh_link k on k.source = h.source and k.rec_key = h.rec_key where h.head_id_valid
         )
+        -- a head is known twice, as a member and as the head: one link per household, the member's
         select r.register, r.kind, r.file, r.row, r.id_number, r.name, r.hukou_no,
                k.cluster_id, k.person_cluster_id
-        from register r left join (select distinct * from known) k on k.id_number = r.id_number
+        from register r left join (
+            select distinct * from known
+            qualify row_number() over (partition by id_number, cluster_id order by person_cluster_id is null) = 1
+        ) k on k.id_number = r.id_number
         where r.id_number_valid
     """)
 

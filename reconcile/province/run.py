@@ -12,7 +12,15 @@ from pathlib import Path
 from ..clock import now
 from ..config import Config
 from ..errors import ConfigError, InputError
-from ..pipeline import DB_NAME, RunResult, finish, guard_output, stage_runner, staging_database
+from ..pipeline import (
+    DB_NAME,
+    RunResult,
+    check_split_by,
+    finish,
+    guard_output,
+    stage_runner,
+    staging_database,
+)
 from ..preflight import preflight_problems
 from . import ProvinceConfig
 from .merge import merge_partitions, run_province_rules
@@ -77,8 +85,7 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
     """Every county through load → check (partitions), merged, province rules, ledger and reports."""
     if engine not in ENGINES:
         raise InputError(f"--engine 只支持 {' / '.join(ENGINES)},实际为 {engine}")
-    if split_by not in (None, "township", "county"):
-        raise InputError(f"--split-by 应为 township(按乡镇拆分)或 county(按县拆分),实际为 {split_by}")
+    check_split_by(split_by, province=True)
     if engine == "local" and province.input_root:
         raise InputError("省级配置中的 input_root(HDFS/S3 上的数据位置)只能由 Spark 读取:请加 --engine spark")
     preflight_counties(province)

@@ -50,8 +50,6 @@ PARAM_WORDS = {
 }
 PARAM_VOCABULARY = {"missed_register_groups": {**PARAM_WORDS, **REGISTER_KIND_LABELS}}
 
-
-
 # the shipped parameter sets (rules/params/<name>.yaml) by their people's names; a county's own file shows its name
 PROVINCE_LABELS = {"default": "全国默认参数", "yunnan": "云南省"}
 
@@ -87,8 +85,6 @@ def field_label(field: str | None) -> str | None:
 
 
 _CODE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 _PARAM_PATH = re.compile(r"(?<![A-Za-z0-9_$])([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)(?![A-Za-z0-9_])")
 
 

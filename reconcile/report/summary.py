@@ -48,6 +48,7 @@ def summary_dict(result: RunResult) -> dict:
 def print_summary(result: RunResult, console: Console) -> None:
     f = result.findings
     titles = {k: v.title for k, v in kinds().items()}
+    sources = source_labels({k: s.role for k, s in result.config.sources.items()})  # its people's names
     townships = sorted({t for t in f["township"].to_list() if t}) if f.height else []
     table = Table(title=f"{result.config.region} {result.config.year} 年 核查发现 {f.height} 个问题", show_lines=False)
     table.add_column("问题类型")
@@ -69,7 +70,6 @@ def print_summary(result: RunResult, console: Console) -> None:
         it.add_column("来源")
         it.add_column("问题")
         it.add_column("个数", justify="right")
-        sources = source_labels({k: s.role for k, s in result.config.sources.items()}) if result.config else {}
         for source, problem, n in issues.group_by(["source", "problem"]).len().sort(["source", "problem"]).rows():
             it.add_row(people_key(source, sources), problem_title(problem), str(n))
         console.print(it)
@@ -79,7 +79,6 @@ def print_summary(result: RunResult, console: Console) -> None:
         lt = Table(title="匹配率(A 的户在 B 中找到对应记录的比例)")
         for col in ("来源 A", "来源 B", "A 户数", "已匹配", "匹配率"):
             lt.add_column(col, justify="right" if col not in ("来源 A", "来源 B") else "left")
-        sources = source_labels({k: s.role for k, s in result.config.sources.items()}) if result.config else {}
         for a, b, n, linked, rate in rates.rows():
             lt.add_row(people_key(a, sources), people_key(b, sources), str(n), str(linked), f"{(rate or 0) * 100:.1f}%")
         console.print(lt)

@@ -9,6 +9,8 @@ becomes a number, a leading `=` never a formula).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -212,15 +214,27 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
         r += 1  # a blank line between tables
 
 
-def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
+@contextmanager
+def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
+    """An xlsxwriter workbook written under a temporary name beside `path` and renamed into place once whole: a
+    killed run never leaves half a workbook under the real name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True, "strings_to_numbers": False,
-                                            "strings_to_formulas": False, "strings_to_urls": False})
-    fmt = _Formats(wb)
-    taken: set[str] = set()
-    for sheet in sheets:
-        write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))
-    wb.close()
+    wb = xlsxwriter.Workbook(str(partial), options)
+    try:
+        yield wb
+        wb.close()
+    except BaseException:
+        partial.unlink(missing_ok=True)  # nothing half-written is left under any name
+        raise
     partial.replace(path)
+
+
+def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
+    with workbook_at(path, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                            "strings_to_urls": False}) as wb:
+        fmt = _Formats(wb)
+        taken: set[str] = set()
+        for sheet in sheets:
+            write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))
     return path

@@ -90,8 +90,8 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():  # browsers ask for it on every page; without it each page logs a 404
-        return Response((HERE / "static" / "favicon.svg").read_bytes(), media_type="image/svg+xml",
-                        headers={"Cache-Control": "max-age=86400"})
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
 
     def page(template: str, code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
