@@ -32,7 +32,7 @@ from .db import query_frame as _frame
 from .errors import InputError
 
 LEDGER_TABLES = ("run", "finding_history", "finding_ledger")
-DESCRIPTIVE = ["rule_id", "kind", "category", "severity", "township", "village", "cluster_id", "hh_code",
+DESCRIPTIVE = ["rule_id", "kind", "category", "severity", "county", "township", "village", "cluster_id", "hh_code",
                "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice"]
 
 SCHEMA = {
@@ -71,6 +71,8 @@ def carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
             con.execute("detach _prev")
     for table in LEDGER_TABLES:
         con.execute(SCHEMA[table])
+    # a ledger from before findings named their county (a county run's findings still don't: null)
+    con.execute("alter table finding_ledger add column if not exists county varchar")
 
 
 def previous_ledger(config: Config) -> Path:
@@ -101,13 +103,14 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
         where l.status <> 'resolved' and l.finding_id not in (select finding_id from finding)
     """)
     # the run's finding table carries the status, first-seen date and run count
-    con.execute("""
+    present = {r[0] for r in con.execute("describe finding").fetchall()}
+    con.execute(f"""
         create or replace table finding as
         select f.* exclude (status), s.status, cast(s.first_seen as date) as first_seen, s.run_count
         from finding f join _status s using (finding_id)
-        order by f.township, f.village, f.cluster_id, f.rule_id
+        order by {"f.county, " if "county" in present else ""}f.township, f.village, f.cluster_id, f.rule_id
     """)
-    desc = ", ".join(f"f.{c}" for c in DESCRIPTIVE)
+    desc = ", ".join(f"f.{c}" if c in present else f"null::varchar as {c}" for c in DESCRIPTIVE)
     con.execute(f"""
         create or replace temp table _ledger_new as
         select f.finding_id, {desc}, s.first_seen, s.first_run, $now::timestamp as last_seen, $run as last_run,
@@ -193,7 +196,7 @@ def progress(ledger: pl.DataFrame, by: str) -> pl.DataFrame:
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return _frame(con, "select * from finding_ledger order by township, village, finding_id")
+    return _frame(con, "select * from finding_ledger order by county, township, village, finding_id")
 
 
 def runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

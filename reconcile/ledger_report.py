@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .ledger import open_ledger, progress, read_ledger, runs
-from .report.common import kind_order, kind_titles
+from .report.common import kind_order, kind_titles, township_with_county
 
 COLUMNS = [("total", "问题数"), ("resolved", "已销号"), ("pending", "未整改"), ("new", "新发现"),
            ("reopened", "重新出现"), ("rate", "整改率")]
@@ -22,7 +22,7 @@ def _rows(frame: pl.DataFrame, by: str) -> list[dict]:
 def ledger_summary(path: Path) -> dict:
     con = open_ledger(path)
     try:
-        ledger = read_ledger(con)
+        ledger = township_with_county(read_ledger(con))
         run_frame = runs(con)
     finally:
         con.close()

@@ -15,8 +15,9 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
     """One province table per county table (columns united by name); returns the table names.
 
     `counties` maps each partition key to its county's name. Township names repeat across counties, so
-    in the province a township is named with its county (安州县梅林镇); a bad cell's file and message say
-    whose file it is (every county has a 国家系统导出.csv).
+    every table with a place (and the findings, input issues and plan) carries a `county` column beside its
+    own township — reports group by both; a bad cell's file and message say whose file it is (every county
+    has a 国家系统导出.csv).
     """
     files: dict[str, list[str]] = {}
     for key in counties:
@@ -30,8 +31,8 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
         columns = {r[0] for r in con.execute("describe select * from read_parquet($files, union_by_name = true)",
                                              {"files": paths}).fetchall()}
         replace = []
-        if "township" in columns:
-            replace.append("c.name || p.township as township")
+        if "county" in columns:  # a county run's own column (person_id_occurrence) already names it
+            replace.append("c.name as county")
         if "file" in columns:  # every county has a 国家系统导出.csv: a row's file says whose it is
             replace.append("c.key || '/' || p.file as file")
         if table == "input_issue":
@@ -39,8 +40,8 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
         con.execute(f"""
             create or replace table {table} as
             select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}
-                   {", c.key as _county, c.name as county" if table == "finding" else ""}
-                   {", c.name as county" if table.startswith("plan_") else ""}
+                   {", c.key as _county" if table == "finding" else ""}
+                   {", c.name as county" if "county" not in columns and _placed(table, columns) else ""}
             from read_parquet($files, union_by_name = true, filename = true) p
             join _county c on c.key = regexp_extract(p.filename, '([^/]+)/[^/]+$', 1)
         """, {"files": paths})
@@ -57,6 +58,11 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: 
             from rule_run group by rule_id
         """)
     return sorted(files)
+
+
+def _placed(table: str, columns: set[str]) -> bool:
+    """Tables whose rows people read by county: those with a township, the findings, input issues and plan."""
+    return "township" in columns or table in ("finding", "input_issue") or table.startswith("plan_")
 
 
 def _separate_repeated_ids(con: duckdb.DuckDBPyConnection) -> None:
@@ -82,7 +88,7 @@ def run_province_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(f"""
         create or replace table finding as
         select * from (select * from _county_finding union all by name select * from finding)
-        order by {FINDING_ORDER}
+        order by county, {FINDING_ORDER}
     """)
     # a cross-county finding sits on its first household: that household's county (the cluster id's partition)
     con.execute("""

@@ -203,3 +203,15 @@ def column_widths(frame: pl.DataFrame, headers: list[str], minimum: int = 4, max
             w = 0
         widths.append(float(min(maximum, max(minimum, int(w), text_width(header))) + 2))
     return widths
+
+
+def township_with_county(frame: pl.DataFrame) -> pl.DataFrame:
+    """In a province's own reports a township is read with its county in front (安州县梅林镇): township names
+    repeat across counties, and every table and sheet groups by township. The run's tables keep the two apart
+    (`county`, `township`); a county's cut takes the county off again (`for_county`)."""
+    if "county" not in frame.columns or "township" not in frame.columns:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col("county").is_not_null())
+        .then(pl.concat_str(pl.col("county"), pl.col("township").fill_null("")))
+        .otherwise(pl.col("township")).alias("township"))

@@ -18,7 +18,7 @@ from ..db import query_frame as _frame
 from ..ledger import LEDGER_TABLES, read_ledger
 from ..plan_tables import load_plan
 from ..schema import REGISTERED_ROLES
-from .common import source_labels
+from .common import source_labels, township_with_county
 from .coverage import Coverage, build_coverage
 
 
@@ -98,14 +98,20 @@ class ReportData:
         return sorted(names)
 
     def for_county(self, county: str) -> ReportData:
-        """One county's cut of a province run: in the province its townships carry the county's name in front,
-        its input issues say 【county】."""
+        """One county's cut of a province run, read as that county's own report: its townships by their own
+        names. (A ledger row from before findings carried their county has it only in front of its township.)"""
         def cut(frame: pl.DataFrame) -> pl.DataFrame:
-            return frame.filter(pl.col("township").str.starts_with(county)) if "township" in frame.columns else frame
+            if "township" not in frame.columns:
+                return frame
+            named = pl.col("county") == county if "county" in frame.columns else pl.lit(False)
+            legacy = (pl.col("county").is_null() if "county" in frame.columns else pl.lit(True)) \
+                & pl.col("township").str.starts_with(county)
+            return (frame.filter(named | legacy)
+                    .with_columns(pl.col("township").str.strip_prefix(county).replace("", None)))
 
         issues = self.input_issues
-        if "message" in issues.columns:
-            issues = issues.filter(pl.col("message").str.starts_with(f"【{county}】"))
+        if "county" in issues.columns:
+            issues = cut(issues) if "township" in issues.columns else issues.filter(pl.col("county") == county)
         return replace(self, findings=cut(self.findings), input_issues=issues, households=cut(self.households),
                        ledger=cut(self.ledger), monitored=cut(self.monitored), link_rate=None,
                        config=replace(self.config, region=county))
@@ -150,7 +156,7 @@ def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str], tables:
     card = ("c.card, c.card_label, c.reason as card_reason", "left join household_card c using (cluster_id)") \
         if "household_card" in tables else ("null::varchar as card, null::varchar as card_label, null::varchar as card_reason", "")
     return _frame(con, f"""
-        select cluster_id, township, village, hh_code, head_name, head_id, {', '.join(present)},
+        select cluster_id, {"county, " if "province_county" in tables else ""}township, village, hh_code, head_name, head_id, {', '.join(present)},
                ({registered or 'false'}) as registered, {card[0]}
         from hh_wide {card[1]} order by township, village, hh_code, cluster_id""")
 
@@ -180,21 +186,23 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
     sources = {k: config.sources[k].role for k in config.sources_by_trust()}
     tables = _tables(con)
     has_ledger = all(t in tables for t in LEDGER_TABLES)
+    county = ", w.county" if "province_county" in tables else ""
     return ReportData(
         config=config, generated_at=generated_at, sources=sources,
-        findings=_frame(con, "select * from finding"),
+        findings=township_with_county(_frame(con, "select * from finding")),
         rule_runs=_frame(con, "select * from rule_run"),
-        input_issues=_input_issues(con, tables),
-        households=_households(con, sources, tables),
+        input_issues=township_with_county(_input_issues(con, tables)),
+        households=township_with_county(_households(con, sources, tables)),
         load_report=_frame(con, "select owner, section, path, encoding, rows from load_report")
         if "load_report" in tables else pl.DataFrame(),
-        ledger=read_ledger(con) if has_ledger else pl.DataFrame(),
+        ledger=township_with_county(read_ledger(con)) if has_ledger else pl.DataFrame(),
         runs=_frame(con, "select * from run order by run_id") if has_ledger else pl.DataFrame(),
         show_ids=show_ids,
         link_rate=_frame(con, "select * from link_rate") if "link_rate" in tables else None,
         plan=load_plan(con),
-        monitored=_frame(con, "select m.*, w.township, w.village from monitored_household m "
-                              "join hh_wide w using (cluster_id)") if "monitored_household" in tables else pl.DataFrame(),
+        monitored=township_with_county(_frame(con, f"select m.*{county}, w.township, w.village from monitored_household m "
+                                           "join hh_wide w using (cluster_id)"))
+        if "monitored_household" in tables else pl.DataFrame(),
     )
 
 

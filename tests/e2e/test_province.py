@@ -90,10 +90,13 @@ def test_the_report_covers_the_province(local_result):
     assert not (local_result.output / ".partitions").exists()
     runs = local_result.rule_runs
     assert runs["rule_id"].n_unique() == runs.height, "one rule_run row per rule for the whole province"
-    # township names repeat across counties: in the province each is named with its county
+    # township names repeat across counties: the findings keep county and township apart, and the province's
+    # own workbook reads each township with its county in front (its sheets group by township)
     counties = {p["region"] for p in local_result.partitions}
-    townships = local_result.findings["township"].drop_nulls().unique().to_list()
-    assert townships and all(any(t.startswith(c) for c in counties) for t in townships)
+    findings = local_result.findings.filter(pl.col("township").is_not_null())
+    assert findings.height and not any(t.startswith(c) for t in findings["township"].unique() for c in counties)
+    places = {f"{c}{t}" for c, t in findings.select("county", "township").unique().iter_rows()}
+    assert _column(local_result.output / "核查报告.xlsx", "乡镇") == places
 
 
 def _java() -> bool:
@@ -115,8 +118,6 @@ def test_spark_engine_gives_the_local_findings(province, local_result, tmp_path)
 def test_findings_name_their_county_and_split_by_county(local_result):
     """Every finding of a province run says its county (a cross-county one: its first household's); the report
     splits into one workbook per county, each holding only that county's findings."""
-    import fastexcel
-
     findings = local_result.findings
     assert "county" in findings.columns and findings["county"].null_count() == 0
     names = sorted(set(findings["county"].to_list()))
@@ -124,12 +125,21 @@ def test_findings_name_their_county_and_split_by_county(local_result):
     for name in names:
         path = local_result.output / "分县" / f"核查报告_{name}.xlsx"
         assert path.exists()
-        rows = fastexcel.read_excel(path).load_sheet_by_name("问题台账", header_row=None, dtypes="string").to_polars()
-        header = next(i for i, r in enumerate(rows.iter_rows()) if "乡镇" in r)
-        townships = {r[rows.row(header).index("乡镇")] for r in rows.iter_rows() if rows.row(header) != r}
-        towns = {t for t in townships if t and t != "乡镇"}
-        assert towns and all(t.startswith(name) for t in towns), (name, towns)
-        assert rows.height - header - 1 == findings.filter(pl.col("county") == name).height
+        own = findings.filter(pl.col("county") == name)
+        # the county's own workbook reads like a county run's: its townships by their own names
+        assert _column(path, "乡镇") == set(own["township"].drop_nulls().to_list())
+        assert _column(path, "乡镇", rows=True) == own.height
+
+
+def _column(path: Path, header: str, rows: bool = False):
+    """A column of the 问题台账 sheet: its distinct non-empty values, or (rows=True) how many rows it has."""
+    import fastexcel
+
+    sheet = fastexcel.read_excel(path).load_sheet_by_name("问题台账", header_row=None, dtypes="string").to_polars()
+    at = next(i for i, r in enumerate(sheet.iter_rows()) if header in r)
+    index = sheet.row(at).index(header)
+    body = sheet.slice(at + 1)
+    return body.height if rows else {v for v in body.to_series(index).to_list() if v}
 
 
 def test_a_county_config_refuses_split_by_county(province, tmp_path):

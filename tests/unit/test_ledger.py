@@ -94,3 +94,30 @@ def test_carry_over_reads_the_previous_file(tmp_path):
     _findings(staging, ["a", "b"])
     s = update(staging, config, datetime(2021, 2, 1))
     assert s["run_id"] == 2 and _status(staging) == {"a": "open", "b": "new"}
+
+
+def test_a_township_name_in_two_counties_stays_two_places(tmp_path):
+    """A province's findings keep county and township apart; its ledger keeps the county, and progress by
+    township counts 甲县梅林镇 and 乙县梅林镇 apart. A ledger from before findings had a county still reads."""
+    from reconcile.report.common import township_with_county
+
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    con.execute("alter table finding_ledger drop column county")  # a ledger written before the column
+    carry_over(con, tmp_path / "none.duckdb")
+    assert "county" in {r[0] for r in con.execute("describe finding_ledger").fetchall()}
+    _findings(con, ["a", "b", "c"], township="梅林镇")
+    con.execute("alter table finding add column county varchar")
+    con.execute("update finding set county = case finding_id when 'a' then '甲县' else '乙县' end")
+    update(con, config, datetime(2021, 1, 1))
+    ledger = read_ledger(con)
+    assert dict(ledger.select("finding_id", "county").iter_rows()) == {"a": "甲县", "b": "乙县", "c": "乙县"}
+    by_place = dict(progress(township_with_county(ledger), "township").select("township", "total").iter_rows())
+    assert by_place == {"甲县梅林镇": 1, "乙县梅林镇": 2}
+    # a county run's findings have no county: the ledger leaves it empty and the township as it is
+    con2 = duckdb.connect()
+    carry_over(con2, tmp_path / "none.duckdb")
+    _findings(con2, ["a"], township="梅林镇")
+    update(con2, config, datetime(2021, 1, 1))
+    assert township_with_county(read_ledger(con2))["township"].to_list() == ["梅林镇"]
