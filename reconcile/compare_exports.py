@@ -16,8 +16,6 @@ person_changes.parquet, field_changes.parquet, register_checks.parquet, 导出�
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -30,6 +28,7 @@ from .config import Config, SourceSpec, load_config, parse_config
 from .db import connect
 from .db import query_frame as _frame
 from .errors import InputError
+from .outputs import output_lock, run_scratch
 
 OUT_DIR = "导出比对"
 HH_FIELDS = ["head_name", "head_id", "hh_size", "hh_type", "status", "exit_year", "identify_year", "monitor_type",
@@ -302,13 +301,21 @@ def compare_exports(old: Path, new: Path, config: Path | Config | None = None, s
     cfg = comparison_config(Path(old), Path(new), config if isinstance(config, Config) or config is None
                             else Path(config), source)
     out = (output or (cfg.output / OUT_DIR if config else Path.cwd() / OUT_DIR)).resolve()
-    work = Path(tempfile.mkdtemp(prefix="reconcile-compare-"))
+    from .pipeline import guard_output, make_output
+
+    guard_output(cfg, out)
+    make_output(out)
+    with output_lock(out), run_scratch(out) as work:  # its scratch database in the output folder, not /tmp
+        return _compare(cfg, work, out, Path(old), Path(new), od, nd)
+
+
+def _compare(cfg: Config, work: Path, out: Path, old: Path, new: Path, od, nd) -> CompareResult:
     con = connect(work / "compare.duckdb")
     try:
         _load(con, cfg, work)
         _build(con, od, nd)
         result = CompareResult(
-            output=out, old=Path(old), new=Path(new),
+            output=out, old=old, new=new,
             households=_frame(con, "select * from cmp_household_change order by township, village, hh_code"),
             persons=_frame(con, "select * from cmp_person_change order by township, village, new_hh_code, old_hh_code, name"),
             fields=_frame(con, "select * from cmp_field_change order by township, village, hh_code, level, name, field"),
@@ -321,5 +328,4 @@ def compare_exports(old: Path, new: Path, config: Path | Config | None = None, s
         )
     finally:
         con.close()
-        shutil.rmtree(work, ignore_errors=True)
     return result

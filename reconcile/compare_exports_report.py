@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 
 from .clock import now
 from .report.common import mask_id, mask_text
+from .report.files import write_parquet
 from .report.xlsx import Col, Sheet, Table, write_workbook
 from .schema import HOUSEHOLD_FIELDS, PERSON_FIELDS
 
@@ -68,7 +69,7 @@ def write_comparison(result: CompareResult, show_ids: bool = False) -> dict[str,
     for name, frame in (("hh_changes", result.households), ("person_changes", result.persons),
                         ("field_changes", result.fields), ("register_checks", result.checks)):
         path = out / f"{name}.parquet"
-        frame.write_parquet(path)
+        write_parquet(frame, path)
         files[f"{name}.parquet"] = path
     c = result.counts
     notes = [f"{result.region} 国家系统导出比对", f"旧导出 {result.old.name}({c.get('households_old', 0)} 户 "

@@ -28,6 +28,7 @@ from .schema import (
     several_columns,
     source_fields,
 )
+from .yamlfile import load_yaml
 
 FILE_KEYS = {"path", "encoding", "sheet", "header_rows", "skip_rows", "columns", "profile", "format"}
 SOURCE_KEYS = FILE_KEYS | {"role", "level"}
@@ -377,8 +378,7 @@ def load_config(path: str | Path, check_paths: bool = True) -> Config:
     if not path.exists():
         raise ConfigError([f"找不到配置文件: {path}"], str(path))
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = yaml.safe_load(f)
+        data = load_yaml(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""

@@ -60,7 +60,7 @@ def carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
         con.execute(f"drop table if exists {table}")
     if previous.exists():
         try:
-            con.execute(f"attach '{previous.as_posix()}' as _prev (read_only)")
+            con.execute("attach ? as _prev (read_only)", [previous.as_posix()])
         except duckdb.Error as exc:
             raise InputError(f"无法读取上次运行的台账 {previous}(可能正被其他程序打开):{exc}") from exc
         try:
@@ -158,7 +158,7 @@ def persist(con: duckdb.DuckDBPyConnection, config: Config) -> Path:
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     try:
-        con.execute(f"attach '{partial.as_posix()}' as _ledger_out")
+        con.execute("attach ? as _ledger_out", [partial.as_posix()])
         for table in LEDGER_TABLES:
             con.execute(f"create table _ledger_out.{table} as select * from {table}")
         con.execute("detach _ledger_out")

@@ -23,6 +23,7 @@ from .ledger import is_separate, ledger_stage, persist
 from .link import link
 from .load import load
 from .normalize.stage import normalize
+from .outputs import current_scratch, inside, output_lock, refuse_link, run_scratch
 from .plan import RunPlan, compile_plan
 from .report.files import write_outputs
 from .validate import validate
@@ -66,37 +67,35 @@ class RunResult:
         return self.output / DB_NAME
 
 
-OUTPUT_NAMES = {DB_NAME, "findings.csv", "findings.parquet", "input_issues.csv", "links.parquet",
-                "person_links.parquet", "核查报告.xlsx", "report.html", "分乡镇"}
-
-
 def guard_output(config: Config, output: Path) -> None:
-    """A run writes only its own file names in the output folder and never over an input."""
+    """The output folder is a folder of the run's own: it holds no input (the run writes and removes its own
+    files there) and sits inside no input folder; it is not a file."""
+    if output.exists() and not output.is_dir():
+        raise InputError(f"输出目录 {output} 是一个已有的文件,不是文件夹:请在配置 output: 或 --output 中另选一个文件夹")
     inputs = [s.path for s in config.sources.values()] + [r.path for r in config.registers.values()]
     if config.visits:
         inputs.append(config.visits.path)
+    out = output.resolve()
     for path in inputs:
-        if path == output or (path.parent == output and path.name in OUTPUT_NAMES):
-            raise InputError(f"输出目录 {output} 与输入 {path} 冲突:请在配置 output: 中换一个输出目录")
+        where = path.resolve()
+        if where == out or out in where.parents:
+            raise InputError(f"输出目录 {output} 包含输入 {path}:输出目录只放核查结果(每次运行会在其中写入和清理自己的文件),"
+                             "请在配置 output: 或 --output 中另选一个专用文件夹,例如 out/")
+        if where.is_dir() and where in out.parents:
+            raise InputError(f"输出目录 {output} 位于输入文件夹 {path} 之内:下次运行会把结果当作输入读入,"
+                             "请另选一个输出目录")
 
 
-def _pid_alive(pid: int) -> bool:
+def make_output(output: Path) -> None:
+    """Create the output folder, or say in Chinese why it cannot be written."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_partials(output: Path) -> None:
-    """Staging files of runs that were killed (their process is gone) are removed; live ones are left alone."""
-    for path in output.glob(f".{DB_NAME}.partial-*"):
-        pid = path.name.rsplit("-", 1)[-1].split(".")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            path.unlink(missing_ok=True)
-            path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".reconcile-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        reason = "没有写入权限" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise InputError(f"无法写入输出目录 {output}({reason}):请换一个可写的文件夹(--output)") from exc
 
 
 @contextmanager
@@ -109,15 +108,17 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None):
     keeps DuckDB within the limit. `stage` (see `stage_runner`) times the final write as the stage `save`."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
-    _remove_stale_partials(output)
-    if staging.exists():
-        staging.unlink()
-    spill = output / ".work" / "spill"
+    staging.unlink(missing_ok=True)
+    staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
+    scratch = current_scratch()
+    if scratch is None:
+        raise RuntimeError("staging_database runs inside run_scratch: its spill files go to the run's scratch")
+    spill = scratch / "spill"
     spill.mkdir(parents=True, exist_ok=True)
     con = connect(staging if memory_limit else None)
-    con.execute(f"set temp_directory = '{spill.as_posix()}'")
+    con.execute("set temp_directory = ?", [spill.as_posix()])
     if memory_limit:
-        con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute("set memory_limit = ?", [memory_limit])
     try:
         yield con
         if not memory_limit:
@@ -126,6 +127,7 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None):
             else:
                 save_database(con, staging)
         con.close()
+        refuse_link(final)
         os.replace(staging, final)
     except BaseException:
         con.close()
@@ -142,7 +144,7 @@ def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     from .link.wide import long_tables_as_views
 
     long_tables_as_views(con)
-    con.execute(f"attach '{path.as_posix()}' as _saved")
+    con.execute("attach ? as _saved", [path.as_posix()])
     try:
         con.execute("copy from database memory to _saved")
     finally:
@@ -213,9 +215,14 @@ def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: 
 
 def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, stage, show_ids: bool,
            split_by: str | None, timings: dict[str, float]) -> RunResult:
-    """Ledger and reports over a database whose `finding` table is complete; the run's result."""
+    """Ledger and reports over a database whose `finding` table is complete; the run's result.
+
+    The reports are written into the run's scratch folder and moved into `out` by `publish` once the database
+    is saved too, so that a killed run leaves the previous run's files together, not some of each."""
     ledger = stage("ledger", lambda: ledger_stage(con, config, started))
-    files = stage("report", lambda: write_reports(con, config, out, started, show_ids, split_by))
+    scratch = current_scratch()
+    staged = scratch / PUBLISH_DIR if scratch else out
+    files = stage("report", lambda: write_reports(con, config, staged, started, show_ids, split_by))
     if is_separate(config, out / DB_NAME):
         files["ledger"] = persist(con, config)  # type: ignore[index]
     return RunResult(
@@ -231,6 +238,28 @@ def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, s
     )
 
 
+PUBLISH_DIR = "publish"  # in the run's scratch folder: the reports, until the run has succeeded
+
+
+def publish(result: RunResult) -> None:
+    """Move the staged reports into the output folder (a rename each: the folder is on the same disk), and
+    point the result's file list at them. Nothing is written through a link in the output folder."""
+    scratch = current_scratch()
+    staged = scratch / PUBLISH_DIR if scratch else None
+    if staged is None or not staged.exists():
+        return
+    out = result.output
+    moved = sorted(p for p in staged.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for path in moved:
+        target = inside(out, *path.relative_to(staged).parts)
+        refuse_link(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    for key, path in list(result.files.items()):
+        if staged in path.parents:
+            result.files[key] = out / path.relative_to(staged)
+
+
 def check_split_by(split_by: str | None, province: bool) -> None:
     """`--split-by`: township for any run, county for a province's (the one check the CLI and the API share)."""
     if split_by == "county" and not province:
@@ -243,8 +272,8 @@ def prepare_output(config: Config, output: Path | None, split_by: str | None) ->
     if output is not None:
         config = config.with_output(output)
     check_split_by(split_by, province=False)
-    config.output.mkdir(parents=True, exist_ok=True)
     guard_output(config, config.output)
+    make_output(config.output)
     return config
 
 
@@ -259,16 +288,13 @@ def run(config: Config, output: Path | None = None,
     config = prepare_output(config, output, split_by)
     started = now()
     out = config.output
-    work_dir = out / ".work"
-    work_dir.mkdir(exist_ok=True)
     timings: dict[str, float] = {}
     stage = stage_runner(timings, on_stage)
-    try:
+    with output_lock(out), run_scratch(out) as work_dir:
         with staging_database(out, stage=stage) as con:
             plan = run_county_stages(con, config, work_dir, stage)
             result = finish(con, config, out, started, stage, show_ids, split_by, timings)
             result.plan = plan
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        publish(result)
     result.files["database"] = out / DB_NAME
     return result

@@ -26,6 +26,7 @@ import yaml
 from .check.params import PARAM_REF, TABLE_PARAMS, flatten, is_year, is_year_map
 from .errors import ConfigError, did_you_mean
 from .resources import default_params, params_dir
+from .yamlfile import load_yaml_text
 
 if TYPE_CHECKING:
     from .check.model import Rule
@@ -109,7 +110,7 @@ def _province_layer(name: str) -> tuple[Layer | None, list[str]]:
     label = f"参数文件 rules/params/{path.name} "
     text = path.read_text(encoding="utf-8")
     try:
-        values = yaml.safe_load(text)
+        values = load_yaml_text(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [f"{label}{f'第 {mark.line + 1} 行' if mark else ''}: YAML 格式错误: {getattr(exc, 'problem', exc)}"]

@@ -2,7 +2,7 @@
 
 Each form is pre-filled with what every source records for the household (家庭人口, 户籍人口, 明白卡人口,
 扶贫手册人口, status, helper, income …), its members and the findings to verify, and leaves blank fields
-for the inspector. ID numbers are masked unless `show_ids` (the CSV list keeps full values).
+for the inspector. ID numbers are masked unless `show_ids`, in the CSV list too (people open it in Excel).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import xlsxwriter
 from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
+from .outputs import file_part, inside, output_lock, run_scratch
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
+from .report.files import write_csv_bom
 from .report.xlsx import Col, Sheet, Table, workbook_at, write_workbook
 from .sample import HUKOU_ROW_LINK, SampleResult, open_run_database
 from .schema import REGISTERED_ROLES, ROLE_LABELS
@@ -50,11 +52,16 @@ CHECKS = [
 def write_sample(result: SampleResult, config: Config, show_ids: bool = False, forms: bool = True) -> dict[str, Path]:
     """The sample list and, with `forms`, one pre-filled 农户调查表 per drawn household, in `result.output`
     (IDs masked unless `show_ids`), read from the run's database; also recorded in `result.files`."""
+    from .pipeline import guard_output, make_output
+
+    guard_output(config, result.output)
+    make_output(result.output)
     con = open_run_database(config)
     try:
-        result.files.update(write_sample_list(result, config, con, show_ids, now()))
-        if forms:
-            result.files.update(write_forms(result, config, con, show_ids))
+        with output_lock(result.output), run_scratch(result.output):
+            result.files.update(write_sample_list(result, config, con, show_ids, now()))
+            if forms:
+                result.files.update(write_forms(result, config, con, show_ids))
     finally:
         con.close()
     return result.files
@@ -78,9 +85,11 @@ def write_sample_list(result: SampleResult, config: Config, con: duckdb.DuckDBPy
     full = s.select("sample_no", "township", "village", pl.col("category").replace_strict(SAMPLING_CATEGORIES)
                     .alias("category_label"), "category", "key", "hh_code", "head_name", "head_id", "status",
                     "exit_year", "hh_size", "findings")
-    full.write_csv(out / "抽样名单.csv", include_bom=True)
-    shown = full.with_columns(pl.col("head_id").map_elements(mask_id, return_dtype=pl.String)) if not show_ids else full
-    shown = shown.with_columns(form=pl.format("{}/{}", pl.col("township"), pl.col("sample_no").map_elements(
+    masked = full.with_columns(pl.col("head_id").map_elements(mask_id, return_dtype=pl.String))
+    shown = full if show_ids else masked
+    write_csv_bom(shown, out / "抽样名单.csv")  # for people too: IDs masked unless --show-ids
+    shown = shown.with_columns(form=pl.format("{}/{}", pl.col("township").map_elements(
+        _township_folder, return_dtype=pl.String), pl.col("sample_no").map_elements(
         lambda n: _form_name(n, s), return_dtype=pl.String)))
     cols = [Col("抽样编号", "int"), Col("乡镇"), Col("村"), Col("抽样类别", max_width=18), Col("户编号", max_width=22),
             Col("户主姓名"), Col("户主证件号码", max_width=20), Col("户状态"), Col("脱贫年度", "int"),
@@ -105,9 +114,13 @@ def write_sample_list(result: SampleResult, config: Config, con: duckdb.DuckDBPy
 
 
 def _form_name(sample_no: int, sample: pl.DataFrame) -> str:
+    """The form's file name, from data (村, 户主): made safe as a name, never a path."""
     row = sample.filter(pl.col("sample_no") == sample_no).row(0, named=True)
-    head = "".join(ch for ch in (row["head_name"] or "未知") if ch not in '<>:"/\\|?*')
-    return f"{sample_no:03d}_{row['village']}_{head}.xlsx"
+    return f"{sample_no:03d}_{file_part(row['village'], '未标注村')}_{file_part(row['head_name'], '未知')}.xlsx"
+
+
+def _township_folder(township: str | None) -> str:
+    return file_part(township, "未标注乡镇")
 
 
 def _household_values(con: duckdb.DuckDBPyConnection, keys: list[str], columns: list[str]) -> dict[str, dict]:
@@ -176,8 +189,7 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
             fs = findings.filter(pl.col("person_id").is_in(
                 hukou.filter(pl.col("hukou_no").is_in(list(nos)))["id_number"].to_list()))
         hk = hukou.filter(pl.col("hukou_no").is_in(list(nos))) if nos else hukou.head(0)
-        path = out / row["township"] / _form_name(row["sample_no"], s)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = inside(out, _township_folder(row["township"]), _form_name(row["sample_no"], s))
         form = (config, row, v, mem, hk, fs, registered, survey, labels, titles, show_ids)
         _write_form(path, *form)
         forms.append(form)

@@ -14,6 +14,7 @@ import yaml
 from ..errors import ConfigError
 from ..errors import did_you_mean as _nearest
 from ..resources import kinds_csv, rules_dir
+from ..yamlfile import load_yaml
 from .model import FACT_NAME, Fact, Kind, Rule
 from .types import RULE_TYPES
 
@@ -45,8 +46,7 @@ def pack_files(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
 def _pack_name(path: Path) -> str:
     """A pack's name: its `pack:` key, else the file name without .yaml."""
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+        doc = load_yaml(path, encoding="utf-8")
     except (OSError, UnicodeDecodeError, yaml.YAMLError):  # reported with its line by load_rules
         return path.stem
     return str(doc.get("pack") or path.stem) if isinstance(doc, dict) else path.stem
@@ -61,8 +61,8 @@ def pack_titles(extra: Sequence[Path] = ()) -> dict[str, str]:
     titles = {}
     for path in pack_files(None, extra):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
+            doc = load_yaml(path, encoding="utf-8") or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue  # load_rules reports it
         if isinstance(doc, dict):
             pack = str(doc.get("pack", path.stem))
@@ -78,12 +78,11 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
     seen: dict[str, str] = {}
     known_kinds = kinds()
     for path in pack_files(directory, extra):
-        with open(path, encoding="utf-8") as f:
-            try:
-                doc = yaml.safe_load(f) or {}
-            except yaml.YAMLError as exc:
-                problems.append(f"{path.name}: YAML 格式错误: {exc}")
-                continue
+        try:
+            doc = load_yaml(path, encoding="utf-8") or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{path.name}: YAML 格式错误: {exc}")
+            continue
         if not isinstance(doc, dict):
             problems.append(f"{path.name}: 规则包应为 YAML 映射(pack, title, rules)")
             continue

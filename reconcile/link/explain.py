@@ -42,7 +42,7 @@ def _open(config: Config) -> duckdb.DuckDBPyConnection:
         from ..db import connect
 
         con = connect()
-        con.execute(f"attach '{database}' as run (read_only)")
+        con.execute("attach ? as run (read_only)", [str(database)])
         con.execute("use run")
         return con
     raise ReconcileError(f"找不到运行结果 {database}:请先运行 reconcile run {config.path}")

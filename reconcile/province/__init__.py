@@ -28,6 +28,7 @@ import yaml
 from ..config import Config, config_path, load_config, with_output
 from ..errors import ConfigError, ReconcileError
 from ..preflight import province_problems
+from ..yamlfile import load_yaml
 
 PROVINCE_KEYS = {"region", "year", "province", "output", "ledger", "counties", "workers", "input_root"}
 PARTITION_KEY = re.compile(r"[^0-9A-Za-z_\u4e00-\u9fff]+")
@@ -66,8 +67,7 @@ class ProvinceConfig:
 def is_province_file(path: Path) -> bool:
     """A config with `counties:` is a province; anything unreadable is left to the county loader to report."""
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = yaml.safe_load(f)
+        data = load_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     return isinstance(data, dict) and "counties" in data
@@ -105,10 +105,11 @@ def partition_key(path: Path, taken: set[str]) -> str:
 def load_province(path: str | Path) -> ProvinceConfig:
     path = Path(path).resolve()
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = yaml.safe_load(f)
+        data = load_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError([f"无法读取省级配置: {exc}"], str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(["省级配置应为“配置项: 值”的映射(region, year, counties …)"], str(path))
     problems: list[str] = []
     for key in data:
         if key not in PROVINCE_KEYS:

@@ -33,7 +33,7 @@ def _export(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
         "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
         f"and {skipped} order by table_name").fetchall()]
     for table in tables:
-        con.execute(f"copy (select * from {table}) to '{(out_dir / f'{table}.parquet').as_posix()}' (format parquet)")
+        con.execute(f"copy (select * from {table}) to ? (format parquet)", [(out_dir / f"{table}.parquet").as_posix()])
 
 
 def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> dict:
@@ -45,8 +45,8 @@ def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> 
     work.mkdir(parents=True)
     con = connect()  # in memory, spilling under .work: the tables leave as Parquet
     if threads:  # counties side by side share the cores: one DuckDB using all of them in each would oversubscribe
-        con.execute(f"set threads = {int(threads)}")
-    con.execute(f"set temp_directory = '{(work / 'spill').as_posix()}'")
+        con.execute("set threads = ?", [int(threads)])
+    con.execute("set temp_directory = ?", [(work / "spill").as_posix()])
     timings: dict[str, float] = {}
     stage = stage_runner(timings, None)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -12,12 +11,15 @@ from pathlib import Path
 from ..clock import now
 from ..config import Config
 from ..errors import ConfigError, InputError
+from ..outputs import output_lock, run_scratch
 from ..pipeline import (
     DB_NAME,
     RunResult,
     check_split_by,
     finish,
     guard_output,
+    make_output,
+    publish,
     stage_runner,
     staging_database,
 )
@@ -26,7 +28,7 @@ from . import ProvinceConfig
 from .merge import merge_partitions, run_province_rules
 from .partition import run_partition
 
-PARTS_DIR = ".partitions"
+PARTS_DIR = "partitions"  # in the run's scratch folder
 ENGINES = ("local", "spark")
 
 
@@ -92,14 +94,13 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
     if output is not None:
         province = province.with_output(output)
     out = province.output
-    out.mkdir(parents=True, exist_ok=True)
     for county in province.counties:  # the province's outputs never land on a county's input
         guard_output(county, out)
+    make_output(out)
     config: Config = province.merged_config()
     started = now()
     timings: dict[str, float] = {}
     stage = stage_runner(timings, on_stage)
-    parts = out / PARTS_DIR
     done = []
 
     def progress(report: dict) -> None:
@@ -109,7 +110,8 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
                      f"第 {len(done)}/{len(province.counties)} 个县 {report['region']}({report['partition']})",
                      sum(report["seconds"].values()))
 
-    try:
+    with output_lock(out), run_scratch(out) as scratch:
+        parts = scratch / PARTS_DIR
         if engine == "spark":
             from .spark import run_counties_on_spark
 
@@ -128,8 +130,7 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
                 stage("province", lambda: load_spark_occurrences(con, parts), "跨县核查(Spark 关联)")
             stage("province_rules", lambda: run_province_rules(con, config), "跨县规则")
             result = finish(con, config, out, started, stage, show_ids, split_by, timings)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
+        publish(result)
     result.files["database"] = out / DB_NAME
     result.partitions = sorted(reports, key=lambda r: r["partition"])
     return result

@@ -119,10 +119,10 @@ def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpu
             occurrence = part / f"{OCCURRENCE_TABLE}.parquet"
             if not occurrence.exists():
                 return tables
-            pairs = duckdb.sql(f"""
+            pairs = duckdb.sql("""
                 select $county as county, null::varchar as "table", null::blob as data, id_number, cluster_id
-                from (select distinct id_number, cluster_id from read_parquet('{occurrence.as_posix()}'))
-            """, params={"county": county}).to_arrow_table().cast(RESULT_SCHEMA)
+                from (select distinct id_number, cluster_id from read_parquet($occurrence))
+            """, params={"county": county, "occurrence": occurrence.as_posix()}).to_arrow_table().cast(RESULT_SCHEMA)
             return pa.concat_tables([tables, pairs])
 
     return task
@@ -194,5 +194,5 @@ def load_spark_occurrences(con, parts: Path) -> None:
     con.execute(f"""
         create or replace table {OCCURRENCE_TABLE} as
         select * from {OCCURRENCE_TABLE}
-        where id_number in (select id_number from read_parquet('{(parts / MULTI_IDS_FILE).as_posix()}'))
-    """)
+        where id_number in (select id_number from read_parquet($ids))
+    """, {"ids": (parts / MULTI_IDS_FILE).as_posix()})

@@ -11,14 +11,38 @@ from ..check.engine import FINDING_COLUMNS
 from ..config import Config
 from ..db import query_frame as _frame
 from ..db import write_frame
+from ..outputs import written
 from .data import link_rate_frame
 
 LEDGER_COLUMNS = ["first_seen", "run_count"]  # follow the contract columns once the ledger stage ran
 
 
+# A text cell Excel/WPS would run as a formula (`=cmd|…`, `=HYPERLINK(…)`, `@SUM(…)`, `+1+1`, a tab or CR in
+# front): such text comes from input cells into input_issues.csv and the findings' messages. A plain number
+# (-5, +3.5) or a lone `-` is left as it is.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^([+-]?[0-9]+(\.[0-9]+)?|[+-])$"  # a number, or a lone dash for "none"
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every text cell that a spreadsheet would read as a formula gets a leading `'` (OWASP's CSV injection
+    advice): shown as text, never run. For the CSVs people open; Parquet keeps the exact values."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_PLAIN_NUMBER))
+        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text)
+
+
 def write_csv_bom(frame: pl.DataFrame, path: Path) -> None:
-    """UTF-8 with BOM, so Excel and WPS open Chinese text correctly."""
-    frame.write_csv(path, include_bom=True)
+    """UTF-8 with BOM, so Excel and WPS open Chinese text correctly; formulas neutralised; written whole or not
+    at all (a temporary name in the same folder, renamed into place)."""
+    with written(path) as partial:
+        neutralise_formulas(frame).write_csv(partial, include_bom=True)
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    with written(path) as partial:
+        frame.write_parquet(partial)
 
 
 def build_link_rates(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -39,13 +63,14 @@ def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> 
         "person_links.parquet": out / "person_links.parquet",
     }
     present = {r[0] for r in con.execute("describe finding").fetchall()}
-    columns = FINDING_COLUMNS + [c for c in LEDGER_COLUMNS if c in present]
+    # a province's findings name their county (beside the township)
+    columns = FINDING_COLUMNS + [c for c in ["county", *LEDGER_COLUMNS] if c in present]
     findings = _frame(con, f"select {', '.join(columns)} from finding")
-    findings.write_parquet(files["findings.parquet"])
+    write_parquet(findings, files["findings.parquet"])
     write_csv_bom(findings, files["findings.csv"])
     write_csv_bom(_frame(con, "select * from input_issue"), files["input_issues.csv"])
-    _frame(con, "select cluster_id, source, rec_key, hh_code, head_id, method, score from hh_link "
-                "order by cluster_id, source, rec_key").write_parquet(files["links.parquet"])
-    _frame(con, "select person_cluster_id, cluster_id, source, rec_key, id_number, method, score from person_link "
-                "order by person_cluster_id, source, rec_key").write_parquet(files["person_links.parquet"])
+    write_parquet(_frame(con, "select cluster_id, source, rec_key, hh_code, head_id, method, score from hh_link "
+                              "order by cluster_id, source, rec_key"), files["links.parquet"])
+    write_parquet(_frame(con, "select person_cluster_id, cluster_id, source, rec_key, id_number, method, score "
+                              "from person_link order by person_cluster_id, source, rec_key"), files["person_links.parquet"])
     return files

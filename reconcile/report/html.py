@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
+from ..outputs import written
 from .common import (
     SEVERITY_LABELS,
     STATUS_LABELS,
@@ -129,7 +130,6 @@ def render_html(data: ReportData) -> str:
 
 
 def write_html(data: ReportData, path: Path) -> Path:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(render_html(data), encoding="utf-8")
-    partial.replace(path)
+    with written(path) as partial:
+        partial.write_text(render_html(data), encoding="utf-8")
     return path

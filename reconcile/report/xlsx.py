@@ -9,8 +9,9 @@ becomes a number, a leading `=` never a formula).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -18,6 +19,7 @@ from typing import cast
 import polars as pl
 import xlsxwriter
 
+from ..outputs import current_scratch, run_scratch, written
 from .common import text_width
 
 SHEET_NAME_MAX = 31
@@ -217,17 +219,14 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
 @contextmanager
 def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
     """An xlsxwriter workbook written under a temporary name beside `path` and renamed into place once whole: a
-    killed run never leaves half a workbook under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    wb = xlsxwriter.Workbook(str(partial), options)
-    try:
+    killed run never leaves half a workbook under the real name. xlsxwriter's own temporary files (one per
+    sheet in constant-memory mode) go to the run's scratch folder inside the output folder, never /tmp."""
+    with ExitStack() as stack:
+        scratch = current_scratch() or stack.enter_context(run_scratch(path.parent))
+        partial = stack.enter_context(written(path))
+        wb = xlsxwriter.Workbook(str(partial), {**options, "tmpdir": tempfile.mkdtemp(dir=scratch)})
         yield wb
         wb.close()
-    except BaseException:
-        partial.unlink(missing_ok=True)  # nothing half-written is left under any name
-        raise
-    partial.replace(path)
 
 
 def write_workbook(path: Path, sheets: list[Sheet]) -> Path:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-
 from ..config import Config
 from ..db import connect
 from ..errors import require_extra
 from ..load import load
+from ..outputs import output_lock, run_scratch
 from ..report.files import write_csv_bom
 from .engine import validate
 
 
 def validate_only(config: Config, gx: bool = False) -> list[str]:
+    from ..pipeline import guard_output, make_output
+
     out = config.output
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / ".work"
-    work.mkdir(exist_ok=True)
+    guard_output(config, out)
+    make_output(out)
     lines = []
-    try:
+    with output_lock(out), run_scratch(out) as work:
         con = connect()
         load(con, config, work)
         issues = validate(con)
@@ -29,6 +29,4 @@ def validate_only(config: Config, gx: bool = False) -> list[str]:
             from .gx import run_gx
 
             lines += run_gx(con, config, out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return lines
