@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..outputs import file_part, inside
 from .data import ReportData
 from .sheets import (
     card_sheet,
@@ -41,27 +42,19 @@ def write_report_workbook(data: ReportData, path: Path) -> Path:
     return write_workbook(path, build_sheets(data))
 
 
-def _file_part(name: str) -> str:
-    return "".join("_" if ch in '<>:"/\\|?*' or ord(ch) < 32 else ch for ch in name).strip() or "未标注乡镇"
-
-
 COUNTY_SPLIT_DIR = "分县"
 
 
 def write_county_workbooks(data: ReportData, counties: list[str], out: Path) -> dict[str, Path]:
     """One workbook per county of a province run under <out>/分县/, each holding only that county."""
-    folder = out / COUNTY_SPLIT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return {county: write_report_workbook(data.for_county(county), folder / f"核查报告_{_file_part(county)}.xlsx")
-            for county in counties}
+    return {county: write_report_workbook(data.for_county(county), inside(
+        out, COUNTY_SPLIT_DIR, f"核查报告_{file_part(county, '未标注县')}.xlsx")) for county in counties}
 
 
 def write_township_workbooks(data: ReportData, out: Path) -> dict[str, Path]:
     """One workbook per township under <out>/分乡镇/, each holding only that township's villages."""
-    folder = out / SPLIT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for township in data.townships():
-        path = folder / f"核查报告_{_file_part(township)}.xlsx"
+    for township in data.townships():  # a name from data: a file name, never a path
+        path = inside(out, SPLIT_DIR, f"核查报告_{file_part(township, '未标注乡镇')}.xlsx")
         written[township] = write_report_workbook(data.for_township(township), path)
     return written
