@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import ReconcileError, require_extra
@@ -24,6 +25,20 @@ app = typer.Typer(
 )
 rules_app = typer.Typer(help="规则目录:列出规则、查看某条规则的参数和 SQL。", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+
+
+class _LedgerGroup(TyperGroup):
+    """`reconcile ledger CONFIG` stays the progress summary; `import` and `show` are its other commands."""
+
+    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["summary", *args]
+        return super().resolve_command(ctx, args)
+
+
+ledger_app = typer.Typer(cls=_LedgerGroup, no_args_is_help=True,
+                         help="问题台账:整改进度(reconcile ledger 配置文件)、导入乡镇答复(import)、查看一个问题的历史(show)。")
+app.add_typer(ledger_app, name="ledger")
 
 console = Console(stderr=True)
 out_console = Console()
@@ -333,21 +348,17 @@ def explain_link_command(
         _fail(exc)
 
 
-@app.command("ledger")
+@ledger_app.command("summary")
 def ledger_command(
     config: Annotated[Path, typer.Argument(help="配置文件路径(台账位置取自其中的 ledger: 或 output:)")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为配置中的 output:)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
 ) -> None:
-    """显示问题整改进度:按乡镇、按问题类型的问题总数、已整改销号数、未整改数和整改率。"""
-    from .config import load_config
+    """显示整改进度(reconcile ledger 配置文件 即此命令):按乡镇、村、帮扶责任人、问题类型的问题数、已销号、核实无误、整改中、逾期和整改率,以及逾期未整改清单。"""
     from .ledger_report import ledger_summary, print_ledger
 
     try:
-        cfg = load_config(config)
-        if output is not None:
-            cfg = cfg.with_output(output)
-        summary = ledger_summary(cfg.ledger)
+        summary = ledger_summary(_ledger_config(config, output).ledger)
     except ReconcileError as exc:
         _fail(exc)
         return
@@ -355,6 +366,56 @@ def ledger_command(
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         print_ledger(summary, out_console)
+
+
+def _ledger_config(config: Path, output: Path | None):
+    from .config import load_config
+
+    cfg = load_config(config)
+    return cfg.with_output(output) if output is not None else cfg
+
+
+@ledger_app.command("import")
+def ledger_import_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径(台账位置取自其中的 ledger: 或 output:)")],
+    files: Annotated[list[Path], typer.Argument(help="乡镇填写后交回的报告(.xlsx),可以多个")],
+    by: Annotated[str | None, typer.Option("--by", help="导入人(答复中没有填写责任人时记为答复人)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为配置中的 output:)")] = None,
+) -> None:
+    """读回乡镇填写的核实结果(已整改/核实无误/整改中/无法整改)、说明、责任人和整改期限:逐行检查,有效的一次性写入台账,无效的逐条说明原因。"""
+    from .clock import now
+    from .ledger_import import import_answers
+    from .outputs import output_lock
+
+    try:
+        cfg = _ledger_config(config, output)
+        with output_lock(cfg.output):  # not while a run writes the same ledger
+            report = import_answers(cfg.ledger, files, by, now())
+    except ReconcileError as exc:
+        _fail(exc)
+        return
+    out_console.print(f"已导入 {len(report.applied)} 条答复;与台账相同未变 {len(report.unchanged)} 条;"
+                      f"拒绝 {len(report.refused)} 条", highlight=False)
+    for line in report.refused:
+        console.print(f"[yellow]拒绝:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("show")
+def ledger_show_command(
+    config: Annotated[Path, typer.Argument(help="配置文件路径")],
+    finding_id: Annotated[str, typer.Argument(help="问题编号(核查报告“问题台账”中的问题编号列)")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出目录(默认为配置中的 output:)")] = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="显示完整证件号码")] = False,
+) -> None:
+    """一个问题的全部历史:每次运行的状态和当时的证据,每一次核实和整改答复(谁、何时、结论、依据)。"""
+    from .ledger_report import show_finding
+
+    try:
+        show_finding(_ledger_config(config, output).ledger, finding_id, out_console, show_ids)
+    except ReconcileError as exc:
+        _fail(exc)
 
 
 @app.command("sample")

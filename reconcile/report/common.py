@@ -17,7 +17,8 @@ from .labels import (
 from .labels import people_key
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
-STATUS_LABELS = {"new": "新发现", "open": "未整改", "reopened": "重新出现", "resolved": "已销号"}
+STATUS_LABELS = {"new": "新发现", "open": "未整改", "reopened": "重新出现", "in_progress": "整改中",
+                 "verified": "核实无误", "resolved": "已销号"}
 
 # 表3 (督查发现问题汇总表) rows: category, sub-row; kinds.csv categories map onto them.
 TABLE3_ROWS: list[tuple[str, str | None]] = [

@@ -46,6 +46,9 @@ class ReportData:
     extra: dict = field(default_factory=dict)
     # monitored households (monitored_household and their place): the 防返贫监测 statistics
     monitored: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # the last two runs' finding_history (run_id, finding_id, status, township …) and every answer read back
+    history: pl.DataFrame = field(default_factory=pl.DataFrame)
+    answers: pl.DataFrame = field(default_factory=pl.DataFrame)
     _coverage: tuple[int, Coverage | None] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -113,8 +116,8 @@ class ReportData:
         if "county" in issues.columns:
             issues = cut(issues) if "township" in issues.columns else issues.filter(pl.col("county") == county)
         return replace(self, findings=cut(self.findings), input_issues=issues, households=cut(self.households),
-                       ledger=cut(self.ledger), monitored=cut(self.monitored), link_rate=None,
-                       config=replace(self.config, region=county))
+                       ledger=cut(self.ledger), monitored=cut(self.monitored), history=cut(self.history),
+                       answers=cut(self.answers), link_rate=None, config=replace(self.config, region=county))
 
     def link_rates(self) -> pl.DataFrame:
         """Per ordered source pair: A's households and how many have a linked record in B (as `link_rate`).
@@ -130,7 +133,7 @@ class ReportData:
 
         return replace(self, findings=cut(self.findings), input_issues=cut(self.input_issues),
                        households=cut(self.households), ledger=cut(self.ledger), monitored=cut(self.monitored),
-                       township=township)
+                       history=cut(self.history), answers=cut(self.answers), township=township)
 
 
 def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFrame:
@@ -200,10 +203,30 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         show_ids=show_ids,
         link_rate=_frame(con, "select * from link_rate") if "link_rate" in tables else None,
         plan=load_plan(con),
+        history=township_with_county(_history(con)) if has_ledger else pl.DataFrame(),
+        answers=township_with_county(_answers(con)) if "finding_answer" in tables else pl.DataFrame(),
         monitored=township_with_county(_frame(con, f"select m.*{county}, w.township, w.village from monitored_household m "
                                            "join hh_wide w using (cluster_id)"))
         if "monitored_household" in tables else pl.DataFrame(),
     )
+
+
+def _history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The last two runs' finding history with each finding's place (the 通报 compares this run with the last)."""
+    columns = {r[0] for r in con.execute("describe finding_ledger").fetchall()}
+    county = "l.county, " if "county" in columns else ""
+    return _frame(con, f"""
+        select h.run_id, h.finding_id, h.status, {county}l.township, l.village
+        from finding_history h join finding_ledger l using (finding_id)
+        where h.run_id >= (select coalesce(max(run_id), 0) - 1 from run)""")
+
+
+def _answers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    columns = {r[0] for r in con.execute("describe finding_ledger").fetchall()}
+    county = "l.county, " if "county" in columns else ""
+    return _frame(con, f"""
+        select a.*, {county}l.township, l.village, l.head_name, l.kind
+        from finding_answer a join finding_ledger l using (finding_id) order by a.answer_id""")
 
 
 def explicit_columns(config: Config) -> dict[str, dict[str, str]]:

@@ -14,7 +14,7 @@ from ..db import write_frame
 from ..outputs import written
 from .data import link_rate_frame
 
-LEDGER_COLUMNS = ["first_seen", "run_count"]  # follow the contract columns once the ledger stage ran
+LEDGER_COLUMNS = ["first_seen", "run_count", "verdict", "verdict_note", "responsible", "deadline", "overdue"]  # after the ledger stage ran
 
 
 # A text cell Excel/WPS would run as a formula (`=cmd|…`, `=HYPERLINK(…)`, `@SUM(…)`, `+1+1`, a tab or CR in

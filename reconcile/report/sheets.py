@@ -9,6 +9,8 @@ from __future__ import annotations
 import polars as pl
 
 from ..check.cards import CARD_LABELS
+from ..ledger import VERDICT_LABELS, VERDICTS
+from ..ledger_import import ANSWER_HEADERS, ID_HEADER
 from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS, source_labels
 from ..validate.engine import problem_title
 from .common import (
@@ -32,7 +34,9 @@ from .xlsx import Col, Sheet, Table
 SHEET_GUIDE = [
     ("说明", "本次运行的范围、数据来源、参数、未运行的规则及原因"),
     ("核查范围", "各文件识别了哪些字段(配置指定或自动识别)、缺少哪些列;哪些规则未运行或只运行了一部分,原因和需要补充的文件"),
-    ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选"),
+    ("问题台账", "每个问题一行:所在乡镇村户、问题说明、整改建议、各来源的值并排列出;可筛选。乡镇核实后填写最后四列(黄色):"
+                "核实结果从下拉列表选择,“核实无误”须写明依据,“整改中”须填整改期限;其他列已保护,请勿改动问题编号。"
+                "填好后交回县里,由 reconcile ledger import 导入台账"),
     ("问题台账(打印)", "同样的问题,每个一行、七列,A4 横向打印:乡镇村、户主、问题、各来源的记录(合在一列)、整改建议、核实整改情况"),
     ("按乡镇汇总", "各乡镇的核查户数、问题户数、按严重程度和问题类型的问题数"),
     ("按村汇总", "各村的核查户数、问题户数、按严重程度和问题类型的问题数"),
@@ -42,7 +46,9 @@ SHEET_GUIDE = [
     ("核查情况汇总", "各乡镇和全县的核查情况统计(人口不一致户数、疑似漏评、疑似错退户数等)"),
     ("匹配情况", "各来源之间户的匹配率,以及未在所有来源中找到对应记录的户"),
     ("输入问题", "输入文件中有问题的单元格(证件号码、日期、代码等),注明文件、行号、列名"),
-    ("整改情况", "与历次运行比较:各乡镇、各类问题的整改(销号)进度和已销号问题清单"),
+    ("整改情况", "与历次运行比较:各乡镇、帮扶责任人、各类问题的整改进度(销号、核实无误、整改中、逾期)和已销号问题清单"),
+    ("通报", "本期与上期比较:各乡镇问题数、新发现、销号、核实无误、整改中、逾期未整改和整改率,及逾期问题清单;可直接印发"),
+    ("整改记录", "乡镇交回的每一条核实和整改答复:谁、何时、结论、依据、整改期限和来源文件"),
 ]
 
 
@@ -189,14 +195,17 @@ def findings_sheet(data: ReportData) -> Sheet:
     cols += [Col(f"{labels[k]}的记录", "wrap", max_width=36) for k in own]
     if others:
         cols.append(Col("部门数据及其他依据", "wrap", max_width=44))
-    cols += [Col("首次发现", "date"), Col("发现次数", "int"), Col("规则编号", max_width=20), Col("问题编号", max_width=18),
-             Col("核实整改情况(乡镇填写)", "blank", max_width=30, min_width=24)]
+    cols += [Col("首次发现", "date"), Col("发现次数", "int"), Col("规则编号", max_width=20), Col(ID_HEADER, max_width=18),
+             Col(ANSWER_HEADERS["verdict"], "answer", max_width=12, min_width=12, choices=tuple(VERDICTS)),
+             Col(ANSWER_HEADERS["note"], "answer", max_width=30, min_width=24),
+             Col(ANSWER_HEADERS["responsible"], "answer", max_width=12, min_width=10),
+             Col(ANSWER_HEADERS["deadline"], "answer_date", max_width=12, min_width=12)]
     rows = []
     for i, r in enumerate(f.iter_rows(named=True), 1):
         parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
         main, sub = table3_row(r["category"])
         rows.append([
-            i, STATUS_LABELS.get(r.get("status") or "", r.get("status")), SEVERITY_LABELS.get(r["severity"], r["severity"]),
+            i, status_label(r), SEVERITY_LABELS.get(r["severity"], r["severity"]),
             f"{main}({sub})" if sub else main, titles.get(r["kind"], r["kind"]), r["township"], r["village"],
             r["hh_code"], r["head_name"], _id(r["head_id"], data), r.get("card"), r["person_name"],
             _id(r["person_id"], data),
@@ -205,11 +214,22 @@ def findings_sheet(data: ReportData) -> Sheet:
             *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k]
                          for k in sorted((k for k in parts if k in other_order and parts[k]), key=other_order.__getitem__))]
               if others else []),
-            str(r["first_seen"]) if r.get("first_seen") else None, r.get("run_count"), r["rule_id"], r["finding_id"], None,
+            str(r["first_seen"]) if r.get("first_seen") else None, r.get("run_count"), r["rule_id"], r["finding_id"],
+            # the township's answer so far (read back by `reconcile ledger import`), to keep or change
+            VERDICT_LABELS.get(r.get("verdict") or "") if r.get("verdict") != "lapsed" else None,
+            _text(r.get("verdict_note"), data) if r.get("verdict") != "lapsed" else r.get("verdict_note"),
+            r.get("responsible"), r.get("deadline"),
         ])
     frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
         if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
-    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes, repeat_columns=1)
+    return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes, repeat_columns=1,
+                 protect=True)
+
+
+def status_label(row: dict) -> str | None:
+    """新发现 / 未整改 / 整改中 … and 逾期 when still open past its 整改期限."""
+    label = STATUS_LABELS.get(row.get("status") or "", row.get("status"))
+    return f"{label}(逾期)" if label and row.get("overdue") else label
 
 
 def _listed_findings(data: ReportData) -> pl.DataFrame:

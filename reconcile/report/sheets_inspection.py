@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from ..ledger import progress
+from ..ledger import PROGRESS_COLUMNS, VERDICT_LABELS, overdue, progress
 from ..schema import REGISTER_KIND_LABELS
 from .common import SEVERITY_LABELS, STATUS_LABELS, TABLE3_ROWS, kind_order, kind_titles, table3_row
 from .data import ReportData
@@ -206,23 +206,24 @@ def _progress_table(data: ReportData, by: str, title: str, label: str) -> Table:
     if by == "kind" and p.height:
         p = p.with_columns(_o=pl.col("kind").replace_strict(kind_order(), default=999, return_dtype=pl.Int32)) \
             .sort("_o").drop("_o").with_columns(pl.col("kind").replace_strict(kind_titles(), default=pl.col("kind")))
+    counts = ("total", "resolved", "verified", "pending", "in_progress", "overdue", "new", "reopened")
     if p.height:
-        total: dict[str, Any] = {by: "合计",
-                                 **{c: int(p[c].sum()) for c in ("total", "resolved", "pending", "new", "reopened")}}
-        total["rate"] = round(total["resolved"] / total["total"], 4) if total["total"] else None
+        total: dict[str, Any] = {by: "合计", **{c: int(p[c].sum()) for c in counts}}
+        total["rate"] = round((total["resolved"] + total["verified"]) / total["total"], 4) if total["total"] else None
         p = pl.concat([p, pl.DataFrame([total], schema=p.schema)])
-    cols = [Col(label, max_width=28), Col("问题总数", "int"), Col("已整改销号", "int"), Col("未整改", "int"),
-            Col("其中本次新发现", "int"), Col("其中重新出现", "int"), Col("整改率", "pct")]
-    return Table(cols, p.select(by, "total", "resolved", "pending", "new", "reopened", "rate"), title=title,
-                 total_last=bool(p.height))
+    cols = [Col(label, max_width=28), *[Col(PROGRESS_COLUMNS[c], "int", max_width=8) for c in counts], Col("整改率", "pct")]
+    return Table(cols, p.select(by, *counts, "rate"), title=title, total_last=bool(p.height))
 
 
 def rectification_sheet(data: ReportData) -> Sheet:
     ledger = data.ledger
     runs = data.runs
     notes = [f"{data.config.region}{data.township or ''} 问题整改情况",
-             f"台账共记录 {runs.height} 次运行;问题总数为历次运行发现的全部问题,上次有、本次没有的问题记为“已整改销号”。"]
+             f"台账共记录 {runs.height} 次运行;问题总数为历次运行发现的全部问题,上次有、本次没有的问题记为“已整改销号”;"
+             "乡镇答复“核实无误”(写明依据)的问题不再计为未整改,证据变化后核实失效;整改率 =(已整改销号 + 核实无误)÷ 问题总数。"]
     tables = [_progress_table(data, "township", "按乡镇", "乡镇"), _progress_table(data, "kind", "按问题类型", "问题类型")]
+    if "helper" in ledger.columns and ledger["helper"].drop_nulls().len():
+        tables.insert(1, _progress_table(data, "helper", "按帮扶责任人", "帮扶责任人"))
     resolved = ledger.filter(pl.col("status") == "resolved").sort(["township", "village", "resolved_at", "finding_id"],
                                                                   nulls_last=True) if ledger.height else ledger
     titles = kind_titles()
@@ -246,3 +247,92 @@ def rectification_sheet(data: ReportData) -> Sheet:
     if data.township is None:
         tables.append(Table(run_cols, run_frame, title="历次运行(全县)"))
     return Sheet("整改情况", tables, freeze=False, notes=notes)
+
+
+# ---- 通报 and 整改记录 (issue 17) -------------------------------------------------------------------
+
+def bulletin_sheet(data: ReportData) -> Sheet:
+    """通报: per township, this run against the one before — findings, newly found, closed, verified, in
+    progress, overdue, 整改率 — and the overdue list; laid out to be sent as it is."""
+    runs = data.runs
+    run_id = int(runs["run_id"].max()) if runs.height else 0  # type: ignore[arg-type]
+    history = data.history
+    ledger = data.ledger
+    place = "township"
+
+    def present(run: int) -> pl.DataFrame:
+        if not history.height:
+            return pl.DataFrame(schema={place: pl.String, "n": pl.UInt32})
+        return (history.filter((pl.col("run_id") == run) & (pl.col("status") != "resolved"))
+                .group_by(place).agg(n=pl.len()))
+
+    def counted(status: str, run: int) -> pl.DataFrame:
+        if not history.height:
+            return pl.DataFrame(schema={place: pl.String, "n": pl.UInt32})
+        return history.filter((pl.col("run_id") == run) & (pl.col("status") == status)).group_by(place).agg(n=pl.len())
+
+    p = progress(ledger, place) if ledger.height else progress(pl.DataFrame(), place)
+    parts = {"now": present(run_id), "before": present(run_id - 1), "new": counted("new", run_id),
+             "resolved": counted("resolved", run_id), "verified": counted("verified", run_id),
+             "in_progress": counted("in_progress", run_id)}
+    names = sorted({t for frame in [*parts.values(), p] for t in frame[place].to_list() if t is not None})
+    rows = []
+    for name in names:
+        counts = {k: _count(v, place, name) for k, v in parts.items()}
+        line = p.filter(pl.col(place) == name)
+        rows.append([name, counts["now"], counts["before"], counts["now"] - counts["before"], counts["new"],
+                     counts["resolved"], counts["verified"], counts["in_progress"],
+                     int(line["overdue"].sum()) if line.height else 0,
+                     float(line["rate"][0]) if line.height and line["rate"][0] is not None else None])
+    if rows:
+        totals = [sum(r[i] for r in rows) for i in range(1, 9)]
+        done = int(p.select(pl.col("resolved").sum() + pl.col("verified").sum()).item()) if p.height else 0
+        everything = int(p.select(pl.col("total").sum()).item()) if p.height else 0
+        rows.append(["合计", *totals, round(done / everything, 4) if everything else None])
+    cols = [Col("乡镇", max_width=20), Col("本期问题数", "int"), Col("上期问题数", "int"), Col("增减", "int"),
+            Col("本期新发现", "int"), Col("本期销号", "int"), Col("核实无误", "int"), Col("整改中", "int"),
+            Col("逾期未整改", "int"), Col("累计整改率", "pct")]
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    late = ledger.filter(overdue(ledger)).sort(["deadline", "township", "village", "finding_id"]) \
+        if ledger.height else ledger
+    titles = kind_titles()
+    late_rows = [[r["township"], r["village"], r["head_name"], titles.get(r["kind"], r["kind"]), r["responsible"],
+                  str(r["deadline"]), r["finding_id"]] for r in late.iter_rows(named=True)] if late.height else []
+    late_cols = [Col("乡镇"), Col("村"), Col("户主姓名"), Col("问题类型", max_width=24), Col("责任人"),
+                 Col("整改期限", "date"), Col("问题编号", max_width=18)]
+    late_frame = pl.DataFrame(late_rows, schema=[f"c{i}" for i in range(len(late_cols))], orient="row",
+                              infer_schema_length=None) if late_rows else \
+        pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(late_cols))})
+    last = runs.sort("run_id").row(-1, named=True) if runs.height else {}
+    when = str(last.get("started_at") or "")[:10]
+    total = rows[-1] if rows else ["合计", 0, 0, 0, 0, 0, 0, 0, 0, None]
+    notes = [f"{data.config.region}{data.township or ''} 扶贫数据核查问题整改通报(第 {run_id} 次核查,{when})",
+             f"本期发现问题 {total[1]} 个(上期 {total[2]} 个),其中新发现 {total[4]} 个;本期销号 {total[5]} 个,"
+             f"核实无误 {total[6]} 个,整改中 {total[7]} 个,逾期未整改 {total[8]} 个。"]
+    return Sheet("通报", [Table(cols, frame, title="各乡镇整改情况(本期与上期)", total_last=bool(rows)),
+                        Table(late_cols, late_frame, title=f"逾期未整改的问题({len(late_rows)} 个)")],
+                 freeze=False, notes=notes)
+
+
+def _count(frame: pl.DataFrame, column: str, name: str) -> int:
+    hit = frame.filter(pl.col(column) == name)
+    return int(hit["n"][0]) if hit.height else 0
+
+
+def answers_sheet(data: ReportData) -> Sheet:
+    """整改记录: every answer read back (or lapsed), oldest first — who, when, what, why, from which file."""
+    answers = data.answers
+    titles = kind_titles()
+    rows = [[str(r["answered_at"])[:16], r["township"], r["village"], r["head_name"], titles.get(r["kind"], r["kind"]),
+             VERDICT_LABELS.get(r["verdict"], r["verdict"]), _text(r["note"], data), r["responsible"],
+             str(r["deadline"]) if r["deadline"] else None, r["answered_by"], r["source"], r["finding_id"]]
+            for r in answers.iter_rows(named=True)] if answers.height else []
+    cols = [Col("答复时间"), Col("乡镇"), Col("村"), Col("户主姓名"), Col("问题类型", max_width=24), Col("核实结果"),
+            Col("说明", "wrap", max_width=40), Col("责任人"), Col("整改期限", "date"), Col("答复人"),
+            Col("来源", max_width=40), Col("问题编号", max_width=18)]
+    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
+        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    return Sheet("整改记录", [Table(cols, frame, autofilter=True)],
+                 notes=[f"{data.config.region}{data.township or ''} 核实与整改答复记录",
+                        "乡镇交回的答复(reconcile ledger import 或网页)逐条记录;“核实失效”为核实后证据又变化的问题。"])

@@ -21,7 +21,7 @@ from .sheets import (
     village_sheet,
 )
 from .sheets_coverage import coverage_sheet
-from .sheets_inspection import rectification_sheet, table3_sheet, table4_sheet
+from .sheets_inspection import answers_sheet, bulletin_sheet, rectification_sheet, table3_sheet, table4_sheet
 from .xlsx import Sheet, write_workbook
 
 WORKBOOK_NAME = "核查报告.xlsx"
@@ -30,7 +30,8 @@ SPLIT_DIR = "分乡镇"
 SHEETS = (("说明", notes_sheet), ("核查范围", coverage_sheet), ("问题台账", findings_sheet),
           ("问题台账(打印)", print_sheet), ("按乡镇汇总", township_sheet),
           ("按村汇总", village_sheet), ("防返贫监测", monitoring_sheet), ("红黄绿卡", card_sheet), ("督查发现问题汇总表", table3_sheet), ("核查情况汇总", table4_sheet),
-          ("匹配情况", link_sheet), ("输入问题", input_sheet), ("整改情况", rectification_sheet))
+          ("匹配情况", link_sheet), ("输入问题", input_sheet), ("整改情况", rectification_sheet),
+          ("通报", bulletin_sheet), ("整改记录", answers_sheet))
 SHEET_NAMES = [name for name, _ in SHEETS]
 
 

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import cast
 
@@ -25,7 +26,8 @@ from .common import text_width
 SHEET_NAME_MAX = 31
 
 # kind → (base format properties)
-KINDS = ("text", "wrap", "int", "pct", "severity", "status", "date", "section", "blank")
+KINDS = ("text", "wrap", "int", "pct", "severity", "status", "date", "section", "blank", "answer", "answer_date")
+ANSWER_KINDS = ("answer", "answer_date")  # cells a township fills in: unlocked on a protected sheet
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Col:
     kind: str = "text"
     max_width: int = 40
     min_width: int = 4
+    choices: tuple[str, ...] = ()  # an answer column's drop-down list
 
 
 @dataclass
@@ -55,10 +58,13 @@ class Sheet:
     fit_width: bool = True  # print one page wide when that stays readable (summaries); long lists print at 100%
     notes: list[str] = field(default_factory=list)  # lines above the first table
     repeat_columns: int = 0  # leading columns printed again on every page across (序号, 乡镇, 村 …)
+    protect: bool = False  # only the answer columns can be edited (sorting and filtering still work)
 
 
 SEVERITY_FILL = {"高": ("#C00000", "#FFFFFF"), "中": ("#F4B183", "#000000"), "低": ("#E2EFDA", "#000000")}
-STATUS_FONT = {"新发现": "#1F4E79", "重新出现": "#C00000", "未整改": "#000000", "已销号": "#548235"}
+STATUS_FONT = {"新发现": "#1F4E79", "重新出现": "#C00000", "未整改": "#000000", "已销号": "#548235",
+               "整改中": "#7F6000", "核实无误": "#548235", **{f"{s}(逾期)": "#C00000" for s in ("新发现", "未整改",
+                                                                                         "重新出现", "整改中")}}
 
 
 class _Formats:
@@ -73,6 +79,8 @@ class _Formats:
         self.cell = {
             "text": wb.add_format(base),
             "blank": wb.add_format({**base, "bg_color": "#FFFDE7"}),
+            "answer": wb.add_format({**base, "bg_color": "#FFFDE7", "locked": False, "text_wrap": True}),
+            "answer_date": wb.add_format({**base, "bg_color": "#FFFDE7", "locked": False, "num_format": "yyyy-mm-dd"}),
             "wrap": wb.add_format({**base, "text_wrap": True}),
             "int": wb.add_format({**base, "num_format": "0"}),
             "pct": wb.add_format({**base, "num_format": "0.0%"}),
@@ -80,7 +88,8 @@ class _Formats:
         }
         self.bold = {k: wb.add_format({**base, "bold": True, **extra}) for k, extra in
                      (("text", {}), ("wrap", {"text_wrap": True}), ("int", {"num_format": "0"}),
-                      ("pct", {"num_format": "0.0%"}), ("date", {}), ("blank", {}))}
+                      ("pct", {"num_format": "0.0%"}), ("date", {}), ("blank", {}),
+                      ("answer", {"locked": False}), ("answer_date", {"locked": False, "num_format": "yyyy-mm-dd"}))}
         self.section = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"})
         self.severity = {label: wb.add_format({**base, "bold": True, "align": "center", "bg_color": bg,
                                                "font_color": fg}) for label, (bg, fg) in SEVERITY_FILL.items()}
@@ -141,10 +150,26 @@ def _row_lines(table: Table, widths: list[float]) -> list[int]:
 def _write_value(ws, r: int, c: int, value: object, kind: str, fmt) -> None:
     if value is None or (isinstance(value, float) and value != value):
         ws.write_blank(r, c, None, fmt)
+    elif kind == "answer_date" and isinstance(value, date):
+        ws.write_datetime(r, c, datetime(value.year, value.month, value.day), fmt)
     elif kind in ("int", "pct") and isinstance(value, int | float) and not isinstance(value, bool):
         ws.write_number(r, c, value, fmt)
     else:
         ws.write_string(r, c, str(value), fmt)
+
+
+def _answer_validation(ws, table: Table, first: int, last: int) -> None:
+    """The answer columns take only what the ledger import reads: a value from the list, a date."""
+    for c, col in enumerate(table.columns):
+        if col.choices:
+            ws.data_validation(first, c, last, c, {
+                "validate": "list", "source": list(col.choices), "error_title": "请从列表中选择",
+                "error_message": "只能填写:" + " / ".join(col.choices)})
+        elif col.kind == "answer_date":
+            ws.data_validation(first, c, last, c, {
+                "validate": "date", "criteria": "between", "minimum": datetime(2000, 1, 1),
+                "maximum": datetime(2100, 12, 31), "error_title": "请填写日期",
+                "error_message": "整改期限应为日期,例如 2026-12-31"})
 
 
 def safe_sheet_name(name: str, taken: set[str]) -> str:
@@ -173,6 +198,9 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
         ws.fit_to_pages(1, 0)  # one page wide and still readable
     elif sheet.repeat_columns:  # too wide to shrink: at 100 %, the key columns on every page across
         ws.repeat_columns(0, sheet.repeat_columns - 1)
+    if sheet.protect:  # no password: protection guards against slips, not against the township itself
+        ws.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True,
+                        "select_locked_cells": True, "select_unlocked_cells": True})
     r = 0
     for line in sheet.notes:
         ws.write_string(r, 0, line, fmt.title if r == 0 else fmt.note)
@@ -213,6 +241,7 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
             r += 1
         if table.autofilter:
             ws.autofilter(header_row, 0, max(header_row, r - 1), len(table.columns) - 1)
+        _answer_validation(ws, table, header_row + 1, max(header_row + 1, r - 1))
         r += 1  # a blank line between tables
 
 

@@ -121,3 +121,39 @@ def test_a_township_name_in_two_counties_stays_two_places(tmp_path):
     _findings(con2, ["a"], township="梅林镇")
     update(con2, config, datetime(2021, 1, 1))
     assert township_with_county(read_ledger(con2))["township"].to_list() == ["梅林镇"]
+
+
+def test_a_verification_holds_while_the_evidence_stays_and_lapses_when_it_changes(tmp_path):
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    _findings(con, ["a", "b"])
+    con.execute("update finding set evidence = '{\"system\": \"3\"}'")
+    update(con, config, datetime(2021, 1, 1))
+    # a township answered: a verified (against the evidence it saw), b in progress with a deadline
+    con.execute("""update finding_ledger set verdict = case finding_id when 'a' then 'verified' else 'in_progress' end,
+                   verdict_evidence = evidence, verdict_by = '张三', verdict_at = timestamp '2021-01-05',
+                   deadline = case finding_id when 'b' then date '2021-01-20' end""")
+    _findings(con, ["a", "b"])
+    con.execute("update finding set evidence = '{\"system\": \"3\"}'")
+    s2 = update(con, config, datetime(2021, 2, 1))
+    assert _status(con) == {"a": "verified", "b": "in_progress"}
+    assert (s2["verified"], s2["in_progress"], s2["overdue"]) == (1, 1, 1)
+    assert dict(con.execute("select finding_id, overdue from finding").fetchall()) == {"a": False, "b": True}
+    p = progress(read_ledger(con), "township").row(0, named=True)
+    assert (p["verified"], p["pending"], p["overdue"], p["rate"]) == (1, 1, 1, 0.5)
+
+    _findings(con, ["a", "b"])  # the sources now say something else about a
+    con.execute("update finding set evidence = case finding_id when 'a' then '{\"system\": \"4\"}' else '{\"system\": \"3\"}' end")
+    update(con, config, datetime(2021, 3, 1))
+    assert _status(con)["a"] == "reopened"
+    row = read_ledger(con).filter(pl.col("finding_id") == "a").row(0, named=True)
+    assert row["verdict"] == "lapsed" and "核实失效" in row["verdict_note"] and "张三" in row["verdict_note"]
+    lapsed = con.execute("select verdict, answered_by, evidence from finding_answer").fetchall()
+    assert lapsed == [("lapsed", "系统", '{"system": "4"}')]
+    # the next run: the lapse is history; a is simply open until answered again
+    _findings(con, ["a", "b"])
+    con.execute("update finding set evidence = '{\"system\": \"4\"}'")
+    update(con, config, datetime(2021, 4, 1))
+    assert _status(con)["a"] == "open"
+    assert con.execute("select count(*) from finding_answer").fetchall()[0][0] == 1
