@@ -49,6 +49,7 @@ class ReportData:
     # the last two runs' finding_history (run_id, finding_id, status, township …) and every answer read back
     history: pl.DataFrame = field(default_factory=pl.DataFrame)
     answers: pl.DataFrame = field(default_factory=pl.DataFrame)
+    changes: pl.DataFrame = field(default_factory=pl.DataFrame)  # each finding's status changes from run to run
     _coverage: tuple[int, Coverage | None] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -117,7 +118,8 @@ class ReportData:
             issues = cut(issues) if "township" in issues.columns else issues.filter(pl.col("county") == county)
         return replace(self, findings=cut(self.findings), input_issues=issues, households=cut(self.households),
                        ledger=cut(self.ledger), monitored=cut(self.monitored), history=cut(self.history),
-                       answers=cut(self.answers), link_rate=None, config=replace(self.config, region=county))
+                       answers=cut(self.answers), changes=cut(self.changes), link_rate=None,
+                       config=replace(self.config, region=county))
 
     def link_rates(self) -> pl.DataFrame:
         """Per ordered source pair: A's households and how many have a linked record in B (as `link_rate`).
@@ -133,7 +135,8 @@ class ReportData:
 
         return replace(self, findings=cut(self.findings), input_issues=cut(self.input_issues),
                        households=cut(self.households), ledger=cut(self.ledger), monitored=cut(self.monitored),
-                       history=cut(self.history), answers=cut(self.answers), township=township)
+                       history=cut(self.history), answers=cut(self.answers), changes=cut(self.changes),
+                       township=township)
 
 
 def link_rate_frame(households: pl.DataFrame, sources: list[str]) -> pl.DataFrame:
@@ -205,6 +208,7 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         plan=load_plan(con),
         history=township_with_county(_history(con)) if has_ledger else pl.DataFrame(),
         answers=township_with_county(_answers(con)) if "finding_answer" in tables else pl.DataFrame(),
+        changes=township_with_county(_changes(con)) if has_ledger else pl.DataFrame(),
         monitored=township_with_county(_frame(con, f"select m.*{county}, w.township, w.village from monitored_household m "
                                            "join hh_wide w using (cluster_id)"))
         if "monitored_household" in tables else pl.DataFrame(),
@@ -219,6 +223,27 @@ def _history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         select h.run_id, h.finding_id, h.status, {county}l.township, l.village
         from finding_history h join finding_ledger l using (finding_id)
         where h.run_id >= (select coalesce(max(run_id), 0) - 1 from run)""")
+
+
+def _changes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every run in which a finding's status differed from its status in the run before it, with the evidence of
+    that run (first sightings are the ledger's 首次发现; 新发现 → 未整改, merely seen again, is left out)."""
+    columns = {r[0] for r in con.execute("describe finding_ledger").fetchall()}
+    county = "l.county, " if "county" in columns else ""
+    evidence = "evidence" if "evidence" in {r[0] for r in con.execute("describe finding_history").fetchall()} \
+        else "null::varchar as evidence"  # a ledger from before the history kept evidence
+    return _frame(con, f"""
+        with h as (
+          select run_id, finding_id, status, {evidence},
+                 lag(status) over (partition by finding_id order by run_id) as before
+          from finding_history
+        )
+        select h.run_id, r.started_at, h.finding_id, h.before, h.status, h.evidence, {county}l.township, l.village,
+               l.head_name, l.kind
+        from h join run r using (run_id) join finding_ledger l using (finding_id)
+        where h.before is not null and h.before <> h.status
+          and not (h.before = 'new' and h.status = 'open')  -- seen again unchanged: not news
+        order by h.run_id, l.township, l.village, h.finding_id""")
 
 
 def _answers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -12,7 +12,16 @@ import polars as pl
 
 from ..ledger import PROGRESS_COLUMNS, VERDICT_LABELS, overdue, progress
 from ..schema import REGISTER_KIND_LABELS
-from .common import SEVERITY_LABELS, STATUS_LABELS, TABLE3_ROWS, kind_order, kind_titles, table3_row
+from .common import (
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+    TABLE3_ROWS,
+    evidence_label,
+    evidence_parts,
+    kind_order,
+    kind_titles,
+    table3_row,
+)
 from .data import ReportData
 from .sheets import _id, _text, household_key, sorted_findings
 from .xlsx import Col, Sheet, Table
@@ -333,6 +342,23 @@ def answers_sheet(data: ReportData) -> Sheet:
             Col("来源", max_width=40), Col("问题编号", max_width=18)]
     frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
         if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
-    return Sheet("整改记录", [Table(cols, frame, autofilter=True)],
+    changes = data.changes
+    change_rows = [[str(r["started_at"])[:16], r["township"], r["village"], r["head_name"],
+                    titles.get(r["kind"], r["kind"]), STATUS_LABELS.get(r["before"], r["before"]),
+                    STATUS_LABELS.get(r["status"], r["status"]), _evidence_text(r["evidence"], data), r["finding_id"]]
+                   for r in changes.iter_rows(named=True)] if changes.height else []
+    change_cols = [Col("运行时间"), Col("乡镇"), Col("村"), Col("户主姓名"), Col("问题类型", max_width=24),
+                   Col("上次状态"), Col("本次状态"), Col("当时的证据", "wrap", max_width=40), Col("问题编号", max_width=18)]
+    change_frame = pl.DataFrame(change_rows, schema=[f"c{i}" for i in range(len(change_cols))], orient="row",
+                                infer_schema_length=None) if change_rows else \
+        pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(change_cols))})
+    return Sheet("整改记录", [Table(cols, frame, title=f"核实与整改答复({len(rows)} 条)", autofilter=True),
+                            Table(change_cols, change_frame, title=f"历次运行中的状态变化({len(change_rows)} 条)")],
                  notes=[f"{data.config.region}{data.township or ''} 核实与整改答复记录",
-                        "乡镇交回的答复(reconcile ledger import 或网页)逐条记录;“核实失效”为核实后证据又变化的问题。"])
+                        "乡镇交回的答复(reconcile ledger import 或网页)逐条记录;“核实失效”为核实后证据又变化的问题;"
+                        "状态变化按运行列出(销号、重新出现、核实无误等),首次发现见问题台账。"])
+
+
+def _evidence_text(evidence: str | None, data: ReportData) -> str:
+    parts = evidence_parts(evidence, data.show_ids, data.sources)
+    return ";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items() if v)

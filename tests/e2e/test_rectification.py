@@ -187,3 +187,50 @@ def test_a_closed_finding_cannot_be_answered(county, tmp_path):
     con.close()
     result = cli("ledger", "import", config, filled, "--output", out)
     assert result.exit_code == 1 and "已销号" in result.output.replace("\n", ""), result.output
+
+
+def test_an_import_killed_inside_its_transaction_leaves_the_ledger_as_it_was(county, tmp_path):
+    """A real kill (SIGKILL) while the answers are half written: DuckDB rolls the open transaction back."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if sys.platform == "win32":
+        pytest.skip("SIGKILL")
+    _, out = county
+    filled = tmp_path / "killed.xlsx"
+    _fill(_township_book(out), [("整改中", "在办", "吴十", datetime(2031, 1, 1)),
+                                ("无法整改", "外出", "郑一", None)], filled)
+    before = _ledger(out)
+    marker = tmp_path / "inside"
+    # the answers are inserted, then the import waits inside its transaction (the digest step) to be killed
+    script = f"""
+import time, pathlib
+from datetime import datetime
+import reconcile.ledger_import as li
+def stall(path):
+    pathlib.Path({str(marker)!r}).write_text("x")
+    time.sleep(120)
+li._digest = stall
+li.import_answers(pathlib.Path({str(out / "reconcile.duckdb")!r}), [pathlib.Path({str(filled)!r})], None,
+                  datetime(2026, 1, 1))
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), "the import never reached its transaction"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _ledger(out).equals(before)
+    con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from ledger_import where files like '%killed%'").fetchall()[0][0] == 0
+    finally:
+        con.close()
