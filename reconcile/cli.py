@@ -214,10 +214,13 @@ def _port_free(host: str, port: int) -> bool:
 
 @app.command("serve")
 def serve_command(
-    host: Annotated[str, typer.Option("--host", help="监听地址;默认只允许本机访问。0.0.0.0 表示局域网内其他电脑也能访问")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="监听地址;默认 127.0.0.1,只允许本机访问。其他地址(如 0.0.0.0:局域网内其他电脑也能访问)必须同时设置访问密码 --password")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", help="端口")] = 8765,
     workdir: Annotated[Path, typer.Option("--workdir", "-w", help="保存上传文件和核查结果的文件夹(网页只在这里写文件)")] = Path("reconcile-web"),
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="每次上传的大小上限(MB)")] = 200,
+    password: Annotated[str | None, typer.Option("--password", envvar="RECONCILE_WEB_PASSWORD", show_envvar=False,
+        help="访问密码(至少 8 个字符):监听地址不是本机时必须设置,打开网页时先输入它;也可用环境变量 RECONCILE_WEB_PASSWORD 给出(命令行会被本机其他用户看到)")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="其他电脑访问本网页时用的地址或名称,可多次给出,例如 --allow-host 192.168.1.5")] = None,
 ) -> None:
     """启动本机网页:在浏览器中上传文件、核对列名、运行核查、按村查看问题、下载核查报告(不需要命令行和配置文件)。"""
     try:
@@ -226,24 +229,21 @@ def serve_command(
     except ReconcileError as exc:
         _fail(exc)
         return
-    import uvicorn
-
-    from .web.app import create_app
+    from .web.serve import plan_access, serve
 
     if max_upload_mb < 1:
         _fail(ReconcileError(f"--max-upload-mb 应为正整数,实际为 {max_upload_mb}"))
+    try:
+        plan_access(host, password, allow_host or [])  # beyond loopback without a password: refused first
+    except ReconcileError as exc:
+        _fail(exc)
     if not _port_free(host, port):
         _fail(ReconcileError(f"无法在 {host}:{port} 启动:端口已被占用或地址不可用。请用 --port 换一个端口,例如 --port {port + 1}"))
-    local = host in ("127.0.0.1", "localhost", "::1")
-    web_app = create_app(workdir.resolve(), max_upload_mb=max_upload_mb,
-                         allowed_hosts=["127.0.0.1", "localhost", "::1", host] if local else None)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
-    out_console.print(f"[bold green]reconcile 网页已启动[/]: 请在浏览器中打开 [bold]http://{shown}:{port}/[/]", highlight=False)
-    out_console.print(f"上传的文件和核查结果保存在 {workdir.resolve()};按 Ctrl+C 停止。", highlight=False)
-    if not local:
-        out_console.print("[yellow]注意:[/] 监听地址不是本机,同一网络中的其他电脑也能打开这个网页、看到上传的数据。",
-                          highlight=False)
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    try:
+        serve(host, port, workdir, max_upload_mb, password=password, allow_hosts=allow_host or [],
+              echo=lambda line: out_console.print(line, highlight=False, markup=False))
+    except ReconcileError as exc:
+        _fail(exc)
 
 
 @app.command("check-config")

@@ -1,7 +1,9 @@
 """The web app: plain server-rendered pages (jinja2), a little CSS and one small script, all local.
 
-    GET  /                         start page: new check, earlier workspaces
-    POST /w                        new workspace (random id) → /w/<id>
+    GET  /                         start page: new check, this browser's own workspaces
+    GET  /login · POST /login      the access password, when the server is reachable from the network
+    POST /logout                   end the password session
+    POST /w                        new workspace (random id, access token in a cookie) → /w/<id>
     GET  /w/<id>                   ① upload ② check each file (role, header, column mapping) ③ run
     POST /w/<id>/upload            files (multipart, size-limited); a reconcile.yaml re-uses its settings
     POST /w/<id>/settings          the choices on the page; action=run also starts the run
@@ -10,14 +12,22 @@
     GET  /w/<id>/run · /status     progress page, and the JSON it polls
     GET  /w/<id>/results           summary, rectification status, downloads, input problems
     GET  /w/<id>/findings          findings by village and kind, each source's values side by side
+    GET  /w/<id>/ids · POST        confirm showing full ID numbers (recorded); the pages then carry ids=<grant>
     GET  /w/<id>/download/<what>   核查报告.xlsx, report.html, findings.csv, input_issues.csv, township/<n>
     POST /w/<id>/delete            delete the workspace folder
+
+Every `/w/<id>` route needs that workspace's token cookie (checked once, in `guard`, for all of them);
+see `access` for the rules and `serve` for binding beyond this computer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -29,22 +39,45 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import ReconcileError
+from . import access, runner, settings
 from . import files as F
 from . import results as R
-from . import runner, settings
+from .cards import apply_form, card
 from .upload import UploadError, UploadTooLarge, receive
-from .workspace import Workspace, Workspaces, display_name, suffix_of
+from .workspace import (
+    MAX_CONFIG_BYTES,
+    Workspace,
+    WorkspaceError,
+    Workspaces,
+    display_name,
+    suffix_of,
+    too_big_config,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MAX_UPLOAD_MB = 200
+MAX_FORM_BYTES = 4 * 2**20  # a settings form of 60 files with wide headers is a few hundred KB
+MAX_FORM_FIELDS = 20_000
+FULL_ID_DOWNLOADS = ("findings", "issues")  # machine files with ID numbers in full
+
+log = logging.getLogger("reconcile.web")
+
+NO_WORKSPACE = ("找不到这个工作区,或这个浏览器没有打开它的凭据。每个工作区只能在创建它的浏览器中打开(浏览器保存了它的访问凭据);"
+                "换了浏览器或电脑、清除了浏览器数据,网页上就无法再打开它。上传的文件和核查结果仍保存在运行 reconcile serve 的电脑上"
+                "(工作文件夹中的 workspaces 文件夹),需要时请找技术人员取用,或开始新的核查重新上传。")
 
 STATUS_TEXT = {400: "请求的参数不正确。", 403: "这个请求被拒绝了。", 404: "找不到这个页面,或这个工作区已被删除。",
-               405: "不支持这种请求方式。", 409: "正在核查,请等核查结束后再操作。"}
+               405: "不支持这种请求方式。", 409: "正在核查,请等核查结束后再操作。", 413: "提交的内容太大。",
+               429: "尝试次数太多,请过几分钟再试。"}
 
-TITLES = {400: "请求不正确", 403: "请求被拒绝", 404: "找不到页面", 409: "请稍候", 413: "文件太大"}
+TITLES = {400: "请求不正确", 401: "需要访问密码", 403: "请求被拒绝", 404: "找不到页面", 409: "请稍候", 413: "内容太大",
+          429: "请稍后再试"}
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+# Exceptions that stop the server or a request on purpose; everything else in a request is that request's error.
+CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
 
 def _size(n: int | None) -> str:
@@ -64,28 +97,73 @@ def _encoding(entry: dict) -> str:
         enc, enc.upper())
 
 
+class Contain:
+    """Any error of a request — MemoryError, RecursionError, a Rust reader's panic (a BaseException) — becomes that
+    request's Chinese error page (`on_error`); only stopping the server (Ctrl+C) and cancellation pass through.
+    A plain ASGI layer: starlette's `BaseHTTPMiddleware` re-raises a BaseException after its response."""
+
+    def __init__(self, app, on_error: Callable[[str, BaseException], Response]):
+        self.app = app
+        self.on_error = on_error
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except CONTROL:
+            raise
+        except BaseException as exc:  # noqa: BLE001 — contained to this request, said in Chinese
+            if started:  # half a response is out: nothing better to send; the server still carries on
+                log.error("error after the response started on %s", scope.get("path"), exc_info=exc)
+                return
+            await self.on_error(scope.get("path", ""), exc)(scope, receive, send)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A form the pages post (urlencoded, held in memory). A multipart body is refused here: starlette would
+    spool its file parts to the system's temporary folder."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        raise HTTPException(400, "请直接在页面上操作。")
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=256 * 1024)
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
 def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
-               allowed_hosts: list[str] | None = None) -> FastAPI:
+               allowed_hosts: list[str] | None = None, password: str | None = None) -> FastAPI:
     """The app, writing only under `workdir` (created if missing).
 
-    `allowed_hosts`: the host names a request may be addressed to (the Host header, without the port);
-    `reconcile serve` passes the local names so a web page elsewhere cannot reach the app through a
-    DNS name of its own (DNS rebinding). None accepts any host."""
+    `allowed_hosts`: host names a request may be addressed to (the Host header, without the port), besides
+    the loopback names that are always allowed — so a web page elsewhere cannot reach the app through a DNS
+    name of its own (DNS rebinding). `password`: the access password; without one only clients on this
+    computer are served (see `access`, `serve`)."""
     workdir = Path(workdir).resolve()
-    hosts = {h.strip("[]").lower() for h in allowed_hosts} if allowed_hosts else None
+    hosts = set(access.LOOPBACK_NAMES) | {access.bare_host(h) for h in allowed_hosts or []}
+    sessions = access.Sessions(password) if password else None
     workdir.mkdir(parents=True, exist_ok=True)
     spaces = Workspaces(workdir)
+    spaces.scan()  # an unreadable workspace is logged and answers with its own error page; never a crash here
     max_bytes = int(max_upload_mb) * 1024 * 1024
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.filters["size"] = _size
     env.filters["encoding"] = _encoding
     env.globals.update(version=__version__, role_groups=F.role_groups(), role_label=F.role_label,
-                       max_upload_mb=max_upload_mb, urlencode=urlencode)
+                       max_upload_mb=max_upload_mb, urlencode=urlencode, password_mode=sessions is not None)
 
     app = FastAPI(title="reconcile 乡镇自查", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.workspaces = spaces
     app.state.workdir = workdir
+    app.state.sessions = sessions
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
@@ -96,14 +174,17 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     def page(template: str, code: int = 200, **context) -> HTMLResponse:
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
 
-    def error_page(code: int, message: str | None = None) -> HTMLResponse:
+    def error_page(code: int, message: str | None = None, path: str = "") -> Response:
+        if path.endswith("/status"):
+            return JSONResponse({"status": "error", "error": message or STATUS_TEXT.get(code, "出错了")},
+                                status_code=code)
         return page("error.html.j2", code, status_code=code, title=TITLES.get(code, "出错了"),
                     message=message or STATUS_TEXT.get(code, "出错了。"))
 
     def workspace(wid: str) -> Workspace:
         ws = spaces.get(wid)
         if ws is None:
-            raise HTTPException(404, STATUS_TEXT[404])
+            raise HTTPException(404, NO_WORKSPACE)
         return ws
 
     def back(ws: Workspace, anchor: str = "") -> RedirectResponse:
@@ -111,66 +192,143 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
     def flash(ws: Workspace, kind: str, text: str) -> None:
         with ws.edit() as state:
-            state.setdefault("flash", []).append({"kind": kind, "text": text})
+            state.setdefault("flash", []).append({"kind": kind, "text": text[:2000]})
 
-    # ---- safety: same-origin POSTs only, strict headers, Chinese error pages --------------------
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if hosts is not None:
-            name = urlsplit("//" + request.headers.get("host", "")).hostname or ""
-            if name.lower() not in hosts:
-                return error_page(400, "请用 reconcile serve 显示的地址打开本页面。")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            origin = request.headers.get("origin")
-            host = request.headers.get("host", "")
-            if (origin and origin != "null" and urlsplit(origin).netloc != host) or \
-                    request.headers.get("sec-fetch-site") == "cross-site":
-                return error_page(403, "拒绝了来自其他网站的请求:请直接在本页面上操作。")
-        response = await call_next(request)
+    def contained_error(path: str, exc: BaseException) -> Response:
+        log.error("error on %s", path, exc_info=exc)
+        where = "处理这个工作区时" if access.workspace_in_path(path) else "处理这个请求时"
+        return error_page(500, f"{where}出错({type(exc).__name__}),这次操作没有完成;其他工作区不受影响。"
+                               "请把运行 reconcile serve 的窗口中显示的内容反馈给技术人员。", path)
+
+    # added first, so it sits inside `guard`: the request's own errors become its Chinese page before they
+    # reach the middleware, whatever their kind
+    app.add_middleware(Contain, on_error=contained_error)
+
+    # ---- access: host, client, origin, password, workspace token ---------------------------------------
+    def secured(response: Response, path: str) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the page's own forms
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith("/w/"):
+        if path.startswith("/w/") or path in ("/", "/login"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        return secured(await checked(request, call_next), request.url.path)
+
+    async def checked(request: Request, call_next) -> Response:
+        path = request.url.path
+        if access.host_of(request.headers.get("host", "")) not in hosts:
+            return error_page(400, "请用 reconcile serve 显示的地址打开本页面。", path)
+        if sessions is None and access.client_is_remote(request):
+            return error_page(403, "本网页只允许在运行 reconcile serve 的这台电脑上打开。需要从其他电脑访问时,"
+                                   "请技术人员用 --host 和访问密码(--password)重新启动。", path)
+        if access.cross_site(request):
+            return error_page(403, "拒绝了来自其他网站或页面的请求:请直接在本页面上操作。", path)
+        if request.method not in access.SAFE_METHODS and not path.endswith("/upload"):
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_FORM_BYTES:
+                return error_page(413, None, path)
+        public = path in ("/login", "/favicon.ico") or path.startswith("/static/")
+        if sessions is not None and not public and not sessions.valid(request.cookies.get(access.SESSION_COOKIE)):
+            if request.method == "GET" and not path.endswith("/status"):
+                target = path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+            return error_page(401, "请先在登录页输入访问密码。", path)
+        wid = access.workspace_in_path(path)
+        if wid is not None:
+            ws = spaces.get(wid)
+            if ws is None or not ws.allows(request.cookies.get(access.cookie_name(wid))):
+                return error_page(404, NO_WORKSPACE, path)
+        return await call_next(request)  # errors inside are contained by `Contain`, one layer in
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        if request.url.path.endswith("/status"):
-            return JSONResponse({"status": "error", "error": STATUS_TEXT.get(exc.status_code, "出错了")},
-                                status_code=exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else None
-        return error_page(exc.status_code, detail)
+        return error_page(exc.status_code, detail, request.url.path)
+
+    @app.exception_handler(WorkspaceError)
+    async def workspace_error(request: Request, exc: WorkspaceError):
+        log.warning("workspace error on %s: %s", request.url.path, exc.message)
+        return error_page(exc.status_code, exc.message, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
-        return error_page(400)
+        return error_page(400, None, request.url.path)
 
     @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception):
-        import logging
+    async def internal_error(request: Request, exc: Exception):  # a backstop: `Contain` takes errors first
+        log.error("error on %s", request.url.path, exc_info=exc)
+        return error_page(500, f"程序内部错误({type(exc).__name__})。请把运行 reconcile serve 的窗口中显示的内容反馈给技术人员。",
+                          request.url.path)
 
-        logging.getLogger("reconcile.web").exception("error on %s", request.url.path)
-        return error_page(500, f"程序内部错误({type(exc).__name__})。请把运行 reconcile serve 的窗口中显示的内容反馈给技术人员。")
+    # ---- the access password ------------------------------------------------------------------------
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(next: str = "/"):
+        if sessions is None:
+            return RedirectResponse("/", status_code=303)
+        return page("login.html.j2", next=access.safe_next(next), failed=False)
+
+    @app.post("/login")
+    async def login(request: Request):
+        if sessions is None:
+            return RedirectResponse("/", status_code=303)
+        form = await read_form(request)
+        client = request.client.host if request.client else ""
+        target = access.safe_next(form.get("next"))
+        if sessions.throttled(client):
+            return error_page(429, "访问密码输错的次数太多,请 5 分钟后再试。")
+        if not sessions.check(form.get("password", "")):
+            sessions.failed(client)
+            await asyncio.sleep(0.5)  # slows guessing down; a person does not notice
+            return page("login.html.j2", 401, next=target, failed=True)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(access.SESSION_COOKIE, sessions.open(), max_age=access.SESSION_MAX_AGE, path="/",
+                            httponly=True, samesite="strict")
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request):
+        if sessions is not None:
+            sessions.close(request.cookies.get(access.SESSION_COOKIE))
+        response = RedirectResponse("/login" if sessions is not None else "/", status_code=303)
+        response.delete_cookie(access.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
 
     # ---- start page ----------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
-    def index(deleted: int = 0):
+    def index(request: Request, deleted: int = 0):
+        """This browser's own workspaces (from its cookies), never a listing of the folder."""
+        tokens = access.workspace_tokens(request)
+        own = spaces.owned(tokens)
         items = []
-        for ws in spaces.all():
-            state = ws.state()
-            done = (ws.status() or {}).get("done")
+        for ws in own:
+            try:
+                state = ws.state()
+                done = (ws.status() or {}).get("done")
+            except WorkspaceError:
+                items.append({"id": ws.id, "region": "(无法读取)", "year": None, "created": "", "files": 0,
+                              "finished": None, "findings": None, "broken": True})
+                continue
             items.append({"id": ws.id, "region": state.get("region") or "(未填写地区)", "year": state.get("year"),
-                          "created": state.get("created"), "files": len(state["files"]),
+                          "created": state.get("created") or "", "files": len(state["files"]),
                           "finished": done["finished"][:16] if done else None,
-                          "findings": done["summary"]["findings"] if done else None})
-        return page("index.html.j2", workspaces=items, deleted=deleted, workdir=str(workdir))
+                          "findings": done["summary"]["findings"] if done else None, "broken": False})
+        items.sort(key=lambda w: str(w["created"]), reverse=True)
+        response = page("index.html.j2", workspaces=items, deleted=deleted, workdir=str(workdir))
+        for wid in set(tokens) - {ws.id for ws in own}:  # deleted, or never this server's: forget them
+            access.clear_workspace_cookie(response, wid)
+        return response
 
     @app.post("/w")
     def new_workspace():
-        ws = spaces.create(year=None)  # never the clock's year: the files' 收入年度, or the person says
-        return back(ws)
+        ws, token = spaces.create(year=None)  # never the clock's year: the files' 收入年度, or the person says
+        response = back(ws)
+        access.set_workspace_cookie(response, ws.id, token)
+        return response
 
     # ---- ① upload, ② check files, ③ run ---------------------------------------------------------
     @app.get("/w/{wid}", response_class=HTMLResponse)
@@ -179,7 +337,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         with ws.edit() as state:
             messages = state.get("flash") or []
             state["flash"] = []
-        cards = [_card(entry) for entry in state["files"]]
+        cards = [card(entry) for entry in state["files"]]
         status = ws.status() or {}
         return page("workspace.html.j2", ws=ws, state=state, cards=cards, messages=messages,
                     problems=settings.blocking_problems(state) if state["files"] else [],
@@ -202,33 +360,54 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         if not parts:
             flash(ws, "error", "没有选择文件:请先点“选择文件”,选好后再点“上传”。")
             return back(ws)
-        added = []
-        for part in parts:
-            name = display_name(part.name)
-            suffix = suffix_of(name)
-            if not suffix:
-                part.path.unlink(missing_ok=True)
-                flash(ws, "error", f"「{name}」不是可以读取的文件类型。请上传 Excel(.xlsx/.xls)、CSV(.csv)或"
-                                   "Parquet 文件;也可以上传以前下载的 reconcile.yaml。")
-                continue
-            if suffix in F.CONFIG_SUFFIXES:
-                text = part.path.read_bytes()[:1_000_000].decode("utf-8-sig", errors="replace")
-                part.path.unlink(missing_ok=True)
-                problems = await run_in_threadpool(ws.apply_template, text, name)
+        data: list[tuple[str, Path, int]] = []
+        try:
+            for part in parts:
+                name = display_name(part.name)
+                suffix = suffix_of(name)
+                if not suffix:
+                    part.path.unlink(missing_ok=True)
+                    flash(ws, "error", f"「{name}」不是可以读取的文件类型。请上传 Excel(.xlsx/.xls)、CSV(.csv)或"
+                                       "Parquet 文件;也可以上传以前下载的 reconcile.yaml。")
+                    continue
+                if suffix in F.CONFIG_SUFFIXES:
+                    await _apply_config(ws, name, part.path, part.size)
+                    continue
+                data.append((name, part.path, part.size))
+            if data:
+                added, problems = await run_in_threadpool(ws.add_files, data)
                 for problem in problems:
                     flash(ws, "error", problem)
-                if not problems:
-                    flash(ws, "ok", f"已按「{name}」设置地区、年度和同名文件的用途与列名对应(之后上传的同名文件也会沿用)。")
-                continue
-            try:
-                await run_in_threadpool(ws.add_file, name, part.path, part.size)
-            except ValueError as exc:
-                flash(ws, "error", str(exc))
-                continue
-            added.append(name)
-        if added:
-            flash(ws, "ok", f"已上传 {len(added)} 个文件:{'、'.join(added)}。请在下方核对每个文件的用途和列名。")
+                if added:
+                    flash(ws, "ok", f"已上传 {len(added)} 个文件:{'、'.join(e['name'] for e in added)}。"
+                                    "请在下方核对每个文件的用途和列名。")
+        except CONTROL:
+            raise
+        except WorkspaceError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 — MemoryError, RecursionError …: this upload's error only
+            log.error("upload failed in workspace %s", ws.id[:8], exc_info=exc)
+            flash(ws, "error", f"处理上传的文件时出错({type(exc).__name__}),这次上传没有完成;其他工作区不受影响。"
+                               "请检查文件后重新上传;如果反复出现,请把运行 reconcile serve 的窗口中显示的内容反馈给技术人员。")
+        finally:
+            for part in parts:
+                part.path.unlink(missing_ok=True)  # taken ones were moved away already
         return back(ws, "#files")
+
+    async def _apply_config(ws: Workspace, name: str, path: Path, size: int) -> None:
+        """An uploaded reconcile.yaml: bounded in size and in what its aliases expand to (`bounded_yaml`)."""
+        if size > MAX_CONFIG_BYTES:
+            flash(ws, "error", too_big_config(name))
+            return
+        text = path.read_bytes()[:MAX_CONFIG_BYTES].decode("utf-8-sig", errors="replace")
+        try:
+            problems = await run_in_threadpool(ws.apply_template, text, name)
+        except WorkspaceError as exc:
+            problems = [f"「{name}」没有采用:{exc.message}"]
+        for problem in problems:
+            flash(ws, "error", problem)
+        if not problems:
+            flash(ws, "ok", f"已按「{name}」设置地区、年度和同名文件的用途与列名对应(之后上传的同名文件也会沿用)。")
 
     @app.post("/w/{wid}/files/{fid}/delete")
     def delete_file(wid: str, fid: int):
@@ -247,28 +426,36 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     @app.post("/w/{wid}/settings")
     async def save_settings(wid: str, request: Request):
         ws = workspace(wid)
-        form = await request.form()
+        values = await read_form(request)
         if ws.running:
-            return RedirectResponse(f"/w/{ws.id}/run", status_code=303)
-        values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        await run_in_threadpool(_apply_form, ws, values)
+            return RedirectResponse(f"/w/{ws.id}/run?busy=1", status_code=303)
+        await run_in_threadpool(apply_form, ws, values)
         focus = values.get("focus", "")
         anchor = f"#f{focus}" if focus.isdigit() else "#files"
         if values.get("action") != "run":
             flash(ws, "ok", "设置已保存:地区、考核年度和各文件的用途与列名对应都已记下,下次打开本工作区仍在。")
             return back(ws, anchor)
-        state = ws.state()
-        problems = settings.blocking_problems(state)
-        if problems:
-            for problem in problems:
-                flash(ws, "error", problem)
-            return back(ws, "#run")
+        # claimed before run/ is laid out: a second click neither starts a run nor removes the first one's files
+        if not runner.claim(ws):
+            return RedirectResponse(f"/w/{ws.id}/run?busy=1", status_code=303)
         try:
-            config, names = await run_in_threadpool(settings.prepare_run, ws, state)
-        except ReconcileError as exc:
-            flash(ws, "error", runner.friendly(str(exc), ws))
-            return back(ws, "#run")
-        runner.start(ws, config, names)
+            state = ws.state()
+            problems = settings.blocking_problems(state)
+            if problems:
+                for problem in problems:
+                    flash(ws, "error", problem)
+                runner.release(ws)
+                return back(ws, "#run")
+            try:
+                _, names = await run_in_threadpool(settings.prepare_run, ws, state)
+            except ReconcileError as exc:
+                flash(ws, "error", runner.friendly(str(exc), ws))
+                runner.release(ws)
+                return back(ws, "#run")
+            runner.start(ws, names)
+        except BaseException:
+            runner.release(ws)
+            raise
         return RedirectResponse(f"/w/{ws.id}/run", status_code=303)
 
     @app.get("/w/{wid}/reconcile.yaml")
@@ -280,13 +467,56 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
 
     # ---- progress ------------------------------------------------------------------------------
     @app.get("/w/{wid}/run", response_class=HTMLResponse)
-    def run_page(wid: str):
+    def run_page(wid: str, busy: int = 0):
         ws = workspace(wid)
-        return page("run.html.j2", ws=ws, state=ws.state(), status=runner.status(ws))
+        return page("run.html.j2", ws=ws, state=ws.state(), status=runner.status(ws), busy=bool(busy) and ws.running)
 
     @app.get("/w/{wid}/status")
     def run_status(wid: str):
         return JSONResponse(runner.status(workspace(wid)))
+
+    # ---- showing full ID numbers: confirmed, recorded, for a while -------------------------------
+    def granted(ws: Workspace, grant: str) -> bool:
+        now = time.monotonic()
+        with ws.lock:
+            for key in [k for k, t in ws.id_grants.items() if t <= now]:
+                del ws.id_grants[key]
+            return bool(grant) and grant in ws.id_grants
+
+    def without_ids(request: Request) -> str:
+        query = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "ids"]
+        return request.url.path + (f"?{urlencode(query)}" if query else "")
+
+    def unmask_url(ws: Workspace, request: Request) -> str:
+        return f"/w/{ws.id}/ids?" + urlencode({"next": without_ids(request)})
+
+    def ids_target(ws: Workspace, target: str | None) -> str:
+        """Where to show full IDs: this workspace's results or findings page, nothing else."""
+        path = access.safe_next(target, f"/w/{ws.id}/results")
+        if not path.startswith((f"/w/{ws.id}/results", f"/w/{ws.id}/findings")):
+            path = f"/w/{ws.id}/results"
+        return path
+
+    @app.get("/w/{wid}/ids", response_class=HTMLResponse)
+    def confirm_ids(wid: str, next: str = ""):
+        ws = workspace(wid)
+        return page("confirm_ids.html.j2", ws=ws, state=ws.state(), next=ids_target(ws, next), missing=False)
+
+    @app.post("/w/{wid}/ids")
+    async def show_ids(wid: str, request: Request):
+        ws = workspace(wid)
+        form = await read_form(request)
+        target = ids_target(ws, form.get("next"))
+        if form.get("confirm") != "yes":
+            return page("confirm_ids.html.j2", 400, ws=ws, state=ws.state(), next=target, missing=True)
+        grant = access.new_token()[:22]
+        with ws.lock:
+            ws.id_grants[grant] = time.monotonic() + access.ID_GRANT_SECONDS
+        client = request.client.host if request.client else ""
+        ws.audit("show_ids", page=urlsplit(target).path.rsplit("/", 1)[-1], client=client)
+        parts = urlsplit(target)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ids"] + [("ids", grant)]
+        return RedirectResponse(f"{parts.path}?{urlencode(query)}", status_code=303)
 
     # ---- results -------------------------------------------------------------------------------
     def finished(ws: Workspace) -> dict | None:
@@ -301,11 +531,13 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         return ws, done, None if done is not None else back(ws)
 
     @app.get("/w/{wid}/results", response_class=HTMLResponse)
-    def results_page(wid: str, ids: int = 0):
+    def results_page(wid: str, request: Request, ids: str = ""):
         ws, done, elsewhere = finished_run(wid)
         if elsewhere:
             return elsewhere
         assert done is not None  # finished_run names somewhere else to go whenever there is no finished run
+        if ids and not granted(ws, ids):  # ids=1 of an old link, or a grant that has run out: ask again
+            return RedirectResponse(unmask_url(ws, request), status_code=303)
         show_ids = bool(ids)
         total_issues, issues = R.issues_view(ws.out, done["names"], show_ids)
         downloads = [(key, label, name) for key, (name, label) in R.DOWNLOADS.items() if (ws.out / name).exists()]
@@ -316,24 +548,28 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
                     coverage=coverage,
                     # the CLI's advice to add a `columns:` line: on the page that is step ② instead
                     columns_hint=coverage is not None and any("columns" in n["message"] for n in coverage.notices),
-                    downloads=downloads, townships=townships, show_ids=show_ids,
+                    downloads=downloads, townships=townships, show_ids=show_ids, full_id_downloads=FULL_ID_DOWNLOADS,
+                    unmask_url=unmask_url(ws, request), masked_url=without_ids(request),
                     failed=(ws.status() or {}).get("failed"))
 
     @app.get("/w/{wid}/findings", response_class=HTMLResponse)
-    def findings_page(wid: str, request: Request, page_no: int = 1, ids: int = 0):
+    def findings_page(wid: str, request: Request, page_no: int = 1, ids: str = ""):
         ws, done, elsewhere = finished_run(wid)
         if elsewhere:
             return elsewhere
         assert done is not None  # finished_run names somewhere else to go whenever there is no finished run
+        if ids and not granted(ws, ids):
+            return RedirectResponse(unmask_url(ws, request), status_code=303)
         filters = {k: request.query_params.get(k, "") for k in R.FILTERS}
         view = R.browse(ws.out, done["sources"], filters, page_no, bool(ids))
 
         def link(**change) -> str:
-            params = {**filters, "ids": ids or "", **change}
+            params = {**filters, "ids": ids, **change}
             return f"/w/{ws.id}/findings?" + urlencode({k: v for k, v in params.items() if v not in ("", None, 0)})
 
         return page("findings.html.j2", ws=ws, state=ws.state(), done=done, view=view, filters=filters,
-                    link=link, show_ids=bool(ids), severities=list(R.SEVERITY_LABELS.items()),
+                    link=link, show_ids=bool(ids), ids=ids, unmask_url=unmask_url(ws, request),
+                    severities=list(R.SEVERITY_LABELS.items()),
                     statuses=[(k, R.STATUS_LABELS[k]) for k in ("new", "open", "reopened")])
 
     @app.get("/w/{wid}/download/township/{index}")
@@ -346,7 +582,7 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
                             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
     @app.get("/w/{wid}/download/{what}")
-    def download(wid: str, what: str):
+    def download(wid: str, what: str, request: Request):
         ws = workspace(wid)
         if what not in R.DOWNLOADS or ws.running:
             raise HTTPException(404, STATUS_TEXT[404])
@@ -354,6 +590,8 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         path = ws.out / name
         if not path.exists():
             raise HTTPException(404, "还没有核查结果:请先运行一次核查。")
+        if what in FULL_ID_DOWNLOADS:  # ID numbers in full leave the server: recorded
+            ws.audit("download", file=name, client=request.client.host if request.client else "")
         region = (ws.state().get("region") or "").strip()
         filename = f"{display_name(region)}_{name}" if region and what == "workbook" else name
         return FileResponse(path, filename=filename)
@@ -364,119 +602,8 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         if ws.running:
             return error_page(409, "正在核查,请等核查结束后再删除。")
         spaces.delete(ws)
-        return RedirectResponse("/?deleted=1", status_code=303)
+        response = RedirectResponse("/?deleted=1", status_code=303)
+        access.clear_workspace_cookie(response, ws.id)
+        return response
 
     return app
-
-
-# ---- the file cards and the settings form ---------------------------------------------------------
-
-HOW_TAGS = {"explicit": "已手动修改", "synonym": "自动识别", "similar": "自动识别(相似)", "proposed": "待确认",
-            "by_head": "按户主证件号码核对"}
-
-
-def _card(entry: dict) -> dict:
-    """What the page shows for one file: its read-out, status and the mapping table, each column with
-    how it was recognised; a `proposed` column waits for the person to tick it."""
-    role, level = entry.get("role") or "", entry.get("level") or "household"
-    headers = entry.get("headers", [])
-    fields = F.targets(role, level)
-    overrides = entry.get("overrides", {})
-    match = F.column_match(headers, role, level, overrides) if role and not entry.get("error") else None
-    mapping = F.effective_mapping(headers, role, level, overrides)[0] if match else {}
-    problems = F.mapping_problems(headers, role, level, mapping) if match else []
-    notes = []
-    if match:
-        fallback = F.household_fallback(headers, role, mapping)
-        if fallback:
-            notes.append(f"没有成员证件号码列:将按户主证件号码列「{fallback}」在户一级使用,只能核对到户主本人。"
-                         f"如果「{fallback}」列就是要核对的人的证件号码,请在下表把该列选为「证件号码」。")
-        notes += [f"设置中的列「{raw}」在文件中不存在(文件可能改了列名),它对应的字段本次不会读取;"
-                  "请在下表为该字段重新选一列" for raw in match.explicit_missing]
-        if match.proposals:
-            notes.append(f"有 {len(match.proposals)} 列可能对应标准字段但把握不大(标为“待确认”):"
-                         "核对前几行的内容,确实是该字段就勾选“采用”再保存;不勾选则不使用这一列")
-    if entry.get("error"):
-        badge = ("bad", "无法读取")
-    elif not role:
-        badge = ("warn", "请选择用途")
-    elif role == F.IGNORE:
-        badge = ("off", "不使用")
-    elif problems:
-        badge = ("warn", "需要处理")
-    elif notes:
-        badge = ("warn", "请确认")
-    else:
-        badge = ("ok", "可以使用")
-    from ..report.common import mask_id, mask_text
-    from ..schema import field_kind
-
-    decided = {d.raw: d for d in match.decisions} if match else {}
-    columns = []
-    for i, header in enumerate(headers):
-        d = decided.get(header)
-        field = mapping.get(header, "")
-        proposal = d.field if d is not None and d.status == "proposed" and d.field in fields else ""
-        shown = field or proposal
-        mask = mask_id if shown and field_kind(shown) == "id" else mask_text  # a malformed ID is masked too
-        status = "off" if header in overrides and not overrides[header] else (d.status if d else "")
-        if field and d is not None and not d.mapped and status != "off":
-            status = "by_head"  # a register kept by the head's ID: its head-ID column is its ID
-        columns.append({"index": i, "header": header, "field": field, "status": status,
-                        "tag": "已手动修改" if status == "off" else HOW_TAGS.get(status, ""),
-                        "how": mask_text(d.how) if d is not None and status not in ("explicit", "off", "by_head") else "",
-                        "proposal": proposal, "proposal_label": fields.get(proposal, ""),
-                        "samples": [mask(v) or "" for v in entry.get("samples", {}).get(header, [])]})
-    return {"entry": entry, "role": role, "level": level, "fields": list(fields.items()), "columns": columns,
-            "problems": problems, "notes": notes, "badge": badge, "mapped": len(mapping),
-            "is_source": role in F.ROLES, "is_xlsx": bool(entry.get("sheets")),
-            "open": bool(problems) or bool(notes) or not role or bool(entry.get("error"))}
-
-
-def _apply_form(ws: Workspace, form: dict[str, str]) -> None:
-    """Store the page's choices: region, year, and per file its role, level, sheet, header rows and the
-    columns the person changed (a select left at what the page suggested stays automatic; a proposed
-    column ticked "采用" becomes the person's choice)."""
-    with ws.edit() as state:
-        if "region" in form:
-            region = form["region"].strip()[:60]
-            if region != (state.get("region") or ""):
-                state["region_confirmed"], state["region_from"] = True, None
-            state["region"] = region
-        if "year" in form:
-            year = form["year"].strip()
-            if year.isdigit() and int(year) != state.get("year"):
-                state["year_confirmed"], state["year_from"] = True, None
-            state["year"] = int(year) if year.isdigit() else None
-        for entry in state["files"]:
-            fid = entry["fid"]
-            role = form.get(f"role-{fid}")
-            if role is None:
-                continue  # uploaded after the page was drawn
-            role = role if F.valid_role(role) else ""
-            level = form.get(f"level-{fid}", entry.get("level") or "household")
-            level = level if level in ("person", "household") else "household"
-            shape_changed = role != entry.get("role") or (role in F.ROLES and level != entry.get("level"))
-            if not shape_changed and not entry.get("error"):
-                mapping, _ = F.effective_mapping(entry["headers"], entry["role"], entry["level"], entry["overrides"])
-                allowed = F.targets(entry["role"], entry["level"])
-                for i, header in enumerate(entry["headers"]):
-                    value = form.get(f"map-{fid}-{i}")
-                    confirmed = form.get(f"confirm-{fid}-{i}")
-                    if value is not None and value != mapping.get(header, ""):
-                        if value == "" or value in allowed:
-                            entry["overrides"][header] = value
-                    elif confirmed and confirmed in allowed and header not in mapping:
-                        entry["overrides"][header] = confirmed
-            if role != entry.get("role") and role in F.ROLES and entry.get("role") not in F.ROLES:
-                level = F.guess_level(entry.get("headers", []), role)
-            entry["role"], entry["level"] = role, level
-            sheet = form.get(f"sheet-{fid}")
-            header_rows = form.get(f"header_rows-{fid}")
-            new_sheet = int(sheet) if sheet and sheet.isdigit() and int(sheet) < len(entry.get("sheets") or []) \
-                else entry.get("sheet", 0)
-            new_rows = int(header_rows) if header_rows and header_rows.isdigit() and 0 < int(header_rows) <= 10 \
-                else (None if header_rows == "" else entry.get("header_rows"))
-            if new_sheet != entry.get("sheet", 0) or new_rows != entry.get("header_rows"):
-                entry["sheet"], entry["header_rows"] = new_sheet, new_rows
-                ws.probe(entry)

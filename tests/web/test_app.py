@@ -25,12 +25,13 @@ from reconcile.load.readers import read_table  # noqa: E402
 from reconcile.web.app import create_app  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+BASE = "http://127.0.0.1:8765"  # the Host check is on for every app: a loopback name, as `reconcile serve` shows
 
 
 @pytest.fixture
 def web(tmp_path):
     workdir = tmp_path / "web"
-    client = TestClient(create_app(workdir, max_upload_mb=2))
+    client = TestClient(create_app(workdir, max_upload_mb=2), base_url=BASE)
     client.workdir = workdir  # type: ignore[attr-defined]
     return client
 

@@ -223,6 +223,18 @@ def test_township_officer_journey(server, tmp_path):
             assert "刘浩" in text and "辍学" in text and "教育学籍" in text
             assert page.locator("table.findings tbody tr").count() == 1
             assert "43062419431003273X" not in page.content() and "430624********273X" in text  # IDs masked
+            # full IDs only after a confirmation (recorded); the filters stay, and masking is one click back
+            page.click("[data-unmask]")
+            page.wait_for_selector("form[action$='/ids']")
+            assert "43062419431003273X" not in page.content()
+            page.check("form[action$='/ids'] input[name=confirm]")
+            page.click("form[action$='/ids'] button[type=submit]")
+            page.wait_for_url("**ids=**")
+            assert "kind=wrong_exit_guarantee" in page.url
+            assert "43062419431003273X" in page.inner_text("table.findings")
+            page.click("text=证件号码打码")
+            page.wait_for_url(lambda url: "ids=" not in url)
+            assert "43062419431003273X" not in page.content()
             page.select_option("select[name=kind]", "")  # the whole village: each source's values side by side
             page.wait_for_url(lambda url: "kind=wrong" not in url)
             assert page.locator("table.findings tbody tr").count() == 8
@@ -264,6 +276,17 @@ def test_township_officer_journey(server, tmp_path):
             download.save_as(saved)
             assert page.locator("a[data-download=township]").count() == 3
             page.locator("#downloads").screenshot(path=str(shots / "web-6-download.png"))
+
+            # 7. the workspace belongs to this browser: listed on its start page, not openable from another one
+            workspace_url = page.url.split("/results")[0]
+            page.goto(server + "/")
+            assert page.locator(f'a[href="{workspace_url[len(server):]}"]').count() == 1
+            stranger = browser.new_context(locale="zh-CN").new_page()
+            answer = stranger.goto(workspace_url)
+            assert answer is not None and answer.status == 404
+            assert "创建它的浏览器" in stranger.inner_text("main")
+            stranger.goto(server + "/")
+            assert "继续以前的核查" not in stranger.inner_text("main")
         finally:
             browser.close()
     ledger = pl.read_excel(saved, sheet_name="问题台账")
