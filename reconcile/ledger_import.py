@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,8 @@ class Answer:
 
     @property
     def place(self) -> str:
+        if not self.row:  # typed on the web page
+            return f"{self.file}(工作区 {self.sheet})"
         return f"{self.file} 工作表“{self.sheet}”第 {self.row} 行"
 
     def same_as(self, other: Answer) -> bool:
@@ -150,10 +153,37 @@ def import_answers(ledger: Path, files: list[Path], answered_by: str | None, now
                    fail_after: int | None = None) -> ImportReport:
     """Check every answer in `files` against the ledger file `ledger` and apply the valid ones in one
     transaction. `fail_after` (tests) raises after that many rows were written, inside the transaction."""
-    report = ImportReport(files=[p.name for p in files])
+    refused: list[str] = []
     answers: list[Answer] = []
     for path in files:
-        answers += read_answers(path, report.refused)
+        answers += read_answers(path, refused)
+    return apply_answers(ledger, answers, answered_by, now, files=files, refused=refused, fail_after=fail_after)
+
+
+def web_answer(finding_id: str, label: str, note: str | None, responsible: str | None,
+               deadline: str | None, workspace: str) -> tuple[Answer | None, str | None]:
+    """One answer typed on the web page, checked as an imported row is: (answer, None) or (None, why not)."""
+    where = "网页"
+    if label not in VERDICTS:
+        return None, f"核实结果“{label}”不是可选值({' / '.join(VERDICTS)})"
+    try:
+        when = parse_deadline(_text(deadline))
+    except ValueError:
+        return None, f"整改期限“{deadline}”不是日期(例如 2026-12-31)"
+    verdict = VERDICTS[label]
+    if verdict == "in_progress" and when is None:
+        return None, "核实结果为“整改中”时须填写整改期限"
+    if verdict == "verified" and not _text(note):
+        return None, "核实结果为“核实无误”时须在说明中写明核实依据"
+    return Answer(where, workspace, 0, finding_id, verdict, _text(note), _text(responsible), when), None
+
+
+def apply_answers(ledger: Path, answers: list[Answer], answered_by: str | None, now: datetime,
+                  files: Sequence[Path] = (), refused: Sequence[str] = (),
+                  fail_after: int | None = None) -> ImportReport:
+    """Check `answers` (from files or the web page) against the ledger and apply the valid ones in one
+    transaction; the report says what was applied, unchanged and refused."""
+    report = ImportReport(files=[p.name for p in files], refused=list(refused))
     if not ledger.exists():
         raise InputError(f"找不到台账文件 {ledger}:请先运行 reconcile run")
     try:
@@ -167,7 +197,7 @@ def import_answers(ledger: Path, files: list[Path], answered_by: str | None, now
             "select finding_id, status, verdict, verdict_note, responsible, deadline from finding_ledger").fetchall()}
         valid = _check(answers, current, report)
         if valid:
-            _apply(con, valid, files, answered_by, now, report, fail_after)
+            _apply(con, valid, list(files), answered_by, now, report, fail_after)
     finally:
         con.close()
     return report
@@ -206,7 +236,7 @@ def _apply(con: duckdb.DuckDBPyConnection, valid: list[Answer], files: list[Path
            now: datetime, report: ImportReport, fail_after: int | None) -> None:
     frame = pl.DataFrame([{"finding_id": a.finding_id, "verdict": a.verdict, "note": a.note,
                            "responsible": a.responsible, "deadline": a.deadline,
-                           "source": f"{a.file} · {a.sheet} · 第 {a.row} 行"} for a in valid],
+                           "source": a.place} for a in valid],
                          schema={"finding_id": pl.String, "verdict": pl.String, "note": pl.String,
                                  "responsible": pl.String, "deadline": pl.Date, "source": pl.String})
     con.execute("begin transaction")
@@ -229,7 +259,7 @@ def _apply(con: duckdb.DuckDBPyConnection, valid: list[Answer], files: list[Path
                 status = case when a.verdict = 'verified' then 'verified' else 'in_progress' end
             from _answers a where a.finding_id = l.finding_id""", {"now": now, "by": answered_by or ""})
         con.execute("insert into ledger_import values ($id, $now, $files, $digests, $applied, $unchanged, $refused)",
-                    {"id": import_id, "now": now, "files": "、".join(p.name for p in files),
+                    {"id": import_id, "now": now, "files": "、".join(p.name for p in files) or "网页",
                      "digests": [_digest(p) for p in files], "applied": len(valid),
                      "unchanged": len(report.unchanged), "refused": len(report.refused)})
         con.execute("commit")
