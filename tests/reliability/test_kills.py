@@ -115,3 +115,31 @@ def test_a_killed_run_leaves_one_generation_whole(point, generations, tmp_path):
         assert not list(out.glob(f"{SCRATCH_PREFIX}*")) and not list(out.glob(".*partial*"))
     finally:
         _restore_data(county.folder)
+
+
+def test_two_runs_at_once_on_one_folder_one_runs_and_one_is_refused(generations, tmp_path):
+    """Two `reconcile run` processes started together on one output folder: one writes, the other is refused
+    at once with the first's process named; the ledger records exactly one run and the outputs are whole."""
+    _, config, reference = generations
+    out = tmp_path / "out"
+    out.mkdir()
+    first = _start(config, out)
+    assert first.stdout is not None
+    seen = ""
+    for line in first.stdout:  # its first stage is done: it holds the folder
+        seen += line
+        if "(plan) 完成" in line:
+            break
+    second = _start(config, out)
+    refused_text = second.communicate(timeout=300)[0]
+    results = [seen + first.communicate(timeout=300)[0], refused_text]
+    codes = sorted([first.returncode, second.returncode])
+    refused = [text for p, text in zip((first, second), results, strict=True) if p.returncode == 2]
+    assert len(refused) == 1 and "正被另一次核查使用" in refused[0].replace("\n", ""), results
+    assert codes[0] in (0, 1)
+    assert _generation(out) == reference[1]
+    con = duckdb.connect(str(out / "reconcile.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from run").fetchall()[0][0] == 1
+    finally:
+        con.close()
