@@ -130,8 +130,12 @@ def test_two_runs_at_once_on_one_folder_one_runs_and_one_is_refused(generations,
         seen += line
         if "(plan) 完成" in line:
             break
-    second = _start(config, out)
-    refused_text = second.communicate(timeout=300)[0]
+    first.send_signal(signal.SIGSTOP)  # paused mid-run, holding the folder, while the second starts
+    try:
+        second = _start(config, out)
+        refused_text = second.communicate(timeout=300)[0]
+    finally:
+        first.send_signal(signal.SIGCONT)
     results = [seen + first.communicate(timeout=300)[0], refused_text]
     codes = sorted([first.returncode, second.returncode])
     refused = [text for p, text in zip((first, second), results, strict=True) if p.returncode == 2]
