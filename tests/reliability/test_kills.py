@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from reconcile.outputs import SCRATCH_PREFIX
+from reconcile.outputs import LOCK_NAME, SCRATCH_PREFIX
 from tests.reliability.harness import fresh_county
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -124,12 +124,14 @@ def test_two_runs_at_once_on_one_folder_one_runs_and_one_is_refused(generations,
     out = tmp_path / "out"
     out.mkdir()
     first = _start(config, out)
-    assert first.stdout is not None
-    seen = ""
-    for line in first.stdout:  # its first stage is done: it holds the folder
-        seen += line
-        if "(plan) 完成" in line:
+    lock = out / LOCK_NAME
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:  # it holds the folder once its pid is in the lock
+        if lock.exists() and lock.read_text(encoding="utf-8").strip() == str(first.pid):
             break
+        time.sleep(0.02)
+    assert first.poll() is None, "the first run ended before it could be paused"
+    seen = ""
     first.send_signal(signal.SIGSTOP)  # paused mid-run, holding the folder, while the second starts
     try:
         second = _start(config, out)
