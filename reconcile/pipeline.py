@@ -29,6 +29,10 @@ from .report.files import write_outputs
 from .validate import validate
 
 DB_NAME = "reconcile.duckdb"
+# Tables a finished run does not keep in its database: the raw text as read (the typed, normalised `src_*`
+# tables and the input issues keep what people look up) and the linkers' blocking keys. Saving them cost
+# seconds of DuckDB compression for nothing read later (issue 18).
+SCRATCH_TABLES = ("raw_%", "%_candidate_keys")
 
 STAGES = [
     ("plan", "核对表头与规则"),
@@ -144,6 +148,10 @@ def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     from .link.wide import long_tables_as_views
 
     long_tables_as_views(con)
+    for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 'memory' and ("
+                                + " or ".join("table_name like ?" for _ in SCRATCH_TABLES) + ")",
+                                list(SCRATCH_TABLES)).fetchall():
+        con.execute(f'drop table "{table}"')  # names read from the catalogue, matched to SCRATCH_TABLES
     con.execute("attach ? as _saved", [path.as_posix()])
     try:
         con.execute("copy from database memory to _saved")

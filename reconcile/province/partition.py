@@ -16,11 +16,11 @@ import duckdb
 from ..check.packs import select_rules
 from ..config import Config
 from ..db import connect
-from ..pipeline import run_county_stages, stage_runner
+from ..pipeline import SCRATCH_TABLES, run_county_stages, stage_runner
 
 # what the merge, the reports and the province rules need: not the raw text tables (each county's own
 # run database has them) nor the stages' scratch tables
-SKIPPED_TABLES = ("raw_%", "%_candidate_keys", "hh_record", "person_record")
+SKIPPED_TABLES = (*SCRATCH_TABLES, "hh_record", "person_record")
 
 
 def county_rules(config: Config):
