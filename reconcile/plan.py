@@ -265,6 +265,9 @@ def _plan_file(owner, section, spec, what, label, fields, table, required, contr
     except InputError as exc:
         return _unusable(plan, str(exc), f"文件「{Path(spec.path).name}」无法读取", notices, errors)
     plan.headers, plan.header_row, plan.encoding = peeked.headers, peeked.header_row, peeked.encoding
+    if peeked.header_only:  # an export with no rows would make every household "missing" from it
+        text = f"{label} 文件 {spec.path} 只有表头,没有数据行" + (f";{peeked.hint}" if peeked.hint else "")
+        return _unusable(plan, text, f"文件「{Path(spec.path).name}」只有表头,没有数据行", notices, errors)
     match = match_columns(peeked.headers, fields, spec.columns, spec.profile == "auto")
     mapping = dict(match.mapping)
     if table == "register" and "id_number" not in mapping.values():

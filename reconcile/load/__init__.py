@@ -1,8 +1,15 @@
 """Load stage: files → raw text tables with canonical column names.
 
-Writes `raw_household`, `raw_person`, `raw_register`, `raw_visit`, `raw_numeric_cell` and
+Writes `raw_household`, `raw_person`, `raw_register`, `raw_visit`, `raw_numeric_cell`, `raw_load_issue` and
 `load_report`. Every cell stays text here; the normalise stage parses it. Columns that map to no
 canonical field are kept per row in `extra` (JSON), never dropped.
+
+Rows a reader could not take as data are quarantined, not dropped: `raw_load_issue` names each (file, sheet, row,
+column, value, problem; reconcile.load.quarantine), the validate stage reports it, and `load_report` counts
+per file `rows` (loaded) and `quarantined`, which add up to the file's data rows. A file with a header and no
+data row is refused for the source the run is checked against (the system export: an empty one would make
+every household look missing) and, for any other file, reported and left out of the run as if it were not
+configured (absent is not empty).
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ if TYPE_CHECKING:
     from ..plan import FilePlan, RunPlan
 from .headers import ColumnMatch, match_columns, nearest, spellings_for
 from .readers import EXTRA, RawTable, read_table
+
+# raw_load_issue: the readers' issues (quarantine.ISSUE_SCHEMA) with their owner and canonical field
+LOAD_ISSUE_SCHEMA = {"source": pl.String, "file": pl.String, "sheet": pl.String, "row": pl.Int64, "column": pl.String,
+                     "field": pl.String, "value": pl.String, "problem": pl.String, "detail": pl.String,
+                     "quarantined": pl.Boolean}
+LOAD_ISSUE_COLUMNS = list(LOAD_ISSUE_SCHEMA)
 
 HOUSEHOLD_COLUMNS = list({**HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
 PERSON_COLUMNS = list({**PERSON_FIELDS, **HOUSEHOLD_FIELDS, **SURVEY_FIELDS})
@@ -204,11 +217,11 @@ def _numeric_cells(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:
 
 def write_empty_raw_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """The load stage's tables with every column and no row: what the run plan's dry run starts from."""
-    _write_all(con, [], [], [], [], [], [])
+    _write_all(con, [], [], [], [], [], [], [])
 
 
 def _write_all(con: duckdb.DuckDBPyConnection, households: list, persons: list, registers: list, visits: list,
-               numeric: list, report: list[dict]) -> None:
+               numeric: list, issues: list, report: list[dict]) -> None:
     base = ["source", "role", "level", "file", "sheet", "row", "rec_key", "extra"]
     _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS)
     _write(con, "raw_person", persons, base + PERSON_COLUMNS)
@@ -216,14 +229,73 @@ def _write_all(con: duckdb.DuckDBPyConnection, households: list, persons: list, 
            + REGISTER_COLUMNS)
     _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS)
     _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
+    data = (pl.concat(issues, how="diagonal_relaxed").select(LOAD_ISSUE_COLUMNS) if issues
+            else pl.DataFrame(schema=LOAD_ISSUE_SCHEMA))
+    _write(con, "raw_load_issue", [data], LOAD_ISSUE_COLUMNS)
     _write(con, "load_report", [pl.DataFrame(report)] if report else [],
-           ["owner", "section", "path", "encoding", "header_row", "rows", "mapping"])
+           ["owner", "section", "path", "encoding", "header_row", "rows", "quarantined", "mapping"])
+
+
+def _load_issues(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:
+    """The reader's issues of one file, with its owner and the canonical field of each column."""
+    issues = loaded.table.issues
+    if issues.height == 0:
+        return None
+    return issues.select(
+        pl.lit(owner).alias("source"), pl.col("_file").alias("file"), pl.col("_sheet").alias("sheet"),
+        pl.col("_row").cast(pl.Int64).alias("row"), "column",
+        pl.col("column").replace_strict(loaded.mapping, default=None, return_dtype=pl.String).alias("field"),
+        "value", "problem", "detail", "quarantined")
+
+
+def required_owners(config: Config, plan: RunPlan | None) -> set[str]:
+    """The files a run cannot do without (the plan's `required`: the system export, else the most trusted source)."""
+    if plan is not None:
+        return {k for k, f in plan.files.items() if f.required}
+    return set(config.sources_with_role("system") or config.sources_by_trust()[:1])
+
+
+def _header_only(loaded: LoadedFile) -> bool:
+    return loaded.table.frame.height == 0
+
+
+def _empty_issue(loaded: LoadedFile, owner: str) -> pl.DataFrame:
+    table = loaded.table
+    hint = table.hint
+    return pl.DataFrame([{
+        "source": owner, "file": Path(loaded.spec.path).name, "sheet": None, "row": table.header_row, "column": None,
+        "field": None, "value": None, "problem": "header_only" if table.quarantined == 0 else "all_quarantined",
+        "detail": hint or None, "quarantined": False}], schema=LOAD_ISSUE_SCHEMA)
+
+
+def _refuse_empty(loaded: LoadedFile, section: str) -> InputError:
+    table = loaded.table
+    if table.quarantined == 0:
+        why = "只有表头,没有数据行"
+    else:
+        first = table.issues.filter(pl.col("quarantined")).row(0, named=True)
+        why = f"的 {table.quarantined} 行数据全部无法读取(第 {first['_row']} 行:{first['value']} …)"
+    return InputError(f"文件 {loaded.spec.path} {why}。这是本次核查所依据的来源({section}),没有数据就会把每一户都"
+                      "报成“缺失”:请重新导出后再运行。" + (table.hint or ""))
+
+
+def _exclude(con: duckdb.DuckDBPyConnection, plan: RunPlan | None, owner: str, reason: str) -> None:
+    """Leave a file out of the run after the plan was made, as the plan leaves out a file it cannot read: the
+    rules that need it are skipped and say why (check reads plan_file); its input issue says so too."""
+    if plan is None or owner not in plan.files:
+        return
+    fp = plan.files[owner]
+    fp.usage = "excluded"
+    fp.reason = f"文件「{Path(fp.path).name}」{reason.removeprefix('文件')}"
+    fp.message = f"{fp.label} {reason};本次核查不使用该文件,其余照常运行"
+    plan.write(con)
 
 
 def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: RunPlan | None = None) -> list[dict]:
     """Read every configured file the run plan uses; returns one report entry per file read."""
     contract = load_contract()
     excluded = plan.excluded if plan is not None else set()
+    required = required_owners(config, plan)
 
     def planned(owner: str) -> FilePlan | None:
         return plan.files.get(owner) if plan is not None else None
@@ -234,16 +306,26 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
     registers: list[pl.DataFrame] = []
     visits: list[pl.DataFrame] = []
     numeric: list[pl.DataFrame] = []
+    issues: list[pl.DataFrame] = []
+    left_out: list[tuple[str, str]] = []
+
+    def usable(owner: str, section: str, loaded: LoadedFile) -> bool:
+        """Record the file's issues; False (and the file left out) when it has no data row."""
+        found = _load_issues(loaded, owner)
+        if found is not None:
+            issues.append(found)
+        if not _header_only(loaded):
+            return True
+        if owner in required:
+            raise _refuse_empty(loaded, section)
+        issues.append(_empty_issue(loaded, owner))
+        reason = ("文件只有表头,没有数据行" if loaded.table.quarantined == 0 else "文件的数据行全部无法读取")
+        left_out.append((owner, reason))
+        report.append(_report_entry(owner, section, loaded, 0))
+        return False
 
     def record(owner: str, section: str, loaded: LoadedFile, rows: int) -> None:
-        report.append({
-            "owner": owner, "section": section, "path": str(loaded.spec.path),
-            "encoding": loaded.table.encoding, "header_row": loaded.table.header_row, "rows": rows,
-            "mapping": json.dumps(loaded.mapping, ensure_ascii=False),
-            "unmapped_explicit": json.dumps(loaded.unmapped_explicit, ensure_ascii=False),
-            "extra_columns": json.dumps([h for h in loaded.table.headers if h not in loaded.mapping],
-                                        ensure_ascii=False),
-        })
+        report.append(_report_entry(owner, section, loaded, rows))
         cells = _numeric_cells(loaded, owner)
         if cells is not None:
             numeric.append(cells)
@@ -255,6 +337,8 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
             continue
         fields = source_fields(spec.role, spec.level)
         loaded = _read(spec, fields, spec.level, f"sources.{key}", work_dir, contract, planned(key))
+        if not usable(key, f"sources.{key}", loaded):
+            continue
         columns = PERSON_COLUMNS if spec.level == "person" else HOUSEHOLD_COLUMNS
         frame = _with_rec_key(_canonical_frame(loaded, columns)).with_columns(
             pl.lit(key).alias("source"), pl.lit(spec.role).alias("role"), pl.lit(spec.level).alias("level"),
@@ -268,6 +352,8 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
             continue
         fields = register_fields(spec.kind)
         loaded = _read(spec, fields, "register", f"registers.{key}", work_dir, contract, planned(key))
+        if not usable(key, f"registers.{key}", loaded):
+            continue
         frame = _canonical_frame(loaded, REGISTER_COLUMNS, attrs=set(REGISTER_ATTRS.get(spec.kind, {}))).with_columns(
             pl.lit(key).alias("register"), pl.lit(spec.kind).alias("kind"),
         )
@@ -276,9 +362,23 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
 
     if config.visits is not None and "visits" not in excluded:
         loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract, planned("visits"))
-        frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
-        visits.append(frame)
-        record("visits", "visits", loaded, frame.height)
+        if usable("visits", "visits", loaded):
+            frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
+            visits.append(frame)
+            record("visits", "visits", loaded, frame.height)
 
-    _write_all(con, households, persons, registers, visits, numeric, report)
+    _write_all(con, households, persons, registers, visits, numeric, issues, report)
+    for owner, reason in left_out:
+        _exclude(con, plan, owner, reason)
     return report
+
+
+def _report_entry(owner: str, section: str, loaded: LoadedFile, rows: int) -> dict:
+    return {
+        "owner": owner, "section": section, "path": str(loaded.spec.path),
+        "encoding": loaded.table.encoding, "header_row": loaded.table.header_row, "rows": rows,
+        "quarantined": loaded.table.quarantined,
+        "mapping": json.dumps(loaded.mapping, ensure_ascii=False),
+        "unmapped_explicit": json.dumps(loaded.unmapped_explicit, ensure_ascii=False),
+        "extra_columns": json.dumps([h for h in loaded.table.headers if h not in loaded.mapping], ensure_ascii=False),
+    }

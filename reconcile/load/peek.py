@@ -8,7 +8,6 @@ the reader does (`find_header`, `finalize_names`), so the names match what the l
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ import fastexcel
 import polars as pl
 
 from ..errors import InputError
-from .encoding import canonical_encoding
 from .headers import finalize_names, find_header
 from .readers import (
     _PROBE_ROWS,
@@ -32,7 +30,11 @@ from .readers import (
     _no_header,
     _resolve_sheet,
     _sniff_delimiter,
+    guarded_sheet,
+    where_the_data_is,
 )
+from .sniff import refuse_mismatch
+from .text import head_text
 
 _PEEK_BYTES = 1 << 18  # a header block is never this long; the rest of the file is the load stage's business
 
@@ -43,54 +45,59 @@ class PeekedHeaders:
     header_row: int  # 1-based row of the (last) header row
     encoding: str | None
     file: str  # the file the headers were read from (a folder's first member)
+    # data rows (non-blank rows below the header) when the peek saw the whole file, else None: 0 is a file with a
+    # header and no data — an export that would make every household look missing (issue 16)
+    data_rows: int | None = None
+    hint: str = ""  # a workbook with no data rows: which other sheets have data (a sentence, or "")
+
+    @property
+    def header_only(self) -> bool:
+        return self.data_rows == 0
 
 
-def _guess_encoding(head: bytes) -> str:
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if head.startswith(bom):
-            return name
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a character cut at the end is fine
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
+def _filled_rows(rows: list) -> int:
+    return sum(1 for r in rows if any(c not in (None, "") and str(c).strip() for c in r))
 
 
-def _grid_names(probe: list, header_rows: int | None, skip_rows: int, where: str) -> tuple[list[str], int]:
+def _grid_names(probe: list, header_rows: int | None, skip_rows: int, where: str) -> tuple[list[str], int, int]:
+    """Header names, the 1-based header row, and the non-blank data rows of the probe."""
     layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
-    if layout is None:
+    if layout is None or not (any(layout.names) or (header_rows == 0 and layout.names)):
         raise _no_header(where)
     data = probe[layout.data_start:]
     # a blank header over no data is an unused formatted range, as in the reader
     keep = [j for j, name in enumerate(layout.names)
             if name or any(j < len(r) and r[j] not in (None, "") and str(r[j]).strip() for r in data)]
     names = finalize_names([layout.names[j] for j in keep], keep, reserved=(*META, EXTRA))
-    return names, layout.header_row + 1
+    return names, layout.header_row + 1, _filled_rows(data)
 
 
 def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str) -> PeekedHeaders:
+    refuse_mismatch(path, "csv")
     try:
         with path.open("rb") as fh:
             head = fh.read(_PEEK_BYTES)
     except OSError as exc:
         raise InputError(f"无法打开文件 {path}:{exc.strerror or exc}") from exc
-    enc = _guess_encoding(head) if encoding == "auto" else canonical_encoding(encoding)
-    text = head.decode(enc, errors="ignore")
-    if len(head) == _PEEK_BYTES:  # the last line may be cut: leave it out
+    text, enc = head_text(head, encoding, path)
+    whole = len(head) < _PEEK_BYTES
+    if not whole:  # the last line may be cut: leave it out
         text = text[: text.rfind("\n") + 1] or text
     lines = text.splitlines(keepends=True)
     sep = _sniff_delimiter(lines[:50], "\t" if path.suffix.lower() == ".tsv" else ",")
+    limit = skip_rows + (header_rows or 0) + _PROBE_ROWS
     try:
-        rows = list(islice(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep),
-                           skip_rows + (header_rows or 0) + _PROBE_ROWS))
+        rows = list(islice(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep), limit + 1))
     except csv.Error as exc:
         raise InputError(f"文件 {path} 不是有效的 CSV:{exc}") from exc
-    probe = [[c if c != "" else None for c in row] for row in _header_grid(rows)]
-    names, header_row = _grid_names(probe, header_rows, skip_rows, str(path))
-    return PeekedHeaders(names, header_row, enc, path.name)
+    probe = [[c if c != "" else None for c in row] for row in _header_grid(rows[:limit])]
+    names, header_row, data_rows = _grid_names(probe, header_rows, skip_rows, str(path))
+    return PeekedHeaders(names, header_row, enc, path.name, data_rows if whole and len(rows) <= limit else None)
 
 
 def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows: int) -> PeekedHeaders:
+    refuse_mismatch(path, "xlsx")
+    guarded_sheet(path, sheet)  # before the reader opens it (a bomb must not reach calamine)
     try:
         reader = fastexcel.read_excel(path)
         index = _resolve_sheet(sheet, reader.sheet_names, str(path))
@@ -98,17 +105,28 @@ def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows:
         frame = reader.load_sheet(index, header_row=None, skip_rows=0, n_rows=rows, dtypes="string").to_polars()
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
+    names_of = list(reader.sheet_names)
     probe = _header_grid(frame.rows())
-    names, header_row = _grid_names(probe, header_rows, skip_rows, f"{path} 的工作表 “{reader.sheet_names[index]}”")
-    return PeekedHeaders(names, header_row, None, path.name)
+    where = f"{path} 的工作表 “{names_of[index]}”"
+    layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
+    if layout is None or not any(layout.names):
+        raise InputError(f"文件 {where} 中找不到表头:工作表是空的,或 skip_rows 跳过了全部内容。"
+                         + where_the_data_is(path, names_of, index))
+    names, header_row, data_rows = _grid_names(probe, header_rows, skip_rows, where)
+    seen_all = frame.height < rows
+    hint = where_the_data_is(path, names_of, index) if seen_all and data_rows == 0 else ""
+    return PeekedHeaders(names, header_row, None, path.name, data_rows if seen_all else None, hint)
 
 
 def _peek_parquet(path: Path) -> PeekedHeaders:
+    import pyarrow.parquet as pq
+
     try:
         names = list(pl.read_parquet_schema(path))
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"无法读取 Parquet 文件 {path}:{exc}") from exc
-    return PeekedHeaders(finalize_names(names, reserved=(*META, EXTRA)), 1, None, path.name)
+        rows = pq.read_metadata(path).num_rows  # the footer says how many rows: 0 is a header-only export
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise InputError(f"无法读取 Parquet 文件 {path}:文件可能已损坏或不是 Parquet 格式。") from exc
+    return PeekedHeaders(finalize_names(names, reserved=(*META, EXTRA)), 1, None, path.name, 0 if rows == 0 else None)
 
 
 def peek_headers(path: Path, *, fmt: str | None = None, sheet: int | str = 0, header_rows: int | None = None,

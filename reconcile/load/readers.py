@@ -19,7 +19,8 @@ What fastexcel 0.21 (calamine) returns for a cell read with dtypes="string", mea
                            time so dates read "2020-01-05"; a time-only cell reads "1899-12-31 13:30:00"
                            and we keep its time "13:30:00"; a date typed as text stays as typed;
 - boolean               -> "true" / "false";
-- formula               -> its cached result as above; error cells (#DIV/0!) -> empty (null);
+- formula               -> its cached result as above; error cells (#DIV/0!) -> empty (null): the
+                           workbook check (xlsx_guard) finds them in the sheet XML and each is reported;
 - a date *serial* without a date format (43835) is a number -> "43835".
 
 The cell type is not in the string, so when text-sensitive columns are asked for, the sheet is
@@ -31,6 +32,12 @@ CSV: rows with more fields than the header are read on a slower exact path and t
 go, joined by the delimiter, into a `__extra__` column (only present when such rows exist); short
 rows are padded with nulls. `_row` counts records like Excel does (a quoted multi-line cell is one
 row). Rows with no non-blank cell are dropped everywhere, after `_row` is assigned.
+
+Hostile and damaged input (issue 16): a file is first checked to be what its format says (sniff: an xlsx
+saved as .csv, an HTML "xls"); a workbook is checked for bombs before the Excel reader opens it
+(xlsx_guard); a text file is decoded with its bad records set aside (text); after parsing, rows that cannot be
+data are quarantined and error values made absent (quarantine). Each reader returns those as `issues`, with the
+row a person sees; rows loaded + rows quarantined = the file's data rows.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Literal, cast
@@ -47,7 +54,6 @@ import fastexcel
 import polars as pl
 
 from reconcile.errors import InputError
-from reconcile.load.encoding import canonical_encoding, detect_encoding, utf8_source, verify_encoding
 from reconcile.load.headers import (
     HeaderLayout,
     finalize_names,
@@ -56,7 +62,24 @@ from reconcile.load.headers import (
     nearest,
     normalize_header,
 )
+from reconcile.load.quarantine import (
+    empty_issues,
+    marker_issues,
+    screen,
+    sheet_errors,
+    shift_rows,
+    swallowed,
+    take_markers,
+)
+from reconcile.load.sniff import refuse_mismatch
+from reconcile.load.text import MARKER, prepared_text
+from reconcile.load.xlsx_guard import SheetScan, check_sheet, is_zip_workbook, workbook_sheets
 from reconcile.normalize._text import MAYBE_BLANK, is_blank, strip_export
+
+# Python's csv module stops at a field over 128 KiB ("field larger than field limit"): such a cell is quarantined
+# after parsing (quarantine.CELL_LIMIT), so the parser itself must get past it. Raising a process-wide limit is
+# harmless to any other reader.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 
 _SUFFIXES = {
     "csv": (".csv", ".txt", ".tsv"),
@@ -78,6 +101,14 @@ class RawTable:
     encoding: str | None  # encoding of text files (None for xlsx/parquet)
     header_row: int  # 1-based row of the (last) header row; 0 when the file has none
     headers: list[str]  # data column names in file order (two-row headers joined)
+    # rows kept out of `frame` and cells made absent, with where and why (quarantine.ISSUE_SCHEMA)
+    issues: pl.DataFrame = field(default_factory=empty_issues)
+    hint: str = ""  # a workbook with no data rows: which of its other sheets have data (a sentence, or "")
+
+    @property
+    def quarantined(self) -> int:
+        """Rows of the file kept out of the data (each has one quarantining issue)."""
+        return int(self.issues["quarantined"].sum()) if self.issues.height else 0
 
 
 @dataclass(frozen=True)
@@ -226,10 +257,9 @@ def _sniff_delimiter(lines: list[str], default: str) -> str:
 
 def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
     header_rows, skip_rows = opts.header_rows, opts.skip_rows
-    enc = detect_encoding(path) if opts.encoding == "auto" else canonical_encoding(opts.encoding)
-    if opts.encoding != "auto" and enc in ("utf-8", "utf-8-sig"):
-        verify_encoding(path, enc)  # polars would fail mid-file without saying where
-    with utf8_source(path, enc, opts.work_dir) as src:
+    refuse_mismatch(path, "csv")
+    with prepared_text(path, opts.encoding, opts.work_dir) as text:
+        src = text.path
         try:
             with src.open(encoding="utf-8-sig", newline="") as fh:
                 sep = _sniff_delimiter(list(islice(fh, 50)), "\t" if path.suffix.lower() == ".tsv" else ",")
@@ -238,10 +268,12 @@ def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
                     islice(csv.reader(fh, delimiter=sep), skip_rows + (header_rows or 0) + _PROBE_ROWS)
                 )
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise _csv_error(path, exc, enc) from exc
+            raise _csv_error(path, exc, text.encoding) from exc
         layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
-        if layout is None:
+        # no header, or `header_rows` pointing at empty lines (header_rows: 0 says there is none: not empty then)
+        if layout is None or not (any(layout.names) or (header_rows == 0 and layout.names)):
             raise _no_header(str(path))
+        _refuse_unreadable_header(path, probe[: layout.data_start], text.bad, text.encoding)
         width = len(layout.names)
         try:
             data = pl.read_csv(
@@ -259,8 +291,26 @@ def _read_csv(path: Path, label: str, opts: _Options) -> RawTable:
     # Records are counted like Excel rows (a quoted cell spanning lines is still one row), so
     # _row equals the text editor's line number unless such a cell occurs above.
     data = data.with_row_index("_row", offset=layout.data_start + 1)
-    frame, names, _ = _finish(data, layout, range(width), label, "")
-    return RawTable(frame, _empty_numeric(), enc, layout.header_row + 1, names)
+    data, markers = take_markers(data, text.bad)
+    frame, names, keep = _finish(data, layout, range(width), label, "")
+    unread = marker_issues(markers, text.bad, names, keep, sep, label, "", text.encoding)
+    frame, lost, shifts = swallowed(frame, sep, width) if text.quoted else (frame, empty_issues(), {})
+    frame, screened = screen(frame)
+    issues = pl.concat([shift_rows(unread, shifts), lost, screened]).sort("_row")
+    return RawTable(frame, _empty_numeric(), text.encoding, layout.header_row + 1, names, issues)
+
+
+def _refuse_unreadable_header(path: Path, above: list, bad: list, encoding: str) -> None:
+    """A record the text pass could not read at or above the header: the columns themselves are unknown."""
+    for k, row in enumerate(above):
+        first = row[0] if row else None
+        if first and first.startswith(MARKER):
+            index = int(first[len(MARKER):] or 0)
+            record = bad[index] if index < len(bad) else None
+            what = (f"是 {record.detail} 编码,与文件其余部分不同" if record and record.problem == "row_other_encoding"
+                    else f"有无法按 {encoding} 解码的字节")
+            raise InputError(f"文件 {path} 第 {k + 1} 行(表头或表头之上){what},无法确定各列的名称。"
+                             "请在 Excel/WPS 中打开核对后另存为“CSV UTF-8”。")
 
 
 def _read_csv_ragged(src: Path, path: Path, sep: str, data_start: int, width: int) -> pl.DataFrame:
@@ -285,7 +335,7 @@ def _read_csv_ragged(src: Path, path: Path, sep: str, data_start: int, width: in
 # ---- Excel ---------------------------------------------------------------------------------------
 
 
-def _resolve_sheet(sheet: int | str | None, names: list[str], label: str) -> int:
+def _resolve_sheet(sheet: int | str | None, names: Sequence[str], label: str) -> int:
     sheet = 0 if sheet is None else sheet
     listing = "、".join(names) or "(无)"
     if isinstance(sheet, int):
@@ -327,8 +377,65 @@ def _csv_error(path: Path, exc: Exception, encoding: str) -> InputError:
     return InputError(f"文件 {path} 不是有效的 CSV 文本文件(引号不成对或字段过长)。请在 Excel/WPS 中打开核对后另存为 CSV。")
 
 
+def guarded_sheet(path: Path, sheet: int | str | None) -> SheetScan | None:
+    """Check a workbook before the Excel reader opens it (xlsx_guard): its zip sizes, then the sheet to be read.
+    Raises InputError for a workbook the reader could not read in bounded memory, or a sheet it does not have."""
+    if not is_zip_workbook(path):
+        return None  # .xls: bounded by its format; anything else is refused by sniff or by the reader
+    refs = workbook_sheets(path)
+    if not refs:
+        return None
+    index = _resolve_sheet(sheet, [r.name for r in refs], str(path))
+    return check_sheet(path, refs[index])
+
+
+def sheet_names(path: Path) -> list[str]:
+    """A workbook's sheet names, read only after its zip sizes were checked (for pages that list them)."""
+    refuse_mismatch(path, "xlsx")
+    if is_zip_workbook(path):
+        refs = workbook_sheets(path)
+        if refs:
+            return [r.name for r in refs]
+    try:
+        return list(fastexcel.read_excel(path).sheet_names)
+    except fastexcel.FastExcelError as exc:
+        raise _excel_error(path, exc) from exc
+
+
+def sheets_with_data(path: Path, names: list[str], skip: int) -> list[str]:
+    """The other sheets of a workbook that have a header and a data row in their first rows: where the data is
+    when the configured sheet has none ("数据在工作表 … 中")."""
+    found = []
+    for index, name in enumerate(names):
+        if index == skip:
+            continue
+        try:
+            guarded_sheet(path, index)
+            frame = fastexcel.read_excel(path).load_sheet(
+                index, header_row=None, skip_rows=0, n_rows=_PROBE_ROWS, dtypes="string").to_polars()
+        except (InputError, fastexcel.FastExcelError):
+            continue  # a sheet that cannot be read is no better a place for the data
+        probe = _header_grid(frame.rows())
+        layout = find_header(probe)
+        if layout is not None and any(sum(1 for c in row if c and str(c).strip()) > 0
+                                      for row in probe[layout.data_start:]):
+            found.append(name)
+    return found
+
+
+def where_the_data_is(path: Path, names: list[str], index: int) -> str:
+    """The sentence that names the sheets with data, or "" when there are none."""
+    others = sheets_with_data(path, names, index) if len(names) > 1 else []
+    if not others:
+        return ""
+    listed = "、".join(f"“{n}”" for n in others)
+    return f"数据在工作表 {listed} 中:请在配置中写 sheet: {others[0]}(或把数据移到第一个工作表)。"
+
+
 def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     header_rows, skip_rows = opts.header_rows, opts.skip_rows
+    refuse_mismatch(path, "xlsx")
+    scan = guarded_sheet(path, opts.sheet)
     try:
         sheet_names = fastexcel.read_excel(path).sheet_names
     except fastexcel.FastExcelError as exc:
@@ -353,8 +460,9 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     )
     probe = _header_grid(grid.head(skip_rows + (header_rows or 0) + _PROBE_ROWS).rows())
     layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
-    if layout is None:
-        raise _no_header(f"{path} 的工作表 “{sheet_name}”")
+    if layout is None or not any(layout.names):  # no header, or `header_rows` pointing at empty rows
+        raise InputError(f"文件 {path} 的工作表 “{sheet_name}” 中找不到表头:工作表是空的,或 skip_rows 跳过了全部内容。"
+                         + where_the_data_is(path, sheet_names, index))
     positions = [int(c[1:]) for c in raw_cols]
     data = grid.rename({c: f"c{j}" for j, c in enumerate(raw_cols)}).with_row_index("_row", offset=1)
     frame, names, keep = _finish(data.slice(layout.data_start), layout, positions, label, sheet_name)
@@ -362,7 +470,12 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     if typed is not None:
         by_name = {name: raw_cols[j] for name, j in zip(names, keep, strict=True)}
         numeric = _numeric_cells(typed, by_name, frame, opts.text_sensitive)
-    return RawTable(frame, numeric, None, layout.header_row + 1, names)
+    errors = sheet_errors(frame, scan.errors if scan else (),
+                          {positions[j]: name for name, j in zip(names, keep, strict=True)}, label, sheet_name)
+    frame, screened = screen(frame)
+    others = where_the_data_is(path, sheet_names, index) if frame.height == 0 else ""
+    return RawTable(frame, numeric, None, layout.header_row + 1, names, pl.concat([errors, screened]).sort("_row"),
+                    others)
 
 
 def _numeric_cells(
@@ -422,7 +535,8 @@ def _read_parquet(path: Path, label: str) -> RawTable:
         "_row", offset=2
     )
     frame, names, _ = _finish(data, layout, range(len(raw)), label, "")
-    return RawTable(frame, _empty_numeric(), None, 1, names)
+    frame, issues = screen(frame)
+    return RawTable(frame, _empty_numeric(), None, 1, names, issues)
 
 
 # ---- folders ------------------------------------------------------------------------------------------
@@ -459,4 +573,5 @@ def _read_folder(folder: Path, opts: _Options) -> RawTable:
     frame = pl.concat([t.frame for t in tables], how="diagonal").select(order)
     numeric = pl.concat([t.numeric_cells for t in tables])
     encodings = sorted({t.encoding for t in tables if t.encoding})
-    return RawTable(frame, numeric, ",".join(encodings) or None, first.header_row, list(first.headers))
+    issues = pl.concat([t.issues for t in tables])
+    return RawTable(frame, numeric, ",".join(encodings) or None, first.header_row, list(first.headers), issues)

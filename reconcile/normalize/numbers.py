@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from ._text import as_text, clean_code, squeeze
+from ._text import as_text, clean_cell, clean_code
 from .codes import normalize_code
 from .result import EMPTY, Normalized
 
@@ -19,13 +19,26 @@ _MONEY = re.compile(rf"([+-]?)(?:¥|rmb|cny)?({_NUMBER})(万)?(?:元|圆|块)?(?
 _MEASURE = re.compile(rf"({_NUMBER})(?:亩|平方米|㎡|m2|公顷)?")
 # A telephone number as typed: digits, a country prefix, separators between groups.
 _PHONE = re.compile(r"(?:\+?86[- ]?)?([0-9][0-9 ()-]*[0-9])")
+BAD_GROUPING = Normalized(None, "number_bad_grouping")
 # Units that follow a count ("4人", "3户", "2次"); anything else after the number is not a count.
 _INT = re.compile(rf"({_NUMBER})(?:人|口|个|户|次|名|位|岁|间|套|辆|天|年|月)?")
 
 
-def _prepare(raw: object) -> str:
-    # Grouping commas and spaces only ever group digits in these files, never mark decimals.
-    return squeeze(as_text(raw)).translate(_MINUS).replace(",", "").replace("'", "").casefold()
+# Digits joined by grouping marks, and the one shape in which they group thousands ("1,234,567", "1 234").
+_DIGIT_RUN = re.compile(r"\d+(?:[,' ]+\d+)+")
+_THOUSANDS = re.compile(r"\d{1,3}(?:[,' ]\d{3})+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _prepare(raw: object) -> str | None:
+    """The cell as the number parsers read it, or None when its commas or spaces cannot be thousands separators.
+
+    Grouping commas and spaces only ever group digits in these files, never mark decimals — but only in groups
+    of three: "1,2,3" is three numbers typed into one cell (or a list), not 123, and "1.234,5" is not 12345."""
+    text = clean_cell(as_text(raw)).translate(_MINUS).casefold()
+    if any(not _THOUSANDS.fullmatch(run) for run in _DIGIT_RUN.findall(text)):
+        return None
+    return _WHITESPACE.sub("", text).replace(",", "").replace("'", "")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -56,7 +69,8 @@ def parse_money(raw: str | None) -> Normalized:
         return EMPTY
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return Normalized(float(raw)) if math.isfinite(raw) else Normalized(None, "number_unparseable")
-    return _parse_money(_prepare(raw))
+    text = _prepare(raw)
+    return BAD_GROUPING if text is None else _parse_money(text)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -74,6 +88,8 @@ def parse_number(raw: str | None) -> Normalized:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return Normalized(float(raw)) if math.isfinite(raw) else Normalized(None, "number_unparseable")
     text = _prepare(raw)
+    if text is None:
+        return BAD_GROUPING
     return _parse_number(text) if text else EMPTY
 
 
@@ -109,7 +125,8 @@ def parse_int(raw: str | None) -> Normalized:
     """A whole number as ``int`` ("4", "4.0", "4人", "４"); ``int_not_whole`` for "4.5"."""
     if raw is None:
         return EMPTY
-    return _parse_int(_prepare(raw))
+    text = _prepare(raw)
+    return BAD_GROUPING if text is None else _parse_int(text)
 
 
 def parse_bool(raw: str | None) -> Normalized:

@@ -30,6 +30,7 @@ PROBLEMS: dict[str, str] = {
     "year_out_of_range": "年度超出合理范围(1949—2100年):{value}",
     # numbers
     "number_unparseable": "无法识别的数字或金额:{value}",
+    "number_bad_grouping": "数字中的逗号或空格不是千位分隔(应每三位一个),可能是几个数字填进了同一格,按缺失处理:{value}",
     "int_not_whole": "应为整数,却填写了小数:{value}",
     "phone_unparseable": "联系电话中有数字和分隔符以外的字符:{value}",
 }

@@ -199,7 +199,9 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
         rule_runs=_frame(con, "select * from rule_run"),
         input_issues=township_with_county(_input_issues(con, tables)),
         households=township_with_county(_households(con, sources, tables)),
-        load_report=_frame(con, "select owner, section, path, encoding, rows from load_report")
+        load_report=_frame(con, "select owner, section, path, encoding, rows, "
+                                + ("quarantined" if "quarantined" in _columns(con, "load_report") else "0 as quarantined")
+                                + " from load_report")
         if "load_report" in tables else pl.DataFrame(),
         ledger=township_with_county(read_ledger(con)) if has_ledger else pl.DataFrame(),
         runs=_frame(con, "select * from run order by run_id") if has_ledger else pl.DataFrame(),
@@ -213,6 +215,10 @@ def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: dateti
                                            "join hh_wide w using (cluster_id)"))
         if "monitored_household" in tables else pl.DataFrame(),
     )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in con.execute(f"describe {table}").fetchall()}
 
 
 def _history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -108,7 +108,7 @@ def notes_sheet(data: ReportData) -> Sheet:
         *[(f"其中{label}风险", sev.get(k, 0)) for k, label in SEVERITY_LABELS.items()],
         ("涉及户数", households),
         *[(f"其中{STATUS_LABELS[s]}", f.filter(pl.col("status") == s).height if f.height else 0)
-          for s in ("new", "open", "reopened")],
+          for s in ("new", "open", "reopened", "in_progress", "verified")],
         ("与上次相比已销号", int(data.ledger.filter(
             (pl.col("status") == "resolved") & (pl.col("resolved_run") == run.get("run_id"))).height)
          if data.ledger.height and run else 0),
@@ -125,7 +125,8 @@ def notes_sheet(data: ReportData) -> Sheet:
         else:
             reg = cfg.registers.get(owner)
             kind = f"部门数据:{REGISTER_KIND_LABELS.get(reg.kind, reg.kind) if reg else owner}"
-        source_rows.append((kind, relative(row["path"], cfg.base_dir), row["encoding"] or "Excel", row["rows"]))
+        source_rows.append((kind, relative(row["path"], cfg.base_dir), row["encoding"] or "Excel", row["rows"],
+                            row.get("quarantined") or 0))
     params = param_rows(cfg.params)
     runs = data.rule_runs
     not_run = runs.filter(pl.col("status") != "ran").sort("rule_id") if runs.height else runs
@@ -151,7 +152,8 @@ def notes_sheet(data: ReportData) -> Sheet:
         table("运行信息", ["项目", "内容"], info),
         *attention,
         table("核查结果", ["项目", "数量"], results, ["text", "int"]),
-        table("数据来源", ["来源", "文件", "编码", "读取行数"], source_rows, ["text", "text", "text", "int"]),
+        table("数据来源", ["来源", "文件", "编码", "读取行数", "隔离行数(见输入问题)"], source_rows,
+              ["text", "text", "text", "int", "int"]),
         table(rule_title, ["规则编号", "规则名称", "问题类型", "状态", "原因"], rule_rows),
         table("参数", ["参数", "取值"], params, ["text", "wrap"]),
         table("各工作表内容", ["工作表", "内容"], SHEET_GUIDE),

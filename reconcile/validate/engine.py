@@ -1,9 +1,12 @@
 """Validate stage, default engine: the input contract checked set-wise over whole columns.
 
-Reads `raw_*`, `load_report`, `raw_numeric_cell`; writes `input_issue` (one row per failing cell).
-Each distinct raw value is judged once by the same normaliser the normalise stage uses, so a cell
-reported here is exactly a cell the normaliser could not (or could only partly) make sense of.
-A bad cell is reported and its row kept; nothing is dropped.
+Reads `raw_*`, `load_report`, `raw_numeric_cell`, `raw_load_issue`; writes `input_issue` (one row per failing
+cell or set-aside row). Each distinct raw value is judged once by the same normaliser the normalise stage uses, so
+a cell reported here is exactly a cell the normaliser could not (or could only partly) make sense of.
+A bad cell is reported and its row kept; nothing is dropped. The rows the load stage could not take as data
+(undecodable, in another encoding, swallowed by an open quote, a cell over 128 KiB) were quarantined there:
+they come in from `raw_load_issue` with `quarantined` true, one issue per row, so that rows in a file = rows
+loaded + issues with `quarantined` (input_issues.csv's last column).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, rea
 from ..schema import REGISTER_FIELDS, UNJUDGED_KINDS, VISIT_FIELDS
 from .contract import load_contract
 
-ISSUE_COLUMNS = ["source", "file", "sheet", "row", "column", "field", "value", "problem", "severity", "message"]
+ISSUE_COLUMNS = ["source", "file", "sheet", "row", "column", "field", "value", "problem", "severity", "message",
+                 "quarantined"]
 
 EXTRA_PROBLEMS = {
     "required_empty": "必填项为空",
@@ -29,7 +33,17 @@ EXTRA_PROBLEMS = {
     "excel_number": "该列在Excel中以数值格式保存,长编号可能已丢失末位数字,请设为文本格式:{value}",
     "ragged_row": "该行的字段数多于表头,多出的内容已保存在 extra 列中,请核对是否错列:{value}",
     "unplaced_row": "无法确定属于哪一户({value}都是空的),该行没有参与核查",
+    # found by the readers (reconcile.load.quarantine); the quarantined ones say the row is out of the check
+    "row_undecodable": "该行有无法解码的字节({detail}),整行已隔离,没有参与核查;请核对原文件中的这一行:{value}",
+    "row_other_encoding": "该行是 {detail} 编码,与文件其余部分不同,整行已隔离,没有参与核查;请统一编码后重新导出:{value}",
+    "unbalanced_quote": "该行的引号不成对,{detail}被并进了同一个单元格;已隔离,没有参与核查,请修正引号后重新导出:{value}",
+    "swallowed_row": "该行被第 {detail} 行不成对的引号并进了上一行的单元格,已隔离,没有参与核查:{value}",
+    "cell_too_long": "单元格过长({detail},上限 128 KB),不像是正常的数据,整行已隔离,没有参与核查:{value}",
+    "excel_error": "单元格是 Excel 错误值(公式出错),按缺失处理(不是空白):{value}",
+    "header_only": "文件只有表头,没有数据行,本次核查不使用该文件{detail}",
+    "all_quarantined": "文件的数据行全部无法读取,本次核查不使用该文件{detail}",
 }
+WARNINGS = frozenset({"header_only", "all_quarantined"})
 
 
 # table kind of the contract → the value kind of each field its raw table can hold (shared with the GX engine)
@@ -176,21 +190,44 @@ def _messages(issues: pl.DataFrame, mappings: dict[str, dict[str, str]], contrac
         schema={"source": pl.String, "field": pl.String, "column": pl.String}, orient="row")
     issues = issues.join(headers, on=["source", "field"], how="left").with_columns(
         pl.coalesce("column", "field").alias("column"))
+    return _sentences(issues, ranges)
+
+
+def _sentences(issues: pl.DataFrame, ranges: dict) -> pl.DataFrame:
+    """`message` and `severity` of every issue (and `quarantined`, false where it is not set)."""
+    if "detail" not in issues.columns:
+        issues = issues.with_columns(pl.lit(None, pl.String).alias("detail"))
+    if "quarantined" not in issues.columns:
+        issues = issues.with_columns(pl.lit(False).alias("quarantined"))
     messages = []
     severities = []
     for row in issues.iter_rows(named=True):  # one sentence per bad cell; cells are few relative to rows
         code = row["problem"]
         template = PROBLEMS.get(code) or EXTRA_PROBLEMS[code]
-        detail = ""
+        detail = row["detail"] or ""
         if code == "out_of_range":
             bounds = ranges.get(row["field"], {})
             detail = f"{bounds.get('min', '')}—{bounds.get('max', '')}"
+        elif code in WARNINGS and detail:
+            detail = ";" + detail
         text = template.format(value=row["value"] or "", detail=detail)
+        column = f"「{row['column']}」列" if row["column"] else ""
         messages.append(f"文件 {row['file']}{(' 工作表 ' + row['sheet']) if row['sheet'] else ''} "
-                        f"第 {row['row']} 行「{row['column']}」列: {text}")
-        severities.append("info" if code in INFORMATIONAL else "error")
+                        f"第 {row['row']} 行{column}: {text}")
+        severities.append("info" if code in INFORMATIONAL else "warning" if code in WARNINGS else "error")
     return issues.with_columns(pl.Series("message", messages, dtype=pl.String),
-                               pl.Series("severity", severities, dtype=pl.String))
+                               pl.Series("severity", severities, dtype=pl.String),
+                               pl.col("quarantined").fill_null(False))
+
+
+def load_issues(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The readers' issues (raw_load_issue) as input-issue rows, messages written; shared with the GX engine."""
+    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    if "raw_load_issue" not in tables:
+        return pl.DataFrame(schema={c: pl.Boolean if c == "quarantined" else pl.Int64 if c == "row" else pl.String
+                                    for c in ISSUE_COLUMNS})
+    frame = read_table(con, "raw_load_issue").with_columns(pl.col("row").cast(pl.Int64))
+    return _sentences(frame, {}).select(ISSUE_COLUMNS)
 
 
 def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -218,6 +255,7 @@ def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                                           .alias("value"), "field"))
     issues = pl.concat([p for p in parts if p.height], how="diagonal_relaxed") if any(p.height for p in parts) \
         else parts[0]
-    issues = _messages(issues, mappings, contract).select(ISSUE_COLUMNS).sort(["source", "file", "row", "column"])
+    issues = pl.concat([_messages(issues, mappings, contract).select(ISSUE_COLUMNS), load_issues(con)],
+                       how="vertical_relaxed").sort(["source", "file", "row", "column"], nulls_last=True)
     write_table(con, "input_issue", issues)
     return issues

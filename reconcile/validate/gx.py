@@ -52,6 +52,7 @@ from .engine import (
     _messages,
     filled_groups,
     is_parsed,
+    load_issues,
     unplaced_value,
 )
 
@@ -391,8 +392,11 @@ def run_gx(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> list[st
     validate_seconds = time.perf_counter() - started
 
     found = pl.concat(issues, how="vertical_relaxed")
-    found = _messages(found, _mappings(con), contract).select(ISSUE_COLUMNS).sort(
-        ["source", "file", "row", "column", "field", "problem"])
+    # rows and cells the readers set aside are the file's structure, not an expectation over columns: both
+    # engines take them from the load stage
+    found = pl.concat([_messages(found, _mappings(con), contract).select(ISSUE_COLUMNS), load_issues(con)],
+                      how="vertical_relaxed").sort(["source", "file", "row", "column", "field", "problem"],
+                                                   nulls_last=True)
     write_csv_bom(found, out / "gx_input_issues.csv")
 
     expectations = sum(len(s.expectations) for s in suites.values())

@@ -210,11 +210,11 @@ def probe(path: Path, *, sheet: int | str = 0, header_rows: int | None = None, w
                   "error": None}
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb"):
-            import fastexcel
+            from ..load.readers import sheet_names
 
-            try:
-                info["sheets"] = list(fastexcel.read_excel(path).sheet_names)
-            except Exception:  # noqa: BLE001 — read_table below reports it in the CLI's words
+            try:  # the zip's sizes are checked before the reader opens it
+                info["sheets"] = sheet_names(path)
+            except ReconcileError:  # read_table below reports it in the CLI's words
                 info["sheets"] = []
         table = read_table(path, sheet=sheet, header_rows=header_rows, work_dir=work_dir)
     except ReconcileError as exc:

@@ -116,3 +116,21 @@ def test_phone_problems_and_empty():
     assert parse_phone("无").problem == "phone_unparseable"
     assert parse_phone("138000O1234").problem == "phone_unparseable"  # a letter O typed for a zero
     assert parse_phone(None) == Normalized(None) and parse_phone("") == Normalized(None)
+
+
+@pytest.mark.parametrize("raw", ["1,2,3", "1,23", "12,34,567", "1.234,5", "12, 345", "1 2 3", "3,4人", "1,2,3万"])
+def test_commas_that_do_not_group_thousands(raw):
+    """issue 16: "1,2,3" is three numbers in one cell (or a list), never 123; thousands come in groups of three."""
+    expected = Normalized(None, "number_bad_grouping")
+    assert parse_money(raw) == expected
+    assert parse_number(raw) == expected
+    if not raw.endswith("万"):
+        assert parse_int(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1,234,567", 1234567.0), ("1 234 567", 1234567.0), ("-99,999,999", -99999999.0), ("1,234.56", 1234.56),
+    ("12,345元", 12345.0), ("1234,", 1234.0), ("１，２３４", 1234.0), ("RMB 1,000", 1000.0),
+])
+def test_thousands_separators(raw, expected):
+    assert parse_money(raw) == Normalized(expected, None)

@@ -14,8 +14,9 @@ import xlsxwriter
 
 from reconcile.errors import InputError
 from reconcile.load import encoding as enc_mod
-from reconcile.load.encoding import detect_encoding, transcode_to_utf8
+from reconcile.load.encoding import transcode_to_utf8
 from reconcile.load.readers import EXTRA, read_table
+from reconcile.load.text import detect_encoding
 
 ID_A = "430624198001011234"
 ID_B = "43062419800101123X"
@@ -109,19 +110,20 @@ def test_plain_utf8(tmp_path: Path) -> None:
     assert detect_encoding(path) == "utf-8"
 
 
-def test_undecodable_byte_reports_offset(tmp_path: Path) -> None:
+def test_undecodable_byte_quarantines_its_row(tmp_path: Path) -> None:
+    """A bad byte no longer stops the read at "第 N 字节": its row is set aside with its row and column, the rest
+    is read (issue 16)."""
     prefix = "姓名,证件号码\n张三,1\n".encode()
     path = tmp_path / "坏文件.csv"
-    path.write_bytes(prefix + b"\xff\xfe\xff" + b"tail\n")
-    with pytest.raises(InputError) as err:
-        detect_encoding(path)
-    message = str(err.value)
-    assert "坏文件.csv" in message
-    assert f"第 {len(prefix)} 字节" in message and "0xFF" in message
-    with pytest.raises(InputError, match=f"第 {len(prefix)} 字节"):
-        read_table(path)
-    with pytest.raises(InputError, match=f"不能按 utf-8 解码:第 {len(prefix)} 字节"):
-        read_table(path, encoding="utf-8")
+    path.write_bytes(prefix + "李四,".encode() + b"\xff\xfe\xfftail\n" + "王五,3\n".encode())
+    assert detect_encoding(path) == "utf-8"
+    table = read_table(path)
+    assert _rows(table, "姓名", "证件号码", "_row") == [("张三", "1", 2), ("王五", "3", 4)]
+    issue = table.issues.row(0, named=True)
+    assert (issue["_row"], issue["column"], issue["problem"], issue["quarantined"]) == (3, "证件号码", "row_undecodable",
+                                                                                        True)
+    assert issue["value"] == "李四,\\xff\\xfe\\xfftail" and issue["detail"] == "utf-8:0xFF"
+    assert table.quarantined == 1
 
 
 def test_offsets_are_exact_across_chunk_boundaries(tmp_path: Path, monkeypatch) -> None:
@@ -129,8 +131,6 @@ def test_offsets_are_exact_across_chunk_boundaries(tmp_path: Path, monkeypatch) 
     good = "王小明李䶮张𠀀\n".encode("gb18030") * 3
     path = tmp_path / "gb.csv"
     path.write_bytes(good + b"\x81\x20" + b"x")  # 0x81 needs a trail byte, 0x20 is not one
-    with pytest.raises(InputError, match=f"第 {len(good)} 字节"):
-        detect_encoding(path, sample_bytes=3)
     monkeypatch.setattr(enc_mod, "_CHUNK", 5)
     with pytest.raises(InputError, match=f"第 {len(good)} 字节"):
         transcode_to_utf8(path, "gb18030", tmp_path / "out.csv")
