@@ -92,6 +92,12 @@ def read_answers(path: Path, refused: list[str]) -> list[Answer]:
         raise InputError(f"找不到文件 {path}")
     if path.stat().st_size > MAX_ANSWER_FILE_BYTES:
         raise InputError(f"{path.name} 超过 {MAX_ANSWER_FILE_BYTES // 2**20} MB,不是本工具写出的乡镇报告")
+    from .load.xlsx_guard import check_sheet, is_zip_workbook, workbook_sheets
+
+    if not is_zip_workbook(path):
+        raise InputError(f"{path.name} 不是 Excel 工作簿(.xlsx):请交回本工具写出并由乡镇填写后的报告")
+    for ref in workbook_sheets(path):  # a hostile workbook is refused before the reader allocates for it
+        check_sheet(path, ref)
     try:
         book = fastexcel.read_excel(path)
     except Exception as exc:  # noqa: BLE001 (the reader's own error text is not for people)

@@ -234,3 +234,26 @@ li.import_answers(pathlib.Path({str(out / "reconcile.duckdb")!r}), [pathlib.Path
         assert con.execute("select count(*) from ledger_import where files like '%killed%'").fetchall()[0][0] == 0
     finally:
         con.close()
+
+
+def test_a_hostile_or_foreign_file_is_refused_by_name(county, tmp_path):
+    """A returned 'workbook' that is not one, or whose sheet claims a cell at XFD1048576, is refused in Chinese
+    before the reader allocates for it; the ledger is untouched."""
+    import zipfile
+
+    config, out = county
+    text = tmp_path / "假的.xlsx"
+    text.write_text("序号,问题编号\n1,abc\n", encoding="utf-8")
+    result = cli("ledger", "import", config, text, "--output", out)
+    assert result.exit_code == 2 and "不是 Excel 工作簿" in result.output.replace("\n", ""), result.output
+    bomb = tmp_path / "炸弹.xlsx"
+    with zipfile.ZipFile(_township_book(out)) as source, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')
+            target.writestr(item, data)
+    before = _ledger(out)
+    result = cli("ledger", "import", config, bomb, "--output", out)
+    assert result.exit_code == 2 and "XFD1048576" in result.output.replace("\n", ""), result.output
+    assert _ledger(out).equals(before)
