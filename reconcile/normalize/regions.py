@@ -22,6 +22,9 @@ _COMMUNITY_SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员
 _TOWNSHIP_PREFIX = re.compile(r"(.{2,}?(?:镇|乡|街道))(.+)")
 _TOWNSHIP_NOISE = ("人民政府", "政府", "街道办事处", "办事处", "街道办")
 _TOWNSHIP_ENDINGS = ("镇", "乡", "街道")
+# A township written with its county in front (湘阴县东塘镇, 某某自治县城关镇): the county is the run's, not part
+# of the township's name. At least two characters stay before 镇/乡/街道 (高新区街道 is kept whole).
+_COUNTY_IN_FRONT = re.compile(r"^(?:.{1,8}?(?:自治县|自治旗|县|旗|市|区))(.{2,}?(?:镇|乡|街道))$")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -34,6 +37,8 @@ def _normalize_township(raw: str) -> str | None:
             if noise in ("街道办事处", "办事处", "街道办") and not text.endswith(_TOWNSHIP_ENDINGS):
                 text += "街道"
             break
+    while county := _COUNTY_IN_FRONT.match(text):  # 永州市冷水滩区梅湾街道: city, then district
+        text = county.group(1)
     return text or None
 
 
