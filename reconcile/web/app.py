@@ -12,6 +12,8 @@
     GET  /w/<id>/run · /status     progress page, and the JSON it polls
     GET  /w/<id>/results           summary, rectification status, downloads, input problems
     GET  /w/<id>/findings          findings by village and kind, each source's values side by side
+    POST /w/<id>/answer            one finding's 核实结果, 说明, 责任人, 整改期限 (a findings row) → the ledger
+    POST /w/<id>/answers/upload    township workbooks sent back filled in → their answers into the ledger
     GET  /w/<id>/ids · POST        confirm showing full ID numbers (recorded); the pages then carry ids=<grant>
     GET  /w/<id>/download/<what>   核查报告.xlsx, report.html, findings.csv, input_issues.csv, township/<n>
     POST /w/<id>/delete            delete the workspace folder
@@ -39,7 +41,8 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import ReconcileError
-from . import access, runner, settings
+from ..ledger import VERDICTS
+from . import access, answers, runner, settings
 from . import files as F
 from . import results as R
 from .cards import apply_form, card
@@ -437,6 +440,9 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
             return back(ws, anchor)
         # claimed before run/ is laid out: a second click neither starts a run nor removes the first one's files
         if not runner.claim(ws):
+            if ws.answering:  # answers going into the ledger: a run now would replace it without them
+                flash(ws, "error", "正在把核实结果写入整改台账,没有开始核查:请稍候几秒再点“开始核查”。")
+                return back(ws, "#run")
             return RedirectResponse(f"/w/{ws.id}/run?busy=1", status_code=303)
         try:
             state = ws.state()
@@ -542,9 +548,14 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         total_issues, issues = R.issues_view(ws.out, done["names"], show_ids)
         downloads = [(key, label, name) for key, (name, label) in R.DOWNLOADS.items() if (ws.out / name).exists()]
         townships = [(i, p.name) for i, p in enumerate(R.township_files(ws.out))]
-        coverage = R.coverage_view(ws.out, lambda text: ws.friendly(text, done["names"]), show_ids)
-        return page("results.html.j2", ws=ws, state=ws.state(), done=done, summary=done["summary"],
-                    ledger=R.ledger_view(ws.out, show_ids), issues=issues, total_issues=total_issues,
+        with ws.db_lock:
+            coverage = R.coverage_view(ws.out, lambda text: ws.friendly(text, done["names"]), show_ids)
+            ledger = R.ledger_view(ws.out, show_ids)
+        messages = answers.take(ws)
+        state = ws.state()
+        return page("results.html.j2", ws=ws, state=state, done=done, summary=done["summary"],
+                    ledger=ledger, issues=issues, total_issues=total_issues, messages=messages,
+                    returns=list(reversed(state.get("returns") or []))[:10], return_suffixes=answers.RETURN_SUFFIXES,
                     coverage=coverage,
                     # the CLI's advice to add a `columns:` line: on the page that is step ② instead
                     columns_hint=coverage is not None and any("columns" in n["message"] for n in coverage.notices),
@@ -561,7 +572,13 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         if ids and not granted(ws, ids):
             return RedirectResponse(unmask_url(ws, request), status_code=303)
         filters = {k: request.query_params.get(k, "") for k in R.FILTERS}
-        view = R.browse(ws.out, done["sources"], filters, page_no, bool(ids))
+        with ws.db_lock:
+            live = R.ledger_state(ws.out)
+        view = R.browse(ws.out, done["sources"], filters, page_no, bool(ids), live)
+        # an answer's message goes to its row (the form again, as typed, when it was refused); others on top
+        messages = answers.take(ws)
+        shown = {r["finding_id"] for r in view.rows}
+        by_row = {m["finding_id"]: m for m in messages if m.get("finding_id") in shown}
 
         def link(**change) -> str:
             params = {**filters, "ids": ids, **change}
@@ -570,7 +587,42 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
         return page("findings.html.j2", ws=ws, state=ws.state(), done=done, view=view, filters=filters,
                     link=link, show_ids=bool(ids), ids=ids, unmask_url=unmask_url(ws, request),
                     severities=list(R.SEVERITY_LABELS.items()),
-                    statuses=[(k, R.STATUS_LABELS[k]) for k in ("new", "open", "reopened")])
+                    statuses=[(k, R.STATUS_LABELS[k]) for k in ("new", "open", "reopened", "in_progress", "verified")]
+                    + [(R.OVERDUE, "逾期未整改")],
+                    verdicts=list(VERDICTS), by_row=by_row,
+                    top_messages=[m for m in messages if m.get("finding_id") not in shown],
+                    here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                    ledger_ready=live is not None)
+
+    # ---- answers: a findings row, returned township workbooks -----------------------------------------
+    @app.post("/w/{wid}/answer")
+    async def answer_finding(wid: str, request: Request):
+        ws = workspace(wid)
+        form = await read_form(request)
+        message = await run_in_threadpool(answers.answer_one, ws, form)
+        answers.flash(ws, message)
+        return RedirectResponse(answers.back_to(ws, form.get("back")) + answers.anchor(message.get("finding_id")),
+                                status_code=303)
+
+    @app.post("/w/{wid}/answers/upload")
+    async def upload_answers(wid: str, request: Request):
+        ws = workspace(wid)
+        if ws.running:
+            return error_page(409, "正在核查,请等核查结束后再导入乡镇交回的报告。")
+        try:
+            parts = await receive(request, ws.tmp, max_bytes)
+        except UploadTooLarge:
+            return error_page(413, f"上传的文件太大:一次最多上传 {max_upload_mb} MB。请分几次导入。")
+        except UploadError as exc:
+            answers.flash(ws, {"kind": "error", "text": str(exc), "lines": []})
+            return RedirectResponse(f"/w/{ws.id}/results#answers", status_code=303)
+        try:
+            message = await run_in_threadpool(answers.import_returned, ws, parts)
+        finally:
+            for part in parts:
+                part.path.unlink(missing_ok=True)  # taken ones were moved into returns/ already
+        answers.flash(ws, message)
+        return RedirectResponse(f"/w/{ws.id}/results#answers", status_code=303)
 
     @app.get("/w/{wid}/download/township/{index}")
     def download_township(wid: str, index: int):
@@ -599,8 +651,8 @@ def create_app(workdir: Path, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     @app.post("/w/{wid}/delete")
     def delete_workspace(wid: str):
         ws = workspace(wid)
-        if ws.running:
-            return error_page(409, "正在核查,请等核查结束后再删除。")
+        if ws.running or ws.answering:
+            return error_page(409, "正在核查或写入整改台账,请等它结束后再删除。")
         spaces.delete(ws)
         response = RedirectResponse("/?deleted=1", status_code=303)
         access.clear_workspace_cookie(response, ws.id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..ledger import VERDICT_LABELS
 from ..report.common import (
     SEVERITY_LABELS,
     STATUS_LABELS,
@@ -30,6 +31,12 @@ from ..schema import field_kind
 
 PAGE_SIZE = 100
 FILTERS = ("township", "village", "kind", "severity", "status")
+# what the ledger knows now of a finding, over what its run's findings.parquet said: an answer given on the page
+# shows before the next run
+LIVE_COLUMNS = {"status": pl.String, "verdict": pl.String, "verdict_note": pl.String, "responsible": pl.String,
+                "deadline": pl.Date, "overdue": pl.Boolean}
+OVERDUE = "overdue"  # the status filter's value for 逾期 (open past the 整改期限), besides the ledger's statuses
+OVERDUE_SHOWN = 200  # lines of the overdue list on the results page (all of them in the workbook's 通报)
 
 # name in the URL → file in the output folder (the only files the download route serves, besides
 # the per-township workbooks listed from the folder itself)
@@ -105,10 +112,52 @@ def _relabel(evidence: str | None, sources: dict[str, str]) -> str | None:
     return json.dumps(data, ensure_ascii=False)
 
 
-def browse(out: Path, sources: dict[str, str], filters: dict[str, str], page: int, show_ids: bool) -> FindingView:
-    """Findings filtered by township/village/kind/severity/status, one page of them, side by side."""
+def ledger_state(out: Path) -> pl.DataFrame | None:
+    """Each finding's status and answer as the ledger (out/reconcile.duckdb) holds them now, with `overdue` as
+    `reconcile ledger` counts it; None when there is no ledger to read. The caller holds `ws.db_lock`."""
+    from ..errors import ReconcileError
+    from ..ledger import open_ledger, overdue, read_ledger
+
+    database = out / "reconcile.duckdb"
+    if not database.exists():
+        return None
+    try:
+        con = open_ledger(database)
+    except ReconcileError:
+        return None  # being replaced by a run that just finished: the run's own values are shown
+    try:
+        ledger = read_ledger(con)
+    finally:
+        con.close()
+    if not ledger.height:
+        return None
+    if "deadline" not in ledger.columns:  # a ledger written before answers existed
+        return ledger.select("finding_id", "status")
+    return ledger.select("finding_id", *(c for c in LIVE_COLUMNS if c != "overdue"), overdue=overdue(ledger))
+
+
+def _with_live(f: pl.DataFrame, live: pl.DataFrame | None) -> pl.DataFrame:
+    """`f` with every LIVE_COLUMNS column (an older run's findings have no answer columns), taken from the
+    ledger for the findings it knows."""
+    f = f.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in LIVE_COLUMNS.items() if c not in f.columns)
+    if live is None or not live.height:
+        return f
+    columns = [c for c in LIVE_COLUMNS if c in live.columns]
+    live = live.select("finding_id", *(pl.col(c).cast(f.schema[c]).alias(f"_l_{c}") for c in columns))
+    joined = f.join(live, on="finding_id", how="left", maintain_order="left")
+    known = pl.col("_l_status").is_not_null()
+    return joined.with_columns(pl.when(known).then(pl.col(f"_l_{c}")).otherwise(pl.col(c)).alias(c)
+                               for c in columns).drop(f"_l_{c}" for c in columns)
+
+
+def browse(out: Path, sources: dict[str, str], filters: dict[str, str], page: int, show_ids: bool,
+           live: pl.DataFrame | None = None) -> FindingView:
+    """Findings filtered by township/village/kind/severity/status, one page of them, side by side; status and
+    answers as `live` (`ledger_state`) has them."""
     f = findings(out)
     titles = kind_titles()
+    if f.height:
+        f = _with_live(f, live)
     if not f.height:
         return FindingView([], [], None, 0, 0, 1, 1, [], [], [])
     villages = (f.group_by("township", "village").agg(n=pl.len(), high=(pl.col("severity") == "high").sum())
@@ -117,7 +166,9 @@ def browse(out: Path, sources: dict[str, str], filters: dict[str, str], page: in
     base = f
     for key in FILTERS:
         value = filters.get(key)
-        if value and key != "kind":
+        if key == "status" and value == OVERDUE:
+            base = base.filter(pl.col("overdue").fill_null(False))
+        elif value and key != "kind":
             base = base.filter(pl.col(key) == value)
     cut = base.filter(pl.col("kind") == filters["kind"]) if filters.get("kind") else base
     counts = dict(base.group_by("kind").len().rows()) if base.height else {}
@@ -143,7 +194,13 @@ def browse(out: Path, sources: dict[str, str], filters: dict[str, str], page: in
             "kind": r["kind"], "kind_label": titles.get(r["kind"], r["kind"]),
             "message": _text(r["message"], show_ids) or "", "advice": _text(r["advice"], show_ids) or "",
             "values": [(parts.get(k) or "").replace("; ", "\n") for k in own], "other": other,
-            "finding_id": r["finding_id"],
+            "finding_id": r["finding_id"], "verdict": r["verdict"] or "",
+            "verdict_label": VERDICT_LABELS.get(r["verdict"] or "", r["verdict"] or ""),
+            "note": _text(r["verdict_note"], show_ids) or "", "responsible": r["responsible"] or "",
+            # the note as the form may send it back: never a masked copy in place of the person's text
+            "note_editable": (r["verdict_note"] or "")
+            if show_ids or _text(r["verdict_note"], False) == r["verdict_note"] else None,
+            "deadline": r["deadline"].isoformat() if r["deadline"] else "", "overdue": bool(r["overdue"]),
         })
     return FindingView(rows, [(k, labels[k]) for k in own], "部门数据及其他依据" if others else None, f.height,
                        cut.height, page, pages, villages, kind_list, townships)
@@ -174,7 +231,8 @@ def issues_view(out: Path, names: dict[str, str], show_ids: bool, limit: int = 2
 def ledger_view(out: Path, show_ids: bool) -> dict | None:
     """Rectification status against earlier runs in this workspace (the ledger in reconcile.duckdb)."""
     from ..errors import ReconcileError
-    from ..ledger import open_ledger, progress, read_ledger, runs
+    from ..ledger import open_ledger, read_ledger, runs
+    from ..ledger_report import COLUMNS, ledger_summary
 
     database = out / "reconcile.duckdb"
     if not database.exists():
@@ -198,11 +256,16 @@ def ledger_view(out: Path, show_ids: bool) -> dict | None:
                       "head_name": r["head_name"] or "", "person_name": r["person_name"] or "",
                       "kind_label": titles.get(r["kind"], r["kind"]), "message": _text(r["message"], show_ids) or ""}
                      for r in resolved_now.head(200).iter_rows(named=True)] if resolved_now.height else []
-    by_township = progress(ledger, "township").to_dicts() if ledger.height else []
+    try:  # the figures of `reconcile ledger`, from the same function
+        summary = ledger_summary(database)
+    except ReconcileError:
+        summary = None
     return {
         "runs": [{**r, "started_at": str(r["started_at"])[:16]} for r in run_frame.to_dicts()],
-        "last": last, "first": run_frame.height == 1, "by_township": by_township,
+        "last": last, "first": run_frame.height == 1,
         "resolved": resolved_rows, "resolved_total": resolved_now.height,
+        "summary": summary, "columns": COLUMNS, "overdue_shown": OVERDUE_SHOWN,
+        "helpers": bool(summary and any(r["name"] for r in summary["by_helper"])),
     }
 
 

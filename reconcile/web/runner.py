@@ -44,9 +44,10 @@ def friendly(message: str, ws: Workspace, names: dict[str, str] | None = None) -
 
 
 def claim(ws: Workspace) -> bool:
-    """Mark the workspace as starting a run; False when a run is already starting or running."""
+    """Mark the workspace as starting a run; False when a run is already starting or running, or answers are
+    being written into its ledger (`hold_ledger`)."""
     with ws.lock:
-        if ws.running:
+        if ws.running or ws.answering:
             return False
         ws.starting = True
         return True
@@ -55,6 +56,21 @@ def claim(ws: Workspace) -> bool:
 def release(ws: Workspace) -> None:
     with ws.lock:
         ws.starting = False
+
+
+def hold_ledger(ws: Workspace) -> bool:
+    """Mark the workspace as writing answers into its ledger; False while a run starts or runs (the run would
+    replace reconcile.duckdb with its own copy, without the answers) or other answers are being written."""
+    with ws.lock:
+        if ws.running or ws.answering:
+            return False
+        ws.answering = True
+        return True
+
+
+def release_ledger(ws: Workspace) -> None:
+    with ws.lock:
+        ws.answering = False
 
 
 def start(ws: Workspace, names: dict[str, str]) -> bool:

@@ -11,6 +11,8 @@ written to the system's temporary folder. The server's own `tempfile.tempdir` is
 
     python -m reconcile.web.worker probe      JSON job on stdin → one line per file read
     python -m reconcile.web.worker run DIR    runs DIR/reconcile.yaml → one line per stage, then done/failed
+    python -m reconcile.web.worker answers    JSON job on stdin → returned township workbooks read and their
+                                              answers applied to the ledger → done/failed
 
 Every line the parent reads starts with MARK; anything else a library prints is ignored.
 """
@@ -138,6 +140,44 @@ def probe_files(jobs: list[dict], tmp: Path) -> list[dict]:
     return [r if r is not None else crashed_info(j["path"], ended(None)) for r, j in zip(results, jobs, strict=True)]
 
 
+# ---- returned township workbooks (the parent side) -------------------------------------------------------
+
+ANSWERS_TIMEOUT = 300.0  # seconds for reading the returned workbooks and applying their answers
+
+
+def import_answers(ledger: Path, files: list[tuple[Path, str]], answered_by: str, now: str, tmp: Path,
+                   cwd: Path) -> dict:
+    """`ledger_import.read_answers` of each file (stored path, the person's file name) and `apply_answers` of
+    what they hold, in a child process (fastexcel can abort on a hostile workbook). Returns the child's
+    `done` message ({"report": …}) or a `failed` one ({"kind": "input" | "internal" | "crashed", "error": …}).
+    The caller holds the workspace's ledger (`runner.hold_ledger`) and the output folder's lock."""
+    outcome: dict | None = None
+    with scratch_dir(tmp, "answers") as scratch:
+        job = {"ledger": str(ledger), "files": [{"path": str(p), "name": n} for p, n in files],
+               "by": answered_by, "now": now, "scratch": str(scratch)}
+        proc = spawn("answers", [], scratch, cwd=cwd, stdin=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(job, ensure_ascii=False).encode("utf-8"))
+            proc.stdin.close()
+        except OSError:
+            pass  # the child is already gone: said below
+        watchdog = Watchdog(proc, ANSWERS_TIMEOUT)
+        try:
+            for message in read_messages(proc.stdout):
+                if message.get("event") in ("done", "failed"):
+                    outcome = message
+        finally:
+            watchdog.cancel()
+            proc.stdout.close()
+            returncode = proc.wait()
+    if outcome is None:
+        how = ended(None if watchdog.fired else returncode)
+        log.warning("importing answers: the reading process %s", how)
+        return {"event": "failed", "kind": "crashed", "error": how}
+    return outcome
+
+
 class Watchdog:
     """Kills a child that has said nothing for `seconds` (a reader stuck in a file)."""
 
@@ -228,12 +268,74 @@ def _run_main(run_dir: str, started: str) -> int:
     return 0
 
 
+def _link_named(path: Path, name: str, folder: Path, taken: set[str]) -> Path:
+    """`path` under the person's file name (made safe: `outputs.file_part`) in this child's own scratch folder,
+    so that every refusal, the ledger's answer records and its import record name the file as the township
+    sent it; the stored copy keeps its generated name."""
+    from ..outputs import file_part
+
+    stem, suffix = file_part(Path(name).stem, "乡镇报告"), path.suffix.lower()
+    candidate, n = f"{stem}{suffix}", 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}({n}){suffix}"
+    taken.add(candidate.lower())
+    link = folder / candidate
+    try:
+        os.link(path, link)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(path, link)
+    return link
+
+
+def _answers_main() -> int:
+    from datetime import datetime
+
+    from ..errors import ReconcileError
+    from ..ledger_import import apply_answers, read_answers
+
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    try:
+        folder = Path(job["scratch"]) / "returned"
+        folder.mkdir()
+        taken: set[str] = set()
+        refused: list[str] = []
+        answers = []
+        readable: list[Path] = []
+        for spec in job["files"]:
+            link = _link_named(Path(spec["path"]), spec["name"], folder, taken)
+            try:
+                answers += read_answers(link, refused)
+                readable.append(link)
+            except ReconcileError as exc:  # this file's refusal (named as sent, no server path); the others are read
+                refused.append(str(exc).replace(str(link), link.name))
+        report = apply_answers(Path(job["ledger"]), answers, job["by"], datetime.fromisoformat(job["now"]),
+                               files=readable, refused=refused)
+        emit({"event": "done", "report": {
+            "files": report.files, "import_id": report.import_id, "refused": report.refused,
+            **{key: [{"place": a.place, "finding_id": a.finding_id, "verdict": a.verdict,
+                      "deadline": a.deadline.isoformat() if a.deadline else None} for a in rows]
+               for key, rows in (("applied", report.applied), ("unchanged", report.unchanged))}}})
+    except ReconcileError as exc:
+        emit({"event": "failed", "kind": "input", "error": str(exc)})
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 — said on the page; the traceback goes to the server's window
+        import traceback
+
+        traceback.print_exc()
+        emit({"event": "failed", "kind": "internal", "error": f"{type(exc).__name__}: {exc}"})
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 1 and argv[0] == "probe":
         return _probe_main()
+    if len(argv) >= 1 and argv[0] == "answers":
+        return _answers_main()
     if len(argv) >= 3 and argv[0] == "run":
         return _run_main(argv[1], argv[2])
-    sys.stderr.write("usage: python -m reconcile.web.worker probe | run RUN_DIR STARTED\n")
+    sys.stderr.write("usage: python -m reconcile.web.worker probe | answers | run RUN_DIR STARTED\n")
     return 2
 
 

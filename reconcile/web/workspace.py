@@ -6,7 +6,9 @@
         state.json        what the page shows and the person chose (files, roles, mappings, region, year)
         uploads/f<N>.<ext> the uploaded files, under generated names (the client's name is display text only)
         run/              the last run's input: reconcile.yaml and hard links named by role (村级档案.csv …)
-        out/              the run's output folder; its reconcile.duckdb keeps the ledger across runs
+        out/              the run's output folder; its reconcile.duckdb keeps the ledger across runs (and the
+                          answers given on the page: `answers`)
+        returns/r<N>.<ext> township workbooks sent back filled in, as uploaded (`answers`)
         status.json       the last run: finished, failed (with the message) and its summary
         audit.log         when full ID numbers were shown or downloaded (one JSON line each)
         tmp/              scratch space: uploads in progress, GB18030 → UTF-8 copies, and the temporary
@@ -132,6 +134,12 @@ class Workspace:
         self.thread: threading.Thread | None = None
         self.starting = False  # a run is being prepared (runner.claim): a second 开始核查 is refused
         self.id_grants: dict[str, float] = {}  # confirmed "show full ID numbers" → expiry (monotonic)
+        # answers being written into the ledger (runner.hold_ledger): no run starts meanwhile, and a run in
+        # progress refuses answers — a run replaces reconcile.duckdb and would drop them
+        self.answering = False
+        # this server's own connections to out/reconcile.duckdb, one at a time: DuckDB refuses a second
+        # connection to a file already open in the same process with another mode (read-only / read-write)
+        self.db_lock = threading.Lock()
         self._token_hash: str | None = None
 
     # ---- folders -------------------------------------------------------------------------------

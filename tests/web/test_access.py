@@ -81,7 +81,7 @@ def owned(tmp_path_factory):
 ROUTES_GET = ["", "/run", "/results", "/findings", "/findings?ids=1", "/results?ids=1", "/ids", "/reconcile.yaml",
               "/download/workbook", "/download/report", "/download/findings", "/download/issues",
               "/download/township/0"]
-ROUTES_POST = ["/upload", "/settings", "/files/1/delete", "/ids", "/delete"]
+ROUTES_POST = ["/upload", "/settings", "/files/1/delete", "/ids", "/answer", "/answers/upload", "/delete"]
 
 
 def _refused(response, path: str) -> None:
@@ -101,8 +101,10 @@ def test_every_route_of_a_workspace_needs_its_token(owned):
     for path in ROUTES_GET + ["/status"]:
         _refused(stranger.get(url + path, follow_redirects=False), path)
     for path in ROUTES_POST:
-        data = {"confirm": "yes", "action": "run", "region": "x"} if path != "/upload" else None
-        files = [("files", ("x.csv", b"a,b\n1,2\n"))] if path == "/upload" else None
+        upload = path.endswith("/upload")
+        data = {"confirm": "yes", "action": "run", "region": "x", "finding_id": "x", "verdict": "已整改"} \
+            if not upload else None
+        files = [("files", ("x.csv", b"a,b\n1,2\n"))] if upload else None
         _refused(stranger.post(url + path, data=data, files=files, follow_redirects=False), path)
     # nothing changed: the workspace is there and its owner still gets in
     assert (workdir / "workspaces" / _wid(url) / "state.json").exists()

@@ -1,9 +1,10 @@
 """The whole journey of a township officer in a real browser (Chromium driven by Playwright).
 
 Upload the sample county, fix the mappings the page flags, run with visible progress, filter the
-findings by village and kind, re-upload a corrected archive and see what was closed (销号), download
-the workbook and read it back. With RECONCILE_SCREENSHOTS=1 the screenshots go to docs/web-*.png
-(committed); otherwise to the test's temporary folder.
+findings by village and kind, answer one of them (核实结果, straight into the ledger), re-upload a corrected
+archive and see what was closed (销号) and the rectification figures, download the workbook and read it back.
+With RECONCILE_SCREENSHOTS=1 the screenshots go to docs/web-*.png (committed); otherwise to the test's
+temporary folder.
 """
 
 from __future__ import annotations
@@ -253,6 +254,25 @@ def test_township_officer_journey(server, tmp_path):
                                     .map(th => th.getBoundingClientRect().right))})""")
                 assert fit["page"] <= 1366 and fit["right"] <= 1366, (url, fit)
             page.screenshot(path=str(shots / "web-4b-findings-1366.png"))
+
+            # 4b. answer a finding in its row (核实结果 → the ledger at once); the table still fits 1366 px with
+            # the form open
+            row = page.locator("table.findings tbody tr").first
+            answered = (row.get_attribute("id") or "").removeprefix("a-")
+            row.locator("details.answer summary").click()
+            row.locator("select[name=verdict]").select_option("整改中")
+            row.locator("textarea[name=note]").fill("已通知村里补录")
+            row.locator("input[name=responsible]").fill("张三")
+            row.locator("input[name=deadline]").fill("2099-12-31")
+            fit = page.evaluate("""() => Math.max(document.documentElement.scrollWidth,
+                ...[...document.querySelectorAll('table.findings th')].map(th => th.getBoundingClientRect().right))""")
+            assert fit <= 1366, fit
+            row.locator("form.answer button[type=submit]").click()
+            page.wait_for_selector(f"#a-{answered} [data-answer-result]")
+            row = page.locator(f"#a-{answered}")
+            assert "已记入整改台账" in row.inner_text() and "期限 2099-12-31" in row.inner_text()
+            assert "整改中" in row.locator(".st").inner_text() and "责任人 张三" in row.inner_text()
+            row.screenshot(path=str(shots / "web-4c-answer.png"))
             page.set_viewport_size({"width": 1400, "height": 900})
 
             # 5. rectification: the corrected archive replaces the old one (same name); run again
@@ -265,6 +285,9 @@ def test_township_officer_journey(server, tmp_path):
             page.wait_for_url("**/results", timeout=120_000)
             rectify = page.inner_text("#rectify")
             assert "本次销号" in rectify and "陆海" in rectify
+            # the answer given on the page was carried into this run; the figures are `reconcile ledger`'s
+            assert "整改中" in page.inner_text("#by-township thead") and "逾期" in page.inner_text("#by-township thead")
+            assert page.locator("a.stat[href$='status=in_progress'] b").inner_text() != "0"
             page.locator("#rectify").screenshot(path=str(shots / "web-5-rectification.png"))
 
             # 6. download the workbook and read it back
