@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -29,50 +28,29 @@ with warnings.catch_warnings():
 from reconcile.web import access, worker  # noqa: E402
 from reconcile.web.app import create_app  # noqa: E402
 from reconcile.web.workspace import MAX_STATE_BYTES  # noqa: E402
+from tests.web.pages import new_workspace, settings_form, upload, wait_for_run, workspace_id  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
-BASE = "http://127.0.0.1:8765"
+from tests.web.pages import BASE  # noqa: E402
 
 
 def _client(app) -> TestClient:
     return TestClient(app, base_url=BASE)
 
 
-def _new(client) -> str:
-    response = client.post("/w", follow_redirects=False)
-    assert response.status_code == 303
-    return response.headers["location"]
 
 
-def _wid(url: str) -> str:
-    return url.rsplit("/", 1)[-1]
 
 
-def _upload(client, url: str, *files: tuple[str, bytes]):
-    return client.post(url + "/upload", files=[("files", f) for f in files])
 
 
 def _sample(name: str) -> tuple[str, bytes]:
     return name, (SAMPLE / name).read_bytes()
 
 
-def _form(state: dict, **extra) -> dict:
-    form = {"region": state["region"], "year": str(state["year"] or "")}
-    for e in state["files"]:
-        form[f"role-{e['fid']}"] = e["role"]
-        form[f"level-{e['fid']}"] = e["level"]
-    return {**form, **extra}
 
 
-def _wait(client, url: str, seconds: float = 120) -> dict:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        status = client.get(url + "/status").json()
-        if status["status"] != "running":
-            return status
-        time.sleep(0.1)
-    raise AssertionError("the run did not finish")
 
 
 def _still_serving(client, other_url: str) -> None:
@@ -126,8 +104,8 @@ def server(tmp_path):
     """An app, a browser, and a second workspace of the same browser that must not notice anything."""
     app = create_app(tmp_path / "web", max_upload_mb=5)
     client = _client(app)
-    other = _new(client)
-    assert "已上传 1 个文件" in _upload(client, other, _sample("入户核查.csv")).text
+    other = new_workspace(client)
+    assert "已上传 1 个文件" in upload(client, other, _sample("入户核查.csv")).text
     return app, client, other
 
 
@@ -137,12 +115,12 @@ def test_a_yaml_bomb_upload_is_refused_in_chinese_and_the_server_stays_up(server
     app, client, other = server
     bomb = yaml_bomb()
     assert len(bomb) < 400
-    url = _new(client)
-    page = _upload(client, url, ("reconcile.yaml", bomb))
+    url = new_workspace(client)
+    page = upload(client, url, ("reconcile.yaml", bomb))
     assert page.status_code == 200 and "锚点和别名" in page.text and "没有采用" in page.text
-    state_file = tmp_path / "web" / "workspaces" / _wid(url) / "state.json"
+    state_file = tmp_path / "web" / "workspaces" / workspace_id(url) / "state.json"
     assert state_file.stat().st_size < 10_000  # nothing of the expansion was kept
-    assert app.state.workspaces.get(_wid(url)).state()["template"] is None
+    assert app.state.workspaces.get(workspace_id(url)).state()["template"] is None
     _still_serving(client, other)
     assert client.get(url).status_code == 200
     # and after a restart
@@ -161,20 +139,20 @@ def test_a_yaml_bomb_upload_is_refused_in_chinese_and_the_server_stays_up(server
 ], ids=["self-reference", "deep", "very-deep", "over-1MiB", "long-text-aliased", "syntax"])
 def test_hostile_reconcile_yaml_is_that_uploads_problem(server, text, said):
     app, client, other = server
-    url = _new(client)
-    page = _upload(client, url, ("reconcile.yaml", text.encode()))
+    url = new_workspace(client)
+    page = upload(client, url, ("reconcile.yaml", text.encode()))
     assert page.status_code == 200 and said in page.text, page.text[-2000:]
-    assert app.state.workspaces.get(_wid(url)).state()["template"] is None
+    assert app.state.workspaces.get(workspace_id(url)).state()["template"] is None
     _still_serving(client, other)
 
 
 def test_an_xlsx_that_crashes_its_reader_is_that_files_error(server):
     """The file's reader aborts the process it runs in (no exception to catch): it runs in a child process."""
     app, client, other = server
-    url = _new(client)
-    page = _upload(client, url, ("国家系统导出.xlsx", xlsx_claiming_the_whole_sheet()), _sample("村级台账.csv"))
+    url = new_workspace(client)
+    page = upload(client, url, ("国家系统导出.xlsx", xlsx_claiming_the_whole_sheet()), _sample("村级台账.csv"))
     assert page.status_code == 200
-    files = {f["name"]: f for f in app.state.workspaces.get(_wid(url)).state()["files"]}
+    files = {f["name"]: f for f in app.state.workspaces.get(workspace_id(url)).state()["files"]}
     bad, good = files["国家系统导出.xlsx"], files["村级台账.csv"]
     assert bad["error"] and "国家系统导出.xlsx" in bad["error"] and "workspaces" not in bad["error"]
     assert good["error"] is None and good["headers"]  # the file after it was read by a fresh process
@@ -184,26 +162,26 @@ def test_an_xlsx_that_crashes_its_reader_is_that_files_error(server):
 
 def test_an_error_while_handling_an_upload_stays_in_that_workspace(server, monkeypatch):
     app, client, other = server
-    url = _new(client)
+    url = new_workspace(client)
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError
 
     monkeypatch.setattr("reconcile.web.workspace.F.guess_level", out_of_memory)
-    page = _upload(client, url, _sample("村级台账.csv"))
+    page = upload(client, url, _sample("村级台账.csv"))
     assert page.status_code == 200 and "处理上传的文件时出错(MemoryError)" in page.text and "其他工作区不受影响" in page.text
-    folder = app.state.workdir / "workspaces" / _wid(url)
+    folder = app.state.workdir / "workspaces" / workspace_id(url)
     assert not [p for p in (folder / "tmp").iterdir() if p.name.startswith(".upload-")]
     monkeypatch.undo()
     _still_serving(client, other)
-    assert "已上传 1 个文件" in _upload(client, url, _sample("村级台账.csv")).text  # and it works again
+    assert "已上传 1 个文件" in upload(client, url, _sample("村级台账.csv")).text  # and it works again
 
 
 @pytest.mark.parametrize("error", [RecursionError, MemoryError, type("PanicException", (BaseException,), {})],
                          ids=["RecursionError", "MemoryError", "BaseException-panic"])
 def test_any_error_in_a_request_is_a_chinese_page_for_that_workspace(server, monkeypatch, error):
     app, client, other = server
-    url = _new(client)
+    url = new_workspace(client)
 
     def boom(*args, **kwargs):
         raise error("boom")
@@ -220,20 +198,20 @@ def test_any_error_in_a_request_is_a_chinese_page_for_that_workspace(server, mon
 def test_a_workspace_whose_state_cannot_be_read_does_not_stop_the_server(tmp_path, caplog):
     app = create_app(tmp_path / "web")
     client = _client(app)
-    good, garbled, huge, legacy = (_new(client) for _ in range(4))
-    _upload(client, good, _sample("入户核查.csv"))
+    good, garbled, huge, legacy = (new_workspace(client) for _ in range(4))
+    upload(client, good, _sample("入户核查.csv"))
     root = tmp_path / "web" / "workspaces"
-    (root / _wid(garbled) / "state.json").write_text('{"files": [', encoding="utf-8")
-    with (root / _wid(huge) / "state.json").open("w") as fh:  # the size of the YAML bomb's state, in small
+    (root / workspace_id(garbled) / "state.json").write_text('{"files": [', encoding="utf-8")
+    with (root / workspace_id(huge) / "state.json").open("w") as fh:  # the size of the YAML bomb's state, in small
         fh.write('{"files": [], "x": "' + "a" * (MAX_STATE_BYTES + 10) + '"}')
-    (root / _wid(legacy) / "access.json").unlink()  # made by a version without tokens
+    (root / workspace_id(legacy) / "access.json").unlink()  # made by a version without tokens
     caplog.set_level("WARNING", logger="reconcile.web")
     restarted = TestClient(create_app(tmp_path / "web"), base_url=BASE, cookies=dict(client.cookies))
     warned = "\n".join(r.getMessage() for r in caplog.records)
-    assert _wid(garbled) in warned and _wid(huge) in warned and _wid(legacy) in warned
+    assert workspace_id(garbled) in warned and workspace_id(huge) in warned and workspace_id(legacy) in warned
     index = restarted.get("/")
-    assert index.status_code == 200 and _wid(good) in index.text and "无法读取" in index.text
-    assert _wid(legacy) not in index.text
+    assert index.status_code == 200 and workspace_id(good) in index.text and "无法读取" in index.text
+    assert workspace_id(legacy) not in index.text
     for url in (garbled, huge):
         page = restarted.get(url)
         assert page.status_code == 500 and "本工作区保存的设置无法读取" in page.text and "其他工作区不受影响" in page.text
@@ -246,14 +224,14 @@ def test_a_workspace_whose_state_cannot_be_read_does_not_stop_the_server(tmp_pat
 
 def test_what_a_workspace_stores_is_bounded(server, monkeypatch):
     app, client, other = server
-    url = _new(client)
+    url = new_workspace(client)
     monkeypatch.setattr("reconcile.web.workspace.MAX_STATE_BYTES", 3000)
     page = client.post(url + "/settings", data={"region": "区" * 50})  # fits
     assert page.status_code == 200
-    page = _upload(client, url, _sample("国家系统导出.xlsx"))  # its headers and samples do not
+    page = upload(client, url, _sample("国家系统导出.xlsx"))  # its headers and samples do not
     assert page.status_code == 413 and "超过了上限" in page.text and "没有保存" in page.text
     monkeypatch.undo()
-    assert app.state.workspaces.get(_wid(url)).state()["files"] == []
+    assert app.state.workspaces.get(workspace_id(url)).state()["files"] == []
     assert client.get(url).status_code == 200
     _still_serving(client, other)
 
@@ -268,19 +246,19 @@ def test_a_run_whose_process_dies_is_that_workspaces_error(server, monkeypatch):
         return [sys.executable, "-c", "import os; os.abort()"] if kind == "run" else real(kind, *args)
 
     monkeypatch.setattr(worker, "command", dying)
-    state = app.state.workspaces.get(_wid(other)).state()
-    response = client.post(other + "/settings", data=_form(state, region="东塘镇", year="2020", action="run"),
+    state = app.state.workspaces.get(workspace_id(other)).state()
+    response = client.post(other + "/settings", data=settings_form(state, region="东塘镇", year="2020", action="run"),
                            follow_redirects=False)
     assert response.headers["location"].endswith("/run")
-    status = _wait(client, other)
+    status = wait_for_run(client, other)
     assert status["status"] == "failed" and "核查程序被系统终止" in status["error"] and "其他工作区不受影响" in status["error"]
     assert "上次核查没有完成" in client.get(other).text
     assert client.get("/").status_code == 200
     monkeypatch.undo()
     # the next run works
-    response = client.post(other + "/settings", data=_form(state, region="东塘镇", year="2020", action="run"),
+    response = client.post(other + "/settings", data=settings_form(state, region="东塘镇", year="2020", action="run"),
                            follow_redirects=False)
-    assert _wait(client, other)["status"] == "done"
+    assert wait_for_run(client, other)["status"] == "done"
 
 
 def test_an_error_while_starting_a_run_frees_the_workspace(server, monkeypatch):
@@ -290,10 +268,10 @@ def test_an_error_while_starting_a_run_frees_the_workspace(server, monkeypatch):
         raise MemoryError
 
     monkeypatch.setattr("reconcile.web.app.settings.prepare_run", out_of_memory)
-    state = app.state.workspaces.get(_wid(other)).state()
-    page = client.post(other + "/settings", data=_form(state, region="东塘镇", year="2020", action="run"))
+    state = app.state.workspaces.get(workspace_id(other)).state()
+    page = client.post(other + "/settings", data=settings_form(state, region="东塘镇", year="2020", action="run"))
     assert page.status_code == 500 and "MemoryError" in page.text
-    assert not app.state.workspaces.get(_wid(other)).running  # a later 开始核查 is not refused as "running"
+    assert not app.state.workspaces.get(workspace_id(other)).running  # a later 开始核查 is not refused as "running"
     _still_serving(client, other)
 
 
@@ -316,8 +294,8 @@ def test_a_second_click_on_start_neither_runs_again_nor_removes_the_first_runs_f
 
     monkeypatch.setattr(worker, "command", held)
     monkeypatch.setattr(worker, "spawn", counted)
-    ws = app.state.workspaces.get(_wid(other))
-    form = _form(ws.state(), region="东塘镇", year="2020", action="run")
+    ws = app.state.workspaces.get(workspace_id(other))
+    form = settings_form(ws.state(), region="东塘镇", year="2020", action="run")
     first = client.post(other + "/settings", data=form, follow_redirects=False)
     assert first.headers["location"].endswith("/run")
     laid_out = {p.name: p.stat().st_mtime_ns for p in ws.run_dir.iterdir()}
@@ -330,7 +308,7 @@ def test_a_second_click_on_start_neither_runs_again_nor_removes_the_first_runs_f
     assert client.post(other + "/upload", files=[("files", _sample("村级台账.csv"))]).status_code == 409
     assert client.post(other + "/delete", follow_redirects=False).status_code == 409
     flag.touch()
-    status = _wait(client, other)
+    status = wait_for_run(client, other)
     assert status["status"] == "done", status
     assert spawned.count("run") == 1
     assert "东塘镇 2020 年核查结果" in client.get(other + "/results").text
@@ -340,7 +318,7 @@ def test_two_start_requests_at_the_same_moment_start_one_run(server):
     from reconcile.web import runner
 
     app, client, other = server
-    ws = app.state.workspaces.get(_wid(other))
+    ws = app.state.workspaces.get(workspace_id(other))
     assert runner.claim(ws) and not runner.claim(ws) and ws.running
     runner.release(ws)
     assert not ws.running and runner.claim(ws)
@@ -447,11 +425,11 @@ def test_a_local_client_without_the_token_gets_nothing(server):
     full IDs, unmask IDs with ?ids=1, and delete a workspace with `Origin: null`."""
     app, client, other = server
     attacker = _client(app)
-    assert _wid(other) not in attacker.get("/").text
+    assert workspace_id(other) not in attacker.get("/").text
     for path in ("/download/findings", "/download/issues", "/results?ids=1", "/findings?ids=1", ""):
         response = attacker.get(other + path, follow_redirects=False)
         assert response.status_code == 404 and "入户核查.csv" not in response.text, path
-    stolen = {access.cookie_name(_wid(other)): client.cookies.get(access.cookie_name(_wid(other)))}
+    stolen = {access.cookie_name(workspace_id(other)): client.cookies.get(access.cookie_name(workspace_id(other)))}
     with_cookie = TestClient(app, base_url=BASE, cookies=stolen)  # even holding the cookie, a null origin cannot post
     assert with_cookie.post(other + "/delete", headers={"Origin": "null"}, follow_redirects=False).status_code == 403
     assert attacker.post(other + "/delete", follow_redirects=False).status_code == 404

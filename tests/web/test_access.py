@@ -21,9 +21,11 @@ from reconcile.errors import ReconcileError  # noqa: E402
 from reconcile.web import access  # noqa: E402
 from reconcile.web.app import NO_WORKSPACE, create_app  # noqa: E402
 from reconcile.web.serve import PASSWORD_ENV, plan_access, serve, start_messages  # noqa: E402
+from tests.web.pages import new_workspace, settings_form, wait_for_run, workspace_id  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
-BASE = "http://127.0.0.1:8765"
+from tests.web.pages import BASE  # noqa: E402
+
 FULL_ID = re.compile(r"\b\d{17}[\dXx]\b")
 
 
@@ -31,34 +33,12 @@ def _client(app, **kw) -> TestClient:
     return TestClient(app, base_url=kw.pop("base_url", BASE), **kw)
 
 
-def _new(client) -> str:
-    response = client.post("/w", follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
 
 
-def _wid(url: str) -> str:
-    return url.rsplit("/", 1)[-1]
 
 
-def _form(state: dict, **extra) -> dict:
-    form = {"region": state["region"], "year": str(state["year"] or "")}
-    for e in state["files"]:
-        form[f"role-{e['fid']}"] = e["role"]
-        form[f"level-{e['fid']}"] = e["level"]
-    return {**form, **extra}
 
 
-def _wait(client, url: str) -> dict:
-    import time
-
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        status = client.get(url + "/status").json()
-        if status["status"] != "running":
-            return status
-        time.sleep(0.1)
-    raise AssertionError("the run did not finish")
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +47,14 @@ def owned(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("access") / "web"
     app = create_app(workdir, max_upload_mb=5)
     owner = _client(app)
-    url = _new(owner)
+    url = new_workspace(owner)
     files = [("files", (n, (SAMPLE / n).read_bytes())) for n in ("村级台账.csv", "入户核查.csv")]
     assert owner.post(url + "/upload", files=files).status_code == 200
-    state = app.state.workspaces.get(_wid(url)).state()
-    response = owner.post(url + "/settings", data=_form(state, region="东塘镇", year="2020", action="run"),
+    state = app.state.workspaces.get(workspace_id(url)).state()
+    response = owner.post(url + "/settings", data=settings_form(state, region="东塘镇", year="2020", action="run"),
                           follow_redirects=False)
     assert response.headers["location"].endswith("/run")
-    assert _wait(owner, url)["status"] == "done"
+    assert wait_for_run(owner, url)["status"] == "done"
     return app, owner, url, workdir
 
 
@@ -107,7 +87,7 @@ def test_every_route_of_a_workspace_needs_its_token(owned):
         files = [("files", ("x.csv", b"a,b\n1,2\n"))] if upload else None
         _refused(stranger.post(url + path, data=data, files=files, follow_redirects=False), path)
     # nothing changed: the workspace is there and its owner still gets in
-    assert (workdir / "workspaces" / _wid(url) / "state.json").exists()
+    assert (workdir / "workspaces" / workspace_id(url) / "state.json").exists()
     assert owner.get(url).status_code == 200 and "村级台账.csv" in owner.get(url).text
     assert owner.get(url + "/download/findings").status_code == 200
 
@@ -115,19 +95,19 @@ def test_every_route_of_a_workspace_needs_its_token(owned):
 def test_a_made_up_or_another_workspaces_token_does_not_open_it(owned):
     app, owner, url, _ = owned
     other = _client(app)
-    other_url = _new(other)
-    other_token = other.cookies.get(access.cookie_name(_wid(other_url)))
+    other_url = new_workspace(other)
+    other_token = other.cookies.get(access.cookie_name(workspace_id(other_url)))
     assert other_token and other.get(other_url).status_code == 200
     # the other workspace's token, sent under this workspace's cookie name
-    thief = _client(app, cookies={access.cookie_name(_wid(url)): other_token})
+    thief = _client(app, cookies={access.cookie_name(workspace_id(url)): other_token})
     _refused(thief.get(url + "/download/findings", follow_redirects=False), "/download/findings")
-    _refused(_client(app, cookies={access.cookie_name(_wid(url)): "x" * 43}).get(url, follow_redirects=False), "")
+    _refused(_client(app, cookies={access.cookie_name(workspace_id(url)): "x" * 43}).get(url, follow_redirects=False), "")
     # and the owner's token does not open the other's workspace either
-    owner_token = owner.cookies.get(access.cookie_name(_wid(url)))
-    crossed = _client(app, cookies={access.cookie_name(_wid(other_url)): owner_token})
+    owner_token = owner.cookies.get(access.cookie_name(workspace_id(url)))
+    crossed = _client(app, cookies={access.cookie_name(workspace_id(other_url)): owner_token})
     assert crossed.get(other_url, follow_redirects=False).status_code == 404
     # only the token's hash is on disk, nowhere in what the pages show
-    folder = app.state.workdir / "workspaces" / _wid(url)
+    folder = app.state.workdir / "workspaces" / workspace_id(url)
     stored = json.loads((folder / "access.json").read_text())
     assert stored["token_sha256"] == access.token_hash(owner_token)
     assert not any(owner_token in p.read_text(errors="ignore") for p in folder.glob("*.json"))
@@ -138,7 +118,7 @@ def test_the_token_cookie_is_httponly_and_samesite_strict(tmp_path):
     client = _client(create_app(tmp_path / "web"))
     response = client.post("/w", follow_redirects=False)
     cookie = response.headers["set-cookie"]
-    name = access.cookie_name(_wid(response.headers["location"]))
+    name = access.cookie_name(workspace_id(response.headers["location"]))
     assert cookie.startswith(name + "=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict") and "Path=/" in cookie
     assert "Max-Age=" in cookie  # survives closing the browser: the person comes back to rectify
@@ -148,16 +128,16 @@ def test_the_token_cookie_is_httponly_and_samesite_strict(tmp_path):
 def test_the_start_page_lists_only_the_browsers_own_workspaces(tmp_path):
     app = create_app(tmp_path / "web")
     alice, bob, nobody = _client(app), _client(app), _client(app)
-    a1, a2, b1 = _new(alice), _new(alice), _new(bob)
+    a1, a2, b1 = new_workspace(alice), new_workspace(alice), new_workspace(bob)
     alice_page, bob_page, empty = alice.get("/").text, bob.get("/").text, nobody.get("/").text
-    assert _wid(a1) in alice_page and _wid(a2) in alice_page and _wid(b1) not in alice_page
-    assert _wid(b1) in bob_page and _wid(a1) not in bob_page and _wid(a2) not in bob_page
-    assert not any(_wid(u) in empty for u in (a1, a2, b1)) and "继续以前的核查" not in empty
+    assert workspace_id(a1) in alice_page and workspace_id(a2) in alice_page and workspace_id(b1) not in alice_page
+    assert workspace_id(b1) in bob_page and workspace_id(a1) not in bob_page and workspace_id(a2) not in bob_page
+    assert not any(workspace_id(u) in empty for u in (a1, a2, b1)) and "继续以前的核查" not in empty
     assert "只能在创建它的浏览器中打开" in empty and "workspaces" in empty  # what to do when the cookie is lost
     # a deleted workspace's cookie is forgotten, and it is gone from the list
     assert alice.post(a2 + "/delete", follow_redirects=False).status_code == 303
-    assert access.cookie_name(_wid(a2)) not in alice.cookies
-    assert _wid(a2) not in alice.get("/").text and _wid(a1) in alice.get("/").text
+    assert access.cookie_name(workspace_id(a2)) not in alice.cookies
+    assert workspace_id(a2) not in alice.get("/").text and workspace_id(a1) in alice.get("/").text
 
 
 def test_showing_full_ids_needs_a_confirmation_and_is_recorded(owned):
@@ -174,7 +154,7 @@ def test_showing_full_ids_needs_a_confirmation_and_is_recorded(owned):
     # posting without ticking the confirmation shows nothing
     refused = owner.post(url + "/ids", data={"next": url + "/findings"}, follow_redirects=False)
     assert refused.status_code == 400 and "请先勾选" in refused.text and not FULL_ID.search(refused.text)
-    audit = workdir / "workspaces" / _wid(url) / "audit.log"
+    audit = workdir / "workspaces" / workspace_id(url) / "audit.log"
     before = audit.read_text().count("show_ids") if audit.exists() else 0
     confirmed = owner.post(url + "/ids", data={"next": url + "/findings?severity=high", "confirm": "yes"},
                            follow_redirects=False)
@@ -187,7 +167,7 @@ def test_showing_full_ids_needs_a_confirmation_and_is_recorded(owned):
     assert f"ids={grant}" in shown.text  # the links of the page keep it for its lifetime
     assert audit.read_text().count("show_ids") == before + 1
     # the grant belongs to this workspace and ends
-    ws = app.state.workspaces.get(_wid(url))
+    ws = app.state.workspaces.get(workspace_id(url))
     ws.id_grants[grant] = 0.0
     again = owner.get(target, follow_redirects=False)
     assert again.status_code == 303 and "/ids?next=" in again.headers["location"]
@@ -204,7 +184,7 @@ def test_full_id_downloads_are_marked_and_recorded(owned):
         row = section.split(f"<strong>{name}</strong>")[1].split("</li>")[0]
         assert "含完整证件号码" in row, name
     assert "核查报告.xlsx</strong> <span" not in section  # the workbook is masked: no such mark
-    audit = workdir / "workspaces" / _wid(url) / "audit.log"
+    audit = workdir / "workspaces" / workspace_id(url) / "audit.log"
     before = audit.read_text().count('"download"') if audit.exists() else 0
     assert owner.get(url + "/download/findings").status_code == 200
     assert audit.read_text().count('"download"') == before + 1
@@ -220,7 +200,7 @@ def test_full_id_downloads_are_marked_and_recorded(owned):
 def test_posts_from_elsewhere_are_refused(tmp_path, headers):
     app = create_app(tmp_path / "web")
     client = _client(app)
-    url = _new(client)
+    url = new_workspace(client)
     response = client.post("/w", headers=headers, follow_redirects=False)
     assert response.status_code == 403 and "拒绝了来自其他网站" in response.text
     # the case: one request with Origin: null deleted a workspace
@@ -327,7 +307,7 @@ def test_with_a_password_every_page_asks_for_it_first(tmp_path):
     assert right.status_code == 303 and right.headers["location"] == "/"  # never to another site
     assert "HttpOnly" in right.headers["set-cookie"]
     assert client.get("/").status_code == 200 and "退出登录" in client.get("/").text
-    url = _new(client)
+    url = new_workspace(client)
     assert client.get(url).status_code == 200
     # logged in is not the owner: another logged-in browser still cannot open this workspace
     other = _client(app, base_url=base, client=("192.168.1.10", 50000))

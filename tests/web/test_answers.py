@@ -29,21 +29,14 @@ from reconcile.ledger_report import COLUMNS, ledger_summary  # noqa: E402
 from reconcile.outputs import output_lock  # noqa: E402
 from reconcile.web import answers, runner  # noqa: E402
 from reconcile.web.app import create_app  # noqa: E402
+from tests.web.pages import settings_form  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
-BASE = "http://127.0.0.1:8765"
-
-
-def _form(state: dict, **extra) -> dict:
-    form = {"region": state["region"], "year": str(state["year"] or "")}
-    for e in state["files"]:
-        form[f"role-{e['fid']}"] = e["role"]
-        form[f"level-{e['fid']}"] = e["level"]
-    return {**form, **extra}
+from tests.web.pages import BASE  # noqa: E402
 
 
 def _run(client, url: str, ws) -> None:
-    response = client.post(url + "/settings", data=_form(ws.state(), region="东塘镇", year="2020", action="run"),
+    response = client.post(url + "/settings", data=settings_form(ws.state(), region="东塘镇", year="2020", action="run"),
                            follow_redirects=False)
     assert response.headers["location"].endswith("/run"), response.text
     deadline = time.time() + 120
@@ -210,7 +203,7 @@ def test_no_answer_is_written_while_a_run_holds_the_workspace(space):
     # and while answers are written, 开始核查 waits
     assert runner.hold_ledger(space.ws)
     try:
-        response = space.client.post(space.url + "/settings", data=_form(space.ws.state(), action="run"),
+        response = space.client.post(space.url + "/settings", data=settings_form(space.ws.state(), action="run"),
                                      follow_redirects=False)
     finally:
         runner.release_ledger(space.ws)

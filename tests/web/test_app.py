@@ -23,6 +23,7 @@ from reconcile.config import load_config  # noqa: E402
 from reconcile.errors import InputError  # noqa: E402
 from reconcile.load.readers import read_table  # noqa: E402
 from reconcile.web.app import create_app  # noqa: E402
+from tests.web.pages import new_workspace, settings_form, upload, wait_for_run  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 BASE = "http://127.0.0.1:8765"  # the Host check is on for every app: a loopback name, as `reconcile serve` shows
@@ -36,45 +37,21 @@ def web(tmp_path):
     return client
 
 
-def _new(client) -> str:
-    response = client.post("/w", follow_redirects=False)
-    assert response.status_code == 303
-    return response.headers["location"]
 
 
-def _upload(client, url: str, *files: Path | tuple[str, bytes]):
-    parts = [("files", (f.name, f.read_bytes()) if isinstance(f, Path) else f) for f in files]
-    return client.post(url + "/upload", files=parts)
 
 
 def _state(client, url: str) -> dict:
     return client.app.state.workspaces.get(url.rsplit("/", 1)[-1]).state()
 
 
-def _form(state: dict, **extra) -> dict:
-    """The settings form as the page would submit it, unchanged."""
-    form = {"region": state["region"], "year": str(state["year"] or "")}
-    for e in state["files"]:
-        form[f"role-{e['fid']}"] = e["role"]
-        form[f"level-{e['fid']}"] = e["level"]
-    return {**form, **extra}
 
 
-def _wait(client, url: str) -> dict:
-    import time
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status = client.get(url + "/status").json()
-        if status["status"] != "running":
-            return status
-        time.sleep(0.1)
-    raise AssertionError("the run did not finish")
 
 
 def test_upload_reads_encoding_header_and_suggests_roles_and_fields(web):
-    url = _new(web)
-    page = _upload(web, url, SAMPLE / "村级台账.csv", SAMPLE / "国家系统导出.xlsx", SAMPLE / "部门数据" / "民政低保.csv")
+    url = new_workspace(web)
+    page = upload(web, url, SAMPLE / "村级台账.csv", SAMPLE / "国家系统导出.xlsx", SAMPLE / "部门数据" / "民政低保.csv")
     assert page.status_code == 200 and "已上传 3 个文件" in page.text
     files = {f["name"]: f for f in _state(web, url)["files"]}
     archive, system, dibao = files["村级台账.csv"], files["国家系统导出.xlsx"], files["民政低保.csv"]
@@ -96,9 +73,9 @@ def test_upload_reads_encoding_header_and_suggests_roles_and_fields(web):
 
 
 def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_path):
-    url = _new(web)
+    url = new_workspace(web)
     housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
-    page = _upload(web, url, SAMPLE / "入户核查.csv", housing)
+    page = upload(web, url, SAMPLE / "入户核查.csv", housing)
     # as the run plan does: the 住建 register is kept by the head's ID, so its head-ID column is its ID
     assert "缺少必需的列" not in page.text and "在户一级使用" not in page.text
     state = _state(web, url)
@@ -108,7 +85,7 @@ def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_p
     assert "按户主证件号码核对" in row and '<option value="id_number" selected>' in row
     # the person names the head's name column as the register's 姓名 (for the evidence)
     index = entry["headers"].index("户主姓名")
-    page = web.post(url + "/settings", data=_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "name"}))
+    page = web.post(url + "/settings", data=settings_form(state, region="东塘镇", **{f"map-{entry['fid']}-{index}": "name"}))
     assert "已手动修改" in page.text
     assert _state(web, url)["files"][1]["overrides"] == {"户主姓名": "name"}
 
@@ -130,21 +107,21 @@ def test_fixed_mapping_is_saved_and_written_to_a_yaml_the_cli_accepts(web, tmp_p
 
 
 def test_an_uploaded_reconcile_yaml_reuses_roles_and_mappings(web):
-    first = _new(web)
+    first = new_workspace(web)
     housing = SAMPLE / "部门数据" / "住建危房鉴定.csv"
-    _upload(web, first, SAMPLE / "入户核查.csv", housing)
+    upload(web, first, SAMPLE / "入户核查.csv", housing)
     state = _state(web, first)
     entry = state["files"][1]
     index = entry["headers"].index("户主身份证号")
-    web.post(first + "/settings", data=_form(state, region="东塘镇", year="2021",
+    web.post(first + "/settings", data=settings_form(state, region="东塘镇", year="2021",
                                              **{f"role-{entry['fid']}": "register:housing",
                                                 f"map-{entry['fid']}-{index}": "id_number"}))
     saved = web.get(first + "/reconcile.yaml").content
 
-    second = _new(web)
-    page = _upload(web, second, ("reconcile.yaml", saved))
+    second = new_workspace(web)
+    page = upload(web, second, ("reconcile.yaml", saved))
     assert "已按「reconcile.yaml」设置" in page.text
-    page = _upload(web, second, SAMPLE / "入户核查.csv", housing)
+    page = upload(web, second, SAMPLE / "入户核查.csv", housing)
     state = _state(web, second)
     assert (state["region"], state["year"]) == ("东塘镇", 2021)
     reused = next(f for f in state["files"] if f["name"] == housing.name)
@@ -154,9 +131,9 @@ def test_an_uploaded_reconcile_yaml_reuses_roles_and_mappings(web):
 
 
 def test_uploads_over_the_limit_get_a_chinese_413_and_leave_nothing(web):
-    url = _new(web)
+    url = new_workspace(web)
     big = ("村级台账.csv", b"a,b\n" + b"1,2\n" * (700 * 1024))  # 2.8 MB > 2 MB
-    response = _upload(web, url, big)
+    response = upload(web, url, big)
     assert response.status_code == 413
     assert "上传的文件太大" in response.text and "2 MB" in response.text
     folder = web.workdir / "workspaces" / url.rsplit("/", 1)[-1]
@@ -165,9 +142,9 @@ def test_uploads_over_the_limit_get_a_chinese_413_and_leave_nothing(web):
 
 
 def test_client_paths_never_reach_the_disk(web, tmp_path):
-    url = _new(web)
+    url = new_workspace(web)
     body = (SAMPLE / "入户核查.csv").read_bytes()
-    page = _upload(web, url, ("../../../evil.csv", body), ("..\\..\\x\\核查.csv", body))
+    page = upload(web, url, ("../../../evil.csv", body), ("..\\..\\x\\核查.csv", body))
     assert page.status_code == 200
     state = _state(web, url)
     assert [f["name"] for f in state["files"]] == ["evil.csv", "核查.csv"]
@@ -183,16 +160,16 @@ def test_client_paths_never_reach_the_disk(web, tmp_path):
         assert "找不到" in response.text or "还没有核查结果" in response.text
     assert web.post(url + "/files/abc/delete").status_code == 400
     # an unsupported file type is refused by name, not stored
-    page = _upload(web, url, ("说明.docx", b"PK\x03\x04"))
+    page = upload(web, url, ("说明.docx", b"PK\x03\x04"))
     assert "「说明.docx」不是可以读取的文件类型" in page.text
     assert len(_state(web, url)["files"]) == 2
 
 
 def test_two_workspaces_keep_their_own_files_and_deleting_one_leaves_the_other(web):
-    a, b = _new(web), _new(web)
+    a, b = new_workspace(web), new_workspace(web)
     assert a != b
-    _upload(web, a, SAMPLE / "村级台账.csv")
-    _upload(web, b, SAMPLE / "入户核查.csv", SAMPLE / "走访记录.csv")
+    upload(web, a, SAMPLE / "村级台账.csv")
+    upload(web, b, SAMPLE / "入户核查.csv", SAMPLE / "走访记录.csv")
     page_a, page_b = web.get(a).text, web.get(b).text
     assert "村级台账.csv" in page_a and "入户核查.csv" not in page_a
     assert "入户核查.csv" in page_b and "村级台账.csv" not in page_b
@@ -207,8 +184,8 @@ def test_two_workspaces_keep_their_own_files_and_deleting_one_leaves_the_other(w
 
 
 def test_a_bad_file_shows_the_same_message_as_the_cli(web, tmp_path):
-    url = _new(web)
-    page = _upload(web, url, ("国家系统导出.xlsx", b"this is not a workbook"))
+    url = new_workspace(web)
+    page = upload(web, url, ("国家系统导出.xlsx", b"this is not a workbook"))
     bad = tmp_path / "国家系统导出.xlsx"
     bad.write_bytes(b"this is not a workbook")
     with pytest.raises(InputError) as cli_error:
@@ -217,22 +194,22 @@ def test_a_bad_file_shows_the_same_message_as_the_cli(web, tmp_path):
     assert "无法读取" in page.text and expected in page.text.replace("&#34;", '"').replace("&#39;", "'")
     assert str(web.workdir) not in page.text  # no server paths on the page
     # it cannot be run: the page says what to do
-    page = web.post(url + "/settings", data=_form(_state(web, url), action="run"))
+    page = web.post(url + "/settings", data=settings_form(_state(web, url), action="run"))
     assert "无法读取" in page.text and "不使用此文件" in page.text
 
 
 def test_a_run_error_is_the_clis_message_on_the_page(web, tmp_path):
     """A survey whose head-name column is set to nothing: the load stage stops, as `reconcile run` does."""
-    url = _new(web)
+    url = new_workspace(web)
     survey = SAMPLE / "入户核查.csv"
-    _upload(web, url, survey)
+    upload(web, url, survey)
     state = _state(web, url)
     index = state["files"][0]["headers"].index("户主姓名")
-    form = _form(state, region="湘阴县", **{"map-1-" + str(index): ""})
+    form = settings_form(state, region="湘阴县", **{"map-1-" + str(index): ""})
     web.post(url + "/settings", data=form)
-    response = web.post(url + "/settings", data={**_form(_state(web, url)), "action": "run"}, follow_redirects=False)
+    response = web.post(url + "/settings", data={**settings_form(_state(web, url)), "action": "run"}, follow_redirects=False)
     assert response.headers["location"].endswith("/run")
-    status = _wait(web, url)
+    status = wait_for_run(web, url)
     assert status["status"] == "failed"
     # the same config through the CLI
     folder = tmp_path / "cli"
@@ -254,11 +231,11 @@ def test_a_run_error_is_the_clis_message_on_the_page(web, tmp_path):
 
 
 def test_blocking_problems_are_listed_before_a_run(web):
-    url = _new(web)
-    _upload(web, url, ("我的表.csv", "户主,村\n张三,大田村\n".encode()))
+    url = new_workspace(web)
+    upload(web, url, ("我的表.csv", "户主,村\n张三,大田村\n".encode()))
     state = _state(web, url)
     assert state["files"][0]["role"] == ""
-    page = web.post(url + "/settings", data=_form(state, region="", action="run"))
+    page = web.post(url + "/settings", data=settings_form(state, region="", action="run"))
     assert "请填写地区名称" in page.text and "请为文件「我的表.csv」选择用途" in page.text
     assert "至少需要一个数据来源" in page.text
 
@@ -305,14 +282,14 @@ def test_serve_without_the_web_extra_says_how_to_install(monkeypatch):
 
 def test_two_workspaces_run_at_once_on_any_subset_of_files(web):
     """Each run reads only its own workspace: a village archive with the survey, and the survey alone."""
-    a, b = _new(web), _new(web)
-    _upload(web, a, SAMPLE / "村级台账.csv", SAMPLE / "入户核查.csv")
-    _upload(web, b, SAMPLE / "入户核查.csv")
+    a, b = new_workspace(web), new_workspace(web)
+    upload(web, a, SAMPLE / "村级台账.csv", SAMPLE / "入户核查.csv")
+    upload(web, b, SAMPLE / "入户核查.csv")
     for url, region in ((a, "东塘镇"), (b, "文星镇")):
-        response = web.post(url + "/settings", data=_form(_state(web, url), region=region, year="2020", action="run"),
+        response = web.post(url + "/settings", data=settings_form(_state(web, url), region=region, year="2020", action="run"),
                             follow_redirects=False)
         assert response.headers["location"].endswith("/run"), web.get(url).text
-    done = {url: _wait(web, url) for url in (a, b)}
+    done = {url: wait_for_run(web, url) for url in (a, b)}
     assert all(s["status"] == "done" for s in done.values()), done
     results_a, results_b = web.get(a + "/results").text, web.get(b + "/results").text
     assert "东塘镇 2020 年核查结果" in results_a and "文星镇 2020 年核查结果" in results_b
@@ -330,15 +307,15 @@ def test_two_workspaces_run_at_once_on_any_subset_of_files(web):
 def test_results_page_says_which_checks_did_not_run_and_why(web):
     """The survey alone with a register that has only the head's ID: most checks cannot run; the page says
     which, why, and what the run did with the register."""
-    url = _new(web)
+    url = new_workspace(web)
     dibao = (SAMPLE / "部门数据" / "民政低保.csv").read_bytes().decode("gb18030")
     header, rest = dibao.split("\n", 1)
     header = header.replace("身份证号", "户主身份证号").replace("姓名", "户主姓名")
-    _upload(web, url, SAMPLE / "入户核查.csv", ("民政低保.csv", (header + "\n" + rest).encode("gb18030")))
-    response = web.post(url + "/settings", data=_form(_state(web, url), region="文星镇", year="2020", action="run"),
+    upload(web, url, SAMPLE / "入户核查.csv", ("民政低保.csv", (header + "\n" + rest).encode("gb18030")))
+    response = web.post(url + "/settings", data=settings_form(_state(web, url), region="文星镇", year="2020", action="run"),
                         follow_redirects=False)
     assert response.headers["location"].endswith("/run")
-    assert _wait(web, url)["status"] == "done"
+    assert wait_for_run(web, url)["status"] == "done"
     page = web.get(url + "/results").text
     section = page.split('id="coverage"')[1].split("</section>")[0]
     assert re.search(r"规则共 \d+ 条:完整运行 \d+ 条,部分运行 \d+ 条,未运行 \d+ 条", section)
@@ -351,9 +328,9 @@ def test_results_page_says_which_checks_did_not_run_and_why(web):
 
 
 def test_a_proposed_mapping_is_used_only_once_the_person_confirms_it(web):
-    url = _new(web)
+    url = new_workspace(web)
     text = (SAMPLE / "入户核查.csv").read_bytes().decode("utf-8-sig").replace("核查日期", "核实日期", 1)
-    page = _upload(web, url, ("入户核查.csv", text.encode("utf-8")))
+    page = upload(web, url, ("入户核查.csv", text.encode("utf-8")))
     entry = _state(web, url)["files"][0]
     index = entry["headers"].index("核实日期")
     card = page.text.split(f'id="f{entry["fid"]}"')[1].split("</article>")[0]
@@ -364,10 +341,10 @@ def test_a_proposed_mapping_is_used_only_once_the_person_confirms_it(web):
     assert '<option value="survey_date" selected>' not in row
     assert "核实日期" not in yaml.safe_load(web.get(url + "/reconcile.yaml").text)["sources"]["survey"]["columns"]
     # saving without ticking it changes nothing
-    web.post(url + "/settings", data=_form(_state(web, url)))
+    web.post(url + "/settings", data=settings_form(_state(web, url)))
     assert _state(web, url)["files"][0]["overrides"] == {}
     # ticked: the person's choice, used by the run and written to reconcile.yaml
-    page = web.post(url + "/settings", data=_form(_state(web, url), **{f"confirm-{entry['fid']}-{index}": "survey_date"}))
+    page = web.post(url + "/settings", data=settings_form(_state(web, url), **{f"confirm-{entry['fid']}-{index}": "survey_date"}))
     assert _state(web, url)["files"][0]["overrides"] == {"核实日期": "survey_date"}
     row = page.text.split("核实日期</td>")[1].split("</tr>")[0]
     assert '<option value="survey_date" selected>' in row and "已手动修改" in row and "待确认" not in row
@@ -381,8 +358,8 @@ def test_the_pages_automatic_mapping_is_the_clis(web, tmp_path):
 
     names = ["国家系统导出.xlsx", "村级台账.csv", "入户核查.csv", "走访记录.csv"]
     registers = ["民政低保.csv", "住建危房鉴定.csv", "工商登记.csv"]
-    url = _new(web)
-    _upload(web, url, *[SAMPLE / n for n in names], *[SAMPLE / "部门数据" / n for n in registers])
+    url = new_workspace(web)
+    upload(web, url, *[SAMPLE / n for n in names], *[SAMPLE / "部门数据" / n for n in registers])
     page = _state(web, url)
     folder = tmp_path / "cli"
     folder.mkdir()
@@ -413,25 +390,25 @@ def test_the_pages_automatic_mapping_is_the_clis(web, tmp_path):
 
 def test_the_assessment_year_is_never_the_clocks(web):
     """A file without 收入年度 leaves the year empty and the page asks for it; a file with one fills it in."""
-    url = _new(web)
+    url = new_workspace(web)
     assert _state(web, url)["year"] is None
-    _upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村\n430624101,张三,大田村\n".encode()))
+    upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村\n430624101,张三,大田村\n".encode()))
     state = _state(web, url)
     assert state["year"] is None
-    page = web.post(url + "/settings", data=_form(state, region="东塘镇", action="run"))
+    page = web.post(url + "/settings", data=settings_form(state, region="东塘镇", action="run"))
     assert "请填写考核年度" in page.text and "未能从文件中识别考核年度" in page.text
-    page = web.post(url + "/settings", data=_form(state, region="东塘镇", year="2024"))
+    page = web.post(url + "/settings", data=settings_form(state, region="东塘镇", year="2024"))
     assert _state(web, url)["year"] == 2024 and "请填写考核年度" not in page.text
-    other = _new(web)
-    _upload(web, other, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
+    other = new_workspace(web)
+    upload(web, other, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
     assert _state(web, other)["year"] == 2023
 
 
 def test_favicon_and_saving_settings_confirms(web):
     icon = web.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
-    url = _new(web)
+    url = new_workspace(web)
     assert 'rel="icon"' in web.get(url).text
-    _upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
-    page = web.post(url + "/settings", data=_form(_state(web, url), region="东塘镇"))
+    upload(web, url, ("国家系统导出.csv", "户编号,户主姓名,村,收入年度\n430624101,张三,大田村,2023\n".encode()))
+    page = web.post(url + "/settings", data=settings_form(_state(web, url), region="东塘镇"))
     assert "设置已保存" in page.text
