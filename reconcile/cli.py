@@ -413,7 +413,9 @@ def ledger_show_command(
     from .ledger_report import show_finding
 
     try:
-        show_finding(_ledger_config(config, output).ledger, finding_id, out_console, show_ids)
+        cfg = _ledger_config(config, output)
+        show_finding(cfg.ledger, finding_id, out_console, show_ids,
+                     {key: cfg.sources[key].role for key in cfg.sources_by_trust()})
     except ReconcileError as exc:
         _fail(exc)
 

@@ -104,11 +104,12 @@ def print_ledger(summary: dict, console: Console) -> None:
         console.print("没有逾期未整改的问题")
 
 
-def show_finding(path: Path, finding_id: str, console: Console, show_ids: bool = False) -> None:
+def show_finding(path: Path, finding_id: str, console: Console, show_ids: bool = False,
+                 sources: dict[str, str] | None = None) -> None:
     """One finding: what it is, and its whole history — each run's status and evidence, each answer."""
     from .ledger import VERDICT_LABELS
     from .ledger_import import answer_history
-    from .report.common import STATUS_LABELS, evidence_parts, mask_text
+    from .report.common import STATUS_LABELS, evidence_label, evidence_parts, mask_text
 
     con = open_ledger(path)
     try:
@@ -125,8 +126,8 @@ def show_finding(path: Path, finding_id: str, console: Console, show_ids: bool =
         return shown if show_ids else mask_text(shown) or ""
 
     def evidence(value: str | None) -> str:
-        parts = evidence_parts(value, show_ids, {})
-        return ";".join(f"{k}: {v}" for k, v in parts.items() if v) if parts else ""
+        parts = evidence_parts(value, show_ids, sources or {})  # source keys read as 国家系统, 村级档案 …
+        return ";".join(f"{evidence_label(k, sources or {})}: {v}" for k, v in parts.items() if v)
 
     console.print(f"问题编号 {finding_id}:{kind_titles().get(row['kind'], row['kind'])}", highlight=False)
     console.print(f"{row['township'] or ''} {row['village'] or ''} 户主 {text(row['head_name'])}  "

@@ -40,6 +40,7 @@ import polars as pl
 import yaml
 
 from reconcile.errors import ReconcileError
+from reconcile.load.xlsx_guard import col_letters, col_number
 from reconcile.resources import sample_dir
 
 CONFIG_NAME = "reconcile.yaml"
@@ -119,6 +120,17 @@ def _spec_in(config: dict, where: tuple[str, ...]) -> dict:
 # ---- CSV files --------------------------------------------------------------------------------------------
 
 
+def text_encoding(raw: bytes) -> str:
+    """How a county CSV is encoded, as far as a test needs to write it back the same way."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
 @dataclass
 class CsvFile:
     """A CSV as rows of text, with what it takes to write it back the way it came."""
@@ -130,14 +142,7 @@ class CsvFile:
     @classmethod
     def read(cls, path: Path) -> CsvFile:
         raw = path.read_bytes()
-        if raw.startswith(b"\xef\xbb\xbf"):
-            encoding = "utf-8-sig"
-        else:
-            try:
-                raw.decode("utf-8")
-                encoding = "utf-8"
-            except UnicodeDecodeError:
-                encoding = "gb18030"
+        encoding = text_encoding(raw)
         text = raw.decode(encoding)
         newline = "\r\n" if "\r\n" in text[:65536] else "\n"
         return cls(encoding, newline, list(csv.reader(io.StringIO(text, newline=""))))
@@ -160,19 +165,6 @@ _T = re.compile(r"<t[^>]*>(.*?)</t>", re.S)
 _REF = re.compile(r'(<(?:dimension|mergeCell) ref=")([A-Z]+\d+(?::[A-Z]+\d+)?)(")')
 
 
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 @dataclass
@@ -207,7 +199,7 @@ class XlsxFile:
         match = re.search(rf'<row r="{row}"[^>]*?(?:/>|>(.*?)</row>)', self.sheet, re.S)
         if not match or not match.group(1):
             return {}
-        return {_col_index(m.group(1)): self.text(m.group(3), m.group(5)) for m in _CELL.finditer(match.group(1))}
+        return {col_number(m.group(1)): self.text(m.group(3), m.group(5)) for m in _CELL.finditer(match.group(1))}
 
     def header_row(self, spec: dict) -> int:
         """1-based row of the (last) header row: from header_rows, else the first row with two filled cells."""
@@ -243,16 +235,16 @@ class XlsxFile:
             return col - sum(1 for g in gone if g < col)
 
         def cell(m: re.Match) -> str:
-            col = _col_index(m.group(1))
+            col = col_number(m.group(1))
             if col in gone:
                 return ""
-            return f'<c r="{_col_letters(shifted(col))}{m.group(2)}"{m.group(3)}{m.group(4)}'
+            return f'<c r="{col_letters(shifted(col))}{m.group(2)}"{m.group(3)}{m.group(4)}'
 
         def ref(m: re.Match) -> str:
             parts = []
             for part in m.group(2).split(":"):
                 letters, digits = re.match(r"([A-Z]+)(\d+)", part).groups()  # type: ignore[union-attr]
-                parts.append(f"{_col_letters(max(1, shifted(_col_index(letters))))}{digits}")
+                parts.append(f"{col_letters(max(1, shifted(col_number(letters))))}{digits}")
             return m.group(1) + ":".join(parts) + m.group(3)
 
         self.sheet = _REF.sub(ref, _CELL.sub(cell, self.sheet))

@@ -61,14 +61,14 @@ class SheetScan:
     errors: tuple[tuple[int, int, str], ...]  # (1-based row, 0-based column, text) of error cells
 
 
-def _col_number(letters: bytes | str) -> int:
+def col_number(letters: bytes | str) -> int:
     n = 0
     for ch in letters.decode() if isinstance(letters, bytes) else letters:
         n = n * 26 + ord(ch) - 64
     return n
 
 
-def _col_letters(n: int) -> str:
+def col_letters(n: int) -> str:
     out = ""
     while n:
         n, rem = divmod(n - 1, 26)
@@ -216,7 +216,7 @@ class _Patterns:
 
     def outside(self, rows: int, columns: int) -> str:
         """Filled cells (not self-closing: `<c r="B7" s="3"/>` is formatting only) beyond a declared rectangle."""
-        beyond = f"(?:{_letters_above(_col_letters(columns))}[0-9]+|[A-Z]+{_int_above(rows)})"
+        beyond = f"(?:{_letters_above(col_letters(columns))}[0-9]+|[A-Z]+{_int_above(rows)})"
         return "<" + re.escape(self.prefix) + r'c\b[^>]*?\sr="' + beyond + r'"[^>/]*>'
 
 
@@ -242,7 +242,7 @@ def _errors_in(piece: bytes, patterns: _Patterns, found: list[tuple[int, int, st
     if b't="e"' not in piece:
         return
     for m in patterns.error_cell.finditer(piece):
-        found.append((int(m.group(2)), _col_number(m.group(1)) - 1, html.unescape(m.group(3).decode("utf-8", "replace"))))
+        found.append((int(m.group(2)), col_number(m.group(1)) - 1, html.unescape(m.group(3).decode("utf-8", "replace"))))
 
 
 def _text(piece: bytes) -> pl.Series:
@@ -258,9 +258,9 @@ def _scan(path: Path, z: zipfile.ZipFile, member: str, label: str) -> SheetScan:
         dim = _DIMENSION.search(first)
         declared = None
         if dim and dim.group(3) and dim.group(4):
-            declared = (int(dim.group(4)), _col_number(dim.group(3)))
+            declared = (int(dim.group(4)), col_number(dim.group(3)))
         elif dim and dim.group(1) and dim.group(2):
-            declared = (int(dim.group(2)), _col_number(dim.group(1)))
+            declared = (int(dim.group(2)), col_number(dim.group(1)))
         if declared is None or declared[0] * declared[1] > MAX_SHEET_CELLS:
             # no dimension, or one too large to trust (calamine ignores it; a lying one must not refuse the file)
             return _scan_exact(path, z, member, label, patterns)
@@ -283,7 +283,7 @@ def _extent(piece: bytes, patterns: _Patterns, max_row: int, max_col: int) -> tu
         # column letters compare as numbers once left-padded with "@" (the character before "A")
         letters = refs["1"].str.pad_start(8, "@").max()
         max_row = max(max_row, rows if isinstance(rows, int) else 0)
-        max_col = max(max_col, _col_number(str(letters).lstrip("@")))
+        max_col = max(max_col, col_number(str(letters).lstrip("@")))
     return max_row, max_col
 
 
@@ -301,7 +301,7 @@ def _scan_exact(path: Path, z: zipfile.ZipFile, member: str, label: str, pattern
 def _refuse_extent(path: Path, label: str, rows: int, columns: int) -> None:
     if rows * columns > MAX_SHEET_CELLS:
         raise _too_big(path, f"工作表 “{label}” 中有内容的范围达到 {rows} 行 × {columns} 列(最远的单元格 "
-                             f"{_col_letters(columns)}{rows}),超过能安全读取的 {MAX_SHEET_CELLS // 10_000} 万个单元格;"
+                             f"{col_letters(columns)}{rows}),超过能安全读取的 {MAX_SHEET_CELLS // 10_000} 万个单元格;"
                              "多半是远处误填了内容(在 Excel 中按 Ctrl+End 可找到它)")
 
 

@@ -112,19 +112,28 @@ def _relabel(evidence: str | None, sources: dict[str, str]) -> str | None:
     return json.dumps(data, ensure_ascii=False)
 
 
-def ledger_state(out: Path) -> pl.DataFrame | None:
-    """Each finding's status and answer as the ledger (out/reconcile.duckdb) holds them now, with `overdue` as
-    `reconcile ledger` counts it; None when there is no ledger to read. The caller holds `ws.db_lock`."""
+def _ledger_or_none(out: Path):
+    """The workspace's ledger (out/reconcile.duckdb) opened read-only, or None when there is none to read."""
     from ..errors import ReconcileError
-    from ..ledger import open_ledger, overdue, read_ledger
+    from ..ledger import open_ledger
 
     database = out / "reconcile.duckdb"
     if not database.exists():
         return None
     try:
-        con = open_ledger(database)
+        return open_ledger(database)
     except ReconcileError:
-        return None  # being replaced by a run that just finished: the run's own values are shown
+        return None
+
+
+def ledger_state(out: Path) -> pl.DataFrame | None:
+    """Each finding's status and answer as the ledger (out/reconcile.duckdb) holds them now, with `overdue` as
+    `reconcile ledger` counts it; None when there is no ledger to read. The caller holds `ws.db_lock`."""
+    from ..ledger import overdue, read_ledger
+
+    con = _ledger_or_none(out)
+    if con is None:
+        return None  # none yet, or being replaced by a run that just finished: the run's own values are shown
     try:
         ledger = read_ledger(con)
     finally:
@@ -231,15 +240,11 @@ def issues_view(out: Path, names: dict[str, str], show_ids: bool, limit: int = 2
 def ledger_view(out: Path, show_ids: bool) -> dict | None:
     """Rectification status against earlier runs in this workspace (the ledger in reconcile.duckdb)."""
     from ..errors import ReconcileError
-    from ..ledger import open_ledger, read_ledger, runs
+    from ..ledger import read_ledger, runs
     from ..ledger_report import COLUMNS, ledger_summary
 
-    database = out / "reconcile.duckdb"
-    if not database.exists():
-        return None
-    try:
-        con = open_ledger(database)
-    except ReconcileError:
+    con = _ledger_or_none(out)
+    if con is None:
         return None
     try:
         ledger = read_ledger(con)
@@ -257,7 +262,7 @@ def ledger_view(out: Path, show_ids: bool) -> dict | None:
                       "kind_label": titles.get(r["kind"], r["kind"]), "message": _text(r["message"], show_ids) or ""}
                      for r in resolved_now.head(200).iter_rows(named=True)] if resolved_now.height else []
     try:  # the figures of `reconcile ledger`, from the same function
-        summary = ledger_summary(database)
+        summary = ledger_summary(out / "reconcile.duckdb")
     except ReconcileError:
         summary = None
     return {

@@ -46,10 +46,15 @@ def friendly(message: str, ws: Workspace, names: dict[str, str] | None = None) -
 def claim(ws: Workspace) -> bool:
     """Mark the workspace as starting a run; False when a run is already starting or running, or answers are
     being written into its ledger (`hold_ledger`)."""
+    return _mark(ws, "starting")
+
+
+def _mark(ws: Workspace, flag: str) -> bool:
+    """Set `flag` (starting / answering) unless a run or an answer already holds the workspace."""
     with ws.lock:
         if ws.running or ws.answering:
             return False
-        ws.starting = True
+        setattr(ws, flag, True)
         return True
 
 
@@ -61,11 +66,7 @@ def release(ws: Workspace) -> None:
 def hold_ledger(ws: Workspace) -> bool:
     """Mark the workspace as writing answers into its ledger; False while a run starts or runs (the run would
     replace reconcile.duckdb with its own copy, without the answers) or other answers are being written."""
-    with ws.lock:
-        if ws.running or ws.answering:
-            return False
-        ws.answering = True
-        return True
+    return _mark(ws, "answering")
 
 
 def release_ledger(ws: Workspace) -> None:

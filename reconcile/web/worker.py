@@ -244,7 +244,6 @@ def summary_of(result: Any, config: Any, started: str) -> dict:
 
 def _run_main(run_dir: str, started: str) -> int:
     from ..config import load_config
-    from ..errors import ReconcileError
     from ..pipeline import run
     from ..report.workbook import SPLIT_DIR
 
@@ -256,16 +255,25 @@ def _run_main(run_dir: str, started: str) -> int:
         shutil.rmtree(config.output / SPLIT_DIR, ignore_errors=True)  # townships of an earlier run
         result = run(config, on_stage=on_stage, split_by="township")
         emit({"event": "done", "done": summary_of(result, config, started)})
-    except ReconcileError as exc:
-        emit({"event": "failed", "kind": "input", "error": str(exc)})
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 — said on the page; the traceback goes to the server's window
-        import traceback
-
-        traceback.print_exc()
-        emit({"event": "failed", "kind": "internal", "error": f"{type(exc).__name__}: {exc}"})
+        _failed(exc)
     return 0
+
+
+def _failed(exc: BaseException) -> None:
+    """A child's failure as the page says it: an input problem in its own words, anything else by its type (the
+    traceback goes to the server's window)."""
+    from ..errors import ReconcileError
+
+    if isinstance(exc, ReconcileError):
+        emit({"event": "failed", "kind": "input", "error": str(exc)})
+        return
+    import traceback
+
+    traceback.print_exc()
+    emit({"event": "failed", "kind": "internal", "error": f"{type(exc).__name__}: {exc}"})
 
 
 def _link_named(path: Path, name: str, folder: Path, taken: set[str]) -> Path:
@@ -316,15 +324,10 @@ def _answers_main() -> int:
             **{key: [{"place": a.place, "finding_id": a.finding_id, "verdict": a.verdict,
                       "deadline": a.deadline.isoformat() if a.deadline else None} for a in rows]
                for key, rows in (("applied", report.applied), ("unchanged", report.unchanged))}}})
-    except ReconcileError as exc:
-        emit({"event": "failed", "kind": "input", "error": str(exc)})
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 — said on the page; the traceback goes to the server's window
-        import traceback
-
-        traceback.print_exc()
-        emit({"event": "failed", "kind": "internal", "error": f"{type(exc).__name__}: {exc}"})
+        _failed(exc)
     return 0
 
 

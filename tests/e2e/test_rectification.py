@@ -6,6 +6,7 @@ The tiny reliability county is used (20 households, CSV) so that three runs stay
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -127,6 +128,8 @@ def test_round_trip_answers_come_back_and_the_next_run_honours_them(county, tmp_
     shown = cli("ledger", "show", config, ids[0], "--output", out)
     assert shown.exit_code == 0 and "核实无误" in shown.output and "张三" in shown.output
     assert "各次运行" in shown.output
+    # the evidence reads in people's words: no source key (system, archive …) reaches the terminal
+    assert not re.search(r"\b(system|archive|manual|survey|hukou)\b", shown.output), shown.output
 
 
 def test_bad_answers_are_refused_with_their_place_and_the_good_ones_applied(county, tmp_path):

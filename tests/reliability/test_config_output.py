@@ -21,7 +21,7 @@ import yaml
 
 from reconcile.outputs import LOCK_NAME, SCRATCH_PREFIX, file_part, inside, output_lock, written
 from tests.reliability.harness import cli, fresh_county
-from tests.variants import County
+from tests.variants import County, text_encoding
 
 # ---- configs a user could write: each (name, change to the config text or dict, exit code, message) ----------
 
@@ -249,7 +249,7 @@ def hostile(tiny_source, tmp_path_factory):
     county = fresh_county(tiny_source, tmp_path_factory.mktemp("hostile") / "county")
     path = county.folder / "村级台账.csv"
     raw = path.read_bytes()
-    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else ("utf-8" if _utf8(raw) else "gb18030")
+    encoding = text_encoding(raw)
     frame = pl.read_csv(raw.decode(encoding).encode("utf-8"), infer_schema=False)
     town = next(c for c in frame.columns if "乡" in c)
     ident = next(c for c in frame.columns if "证件" in c or "身份证" in c)
@@ -270,14 +270,6 @@ def hostile(tiny_source, tmp_path_factory):
     run = cli("run", config, "--output", out, "--quiet")
     sample = cli("sample", config, "--output", out / "抽样", "--per-village", "50")
     return county, out, run, sample, frame[ident][2][:17]
-
-
-def _utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def test_a_township_cell_never_names_a_folder_outside_the_output(hostile):

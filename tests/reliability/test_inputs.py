@@ -34,7 +34,7 @@ import pytest
 import xlsxwriter
 
 from tests.reliability.harness import cli, fresh_county
-from tests.variants import County
+from tests.variants import County, text_encoding
 
 SYSTEM = "国家系统导出.csv"
 ARCHIVE = "村级台账.csv"
@@ -58,14 +58,7 @@ class Text:
     @classmethod
     def read(cls, path: Path) -> Text:
         raw = path.read_bytes()
-        if raw.startswith(b"\xef\xbb\xbf"):
-            encoding = "utf-8-sig"
-        else:
-            try:
-                raw.decode("utf-8")
-                encoding = "utf-8"
-            except UnicodeDecodeError:
-                encoding = "gb18030"
+        encoding = text_encoding(raw)
         return cls(encoding, raw.decode(encoding).splitlines(keepends=True))
 
     def write(self, path: Path, encoding: str | None = None) -> None:

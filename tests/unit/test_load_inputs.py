@@ -23,7 +23,7 @@ from reconcile.load.peek import peek_headers
 from reconcile.load.readers import read_table, sheet_names
 from reconcile.load.sniff import sniff
 from reconcile.load.text import MARKER, decide_encoding, prepared_text
-from reconcile.load.xlsx_guard import _col_letters, _int_above, _letters_above, check_sheet, workbook_sheets
+from reconcile.load.xlsx_guard import _int_above, _letters_above, check_sheet, col_letters, workbook_sheets
 
 ID = "430624198001011239"  # a valid one: the tests count only the issues they cause
 
@@ -182,7 +182,7 @@ def test_int_above(n: int, k: int) -> None:
 
 @given(st.integers(min_value=1, max_value=16384), st.integers(min_value=1, max_value=20000))
 def test_letters_above(n: int, k: int) -> None:
-    assert bool(re.fullmatch(_letters_above(_col_letters(n)), _col_letters(k))) == (k > n)
+    assert bool(re.fullmatch(_letters_above(col_letters(n)), col_letters(k))) == (k > n)
 
 
 # ---- what a file really is -------------------------------------------------------------------------------
