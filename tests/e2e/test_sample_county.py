@@ -8,6 +8,7 @@ from reconcile import run
 from reconcile.check.packs import load_rules
 from reconcile.evaluate import findings_on_clean, read_truth, score
 from reconcile.resources import sample_dir
+from tests.e2e.golden import check_golden
 
 SAMPLE = sample_dir() / "reconcile.yaml"
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="data/sample is not generated")
@@ -60,6 +61,15 @@ def test_findings_have_exactly_the_contract_columns(sample_run):
         "head_name", "head_id", "person_name", "person_id", "sources", "evidence", "message", "advice", "status",
     ]
     assert frame["finding_id"].n_unique() == frame.height
+
+
+def test_finding_ids_are_those_recorded(sample_run):
+    """Speed work (issue 18) must not change what is found: every finding_id of the sample county, with its rule and
+    household, as recorded before the stages were rewritten. An intended change of findings regenerates the file
+    (`RECONCILE_REGENERATE_GOLDEN=1`) and the diff shows which findings came and went."""
+    rows = sample_run.findings.select("finding_id", "rule_id", "hh_code").sort("finding_id")
+    text = "".join(f"{fid}\t{rule}\t{hh or ''}\n" for fid, rule, hh in rows.iter_rows())
+    check_golden("sample_finding_ids.tsv", text)
 
 
 def test_a_rerun_gives_the_same_finding_ids(sample_run, tmp_path):

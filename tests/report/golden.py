@@ -26,7 +26,11 @@ def to_csv(rows: list[list[str]]) -> str:
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN_DIR / name
+    check_golden_in(GOLDEN_DIR, name, text)
+
+
+def check_golden_in(folder: Path, name: str, text: str) -> None:
+    path = folder / name
     if REGENERATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
