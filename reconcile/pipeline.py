@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,14 +103,83 @@ def make_output(output: Path) -> None:
         raise InputError(f"无法写入输出目录 {output}({reason}):请换一个可写的文件夹(--output)") from exc
 
 
-@contextmanager
-def staging_database(output: Path, memory_limit: str | None = None, stage=None):
-    """The run's database, swapped in as `reconcile.duckdb` only when the run succeeded, so a killed run
-    leaves the previous one intact.
+class StagedDatabase:
+    """The run's database while the run works: `con` (in memory for a county, spilling to disk when it must; in
+    the staging file itself for a province's merge) and its staging file, swapped in as `reconcile.duckdb` only
+    when the run succeeded, so a killed run leaves the previous one intact.
 
-    A county works in memory (spilling to disk when it must) and is written out once at the end; with a
-    `memory_limit` (a province's merge, tens of GB of tables) it is built in the staging file itself, which
-    keeps DuckDB within the limit. `stage` (see `stage_runner`) times the final write as the stage `save`."""
+    Saving an in-memory database is DuckDB's compression work on its own threads, while writing the workbook is
+    Python: `save_beside` starts the save once the tables are final and `saved` waits for it, so the two overlap
+    (issue 18)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, staging: Path, in_memory: bool, stage=None) -> None:
+        self.con, self.staging, self.in_memory, self.stage = con, staging, in_memory, stage
+        self._pool: ThreadPoolExecutor | None = None
+        self._saving: Future | None = None
+
+    def save_beside(self) -> None:
+        """Start writing the finished tables to the staging file on a cursor of their own; `con` keeps being read
+        (the reports only read it)."""
+        if not self.in_memory or self._saving is not None:
+            return
+        prepare_save(self.con)
+        cursor = self.con.cursor()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
+        self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self.staging))
+
+    def saved(self) -> None:
+        """The staging file holds every table (waiting for a save started by `save_beside`)."""
+        if not self.in_memory:
+            return
+        if self._saving is None:
+            prepare_save(self.con)
+            self._timed(lambda: copy_to_file(self.con, self.staging))
+            return
+        try:
+            self._saving.result()
+        finally:
+            self.close_pool()
+
+    def close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _timed(self, fn: Callable[[], None]) -> None:
+        if self.stage:
+            self.stage("save", fn, "保存数据库")
+        else:
+            fn()
+
+    def record(self, timing: pl.DataFrame) -> None:
+        """The run's per-stage seconds as the table `stage_timing` of the saved database (any run can be
+        profiled after the fact)."""
+        if self.in_memory:
+            self.con.execute("attach ? as _saved", [self.staging.as_posix()])
+            try:
+                self._store(timing, "_saved.stage_timing")
+            finally:
+                self.con.execute("detach _saved")
+        else:
+            self._store(timing, "stage_timing")
+
+    def _store(self, timing: pl.DataFrame, table: str) -> None:
+        self.con.register("_stage_timing", timing)
+        try:
+            self.con.execute(f"create or replace table {table} as select * from _stage_timing")  # names fixed above
+        finally:
+            self.con.unregister("_stage_timing")
+
+
+@contextmanager
+def staging_database(output: Path, memory_limit: str | None = None, stage=None,
+                     timing: Callable[[], pl.DataFrame] | None = None):
+    """The run's database (a `StagedDatabase`), saved and swapped in when the block ends without an error.
+
+    A county works in memory and is written out once, beside the reports if the caller starts it
+    (`save_beside`), at the end otherwise; with a `memory_limit` (a province's merge, tens of GB of tables) it is
+    built in the staging file itself, which keeps DuckDB within the limit. `stage` (see `stage_runner`) times the
+    write as the stage `save`; `timing()` gives the table of stage seconds stored with it."""
     final = output / DB_NAME
     staging = output / f".{DB_NAME}.partial-{os.getpid()}"
     staging.unlink(missing_ok=True)
@@ -123,17 +193,17 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None):
     con.execute("set temp_directory = ?", [spill.as_posix()])
     if memory_limit:
         con.execute("set memory_limit = ?", [memory_limit])
+    db = StagedDatabase(con, staging, in_memory=not memory_limit, stage=stage)
     try:
-        yield con
-        if not memory_limit:
-            if stage:
-                stage("save", lambda: save_database(con, staging), "保存数据库")
-            else:
-                save_database(con, staging)
+        yield db
+        db.saved()
+        if timing is not None:
+            db.record(timing())
         con.close()
         refuse_link(final)
         os.replace(staging, final)
     except BaseException:
+        db.close_pool()
         con.close()
         staging.unlink(missing_ok=True)
         staging.with_name(staging.name + ".wal").unlink(missing_ok=True)
@@ -142,9 +212,9 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None):
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Every table of the in-memory run database into the DuckDB file `path` (the rules' long working tables as
-    views of what they are made of)."""
+def prepare_save(con: duckdb.DuckDBPyConnection) -> None:
+    """What a finished run does not keep: the rules' long working tables become views of what they are made of,
+    and the SCRATCH_TABLES go."""
     from .link.wide import long_tables_as_views
 
     long_tables_as_views(con)
@@ -152,11 +222,28 @@ def save_database(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                                 + " or ".join("table_name like ?" for _ in SCRATCH_TABLES) + ")",
                                 list(SCRATCH_TABLES)).fetchall():
         con.execute(f'drop table "{table}"')  # names read from the catalogue, matched to SCRATCH_TABLES
+
+
+def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Every table of the in-memory run database into the DuckDB file `path`."""
     con.execute("attach ? as _saved", [path.as_posix()])
     try:
         con.execute("copy from database memory to _saved")
     finally:
         con.execute("detach _saved")
+
+
+def stage_timing_frame(timings: dict[str, float], partitions: list[dict] | None = None) -> pl.DataFrame:
+    """One row per stage in the order they finished (`scope` "run"; the save ends beside the report), then each province partition's stages (`scope`
+    its partition code): seconds, and the stage's Chinese name for a person reading the table."""
+    labels = dict(STAGES)
+    rows = [{"scope": "run", "position": i, "stage": name, "label": labels.get(name, name), "seconds": seconds}
+            for i, (name, seconds) in enumerate(timings.items())]
+    for part in partitions or []:
+        rows += [{"scope": str(part["partition"]), "position": i, "stage": name, "label": labels.get(name, name),
+                  "seconds": seconds} for i, (name, seconds) in enumerate(part["seconds"].items())]
+    return pl.DataFrame(rows, schema={"scope": pl.String, "position": pl.Int64, "stage": pl.String,
+                                      "label": pl.String, "seconds": pl.Float64})
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,
@@ -221,13 +308,16 @@ def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: 
     return plan
 
 
-def finish(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, stage, show_ids: bool,
+def finish(db: StagedDatabase, config: Config, out: Path, started, stage, show_ids: bool,
            split_by: str | None, timings: dict[str, float]) -> RunResult:
     """Ledger and reports over a database whose `finding` table is complete; the run's result.
 
-    The reports are written into the run's scratch folder and moved into `out` by `publish` once the database
-    is saved too, so that a killed run leaves the previous run's files together, not some of each."""
+    The database is saved while the reports are written (their tables are final once the ledger is). The
+    reports are written into the run's scratch folder and moved into `out` by `publish` once the database is
+    saved too, so that a killed run leaves the previous run's files together, not some of each."""
+    con = db.con
     ledger = stage("ledger", lambda: ledger_stage(con, config, started))
+    db.save_beside()
     scratch = current_scratch()
     staged = scratch / PUBLISH_DIR if scratch else out
     files = stage("report", lambda: write_reports(con, config, staged, started, show_ids, split_by))
@@ -299,9 +389,9 @@ def run(config: Config, output: Path | None = None,
     timings: dict[str, float] = {}
     stage = stage_runner(timings, on_stage)
     with output_lock(out), run_scratch(out) as work_dir:
-        with staging_database(out, stage=stage) as con:
-            plan = run_county_stages(con, config, work_dir, stage)
-            result = finish(con, config, out, started, stage, show_ids, split_by, timings)
+        with staging_database(out, stage=stage, timing=lambda: stage_timing_frame(timings)) as db:
+            plan = run_county_stages(db.con, config, work_dir, stage)
+            result = finish(db, config, out, started, stage, show_ids, split_by, timings)
             result.plan = plan
         publish(result)
     result.files["database"] = out / DB_NAME

@@ -21,6 +21,7 @@ from ..pipeline import (
     make_output,
     publish,
     stage_runner,
+    stage_timing_frame,
     staging_database,
 )
 from ..preflight import preflight_problems
@@ -121,7 +122,9 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
             n = workers or default_workers(province)
             reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
                             f"各县分区核查({n} 个进程)")
-        with staging_database(out, memory_limit=merge_memory_limit()) as con:
+        with staging_database(out, memory_limit=merge_memory_limit(),
+                              timing=lambda: stage_timing_frame(timings, reports)) as db:
+            con = db.con
             stage("merge", lambda: merge_partitions(con, parts, {c.partition: c.region for c in province.counties}),
                   "合并各县结果")
             if engine == "spark":
@@ -129,7 +132,7 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
 
                 stage("province", lambda: load_spark_occurrences(con, parts), "跨县核查(Spark 关联)")
             stage("province_rules", lambda: run_province_rules(con, config), "跨县规则")
-            result = finish(con, config, out, started, stage, show_ids, split_by, timings)
+            result = finish(db, config, out, started, stage, show_ids, split_by, timings)
         publish(result)
     result.files["database"] = out / DB_NAME
     result.partitions = sorted(reports, key=lambda r: r["partition"])

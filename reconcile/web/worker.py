@@ -203,9 +203,14 @@ class Watchdog:
 
 # ---- the child side ----------------------------------------------------------------------------------------
 
+_EMITTING = threading.Lock()  # the run's stages report from two threads (the save beside the reports)
+
+
 def emit(message: dict) -> None:
-    sys.stdout.write(MARK + json.dumps(message, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
+    line = MARK + json.dumps(message, ensure_ascii=False, default=str) + "\n"
+    with _EMITTING:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def _probe_main() -> int:

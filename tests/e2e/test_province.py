@@ -146,3 +146,19 @@ def test_a_county_config_refuses_split_by_county(province, tmp_path):
     county = sorted(province.parent.glob("*/reconcile.yaml"))[0]
     with pytest.raises(InputError, match="只用于省级配置"):
         run_county(county, output=tmp_path / "x", split_by="county")
+
+
+def test_the_run_database_keeps_every_stage_and_each_county_s_seconds(local_result):
+    import duckdb
+
+    con = duckdb.connect(str(local_result.database), read_only=True)
+    try:
+        rows = con.execute("select scope, stage, seconds from stage_timing order by scope, position").fetchall()
+    finally:
+        con.close()
+    run_rows = {stage: seconds for scope, stage, seconds in rows if scope == "run"}
+    assert run_rows == pytest.approx(local_result.timings)
+    assert {"counties", "merge", "province_rules", "ledger", "report"} <= set(run_rows)  # built in its file: no save
+    for part in local_result.partitions:
+        county = {stage: seconds for scope, stage, seconds in rows if scope == part["partition"]}
+        assert county == pytest.approx(part["seconds"]) and {"load", "link", "check"} <= set(county)

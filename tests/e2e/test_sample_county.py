@@ -72,6 +72,21 @@ def test_finding_ids_are_those_recorded(sample_run):
     check_golden("sample_finding_ids.tsv", text)
 
 
+def test_the_run_database_keeps_the_seconds_of_every_stage(sample_run):
+    import duckdb
+
+    from reconcile.pipeline import STAGES
+
+    con = duckdb.connect(str(sample_run.database), read_only=True)
+    try:
+        rows = con.execute("select stage, label, seconds from stage_timing where scope = 'run' order by position").fetchall()
+    finally:
+        con.close()
+    assert {stage for stage, _, _ in rows} == {name for name, _ in STAGES}  # the save (beside the report) included
+    assert {stage: seconds for stage, _, seconds in rows} == pytest.approx(sample_run.timings)
+    assert all(seconds > 0 for _, _, seconds in rows) and dict(STAGES)["save"] in {label for _, label, _ in rows}
+
+
 def test_a_rerun_gives_the_same_finding_ids(sample_run, tmp_path):
     again = run(SAMPLE, output=tmp_path / "again")
     assert sorted(again.findings["finding_id"].to_list()) == sorted(sample_run.findings["finding_id"].to_list())
