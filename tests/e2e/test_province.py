@@ -17,6 +17,7 @@ from reconcile.errors import InputError
 from reconcile.province import load_province
 from reconcile.province.run import run_province
 from reconcile_synth.province import generate_province
+from tests.e2e.run_database import stage_timing
 
 SYSTEM_FILE = "国家系统导出.csv"
 MOVED_ID_COLUMN = "证件号码"
@@ -149,13 +150,7 @@ def test_a_county_config_refuses_split_by_county(province, tmp_path):
 
 
 def test_the_run_database_keeps_every_stage_and_each_county_s_seconds(local_result):
-    import duckdb
-
-    con = duckdb.connect(str(local_result.database), read_only=True)
-    try:
-        rows = con.execute("select scope, stage, seconds from stage_timing order by scope, position").fetchall()
-    finally:
-        con.close()
+    rows = [(scope, stage, seconds) for scope, stage, _, seconds in stage_timing(local_result.database)]
     run_rows = {stage: seconds for scope, stage, seconds in rows if scope == "run"}
     assert run_rows == pytest.approx(local_result.timings)
     assert {"counties", "merge", "province_rules", "ledger", "report"} <= set(run_rows)  # built in its file: no save

@@ -9,6 +9,7 @@ from reconcile.check.packs import load_rules
 from reconcile.evaluate import findings_on_clean, read_truth, score
 from reconcile.resources import sample_dir
 from tests.e2e.golden import check_golden
+from tests.e2e.run_database import stage_timing
 
 SAMPLE = sample_dir() / "reconcile.yaml"
 pytestmark = pytest.mark.skipif(not SAMPLE.exists(), reason="data/sample is not generated")
@@ -73,15 +74,10 @@ def test_finding_ids_are_those_recorded(sample_run):
 
 
 def test_the_run_database_keeps_the_seconds_of_every_stage(sample_run):
-    import duckdb
-
     from reconcile.pipeline import STAGES
 
-    con = duckdb.connect(str(sample_run.database), read_only=True)
-    try:
-        rows = con.execute("select stage, label, seconds from stage_timing where scope = 'run' order by position").fetchall()
-    finally:
-        con.close()
+    rows = [(stage, label, seconds) for scope, stage, label, seconds in stage_timing(sample_run.database)
+            if scope == "run"]
     assert {stage for stage, _, _ in rows} == {name for name, _ in STAGES}  # the save (beside the report) included
     assert {stage: seconds for stage, _, seconds in rows} == pytest.approx(sample_run.timings)
     assert all(seconds > 0 for _, _, seconds in rows) and dict(STAGES)["save"] in {label for _, label, _ in rows}
