@@ -23,6 +23,8 @@ from .errors import InputError
 from .ledger import is_separate, ledger_stage, persist
 from .link import link
 from .load import load
+from .load.readers import one_parse_per_sheet
+from .normalize.columns import normalise_once
 from .normalize.stage import normalize
 from .outputs import current_scratch, inside, output_lock, refuse_link, run_scratch
 from .plan import RunPlan, compile_plan
@@ -296,13 +298,15 @@ def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: 
 
     `rules` (default: every selected rule) lets a province partition leave its province-scope rules out; a
     `plan` compiled beforehand (a province compiles every county's before the first starts) is used as is."""
-    if plan is None:
-        plan = stage("plan", lambda: compile_plan(config, rules))
-    assert plan is not None
-    plan.write(con)
-    stage("load", lambda: load(con, config, work_dir, plan))
-    stage("validate", lambda: validate(con))
-    stage("normalize", lambda: normalize(con))
+    with one_parse_per_sheet():  # the plan's header peek parses each workbook once for the load too
+        if plan is None:
+            plan = stage("plan", lambda: compile_plan(config, rules))
+        assert plan is not None
+        plan.write(con)
+        stage("load", lambda: load(con, config, work_dir, plan))
+    with normalise_once():  # validate's normalisation of each column serves normalize too
+        stage("validate", lambda: validate(con))
+        stage("normalize", lambda: normalize(con))
     stage("link", lambda: link(con, config))
     stage("check", lambda: check(con, config, rules))
     return plan

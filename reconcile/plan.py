@@ -35,7 +35,7 @@ from .check.long_views import (
 from .config import Config, FileSpec, RegisterSpec, SourceSpec
 from .errors import ConfigError, InputError
 from .load.headers import match_columns
-from .load.peek import peek_headers
+from .load.peek import peek_headers, prefetch_workbook
 from .schema import (
     HOUSEHOLD_FIELDS,
     PERSON_FIELDS,
@@ -531,7 +531,10 @@ def compile_plan(config: Config, rules: list | None = None, *, check_rules: bool
     notices: list[Notice] = []
     errors: list[str] = []
     files: dict[str, FilePlan] = {}
-    for owner, section, spec, what, label, fields, table, required in _file_specs(config):
+    specs = list(_file_specs(config))
+    for _, _, spec, *_ in specs:
+        prefetch_workbook(spec.path, spec.format, spec.sheet)
+    for owner, section, spec, what, label, fields, table, required in specs:
         files[owner] = _plan_file(owner, section, spec, what, label, fields, table, required, contract, notices,
                                   errors)
     coverage = {k: {r["field"] for r in files[k].fields if r["status"] in PROVIDED}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+import polars as pl
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Indel, JaroWinkler
@@ -107,7 +108,7 @@ def id_levels(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
     return levels
 
 
-def date_levels(a: Sequence, b: Sequence) -> np.ndarray:
+def date_levels(a: Sequence | np.ndarray, b: Sequence | np.ndarray) -> np.ndarray:
     """Levels: 0 null, 1 same day, 2 same year and month, or day/month swapped, 3 same year, 4 else."""
     x = np.array(a, dtype="datetime64[D]")
     y = np.array(b, dtype="datetime64[D]")
@@ -140,29 +141,44 @@ def size_levels(a: Sequence, b: Sequence) -> np.ndarray:
     return levels
 
 
-def member_overlap(a: Sequence[Sequence[tuple[str, int | None]]], b: Sequence[Sequence[tuple[str, int | None]]],
-                   fuzzy: float) -> np.ndarray:
+def member_overlap(left: pl.Series, right: pl.Series, fuzzy: float) -> np.ndarray:
     """Share of the smaller member list found in the other (name similar and birth year not contradicting).
 
-    -1 where a side has no member list (a household-level record).
-    """
-    shares = np.full(len(a), -1.0, dtype=np.float32)
-    for i, (xs, ys) in enumerate(zip(a, b, strict=True)):
-        if not xs or not ys:
-            continue
-        xs = [(m["name"] or "", m["year"]) if isinstance(m, dict) else m for m in xs]
-        ys = [(m["name"] or "", m["year"]) if isinstance(m, dict) else m for m in ys]
-        small, large = (xs, ys) if len(xs) <= len(ys) else (ys, xs)
-        names_small = [n for n, _ in small]
-        names_large = [n for n, _ in large]
-        chars = process.cdist(names_small, names_large, scorer=Indel.normalized_similarity, dtype=np.float32)
-        sounds = process.cdist([pinyin(n) for n in names_small], [pinyin(n) for n in names_large],
-                               scorer=Indel.normalized_similarity, dtype=np.float32)
-        sim = np.maximum(chars, sounds)
-        years_small = np.array([y if y is not None else -1 for _, y in small])[:, None]
-        years_large = np.array([y if y is not None else -1 for _, y in large])[None, :]
-        conflict = (years_small >= 0) & (years_large >= 0) & (np.abs(years_small - years_large) > 1)
-        sim[conflict] = 0
-        found = (sim >= fuzzy).any(axis=1).sum()
-        shares[i] = found / len(small)
+    -1 where a side has no member list (a household-level record). `left` and `right` are aligned lists of
+    {name, year} members. Every member of the smaller list (the left one when both are as long) is compared with
+    every member of the other in one vectorised pass over all pairs of households, pinyin read once per distinct
+    name (issue 18)."""
+    shares = np.full(left.len(), -1.0, dtype=np.float32)
+    pairs = pl.DataFrame([left.alias("l"), right.alias("r")]).with_row_index("pair").with_columns(
+        pl.col("l").list.len().fill_null(0).alias("nl"), pl.col("r").list.len().fill_null(0).alias("nr"))
+    pairs = pairs.filter((pl.col("nl") > 0) & (pl.col("nr") > 0))
+    if pairs.height == 0:
+        return shares
+    left_small = pl.col("nl") <= pl.col("nr")
+    sides = pairs.select("pair", pl.when(left_small).then("l").otherwise("r").alias("small"),
+                         pl.when(left_small).then("r").otherwise("l").alias("large"),
+                         pl.min_horizontal("nl", "nr").alias("n"))
+
+    def members(side: str) -> pl.DataFrame:
+        exploded = sides.select("pair", side).explode(side).with_columns(
+            pl.int_range(pl.len()).over("pair").alias(f"{side}_at"))
+        return exploded.select("pair", f"{side}_at", pl.col(side).struct.field("name").fill_null("").alias(
+            f"{side}_name"), pl.col(side).struct.field("year").fill_null(-1).alias(f"{side}_year"))
+
+    cross = members("small").join(members("large"), on="pair")
+    names_small, names_large = cross["small_name"].to_list(), cross["large_name"].to_list()
+    chars = process.cpdist(names_small, names_large, scorer=Indel.normalized_similarity, workers=1,
+                           dtype=np.float32)
+    reading = {name: pinyin(name) for name in set(names_small) | set(names_large)}
+    sounds = process.cpdist([reading[n] for n in names_small], [reading[n] for n in names_large],
+                            scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+    sim = np.maximum(chars, sounds)
+    ys, yl = cross["small_year"].to_numpy(), cross["large_year"].to_numpy()
+    sim[(ys >= 0) & (yl >= 0) & (np.abs(ys - yl) > 1)] = 0
+    found = (cross.select("pair", "small_at").with_columns(pl.Series("hit", sim >= fuzzy))
+             .group_by("pair", "small_at").agg(pl.col("hit").any())
+             .group_by("pair").agg(pl.col("hit").sum().alias("found")))
+    share = sides.join(found, on="pair", how="left").select(
+        "pair", (pl.col("found").fill_null(0) / pl.col("n")).cast(pl.Float32).alias("share"))
+    shares[share["pair"].to_numpy()] = share["share"].to_numpy()
     return shares

@@ -131,9 +131,31 @@ class Comparison:
     label: str = ""
 
     def levels(self, left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """(level index, similarity or -1) for every aligned pair."""
+        """(level index, similarity or -1) for every aligned pair.
+
+        A level depends on the two values only, and the same two values come back often (a person in four
+        sources is three pairs of one ID, one name, one birth date): each distinct pair of values is compared
+        once and its level spread back to every pair that has it (issue 18)."""
+        if self.kind in ("members", "overlap") or left.len() == 0:  # lists, or one precomputed number per pair
+            return self._levels(left, right)
+        pairs = pl.DataFrame([left.alias("l"), right.alias("r")])
+        distinct = pairs.unique(maintain_order=True)
+        if distinct.height == pairs.height:
+            return self._levels(left, right)
+        where = pairs.join(distinct.with_row_index("_u"), on=["l", "r"], how="left", nulls_equal=True,
+                           maintain_order="left")["_u"].to_numpy()
+        levels, sim = self._levels(distinct["l"], distinct["r"])
+        return levels[where], sim[where]
+
+    def _levels(self, left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        sim = np.full(left.len(), -1.0, dtype=np.float32)
+        if self.kind == "members":
+            sim = member_overlap(left, right, self.fuzzy)
+            levels = np.select([sim < 0, sim >= 0.999, sim >= 0.6, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
+            return levels, sim
+        if self.kind == "date" and left.dtype == pl.Date and right.dtype == pl.Date:
+            return date_levels(left.to_numpy(), right.to_numpy()), sim  # days already: no Python date objects
         a, b = left.to_list(), right.to_list()
-        sim = np.full(len(a), -1.0, dtype=np.float32)
         if self.kind == "name":
             levels, sim = name_levels(a, b, self.fuzzy)
         elif self.kind == "id":
@@ -142,9 +164,6 @@ class Comparison:
             levels = date_levels(a, b)
         elif self.kind == "size":
             levels = size_levels(a, b)
-        elif self.kind == "members":
-            sim = member_overlap(a, b, self.fuzzy)
-            levels = np.select([sim < 0, sim >= 0.999, sim >= 0.6, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
         elif self.kind == "overlap":  # share of shared exact keys (e.g. member IDs) precomputed on the pair
             sim = np.array([-1.0 if x is None else float(x) for x in a], dtype=np.float32)
             levels = np.select([sim < 0, sim >= 0.999, sim > 0.5, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
@@ -220,21 +239,23 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
         scores = eligible["score"].to_numpy()
         pair_ids = eligible["_pair"].to_numpy()
         group = comp[li]
-        order = np.argsort(group, kind="stable")
+        # a pair alone in its group has no rival: linked at the link score, shown as possible below it (most
+        # pairs, decided at once; issue 18); the groups with rivals are assigned one by one
+        alone = np.bincount(group)[group] == 1
+        decision[pair_ids[alone]] = np.where(scores[alone] >= linker.link, "link", "possible")
+        rivalled = np.flatnonzero(~alone)
+        order = rivalled[np.argsort(group[rivalled], kind="stable")]
         bounds = np.flatnonzero(np.diff(group[order])) + 1
-        for idx in np.split(order, bounds):
-            if len(idx) == 1:
-                chosen = idx
-            else:
-                rows, row_pos = np.unique(li[idx], return_inverse=True)
-                cols, col_pos = np.unique(ri[idx], return_inverse=True)
-                matrix = np.full((len(rows), len(cols)), -1e6, dtype=np.float64)
-                matrix[row_pos, col_pos] = scores[idx]
-                r_sel, c_sel = linear_sum_assignment(matrix, maximize=True)
-                keep = matrix[r_sel, c_sel] > -1e5
-                lookup = {(row_pos[k], col_pos[k]): k for k in range(len(idx))}
-                chosen = np.array([idx[lookup[(r, c)]] for r, c in zip(r_sel[keep], c_sel[keep], strict=True)],
-                                  dtype=np.int64)
+        for idx in np.split(order, bounds) if len(order) else []:
+            rows, row_pos = np.unique(li[idx], return_inverse=True)
+            cols, col_pos = np.unique(ri[idx], return_inverse=True)
+            matrix = np.full((len(rows), len(cols)), -1e6, dtype=np.float64)
+            matrix[row_pos, col_pos] = scores[idx]
+            r_sel, c_sel = linear_sum_assignment(matrix, maximize=True)
+            keep = matrix[r_sel, c_sel] > -1e5
+            lookup = {(row_pos[k], col_pos[k]): k for k in range(len(idx))}
+            chosen = np.array([idx[lookup[(r, c)]] for r, c in zip(r_sel[keep], c_sel[keep], strict=True)],
+                              dtype=np.int64)
             for k in chosen:
                 others = idx[(li[idx] == li[k]) | (ri[idx] == ri[k])]
                 others = others[others != k]

@@ -23,6 +23,7 @@ from .readers import (
     _PROBE_ROWS,
     EXTRA,
     META,
+    SheetCache,
     _excel_error,
     _format_of,
     _header_grid,
@@ -30,7 +31,10 @@ from .readers import (
     _no_header,
     _resolve_sheet,
     _sniff_delimiter,
+    active_sheet_cache,
     guarded_sheet,
+    probe_excel,
+    wait_for_warming,
     where_the_data_is,
 )
 from .sniff import refuse_mismatch
@@ -96,16 +100,16 @@ def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str
 
 
 def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows: int) -> PeekedHeaders:
+    wait_for_warming(path)
     refuse_mismatch(path, "xlsx")
     guarded_sheet(path, sheet)  # before the reader opens it (a bomb must not reach calamine)
     try:
-        reader = fastexcel.read_excel(path)
-        index = _resolve_sheet(sheet, reader.sheet_names, str(path))
+        names_of = list(fastexcel.read_excel(path).sheet_names)
+        index = _resolve_sheet(sheet, names_of, str(path))
         rows = skip_rows + (header_rows or 0) + _PROBE_ROWS
-        frame = reader.load_sheet(index, header_row=None, skip_rows=0, n_rows=rows, dtypes="string").to_polars()
+        frame = probe_excel(path, index, rows)  # within a run, the load's parse too (readers.SheetCache)
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
-    names_of = list(reader.sheet_names)
     probe = _header_grid(frame.rows())
     where = f"{path} 的工作表 “{names_of[index]}”"
     layout = find_header(probe, header_rows=header_rows, skip_rows=skip_rows)
@@ -127,6 +131,28 @@ def _peek_parquet(path: Path) -> PeekedHeaders:
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise InputError(f"无法读取 Parquet 文件 {path}:文件可能已损坏或不是 Parquet 格式。") from exc
     return PeekedHeaders(finalize_names(names, reserved=(*META, EXTRA)), 1, None, path.name, 0 if rows == 0 else None)
+
+
+def prefetch_workbook(path: Path, fmt: str | None, sheet: int | str) -> None:
+    """Within a run (a readers.SheetCache active), check a workbook and start parsing its sheet (text and cell
+    types) in the background, so that the run's workbooks are checked and parsed side by side while the plan
+    reads the other files' headers. Nothing is said here: a workbook that fails is named by its own peek."""
+    path = Path(path)
+    cache = active_sheet_cache()
+    if cache is None or not path.is_file() or _format_of(path, fmt) != "xlsx":
+        return
+
+    def warm(cache: SheetCache) -> None:
+        try:
+            refuse_mismatch(path, "xlsx")
+            guarded_sheet(path, sheet)  # before the reader opens it (a bomb must not reach calamine)
+            index = _resolve_sheet(sheet, list(fastexcel.read_excel(path).sheet_names), str(path))
+        except (InputError, fastexcel.FastExcelError, OSError):
+            return
+        cache.start(path, index, "string")
+        cache.start(path, index, "boolean")
+
+    cache.warm(path, warm)
 
 
 def peek_headers(path: Path, *, fmt: str | None = None, sheet: int | str = 0, header_rows: int | None = None,

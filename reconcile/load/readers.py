@@ -42,9 +42,13 @@ row a person sees; rows loaded + rows quarantined = the file's data rows.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -354,12 +358,116 @@ def _resolve_sheet(sheet: int | str | None, names: Sequence[str], label: str) ->
     raise InputError(f"文件 {label} 中没有名为 “{sheet}” 的工作表{hint_text}。现有工作表:{listing}。")
 
 
-def _load_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> pl.DataFrame:
+def _parse_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> pl.DataFrame:
     # header_row=None + skip_rows=0: row i of the result is Excel row i+1, empty leading rows
     # included, and merged header cells are not turned into __UNNAMED__ names.
     sheet = fastexcel.read_excel(path).load_sheet(index, header_row=None, skip_rows=0, dtypes=dtype)
     frame = sheet.to_polars()
     return frame.rename({c.name: f"c{c.absolute_index}" for c in sheet.selected_columns})
+
+
+class SheetCache:
+    """Each workbook sheet parsed once per run.
+
+    Calamine parses a whole sheet even when only its first rows are asked for, so the run plan's header peek
+    costs a full parse; within a run the load takes that parse instead of repeating it (issue 18). The peek
+    also starts the cell-type pass ("boolean", see the module doc) on a second thread, so both parses of a
+    workbook run side by side on the two cores while the plan goes on. A sheet's grid of text cells is small
+    beside the tables made from it (tens of MB for a county). Keyed by the file's size and modification time:
+    a file changed between plan and load is parsed again."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconcile-xlsx")
+        self._parsed: dict[tuple, Future[pl.DataFrame]] = {}
+        self._warming: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()  # `start` is called from the pool's threads too (see `warm`)
+
+    def _key(self, path: Path, index: int, dtype: str) -> tuple:
+        stat = path.stat()
+        return str(path.resolve()), stat.st_size, stat.st_mtime_ns, index, dtype
+
+    def start(self, path: Path, index: int, dtype: Literal["string", "boolean"]) -> Future[pl.DataFrame]:
+        key = self._key(path, index, dtype)
+        with self._lock:
+            if key not in self._parsed:
+                self._parsed[key] = self._pool.submit(_parse_excel, path, index, dtype)
+            return self._parsed[key]
+
+    def warm(self, path: Path, task: Callable[[SheetCache], None]) -> None:
+        """Run `task(self)` on the pool: a workbook's checks, then its parses started (peek.prefetch_workbook),
+        so that two workbooks are checked side by side too."""
+        with self._lock:
+            self._warming.setdefault(str(path.resolve()), self._pool.submit(task, self))
+
+    def warmed(self, path: Path) -> None:
+        """Wait for `warm`'s task of `path`, if one was started: its checks are then cached, not run twice.
+        Whatever it raised is the peek's or the load's own to say."""
+        future = self._warming.get(str(Path(path).resolve()))
+        if future is not None:
+            concurrent.futures.wait([future])
+
+    def close(self) -> None:
+        with self._lock:
+            pending: list[Future] = [*self._parsed.values(), *self._warming.values()]
+            for future in pending:
+                future.cancel()
+        self._pool.shutdown(wait=True)
+        self._parsed.clear()
+        self._warming.clear()
+
+
+_SHEETS: ContextVar[SheetCache | None] = ContextVar("reconcile_sheet_cache", default=None)
+
+
+@contextmanager
+def one_parse_per_sheet() -> Iterator[SheetCache]:
+    """Within the block, `load_excel` parses each sheet once (the run's plan and load: see SheetCache)."""
+    cache = SheetCache()
+    token = _SHEETS.set(cache)
+    try:
+        yield cache
+    finally:
+        _SHEETS.reset(token)
+        cache.close()
+
+
+def active_sheet_cache() -> SheetCache | None:
+    """The SheetCache of the run's plan and load, or None outside them."""
+    return _SHEETS.get()
+
+
+def wait_for_warming(path: Path) -> None:
+    """Before checking a workbook: let a check already under way in the background (SheetCache.warm) finish."""
+    cache = _SHEETS.get()
+    if cache is not None:
+        cache.warmed(path)
+
+
+def prefetch_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> None:
+    """Start parsing a sheet in the background when a SheetCache is active (nothing otherwise)."""
+    cache = _SHEETS.get()
+    if cache is not None:
+        cache.start(path, index, dtype)
+
+
+def probe_excel(path: Path, index: int, rows: int) -> pl.DataFrame:
+    """A sheet's first `rows` rows as text cells. Within a run (a SheetCache active) the whole sheet is parsed
+    for the load too, with the cell-type pass started beside it; outside one (the web page's probe of an upload)
+    only the first rows are turned into a frame."""
+    if _SHEETS.get() is None:
+        return fastexcel.read_excel(path).load_sheet(index, header_row=None, skip_rows=0, n_rows=rows,
+                                                     dtypes="string").to_polars()
+    prefetch_excel(path, index, "boolean")
+    return load_excel(path, index, "string").head(rows)
+
+
+def load_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) -> pl.DataFrame:
+    """A whole sheet as a grid of cells (`c0`, `c1` … by column position), from the run's SheetCache when one is
+    active. Raises fastexcel.FastExcelError for a workbook the reader cannot read."""
+    cache = _SHEETS.get()
+    if cache is None:
+        return _parse_excel(path, index, dtype)
+    return cache.start(path, index, dtype).result()
 
 
 def _excel_error(path: Path, exc: Exception) -> InputError:
@@ -434,6 +542,7 @@ def where_the_data_is(path: Path, names: list[str], index: int) -> str:
 
 def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     header_rows, skip_rows = opts.header_rows, opts.skip_rows
+    wait_for_warming(path)
     refuse_mismatch(path, "xlsx")
     scan = guarded_sheet(path, opts.sheet)
     try:
@@ -441,13 +550,14 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
     index = _resolve_sheet(opts.sheet, sheet_names, str(path))
-    # Cell types need a second parse of the sheet (calamine re-reads it for every load); run it
-    # beside the text load, on its own reader (a reader cannot be shared between threads).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        kinds = pool.submit(_load_excel, path, index, "boolean") if opts.text_sensitive else None
+    # Cell types need a second parse of the sheet (calamine re-reads it for every load); it runs beside the
+    # text parse, each on its own reader (a reader cannot be shared between threads), or was started by the plan.
+    with one_parse_per_sheet() if _SHEETS.get() is None else nullcontext():
+        if opts.text_sensitive:
+            prefetch_excel(path, index, "boolean")
         try:
-            grid = _load_excel(path, index, "string")
-            typed = kinds.result() if kinds is not None else None
+            grid = load_excel(path, index, "string")
+            typed = load_excel(path, index, "boolean") if opts.text_sensitive else None
         except fastexcel.FastExcelError as exc:
             raise _excel_error(path, exc) from exc
     sheet_name = sheet_names[index]

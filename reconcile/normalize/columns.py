@@ -7,6 +7,10 @@ normalised once and joined back; the normalisers themselves stay pure, testable 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import polars as pl
 
@@ -155,8 +159,56 @@ def _merge_slow(split: pl.DataFrame, slow: pl.DataFrame, keys: list[str], column
 _ROW_WISE = frozenset({"text", "ident"})
 
 
+class _Memo:
+    """A column's normalisation, kept from the validate stage for the normalize stage (issue 18: the two ran the
+    same normalisers over the same raw tables). An entry is taken once, and only for the same cells: the raw
+    column (and for IDs the stored-as-number flags) must be equal, so a different table's column of the same name
+    is normalised afresh."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, int], list[tuple[pl.Series, pl.Series | None, object]]] = {}
+
+    def take(self, raw: pl.Series, kind: str, numeric: pl.Series | None):
+        for i, (seen, flags, result) in enumerate(self.entries.get((raw.name, kind, raw.len()), [])):
+            if seen.equals(raw, check_names=True) and (flags is None or numeric is None or flags.equals(numeric)):
+                del self.entries[(raw.name, kind, raw.len())][i]
+                return result
+        return None
+
+    def keep(self, raw: pl.Series, kind: str, numeric: pl.Series | None, result) -> None:
+        self.entries.setdefault((raw.name, kind, raw.len()), []).append((raw, numeric, result))
+
+
+_MEMO: ContextVar[_Memo | None] = ContextVar("reconcile_normalisation_memo", default=None)
+
+
+@contextmanager
+def normalise_once() -> Iterator[None]:
+    """Within the block, a column normalised once (by validate) is not normalised again (by normalize)."""
+    token = _MEMO.set(_Memo())
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _remembered(raw: pl.Series, kind: str, numeric: pl.Series | None, compute: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None or raw.len() == 0:
+        return compute()
+    result = memo.take(raw, kind, numeric)
+    if result is None:
+        result = compute()
+        memo.keep(raw, kind, numeric, result)
+    return result
+
+
 def normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
     """Return (normalised values, problem codes) aligned with `raw`."""
+    return _remembered(raw, kind, None, lambda: _normalize_series(raw, kind))
+
+
+def _normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
     frame = raw.to_frame("raw").cast({"raw": pl.String})
     fast = FAST_PATHS.get(kind)
     if fast is None:
@@ -194,6 +246,10 @@ def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
 
 def normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     """ID columns: value, validity, problem, and what the number encodes (birth date, sex)."""
+    return _remembered(raw, "id", numeric, lambda: _normalize_id_series(raw, numeric))
+
+
+def _normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     pairs = pl.DataFrame({"raw": raw, "numeric": numeric.fill_null(False)}).cast({"raw": pl.String})
     uniques = _peeled(pairs.drop_nulls("raw").unique())
     split = uniques.with_columns(**_fast_ids(pl.col("_peeled"), pl.col("numeric"))).drop("_peeled")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,3 +109,81 @@ def test_golden_homophone_head_mangled_id_and_swapped_head_spouse(tmp_path):
     assert (("manual", "H2"), ("system", "H2")) in pairs
     persons = result.person_links.group_by("person_cluster_id").len()
     assert persons["len"].to_list() == [2] * 5  # every member found its counterpart
+
+
+NAMES = st.sampled_from([None, "", "王明", "王明华", "王明化", "李秀英", "李秀", "Wang Ming", "wang ming"])
+IDS = st.sampled_from([None, "", "?", "430624198001011234", "?430624198001011234", "430624198001011235",
+                       "43062419800101123", "430624198001019999", "110101199003074514"])
+DATES = st.sampled_from([None, date(1980, 1, 2), date(1980, 2, 1),
+                         date(1980, 1, 9), date(1981, 5, 5)])
+SIZES = st.sampled_from([None, 1, 2, 3, 5])
+TEXTS = st.sampled_from([None, "", "户主", "配偶", "之子"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_comparing_each_distinct_pair_once_gives_every_pair_its_own_level(data):
+    """Levels are computed once per distinct pair of values and spread back: the same as comparing every pair."""
+    import numpy as np
+    import polars as pl
+
+    from reconcile.link.scoring import Comparison
+
+    for kind, values, dtype in (("name", NAMES, pl.String), ("id", IDS, pl.String), ("date", DATES, pl.Date),
+                                ("size", SIZES, pl.Int64), ("equal", TEXTS, pl.String)):
+        pairs = data.draw(st.lists(st.tuples(values, values), min_size=1, max_size=30))
+        left = pl.Series("x_l", [a for a, _ in pairs], dtype=dtype)
+        right = pl.Series("x_r", [b for _, b in pairs], dtype=dtype)
+        comparison = Comparison("x", kind, "x", "x", {}, fuzzy=0.8)
+        levels, sim = comparison.levels(left, right)
+        one_by_one = [comparison._levels(left[i:i + 1], right[i:i + 1]) for i in range(len(pairs))]
+        assert levels.tolist() == [int(lv[0]) for lv, _ in one_by_one], kind
+        assert np.allclose(sim, [float(s[0]) for _, s in one_by_one]), kind
+
+
+def _member_overlap_one_pair_at_a_time(a: list, b: list, fuzzy: float) -> list[float]:
+    """The specification of member_overlap, pair by pair (what the linker computed before issue 18)."""
+    import numpy as np
+    from rapidfuzz import process
+    from rapidfuzz.distance import Indel
+
+    from reconcile.link.compare import pinyin
+
+    shares = []
+    for xs, ys in zip(a, b, strict=True):
+        if not xs or not ys:
+            shares.append(-1.0)
+            continue
+        xs = [(m["name"] or "", m["year"]) for m in xs]
+        ys = [(m["name"] or "", m["year"]) for m in ys]
+        small, large = (xs, ys) if len(xs) <= len(ys) else (ys, xs)
+        chars = process.cdist([n for n, _ in small], [n for n, _ in large], scorer=Indel.normalized_similarity,
+                              dtype=np.float32)
+        sounds = process.cdist([pinyin(n) for n, _ in small], [pinyin(n) for n, _ in large],
+                               scorer=Indel.normalized_similarity, dtype=np.float32)
+        sim = np.maximum(chars, sounds)
+        years_small = np.array([y if y is not None else -1 for _, y in small])[:, None]
+        years_large = np.array([y if y is not None else -1 for _, y in large])[None, :]
+        sim[(years_small >= 0) & (years_large >= 0) & (np.abs(years_small - years_large) > 1)] = 0
+        shares.append(float((sim >= fuzzy).any(axis=1).sum() / len(small)))
+    return shares
+
+
+MEMBER = st.fixed_dictionaries({"name": st.sampled_from([None, "", "王明", "王明华", "王明化", "李秀英", "李秀", "张强"]),
+                                "year": st.sampled_from([None, 1950, 1951, 1953, 1980, 2010])})
+MEMBERS = st.one_of(st.none(), st.lists(MEMBER, max_size=5))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(MEMBERS, MEMBERS), min_size=1, max_size=12), st.sampled_from([0.6, 0.8, 1.0]))
+def test_member_overlap_over_all_pairs_at_once_is_the_pair_by_pair_share(pairs, fuzzy):
+    import numpy as np
+    import polars as pl
+
+    from reconcile.link.compare import member_overlap
+
+    kind = pl.List(pl.Struct({"name": pl.String, "year": pl.Int64}))
+    left = pl.Series("m_l", [a for a, _ in pairs], dtype=kind)
+    right = pl.Series("m_r", [b for _, b in pairs], dtype=kind)
+    expected = _member_overlap_one_pair_at_a_time(left.to_list(), right.to_list(), fuzzy)
+    assert np.allclose(member_overlap(left, right, fuzzy), expected)
