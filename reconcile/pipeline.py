@@ -28,7 +28,7 @@ from .normalize.columns import normalise_once
 from .normalize.stage import normalize
 from .outputs import current_scratch, inside, output_lock, refuse_link, run_scratch
 from .plan import RunPlan, compile_plan
-from .report.files import write_outputs
+from .report.files import build_link_rates, write_outputs
 from .validate import validate
 
 DB_NAME = "reconcile.duckdb"
@@ -141,6 +141,21 @@ class StagedDatabase:
             self._saving.result()
         finally:
             self.close_pool()
+        self._copy_late_tables()
+
+    def _copy_late_tables(self) -> None:
+        """A table made while the save ran (nothing should: the reports only read) is copied after it, so the
+        saved database never lacks one the run made."""
+        made = {r[0] for r in self.con.execute(
+            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+        self.con.execute("attach ? as _saved", [self.staging.as_posix()])
+        try:
+            kept = {r[0] for r in self.con.execute(
+                "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
+            for table in sorted(made - kept):  # names read from DuckDB's catalogue
+                self.con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+        finally:
+            self.con.execute("detach _saved")
 
     def close_pool(self) -> None:
         if self._pool is not None:
@@ -321,6 +336,7 @@ def finish(db: StagedDatabase, config: Config, out: Path, started, stage, show_i
     saved too, so that a killed run leaves the previous run's files together, not some of each."""
     con = db.con
     ledger = stage("ledger", lambda: ledger_stage(con, config, started))
+    build_link_rates(con, config)  # the last table of the run: the reports only read from here on
     db.save_beside()
     scratch = current_scratch()
     staged = scratch / PUBLISH_DIR if scratch else out

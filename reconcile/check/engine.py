@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import queue
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from string import Formatter
 from typing import cast
@@ -291,7 +294,8 @@ def _build_facts(con: duckdb.DuckDBPyConnection, rule: Rule, flat: dict, built: 
     for fact in rule.facts:
         if fact.id not in built:
             try:
-                con.execute(f'create or replace temp table "{fact.id}" as {fact.sql}', bind(fact.sql, flat))
+                # a table, not a temp table: the rules' queries run on cursors of their own (_run_rules)
+                con.execute(f'create or replace table "{fact.id}" as {fact.sql}', bind(fact.sql, flat))
                 built[fact.id] = ""
             except KeyError as exc:
                 built[fact.id] = f"共用查询 {fact.id}({fact.source_file})引用了未知的参数: ${exc.args[0]}"
@@ -300,6 +304,52 @@ def _build_facts(con: duckdb.DuckDBPyConnection, rule: Rule, flat: dict, built: 
         if built[fact.id]:
             return built[fact.id]
     return ""
+
+
+RULE_WORKERS = 2  # the machine's cores: one rule's query runs while another's findings are written out
+
+
+def _run_rules(con: duckdb.DuckDBPyConnection, jobs: list[tuple[int, Rule, str, float]], ctx: RuleContext,
+               flat: dict) -> Iterator[tuple[int, Rule, list[dict] | str, float]]:
+    """Run the rules' queries, two at a time on cursors of their own (issue 18: most rule queries are too small
+    for DuckDB to spread over both cores, and each is followed by Python work on its findings); yield each job's
+    findings, or why it failed, with its seconds, in the jobs' order."""
+
+    def one(cursor: duckdb.DuckDBPyConnection, rule: Rule, sql: str) -> list[dict] | str:
+        try:
+            return run_rule(cursor, rule, ctx, flat, sql)
+        except KeyError as exc:
+            return f"未知的参数: ${exc.args[0]}"
+        except duckdb.Error as exc:
+            return f"SQL 无法运行: {exc}"
+        except GradeError as exc:
+            return str(exc)
+
+    cursors: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+    opened = []
+    for _ in range(min(RULE_WORKERS, len(jobs))):
+        cursor = con.cursor()  # sees the database's tables, macros and Python functions (register_udfs)
+        opened.append(cursor)
+        cursors.put(cursor)
+
+    def timed(rule: Rule, sql: str, before: float) -> tuple[list[dict] | str, float]:
+        cursor = cursors.get()
+        try:
+            started = time.perf_counter()
+            outcome = one(cursor, rule, sql)
+            return outcome, before + time.perf_counter() - started
+        finally:
+            cursors.put(cursor)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(len(opened), 1), thread_name_prefix="reconcile-rule") as pool:
+            futures = [pool.submit(timed, rule, sql, before) for _, rule, sql, before in jobs]
+            for (at, rule, _, _), future in zip(jobs, futures, strict=True):
+                outcome, seconds = future.result()
+                yield at, rule, outcome, seconds
+    finally:
+        for cursor in opened:
+            cursor.close()
 
 
 def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None,
@@ -324,6 +374,9 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     result = CheckResult()
     findings: list[dict] = []
     built_facts: dict[str, str] = {}
+    # each rule's run, in the rules' order: decided here (skipped, an error before its query) or by its query
+    runs: list[RuleRun | None] = []
+    jobs: list[tuple[int, Rule, str, float]] = []
     for rule in rules:
         missing = ctx.missing_needs(rule.needs) + RULE_TYPES[rule.type].missing_needs(rule, ctx)
         view = long_view_of(rule)
@@ -331,37 +384,35 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
             missing.append(unmet_scope(view.scope, ctx))
         if missing:
             reason = ";".join(dict.fromkeys(need_text(m, ctx.labels, ctx.left_out) for m in missing))
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
+            runs.append(RuleRun(rule.id, rule.kind, rule.title, "skipped", reason))
             continue
         started = time.perf_counter()
         fact_error = _build_facts(con, rule, flat, built_facts)
         if fact_error:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", fact_error))
+            runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", fact_error))
             continue
         try:
             sql = RULE_TYPES[rule.type].build(rule, ctx)
-            if sqls is not None:
-                sqls[rule.id] = sql
-            found = run_rule(con, rule, ctx, flat, sql)
         except jinja2.TemplateError as exc:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 模板无法展开: {exc}"))
+            runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 模板无法展开: {exc}"))
             continue
-        except KeyError as exc:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"未知的参数: ${exc.args[0]}"))
-            continue
-        except duckdb.Error as exc:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", f"SQL 无法运行: {exc}"))
-            continue
-        except GradeError as exc:
-            result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "error", str(exc)))
+        if sqls is not None:
+            sqls[rule.id] = sql
+        jobs.append((len(runs), rule, sql, time.perf_counter() - started))
+        runs.append(None)
+    for at, rule, outcome, seconds in _run_rules(con, jobs, ctx, flat):
+        if isinstance(outcome, str):
+            runs[at] = RuleRun(rule.id, rule.kind, rule.title, "error", outcome)
             continue
         seen = set()
-        for f in found:  # one finding per fingerprint: a rule that reaches an entity twice says it once
+        for f in outcome:  # one finding per fingerprint: a rule that reaches an entity twice says it once
             if f["finding_id"] not in seen:
                 seen.add(f["finding_id"])
                 findings.append(f)
-        result.runs.append(RuleRun(rule.id, rule.kind, rule.title, "ran", "", len(seen),
-                                   time.perf_counter() - started))
+        runs[at] = RuleRun(rule.id, rule.kind, rule.title, "ran", "", len(seen), seconds)
+    result.runs = [r for r in runs if r is not None]
+    for fact in built_facts:
+        con.execute(f'drop table if exists "{fact}"')  # names of the packs' facts (`fact_…`), checked on loading
     frame = pl.DataFrame(findings, schema={c: pl.String for c in FINDING_COLUMNS}) if findings else \
         pl.DataFrame(schema={c: pl.String for c in FINDING_COLUMNS})
     frame = frame.select(FINDING_COLUMNS).unique("finding_id", keep="first", maintain_order=True)
@@ -370,10 +421,10 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     con.execute(f"create or replace table finding as select f.* exclude (card), c.card_label as card from _findings f "
                 f"left join household_card c on c.cluster_id = f.cluster_id order by {FINDING_ORDER}")
     con.unregister("_findings")
-    runs = pl.DataFrame([r.__dict__ for r in result.runs]) if result.runs else pl.DataFrame(
+    run_frame = pl.DataFrame([r.__dict__ for r in result.runs]) if result.runs else pl.DataFrame(
         schema={"rule_id": pl.String, "kind": pl.String, "title": pl.String, "status": pl.String,
                 "reason": pl.String, "findings": pl.Int64, "seconds": pl.Float64})
-    con.register("_runs", runs.to_arrow())
+    con.register("_runs", run_frame.to_arrow())
     con.execute("create or replace table rule_run as select * from _runs")
     con.unregister("_runs")
     return result

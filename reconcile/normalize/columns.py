@@ -167,6 +167,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str, int], list[tuple[pl.Series, pl.Series | None, object]]] = {}
+        self.tables: dict[str, pl.DataFrame] = {}  # the load's raw tables as validate read them
 
     def take(self, raw: pl.Series, kind: str, numeric: pl.Series | None):
         for i, (seen, flags, result) in enumerate(self.entries.get((raw.name, kind, raw.len()), [])):
@@ -190,6 +191,19 @@ def normalise_once() -> Iterator[None]:
         yield
     finally:
         _MEMO.reset(token)
+
+
+def remembered_table(name: str, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A raw table read once for validate and normalize (the load's tables do not change between them): the
+    second read takes the first's frame instead of copying the table out of DuckDB again."""
+    memo = _MEMO.get()
+    if memo is None:
+        return read()
+    if name in memo.tables:
+        return memo.tables.pop(name)
+    frame = read()
+    memo.tables[name] = frame
+    return frame
 
 
 def _remembered(raw: pl.Series, kind: str, numeric: pl.Series | None, compute: Callable[[], Any]) -> Any:

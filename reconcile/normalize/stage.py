@@ -24,13 +24,17 @@ from ..schema import (
     SURVEY_FIELDS,
     VISIT_FIELDS,
 )
-from .columns import normalize_id_series, normalize_series
+from .columns import normalize_id_series, normalize_series, remembered_table
 from .regions import village_key
 from .vector import map_unique
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
+    """A table as a polars frame; the load's raw tables once for validate and normalize (normalise_once)."""
+    def read() -> pl.DataFrame:
+        return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
+
+    return remembered_table(name, read) if name.startswith("raw_") else read()
 
 
 

@@ -54,7 +54,8 @@ def build_link_rates(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> dict[str, Path]:
-    build_link_rates(con, config)
+    """The machine outputs (Parquet/CSV, full values). Reads the run's tables only: `link_rate` is built before
+    (pipeline.finish), while the database is saved beside the reports."""
     files = {
         "findings.parquet": out / "findings.parquet",
         "findings.csv": out / "findings.csv",

@@ -83,6 +83,36 @@ def test_the_run_database_keeps_the_seconds_of_every_stage(sample_run):
     assert all(seconds > 0 for _, _, seconds in rows) and dict(STAGES)["save"] in {label for _, label, _ in rows}
 
 
+def test_the_saved_database_has_every_table_the_run_made(sample_run, tmp_path, monkeypatch):
+    """The database is saved beside the reports: the run's tables are final before it starts, and a table made
+    while it runs (none should be) is still saved."""
+    import duckdb
+
+    from reconcile import pipeline
+
+    con = duckdb.connect(str(sample_run.database), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        assert con.execute("select count(*) from link_rate").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert {"finding", "finding_ledger", "hh_link", "person_link", "rule_run", "link_rate", "input_issue"} <= tables
+
+    write_reports = pipeline.write_reports
+
+    def reports_that_make_a_table(con, *args, **kwargs):
+        con.execute("create table made_during_the_report as select 42 as answer")
+        return write_reports(con, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_reports", reports_that_make_a_table)
+    again = run(SAMPLE, output=tmp_path / "late")
+    con = duckdb.connect(str(again.database), read_only=True)
+    try:
+        assert con.execute("select answer from made_during_the_report").fetchall() == [(42,)]
+    finally:
+        con.close()
+
+
 def test_a_rerun_gives_the_same_finding_ids(sample_run, tmp_path):
     again = run(SAMPLE, output=tmp_path / "again")
     assert sorted(again.findings["finding_id"].to_list()) == sorted(sample_run.findings["finding_id"].to_list())
