@@ -134,8 +134,8 @@ def _peek_parquet(path: Path) -> PeekedHeaders:
 
 
 def prefetch_workbook(path: Path, fmt: str | None, sheet: int | str) -> None:
-    """Within a run (a readers.SheetCache active), check a workbook and start parsing its sheet (text and cell
-    types) in the background, so that the run's workbooks are checked and parsed side by side while the plan
+    """Within a run (a readers.SheetCache active), check a workbook and start parsing its sheet's text in the
+    background, so that the run's workbooks are checked and parsed side by side while the plan
     reads the other files' headers. Nothing is said here: a workbook that fails is named by its own peek."""
     path = Path(path)
     cache = active_sheet_cache()
@@ -149,8 +149,8 @@ def prefetch_workbook(path: Path, fmt: str | None, sheet: int | str) -> None:
             index = _resolve_sheet(sheet, list(fastexcel.read_excel(path).sheet_names), str(path))
         except (InputError, fastexcel.FastExcelError, OSError):
             return
-        cache.start(path, index, "string")
-        cache.start(path, index, "boolean")
+        cache.start(path, index, "string")  # the cell types are started by the peek (probe_excel), after every
+        # workbook's text: the plan waits for the text, the load for the types
 
     cache.warm(path, warm)
 

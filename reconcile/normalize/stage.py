@@ -132,6 +132,19 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     if numeric.height and "row" in numeric.columns:
         numeric = numeric.with_columns(pl.col("row").cast(pl.Int64))
 
+    # the registers first: the largest tables, so what validate kept of them for this stage (normalise_once) is
+    # let go before the persons are worked on
+    registers = read_table(con, "raw_register")
+    register_kinds = _kinds(REGISTER_FIELDS)
+    registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
+    write_table(con, "register", registers)
+    del registers
+    _normalize_register_attrs(con)
+
+    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
+    write_table(con, "visit", visits)
+    del visits
+
     persons = normalize_frame(read_table(con, "raw_person"), PERSON_KINDS, numeric)
     persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
     write_table(con, "src_person", persons)
@@ -142,21 +155,13 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
         pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
     )
     derived = _derive_households(persons)
+    del persons
     if derived.height:
         households = pl.concat([households, derived], how="diagonal_relaxed") if households.height else derived
     # the blocking key of linkage: 大田村 / 大田村委会 / 城关镇大田 all give 大田
     households = households.with_columns(
         map_unique(households["village"], village_key, return_dtype=pl.String).alias("village_key"))
     write_table(con, "src_household", households)
-
-    registers = read_table(con, "raw_register")
-    register_kinds = _kinds(REGISTER_FIELDS)
-    registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
-    write_table(con, "register", registers)
-    _normalize_register_attrs(con)
-
-    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
-    write_table(con, "visit", visits)
 
 
 def _normalize_register_attrs(con: duckdb.DuckDBPyConnection) -> None:
