@@ -42,6 +42,47 @@ OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", 
                "evidence", "key", "cluster_id", "member_name", "member_id"}
 
 
+# Who the registered sources list, by household and ID number, with what each source says of them: the same for
+# every register_hit rule, so worked out once per check (REGISTERED_LISTING_TABLE, issue 18).
+REGISTERED_LISTING_TABLE = "registered_listing"
+REGISTERED_LISTING_SQL = f"""
+create or replace table {REGISTERED_LISTING_TABLE} as
+with listed as (  -- every valid ID number a registered source's records give: members, and each record's head
+    select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
+    from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
+    join source_info i on i.source = p.source
+    where i.registered and p.id_number_valid
+    union all
+    select k.cluster_id, null::varchar, h.source, i.ord, i.label, h.head_id, h.head_name, '户主'
+    from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
+    join source_info i on i.source = h.source
+    where i.registered and h.head_id_valid
+),
+people as (
+    select cluster_id, id_number, any_value(person_cluster_id) as person_cluster_id,
+           arg_min(name, ord) as name, arg_min(relation, ord) as relation,
+           string_agg(distinct source, ',' order by source) as sources
+    from listed group by cluster_id, id_number
+),
+listing as (  -- what each source lists: one entry per source (a member row and a head row may both match:
+              -- the one that says the relation is shown)
+    select cluster_id, id_number, json_group_object_ordered(source, shown, source) as listing
+    from (select cluster_id, id_number, source,
+                 arg_min(coalesce(relation || ' ', '') || name, relation is null) as shown
+          from listed group by cluster_id, id_number, source)
+    group by cluster_id, id_number
+),
+listed_in as (
+    select cluster_id, id_number, string_agg(label, '、' order by ord) as listed_in
+    from (select distinct cluster_id, id_number, label, ord from listed) group by cluster_id, id_number
+)
+select p.*, l.listed_in, li.listing
+from people p
+join listed_in l on l.cluster_id = p.cluster_id and l.id_number = p.id_number
+join listing li on li.cluster_id = p.cluster_id and li.id_number = p.id_number
+"""
+
+
 class RegisterHitType:
     """A person of a registered household is listed in register kinds K (with an attr condition)."""
 
@@ -140,36 +181,7 @@ class RegisterHitType:
                        "coalesce(any_value(p.name), any_value(h.reg_name)) as person_name, " if person else "")
         registered = REGISTERED_ROLES
         return LongView(f"""
-with listed as (  -- every valid ID number a registered source's records give: members, and each record's head
-    select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
-    from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
-    join source_info i on i.source = p.source
-    where i.registered and p.id_number_valid
-    union all
-    select k.cluster_id, null::varchar, h.source, i.ord, i.label, h.head_id, h.head_name, '户主'
-    from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
-    join source_info i on i.source = h.source
-    where i.registered and h.head_id_valid
-),
-people as (
-    select cluster_id, id_number, any_value(person_cluster_id) as person_cluster_id,
-           arg_min(name, ord) as name, arg_min(relation, ord) as relation,
-           string_agg(distinct source, ',' order by source) as sources
-    from listed group by cluster_id, id_number
-),
-listing as (  -- what each source lists: one entry per source (a member row and a head row may both match:
-              -- the one that says the relation is shown)
-    select cluster_id, id_number, json_group_object_ordered(source, shown, source) as listing
-    from (select cluster_id, id_number, source,
-                 arg_min(coalesce(relation || ' ', '') || name, relation is null) as shown
-          from listed group by cluster_id, id_number, source)
-    group by cluster_id, id_number
-),
-listed_in as (
-    select cluster_id, id_number, string_agg(label, '、' order by ord) as listed_in
-    from (select distinct cluster_id, id_number, label, ord from listed) group by cluster_id, id_number
-),
-hh as (select * from hh_registered),
+with hh as (select * from hh_registered),
 hits as (
     select r.register, r.kind, r.file, r.row, r.id_number, r.name as reg_name,
            $year - year(r.id_number_birth) as age
@@ -196,22 +208,20 @@ select p.cluster_id, {person_cols}
        h.id_number as member_id, coalesce(any_value(p.name), any_value(h.reg_name)) as member_name,
        coalesce(any_value(p.relation), '成员') as relation, any_value(h.age) as age,
        any_value(case h.kind {kind_labels} end) as register_label,
-       string_agg(distinct s.detail, ';' order by s.detail) as detail, any_value(l.listed_in) as listed_in,
+       string_agg(distinct s.detail, ';' order by s.detail) as detail, any_value(p.listed_in) as listed_in,
        any_value(hh.status) as status, any_value(hh.exit_year) as exit_year,
        string_agg(distinct h.register, ',' order by h.register) || ',' || any_value(p.sources) as sources,
        json_merge_patch(
            json_object(min(h.register),
                        case when count(*) = 1 then any_value(s.fields)
                             else to_json(list(s.fields order by s.register, s.file, s.row)) end),
-           json_object('在册来源', any_value(li.listing)),
+           json_object('在册来源', any_value(p.listing)),
            case when {params_json} is null then '{{}}'::json else json_object('判断标准', {params_json}) end
        ) as evidence,
        h.kind || ':' || h.id_number as key
        {''.join(f', any_value(s."{a}") as "{a}"' for a in attrs if a not in OWN_COLUMNS)}
 from hits h
-join people p on p.id_number = h.id_number
-join listed_in l on l.cluster_id = p.cluster_id and l.id_number = p.id_number
-join listing li on li.cluster_id = p.cluster_id and li.id_number = p.id_number
+join registered_listing p on p.id_number = h.id_number
 join hh on hh.cluster_id = p.cluster_id
 join shown s on s.register = h.register and s.file = h.file and s.row = h.row
 where true {household_filter}
