@@ -393,6 +393,12 @@ class SheetCache:
                 self._parsed[key] = self._pool.submit(_parse_excel, path, index, dtype)
             return self._parsed[key]
 
+    def forget(self, path: Path, index: int) -> None:
+        """Let go of a sheet's parses once the load has taken them (a folder of workbooks is read one by one)."""
+        with self._lock:
+            for dtype in ("string", "boolean"):
+                self._parsed.pop(self._key(path, index, dtype), None)
+
     def warm(self, path: Path, task: Callable[[SheetCache], None]) -> None:
         """Run `task(self)` on the pool: a workbook's checks, then its parses started (peek.prefetch_workbook),
         so that two workbooks are checked side by side too."""
@@ -560,6 +566,10 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
             typed = load_excel(path, index, "boolean") if opts.text_sensitive else None
         except fastexcel.FastExcelError as exc:
             raise _excel_error(path, exc) from exc
+        finally:
+            cache = _SHEETS.get()
+            if cache is not None:
+                cache.forget(path, index)
     sheet_name = sheet_names[index]
     raw_cols = grid.columns
     grid = grid.with_columns(

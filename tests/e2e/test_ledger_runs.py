@@ -194,8 +194,10 @@ def test_killed_run_leaves_previous_ledger_intact(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    # the run works in memory until it has succeeded: killed before that, it wrote no database file
-    assert not list(out.glob(".reconcile.duckdb.partial-*"))
+    # the run's database is saved beside the report into a staging file named for its process, swapped in only when
+    # the run has succeeded: killed in the report, it leaves at most that file, never a changed reconcile.duckdb
+    left = {p.name for p in out.glob(".reconcile.duckdb.partial-*")}
+    assert left <= {f".reconcile.duckdb.partial-{proc.pid}", f".reconcile.duckdb.partial-{proc.pid}.wal"}, left
     assert _runs(db) == runs_before
     assert _ledger(db).sort("finding_id").equals(ledger_before)
     # the next run starts from the intact ledger and clears the dead run's staging file
