@@ -118,6 +118,7 @@ class StagedDatabase:
         self.con, self.staging, self.in_memory, self.stage = con, staging, in_memory, stage
         self._pool: ThreadPoolExecutor | None = None
         self._saving: Future | None = None
+        self._cursor: duckdb.DuckDBPyConnection | None = None
 
     def save_beside(self) -> None:
         """Start writing the finished tables to the staging file on a cursor of their own; `con` keeps being read
@@ -125,7 +126,7 @@ class StagedDatabase:
         if not self.in_memory or self._saving is not None:
             return
         prepare_save(self.con)
-        cursor = self.con.cursor()
+        cursor = self._cursor = self.con.cursor()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
         self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self.staging))
 
@@ -158,9 +159,13 @@ class StagedDatabase:
             self.con.execute("detach _saved")
 
     def close_pool(self) -> None:
+        """Wait for a save under way and close its cursor (also when the run failed)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
     def _timed(self, fn: Callable[[], None]) -> None:
         if self.stage:
