@@ -289,7 +289,7 @@ def _register_checks(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         join (select distinct r.hukou_no, n.hh_code, n.township, n.village from ({hukou}) r
               join _n n on n.id_number = r.id_number) n on n.hukou_no = h.hukou_no
         where h.birth >= $since and h.birth <= $until and h.id_number not in (select id_number from _n where id_number is not null)
-        order by 1, 2, 3, 4""", params)
+        order by 1, 2, 3, 4, 5, 6, 7""", params)  # every column: rows that tie on the household keep one order
 
 
 def compare_exports(old: Path, new: Path, config: Path | Config | None = None, source: str | None = None,
