@@ -25,10 +25,15 @@ def _rows(frame: pl.DataFrame, by: str) -> list[dict]:
 def ledger_summary(path: Path) -> dict:
     con = open_ledger(path)
     try:
-        ledger = township_with_county(read_ledger(con))
-        run_frame = runs(con)
+        ledger, run_frame = read_ledger(con), runs(con)
     finally:
         con.close()
+    return summarise_ledger(ledger, run_frame, path)
+
+
+def summarise_ledger(ledger: pl.DataFrame, run_frame: pl.DataFrame, path: Path) -> dict:
+    """`reconcile ledger`'s figures from the ledger and its runs as read (the web page has them already)."""
+    ledger = township_with_county(ledger)
     by_kind = progress(ledger, "kind")
     if by_kind.height:
         by_kind = by_kind.with_columns(_o=pl.col("kind").replace_strict(kind_order(), default=999,

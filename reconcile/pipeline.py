@@ -142,21 +142,6 @@ class StagedDatabase:
             self._saving.result()
         finally:
             self.close_pool()
-        self._copy_late_tables()
-
-    def _copy_late_tables(self) -> None:
-        """A table made while the save ran (nothing should: the reports only read) is copied after it, so the
-        saved database never lacks one the run made."""
-        made = {r[0] for r in self.con.execute(
-            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
-        self.con.execute("attach ? as _saved", [self.staging.as_posix()])
-        try:
-            kept = {r[0] for r in self.con.execute(
-                "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
-            for table in sorted(made - kept):  # names read from DuckDB's catalogue
-                self.con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
-        finally:
-            self.con.execute("detach _saved")
 
     def close_pool(self) -> None:
         """Wait for a save under way and close its cursor (also when the run failed)."""
@@ -173,17 +158,26 @@ class StagedDatabase:
         else:
             fn()
 
-    def record(self, timing: pl.DataFrame) -> None:
-        """The run's per-stage seconds as the table `stage_timing` of the saved database (any run can be
-        profiled after the fact)."""
-        if self.in_memory:
-            self.con.execute("attach ? as _saved", [self.staging.as_posix()])
-            try:
+    def complete(self, timing: pl.DataFrame | None) -> None:
+        """After `saved`: the run's per-stage seconds as the table `stage_timing` (any run can be profiled after the
+        fact), and any table made while the save ran (nothing should: the reports only read), so the saved
+        database never lacks one the run made."""
+        if not self.in_memory:
+            if timing is not None:
+                self._store(timing, "stage_timing")
+            return
+        self.con.execute("attach ? as _saved", [self.staging.as_posix()])
+        try:
+            made = {r[0] for r in self.con.execute(
+                "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+            kept = {r[0] for r in self.con.execute(
+                "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
+            for table in sorted(made - kept):  # names read from DuckDB's catalogue
+                self.con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+            if timing is not None:
                 self._store(timing, "_saved.stage_timing")
-            finally:
-                self.con.execute("detach _saved")
-        else:
-            self._store(timing, "stage_timing")
+        finally:
+            self.con.execute("detach _saved")
 
     def _store(self, timing: pl.DataFrame, table: str) -> None:
         self.con.register("_stage_timing", timing)
@@ -219,8 +213,7 @@ def staging_database(output: Path, memory_limit: str | None = None, stage=None,
     try:
         yield db
         db.saved()
-        if timing is not None:
-            db.record(timing())
+        db.complete(timing() if timing is not None else None)
         con.close()
         refuse_link(final)
         os.replace(staging, final)
@@ -256,16 +249,15 @@ def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def stage_timing_frame(timings: dict[str, float], partitions: list[dict] | None = None) -> pl.DataFrame:
-    """One row per stage in the order they finished (`scope` "run"; the save ends beside the report), then each province partition's stages (`scope`
-    its partition code): seconds, and the stage's Chinese name for a person reading the table."""
+    """One row per stage in the order they finished (`scope` "run"; the save ends beside the report), then each
+    province partition's stages (`scope` its partition code): seconds, and the stage's Chinese name."""
     labels = dict(STAGES)
-    rows = [{"scope": "run", "position": i, "stage": name, "label": labels.get(name, name), "seconds": seconds}
-            for i, (name, seconds) in enumerate(timings.items())]
-    for part in partitions or []:
-        rows += [{"scope": str(part["partition"]), "position": i, "stage": name, "label": labels.get(name, name),
-                  "seconds": seconds} for i, (name, seconds) in enumerate(part["seconds"].items())]
-    return pl.DataFrame(rows, schema={"scope": pl.String, "position": pl.Int64, "stage": pl.String,
-                                      "label": pl.String, "seconds": pl.Float64})
+    scopes = [("run", timings), *((str(part["partition"]), part["seconds"]) for part in partitions or [])]
+    return pl.DataFrame(
+        [{"scope": scope, "position": i, "stage": name, "label": labels.get(name, name), "seconds": seconds}
+         for scope, seconds_by_stage in scopes for i, (name, seconds) in enumerate(seconds_by_stage.items())],
+        schema={"scope": pl.String, "position": pl.Int64, "stage": pl.String, "label": pl.String,
+                "seconds": pl.Float64})
 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,

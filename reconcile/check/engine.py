@@ -40,7 +40,6 @@ from .model import Rule, RuleContext
 from .packs import SEVERITIES, kinds, select_rules
 from .params import bind, flatten, register_param_tables
 from .types import RULE_TYPES, long_view_of
-from .types_register import REGISTERED_LISTING_SQL
 from .udf import register_udfs
 
 FINDING_COLUMNS = [
@@ -364,8 +363,6 @@ def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | No
     flat = {**flatten(config.params), "year": config.year}
     build_household_cards(con, flat)
     build_monitored_households(con)
-    if any(rule.type == "register_hit" for rule in rules):
-        con.execute(REGISTERED_LISTING_SQL)  # what every register_hit rule joins its register rows to
     ctx = build_context(con, config)
     write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views
         [{"source": s, "field": f, "derived": f in ctx.derived.get(s, set())}

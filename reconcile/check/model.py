@@ -146,7 +146,8 @@ class RuleType(Protocol):
     message names. Values always go in as bound parameters ($name), never pasted.
 
     Optional: `unchecked(rule, ctx)` (what this run cannot check, for the plan), `params(rule, ctx)` (values the
-    query binds besides the config's) with `bound` (their names)."""
+    query binds besides the config's) with `bound` (their names), `facts` (shared queries every rule of the type
+    reads, built once per check like a pack's `facts:`)."""
 
     keys: set[str]  # the YAML keys of this type, beside the common rule keys
 

@@ -16,7 +16,7 @@ from ..errors import did_you_mean as _nearest
 from ..resources import kinds_csv, rules_dir
 from ..yamlfile import load_yaml
 from .model import FACT_NAME, Fact, Kind, Rule
-from .types import RULE_TYPES
+from .types import RULE_TYPES, type_facts
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -128,7 +128,7 @@ def load_rules(directory: Path | None = None, extra: Sequence[Path] = ()) -> lis
             problems += [f"{where}: {p}" for p in RULE_TYPES[rule_type].validate(rule)]
             rules.append(rule)
     for rule in rules:
-        rule.facts = facts_read(str(rule.spec.get("sql") or ""), facts)
+        rule.facts = [*type_facts(rule), *facts_read(str(rule.spec.get("sql") or ""), facts)]
     if problems:
         raise ConfigError(problems, "rules/")
     return rules

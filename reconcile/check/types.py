@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .long_views import LongView
-from .model import Rule, RuleType
+from .model import Fact, Rule, RuleType
 from .types_compare import CompareType
 from .types_procedure import ProcedureOrderType
 from .types_records import RequiredType
@@ -25,3 +25,9 @@ def long_view_of(rule: Rule) -> LongView | None:
     template): the same SQL for every config, narrowed to the rule's sources when it runs."""
     get = getattr(RULE_TYPES[rule.type], "long_view", None)
     return get(rule) if get else None
+
+
+def type_facts(rule: Rule) -> list[Fact]:
+    """The shared queries every rule of the rule's type reads (a type's `facts`), built once per check as a
+    pack's `facts:` are."""
+    return list(getattr(RULE_TYPES[rule.type], "facts", ()))

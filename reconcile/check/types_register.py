@@ -34,7 +34,7 @@ from ..schema import (
     REGISTERED_ROLES,
 )
 from .long_views import LongView, build_view
-from .model import PARAM_NAME, Rule, RuleContext, param_ref
+from .model import PARAM_NAME, Fact, Rule, RuleContext, param_ref
 from .model import quote_literal as _quote
 
 HOUSEHOLD_FILTERS = ("registered", "exited")
@@ -43,10 +43,12 @@ OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", 
 
 
 # Who the registered sources list, by household and ID number, with what each source says of them: the same for
-# every register_hit rule, so worked out once per check (REGISTERED_LISTING_TABLE, issue 18).
-REGISTERED_LISTING_TABLE = "registered_listing"
-REGISTERED_LISTING_SQL = f"""
-create or replace table {REGISTERED_LISTING_TABLE} as
+# every register_hit rule, so a fact of the type, built once per check by the engine like a pack's (issue 18).
+REGISTERED_LISTING = Fact(
+    id="fact_registered_listing",
+    description="在册名单:各在册来源(国家系统、村级档案、扶贫手册)按户和证件号码列出的人,及每个来源的记载",
+    source_file="规则类型 register_hit",
+    sql="""
 with listed as (  -- every valid ID number a registered source's records give: members, and each record's head
     select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
     from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
@@ -80,13 +82,15 @@ select p.*, l.listed_in, li.listing
 from people p
 join listed_in l on l.cluster_id = p.cluster_id and l.id_number = p.id_number
 join listing li on li.cluster_id = p.cluster_id and li.id_number = p.id_number
-"""
+""",
+)
 
 
 class RegisterHitType:
     """A person of a registered household is listed in register kinds K (with an attr condition)."""
 
     keys = {"kinds", "condition", "households", "age", "entity"}
+    facts = (REGISTERED_LISTING,)
 
     def validate(self, rule: Rule) -> list[str]:
         spec, problems = rule.spec, []
@@ -221,7 +225,7 @@ select p.cluster_id, {person_cols}
        h.kind || ':' || h.id_number as key
        {''.join(f', any_value(s."{a}") as "{a}"' for a in attrs if a not in OWN_COLUMNS)}
 from hits h
-join registered_listing p on p.id_number = h.id_number
+join fact_registered_listing p on p.id_number = h.id_number
 join hh on hh.cluster_id = p.cluster_id
 join shown s on s.register = h.register and s.file = h.file and s.row = h.row
 where true {household_filter}

@@ -133,9 +133,10 @@ class Comparison:
     def levels(self, left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """(level index, similarity or -1) for every aligned pair.
 
-        A level depends on the two values only, and the same two values come back often (a person in four
-        sources is three pairs of one ID, one name, one birth date): each distinct pair of values is compared
-        once and its level spread back to every pair that has it (issue 18)."""
+        A level depends on the two values only: each distinct pair of values is compared once and its level
+        spread back to every pair that has it (issue 18). Household pairs repeat a lot (20k county: 62k distinct
+        head-ID pairs of 136k, 49k household codes); person pairs hardly (283k distinct ID pairs of 285k), and
+        then the pairs are compared as they come."""
         if self.kind in ("members", "overlap") or left.len() == 0:  # lists, or one precomputed number per pair
             return self._levels(left, right)
         pairs = pl.DataFrame([left.alias("l"), right.alias("r")])

@@ -29,10 +29,9 @@ from .readers import (
     _header_grid,
     _members,
     _no_header,
-    _resolve_sheet,
     _sniff_delimiter,
     active_sheet_cache,
-    guarded_sheet,
+    checked_sheet,
     probe_excel,
     wait_for_warming,
     where_the_data_is,
@@ -101,12 +100,9 @@ def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str
 
 def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows: int) -> PeekedHeaders:
     wait_for_warming(path)
-    refuse_mismatch(path, "xlsx")
-    guarded_sheet(path, sheet)  # before the reader opens it (a bomb must not reach calamine)
+    names_of, index, _ = checked_sheet(path, sheet)
+    rows = skip_rows + (header_rows or 0) + _PROBE_ROWS
     try:
-        names_of = list(fastexcel.read_excel(path).sheet_names)
-        index = _resolve_sheet(sheet, names_of, str(path))
-        rows = skip_rows + (header_rows or 0) + _PROBE_ROWS
         frame = probe_excel(path, index, rows)  # within a run, the load's parse too (readers.SheetCache)
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
@@ -144,10 +140,8 @@ def prefetch_workbook(path: Path, fmt: str | None, sheet: int | str) -> None:
 
     def warm(cache: SheetCache) -> None:
         try:
-            refuse_mismatch(path, "xlsx")
-            guarded_sheet(path, sheet)  # before the reader opens it (a bomb must not reach calamine)
-            index = _resolve_sheet(sheet, list(fastexcel.read_excel(path).sheet_names), str(path))
-        except (InputError, fastexcel.FastExcelError, OSError):
+            _, index, _ = checked_sheet(path, sheet)
+        except (InputError, OSError):
             return
         cache.start(path, index, "string")  # the cell types are started by the peek (probe_excel), after every
         # workbook's text: the plan waits for the text, the load for the types

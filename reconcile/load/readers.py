@@ -546,16 +546,22 @@ def where_the_data_is(path: Path, names: list[str], index: int) -> str:
     return f"数据在工作表 {listed} 中:请在配置中写 sheet: {others[0]}(或把数据移到第一个工作表)。"
 
 
+def checked_sheet(path: Path, sheet: int | str | None) -> tuple[list[str], int, SheetScan | None]:
+    """Everything checked before calamine parses a sheet (a bomb must not reach it): the file is a workbook, its
+    zip and the sheet pass the xlsx guard. Returns the sheet names, the sheet's index and the guard's scan."""
+    refuse_mismatch(path, "xlsx")
+    scan = guarded_sheet(path, sheet)
+    try:
+        names = list(fastexcel.read_excel(path).sheet_names)
+    except fastexcel.FastExcelError as exc:
+        raise _excel_error(path, exc) from exc
+    return names, _resolve_sheet(sheet, names, str(path)), scan
+
+
 def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     header_rows, skip_rows = opts.header_rows, opts.skip_rows
     wait_for_warming(path)
-    refuse_mismatch(path, "xlsx")
-    scan = guarded_sheet(path, opts.sheet)
-    try:
-        sheet_names = fastexcel.read_excel(path).sheet_names
-    except fastexcel.FastExcelError as exc:
-        raise _excel_error(path, exc) from exc
-    index = _resolve_sheet(opts.sheet, sheet_names, str(path))
+    sheet_names, index, scan = checked_sheet(path, opts.sheet)
     # Cell types need a second parse of the sheet (calamine re-reads it for every load); it runs beside the
     # text parse, each on its own reader (a reader cannot be shared between threads), or was started by the plan.
     with one_parse_per_sheet() if _SHEETS.get() is None else nullcontext():

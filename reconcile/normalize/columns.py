@@ -166,18 +166,21 @@ class _Memo:
     is normalised afresh."""
 
     def __init__(self) -> None:
+        # (normaliser, column name, rows) -> [(raw column, stored-as-number flags, result)]
         self.entries: dict[tuple[str, str, int], list[tuple[pl.Series, pl.Series | None, object]]] = {}
         self.tables: dict[str, pl.DataFrame] = {}  # the load's raw tables as validate read them
 
-    def take(self, raw: pl.Series, kind: str, numeric: pl.Series | None):
-        for i, (seen, flags, result) in enumerate(self.entries.get((raw.name, kind, raw.len()), [])):
-            if seen.equals(raw, check_names=True) and (flags is None or numeric is None or flags.equals(numeric)):
-                del self.entries[(raw.name, kind, raw.len())][i]
+    def take(self, raw: pl.Series, normaliser: str, numeric: pl.Series | None):
+        key = (normaliser, raw.name, raw.len())
+        for i, (seen, flags, result) in enumerate(self.entries.get(key, [])):
+            same_flags = flags is None if numeric is None else flags is not None and flags.equals(numeric)
+            if same_flags and seen.equals(raw, check_names=True):
+                del self.entries[key][i]
                 return result
         return None
 
-    def keep(self, raw: pl.Series, kind: str, numeric: pl.Series | None, result) -> None:
-        self.entries.setdefault((raw.name, kind, raw.len()), []).append((raw, numeric, result))
+    def keep(self, raw: pl.Series, normaliser: str, numeric: pl.Series | None, result) -> None:
+        self.entries.setdefault((normaliser, raw.name, raw.len()), []).append((raw, numeric, result))
 
 
 _MEMO: ContextVar[_Memo | None] = ContextVar("reconcile_normalisation_memo", default=None)
@@ -206,20 +209,21 @@ def remembered_table(name: str, read: Callable[[], pl.DataFrame]) -> pl.DataFram
     return frame
 
 
-def _remembered(raw: pl.Series, kind: str, numeric: pl.Series | None, compute: Callable[[], Any]) -> Any:
+def _remembered(raw: pl.Series, normaliser: str, numeric: pl.Series | None, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or what the same normaliser gave for the same cells earlier in a normalise_once block."""
     memo = _MEMO.get()
     if memo is None or raw.len() == 0:
         return compute()
-    result = memo.take(raw, kind, numeric)
+    result = memo.take(raw, normaliser, numeric)
     if result is None:
         result = compute()
-        memo.keep(raw, kind, numeric, result)
+        memo.keep(raw, normaliser, numeric, result)
     return result
 
 
 def normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
     """Return (normalised values, problem codes) aligned with `raw`."""
-    return _remembered(raw, kind, None, lambda: _normalize_series(raw, kind))
+    return _remembered(raw, f"series:{kind}", None, lambda: _normalize_series(raw, kind))
 
 
 def _normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
@@ -260,7 +264,7 @@ def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
 
 def normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     """ID columns: value, validity, problem, and what the number encodes (birth date, sex)."""
-    return _remembered(raw, "id", numeric, lambda: _normalize_id_series(raw, numeric))
+    return _remembered(raw, "ids", numeric, lambda: _normalize_id_series(raw, numeric))
 
 
 def _normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:

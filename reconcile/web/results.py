@@ -9,8 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    import duckdb
 
 from ..ledger import VERDICT_LABELS
 from ..report.common import (
@@ -112,7 +116,7 @@ def _relabel(evidence: str | None, sources: dict[str, str]) -> str | None:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _ledger_or_none(out: Path):
+def _ledger_or_none(out: Path) -> duckdb.DuckDBPyConnection | None:
     """The workspace's ledger (out/reconcile.duckdb) opened read-only, or None when there is none to read."""
     from ..errors import ReconcileError
     from ..ledger import open_ledger
@@ -239,9 +243,8 @@ def issues_view(out: Path, names: dict[str, str], show_ids: bool, limit: int = 2
 
 def ledger_view(out: Path, show_ids: bool) -> dict | None:
     """Rectification status against earlier runs in this workspace (the ledger in reconcile.duckdb)."""
-    from ..errors import ReconcileError
     from ..ledger import read_ledger, runs
-    from ..ledger_report import COLUMNS, ledger_summary
+    from ..ledger_report import COLUMNS, summarise_ledger
 
     con = _ledger_or_none(out)
     if con is None:
@@ -261,10 +264,7 @@ def ledger_view(out: Path, show_ids: bool) -> dict | None:
                       "head_name": r["head_name"] or "", "person_name": r["person_name"] or "",
                       "kind_label": titles.get(r["kind"], r["kind"]), "message": _text(r["message"], show_ids) or ""}
                      for r in resolved_now.head(200).iter_rows(named=True)] if resolved_now.height else []
-    try:  # the figures of `reconcile ledger`, from the same function
-        summary = ledger_summary(out / "reconcile.duckdb")
-    except ReconcileError:
-        summary = None
+    summary = summarise_ledger(ledger, run_frame, out / "reconcile.duckdb")  # `reconcile ledger`'s figures
     return {
         "runs": [{**r, "started_at": str(r["started_at"])[:16]} for r in run_frame.to_dicts()],
         "last": last, "first": run_frame.height == 1,

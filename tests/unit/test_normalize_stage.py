@@ -50,3 +50,28 @@ def test_record_keys_are_computed_from_the_cleaned_record_id():
     assert keys(['=""', None]) == ["a.csv::2", "a.csv::3"]  # a blank id falls back to the file position
     # an id typed twice (once wrapped) is still two records
     assert keys(['="P01"', "P01"]) == ["P01@a.csv::2", "P01@a.csv::3"]
+
+
+def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_normaliser(monkeypatch):
+    """normalise_once (issue 18): validate's result serves normalize for equal cells, never another column of the
+    same name, other stored-as-number flags, or the ID normaliser's call when the plain one ran."""
+    from reconcile.normalize import columns
+
+    calls: list[str] = []
+    plain, ids = columns._normalize_series, columns._normalize_id_series
+    monkeypatch.setattr(columns, "_normalize_series", lambda raw, kind: calls.append(kind) or plain(raw, kind))
+    monkeypatch.setattr(columns, "_normalize_id_series", lambda raw, flags: calls.append("ids") or ids(raw, flags))
+    raw = pl.Series("id_number", [ID, "12345"])
+    no_flags, flags = pl.Series([False, False]), pl.Series([False, True])
+    with columns.normalise_once():
+        columns.normalize_series(raw, "id")  # validate with no stored-as-number cells known
+        first = columns.normalize_id_series(raw, no_flags)
+        assert isinstance(first, pl.DataFrame) and calls == ["id", "ids"]  # another normaliser: computed
+        columns.normalize_id_series(raw, flags)
+        assert calls == ["id", "ids", "ids"]  # other flags: computed
+        assert columns.normalize_id_series(raw, no_flags).equals(first) and len(calls) == 3  # the same: reused
+        columns.normalize_series(raw, "text")
+        columns.normalize_series(raw.set(pl.Series([True, False]), "X"), "text")  # same name, other cells
+        assert calls[-2:] == ["text", "text"]
+        kept = columns.normalize_series(raw, "text")
+        assert calls[-1] == "text" and len(calls) == 5 and kept[0].to_list() == plain(raw, "text")[0].to_list()
