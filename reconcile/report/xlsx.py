@@ -1,4 +1,5 @@
-"""A small sheet model and its xlsxwriter renderer, shaped for Excel and WPS users.
+"""A small sheet model and its renderer, shaped for Excel and WPS users: xlsxwriter writes each sheet's
+settings and the styles, `sheet_xml` its cells (a column at a time, in the XML xlsxwriter would write).
 
 A `Sheet` is a list of `Table`s written one under the other; each table has a header row (Chinese),
 typed columns and its rows as a polars frame. The renderer freezes the first table's header, puts an
@@ -13,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -22,6 +23,7 @@ import xlsxwriter
 
 from ..outputs import current_scratch, run_scratch, written
 from .common import text_width
+from .sheet_xml import Block, SheetCells, column_letters, date_cell, number_cell, splice, string_cell
 
 SHEET_NAME_MAX = 31
 
@@ -96,13 +98,14 @@ class _Formats:
         self.status = {label: wb.add_format({**base, "font_color": color, "bold": label != "未整改"})
                        for label, color in STATUS_FONT.items()}
 
-    def for_cell(self, kind: str, value: object, bold: bool) -> object:
-        if kind == "severity" and value in self.severity:
-            return self.severity[value]
-        if kind == "status" and value in self.status:
-            return self.status[value]
+    def index(self, fmt) -> int:
+        """The format's number in the workbook's styles (xlsxwriter numbers a format when a cell first uses it;
+        the cells are written as XML here, so each format is numbered when it is asked for)."""
+        return fmt._get_xf_index()
+
+    def styles(self, kind: str, bold: bool) -> int:
         table = self.bold if bold else self.cell
-        return table.get(kind, table["text"])
+        return self.index(table.get(kind, table["text"]))
 
 
 def _widths(sheet: Sheet) -> list[float]:
@@ -131,31 +134,91 @@ PRINT_WIDTH, PRINT_WIDTH_PORTRAIT, MAX_SHRINK = 145.0, 100.0, 1.4
 MAX_LINES = 8
 
 
-def _row_lines(table: Table, widths: list[float]) -> list[int]:
-    """Lines each row needs so wrapped text shows whole (Excel, WPS and LibreOffice do not all re-measure)."""
+def _row_heights(table: Table, widths: list[float]) -> pl.Series | None:
+    """Each row's height in points where wrapped text needs more than one line to show whole (Excel, WPS and
+    LibreOffice do not all re-measure), null for the default."""
     frame = table.frame
     wrap = [i for i, c in enumerate(table.columns) if c.kind == "wrap"]
     if not frame.height or not wrap:
-        return [1] * frame.height
+        return None
     exprs = []
     for i in wrap:
         s = pl.col(frame.columns[i]).cast(pl.String).fill_null("")
         w = s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2
         usable = max((widths[i] - 2) * 1.12, 4.0)  # a CJK glyph renders a little narrower than two digits
         exprs.append(((w.cast(pl.Float64) / usable).ceil() + s.str.count_matches("\n")).cast(pl.Int64))
-    lines = frame.select(pl.max_horizontal(exprs).clip(1, MAX_LINES).alias("n"))["n"]
-    return lines.to_list()
+    lines = pl.max_horizontal(exprs).clip(1, MAX_LINES)
+    return frame.select(pl.when(lines > 1).then(lines * LINE_HEIGHT).alias("height"))["height"]
 
 
-def _write_value(ws, r: int, c: int, value: object, kind: str, fmt) -> None:
-    if value is None or (isinstance(value, float) and value != value):
-        ws.write_blank(r, c, None, fmt)
-    elif kind == "answer_date" and isinstance(value, date):
-        ws.write_datetime(r, c, datetime(value.year, value.month, value.day), fmt)
-    elif kind in ("int", "pct") and isinstance(value, int | float) and not isinstance(value, bool):
-        ws.write_number(r, c, value, fmt)
+ROW_INDEX, ROW_HEIGHT = "__row_index", "__row_height"  # helper columns beside a table's own
+
+
+def _as_text(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A cell's text as `str(value)` gives it; a float NaN is a blank cell."""
+    if dtype == pl.String:
+        return value
+    if dtype.is_integer() or dtype in (pl.Date, pl.Null, pl.Categorical, pl.Enum):
+        return value.cast(pl.String)
+    if dtype == pl.Boolean:
+        return value.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+    text = value.map_batches(_python_text, return_dtype=pl.String)  # rare and small: floats, times, lists
+    return pl.when(value.is_nan()).then(None).otherwise(text) if dtype.is_float() else text
+
+
+def _python_text(values: pl.Series) -> pl.Series:
+    return pl.Series([None if v is None else str(v) for v in values.to_list()], dtype=pl.String)
+
+
+def _value_cell(letter: str, name: str, dtype: pl.DataType, kind: str, style: pl.Expr) -> pl.Expr:
+    """An answer date as a date, a count or share as a number, everything else as text (an ID number never
+    becomes a number, a leading `=` never a formula)."""
+    value = pl.col(name)
+    if kind == "answer_date" and dtype in (pl.Date, pl.Datetime):
+        return date_cell(letter, value, style)
+    if kind in ("int", "pct") and dtype.is_numeric():
+        return number_cell(letter, value, style)
+    return string_cell(letter, _as_text(value, dtype), style)
+
+
+def _cell_style(fmt: _Formats, table: Table, kind: str, name: str, dtype: pl.DataType) -> pl.Expr:
+    """A cell's style: a section heading's, else its severity's or status's colour, else its kind's (bold on a
+    total row)."""
+    row = pl.col(ROW_INDEX)
+    style: pl.Expr = pl.lit(fmt.styles(kind, False))
+    if table.total_last:
+        style = pl.when(row == table.frame.height - 1).then(pl.lit(fmt.styles(kind, True))).otherwise(style)
+    coloured = {"severity": fmt.severity, "status": fmt.status}.get(kind)
+    if coloured and dtype == pl.String:
+        by_value = {label: fmt.index(f) for label, f in coloured.items()}
+        style = pl.when(pl.col(name).is_in(list(by_value))).then(
+            pl.col(name).replace_strict(by_value, default=None, return_dtype=pl.Int64)).otherwise(style)
+    if table.sections:
+        style = pl.when(row.is_in(sorted(table.sections))).then(pl.lit(fmt.index(fmt.section))).otherwise(style)
+    return style
+
+
+def _table_block(fmt: _Formats, table: Table, first_row: int, widths: list[float]) -> Block:
+    frame = table.frame.with_row_index(ROW_INDEX)
+    heights = _row_heights(table, widths)
+    if heights is not None:
+        frame = frame.with_columns(heights.alias(ROW_HEIGHT))
+    letters = column_letters(len(table.columns))
+    cells = [_value_cell(letters[c], name, dtype, col.kind, _cell_style(fmt, table, col.kind, name, dtype))
+             for c, (col, (name, dtype)) in enumerate(zip(table.columns, table.frame.schema.items(), strict=True))]
+    return Block(first_row, frame, cells, pl.col(ROW_HEIGHT) if heights is not None else None)
+
+
+def _text_block(first_row: int, texts: list[str], style: int, height: float | None = None, across: bool = False) -> Block:
+    """Plain text cells: `texts` down one column from `first_row`, or across one row (`across`)."""
+    if across:
+        frame = pl.DataFrame({f"c{c}": [t] for c, t in enumerate(texts)}, schema={f"c{c}": pl.String
+                                                                                 for c in range(len(texts))})
     else:
-        ws.write_string(r, c, str(value), fmt)
+        frame = pl.DataFrame({"c0": texts}, schema={"c0": pl.String})
+    letters = column_letters(frame.width)
+    cells = [string_cell(letters[c], pl.col(name), pl.lit(style)) for c, name in enumerate(frame.columns)]
+    return Block(first_row, frame, cells, pl.lit(height) if height else None)
 
 
 def _answer_validation(ws, table: Table, first: int, last: int) -> None:
@@ -182,7 +245,8 @@ def safe_sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str) -> None:
+def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str) -> SheetCells:
+    """The sheet's settings through xlsxwriter; its cells, returned, go into the sheet's XML (`sheet_xml`)."""
     ws = wb.add_worksheet(name)
     widths = _widths(sheet)
     for i, w in enumerate(widths):
@@ -201,48 +265,33 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
     if sheet.protect:  # no password: protection guards against slips, not against the township itself
         ws.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True,
                         "select_locked_cells": True, "select_unlocked_cells": True})
-    r = 0
-    for line in sheet.notes:
-        ws.write_string(r, 0, line, fmt.title if r == 0 else fmt.note)
-        r += 1
+    blocks: list[Block] = []
     if sheet.notes:
-        r += 1
+        blocks.append(_text_block(0, sheet.notes[:1], fmt.index(fmt.title)))
+        blocks.append(_text_block(1, sheet.notes[1:], fmt.index(fmt.note)))
+    r = len(sheet.notes) + 1 if sheet.notes else 0
     first = True
     for table in sheet.tables:
         if table.title:
-            ws.write_string(r, 0, table.title, fmt.subtitle)
+            blocks.append(_text_block(r, [table.title], fmt.index(fmt.subtitle)))
             r += 1
         header_row = r
         header_lines = max((-(-text_width(col.title) // max(int(widths[c]) - 2, 2)) for c, col in
                             enumerate(table.columns)), default=1)
-        if header_lines > 1:
-            ws.set_row(r, LINE_HEIGHT * min(header_lines, 5) + 3)
-        for c, col in enumerate(table.columns):
-            ws.write_string(r, c, col.title, fmt.header)
+        blocks.append(_text_block(r, [col.title for col in table.columns], fmt.index(fmt.header), across=True,
+                                  height=LINE_HEIGHT * min(header_lines, 5) + 3 if header_lines > 1 else None))
         if first and sheet.freeze:
             ws.freeze_panes(r + 1, 0)
             ws.repeat_rows(r)
         first = False
         r += 1
-        kinds = [c.kind for c in table.columns]
-        last = table.frame.height - 1
-        lines = _row_lines(table, widths)
-        for i, row in enumerate(table.frame.iter_rows()):
-            is_section = i in table.sections
-            if lines[i] > 1:
-                ws.set_row(r, LINE_HEIGHT * lines[i])
-            bold = table.total_last and i == last
-            for c, value in enumerate(row):
-                if is_section:
-                    cell_fmt = fmt.section
-                else:
-                    cell_fmt = fmt.for_cell(kinds[c], value, bold)
-                _write_value(ws, r, c, value, kinds[c], cell_fmt)
-            r += 1
+        blocks.append(_table_block(fmt, table, r, widths))
+        r += table.frame.height
         if table.autofilter:
             ws.autofilter(header_row, 0, max(header_row, r - 1), len(table.columns) - 1)
         _answer_validation(ws, table, header_row + 1, max(header_row + 1, r - 1))
         r += 1  # a blank line between tables
+    return SheetCells(blocks, max((b.frame.width for b in blocks), default=0))
 
 
 @contextmanager
@@ -259,10 +308,18 @@ def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
 
 
 def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
-    with workbook_at(path, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                            "strings_to_urls": False}) as wb:
+    """The workbook around the cells by xlsxwriter into the scratch folder, then its cells spliced in on the way
+    to `path` (a temporary name beside it until whole)."""
+    with ExitStack() as stack:
+        scratch = current_scratch() or stack.enter_context(run_scratch(path.parent))
+        partial = stack.enter_context(written(path))
+        shell = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch))) / "shell.xlsx"
+        wb = xlsxwriter.Workbook(str(shell), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                              "strings_to_urls": False, "tmpdir": str(shell.parent)})
         fmt = _Formats(wb)
         taken: set[str] = set()
-        for sheet in sheets:
-            write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))
+        cells = {number: write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))
+                 for number, sheet in enumerate(sheets, 1)}  # xlsxwriter's sheet1.xml, sheet2.xml … in order
+        wb.close()
+        splice(shell, partial, cells)
     return path
