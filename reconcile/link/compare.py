@@ -45,35 +45,47 @@ def pinyin(name: str | None) -> str:
     return " ".join(syllables)
 
 
-def _as_list(values: Sequence[str | None]) -> list[str]:
-    return ["" if v is None else str(v) for v in values]
+def _texts(values: Sequence | pl.Series) -> pl.Series:
+    """The values as text, a missing one as "" (a list, or a polars Series as the linker passes them)."""
+    series = values if isinstance(values, pl.Series) else pl.Series(values, dtype=pl.String, strict=False)
+    return series.cast(pl.String).fill_null("")
 
 
-def name_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+def readings(names: pl.Series) -> pl.Series:
+    """Each name's pinyin, worked out once per distinct name."""
+    distinct = names.unique().to_list()
+    return names.replace_strict(distinct, [pinyin(n) for n in distinct], return_dtype=pl.String)
+
+
+def name_similarity(a: Sequence[str | None] | pl.Series,
+                    b: Sequence[str | None] | pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(character similarity, pinyin similarity), each 0–1, per aligned pair; -1 where a side is empty."""
-    left, right = _as_list(a), _as_list(b)
-    chars = process.cpdist(left, right, scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+    left, right = _texts(a), _texts(b)
+    chars = process.cpdist(left.to_list(), right.to_list(), scorer=Indel.normalized_similarity, workers=1,
+                           dtype=np.float32)
     # Indel, not Jaro-Winkler, on pinyin: Jaro-Winkler's prefix bonus rewards the shared surname, so 刘德/刘月
     # would look alike; a homophone still scores 1
-    sounds = process.cpdist([pinyin(x) for x in left], [pinyin(x) for x in right],
-                            scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
-    latin = np.array([x.isascii() and y.isascii() for x, y in zip(left, right, strict=True)], dtype=bool)
+    sounds = process.cpdist(readings(left).to_list(), readings(right).to_list(), scorer=Indel.normalized_similarity,
+                            workers=1, dtype=np.float32)
+    ascii_only = r"^[\x00-\x7F]*$"
+    latin = (left.str.contains(ascii_only) & right.str.contains(ascii_only)).to_numpy()
     if latin.any():  # Latin-script names (transliterations, benchmarks): the usual Jaro-Winkler
-        sounds[latin] = process.cpdist([x.lower() for x, k in zip(left, latin, strict=True) if k],
-                                       [y.lower() for y, k in zip(right, latin, strict=True) if k],
+        sounds[latin] = process.cpdist(left.filter(latin).str.to_lowercase().to_list(),
+                                       right.filter(latin).str.to_lowercase().to_list(),
                                        scorer=JaroWinkler.normalized_similarity, workers=1, dtype=np.float32)
-    empty = np.array([not x or not y for x, y in zip(left, right, strict=True)], dtype=bool)
+    empty = ((left == "") | (right == "")).to_numpy()
     chars[empty] = -1
     sounds[empty] = -1
     return chars, sounds
 
 
-def name_levels(a: Sequence[str | None], b: Sequence[str | None], fuzzy: float) -> tuple[np.ndarray, np.ndarray]:
+def name_levels(a: Sequence[str | None] | pl.Series, b: Sequence[str | None] | pl.Series,
+                fuzzy: float) -> tuple[np.ndarray, np.ndarray]:
     """Levels: 0 null, 1 exact, 2 homophone (same pinyin), 3 one character apart / fuzzy ≥ `fuzzy`, 4 else."""
-    left, right = _as_list(a), _as_list(b)
+    left, right = _texts(a), _texts(b)
     chars, sounds = name_similarity(left, right)
-    exact = np.array([x == y for x, y in zip(left, right, strict=True)], dtype=bool)
-    levels = np.full(len(left), 4, dtype=np.int8)
+    exact = (left == right).to_numpy()
+    levels = np.full(left.len(), 4, dtype=np.int8)
     best = np.maximum(chars, sounds)
     levels[best >= fuzzy] = 3
     levels[sounds >= 0.999] = 2
@@ -82,7 +94,7 @@ def name_levels(a: Sequence[str | None], b: Sequence[str | None], fuzzy: float) 
     return levels, best
 
 
-def id_levels(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
+def id_levels(a: Sequence[str | None] | pl.Series, b: Sequence[str | None] | pl.Series) -> np.ndarray:
     """Levels: 0 null, 1 exact, 2 near, 3 same region and birth date, another sequence, 4 else.
 
     A value starting with "?" failed GB 11643: it is evidence, never a key. Near = the first 15
@@ -90,22 +102,30 @@ def id_levels(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
     Two valid, different IDs are "else" (different people); an invalid ID that is not near says
     nothing either way (null).
     """
-    levels = np.zeros(len(a), dtype=np.int8)
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if not x or not y or x == "?" or y == "?":
-            continue
-        bad = x[0] == "?" or y[0] == "?"
-        x, y = x.lstrip("?"), y.lstrip("?")
-        if x == y:
-            levels[i] = 2 if bad else 1
-        elif (len(x) == len(y) and (x[:15] == y[:15] or Hamming.distance(x, y) <= 2)) or \
-                (abs(len(x) - len(y)) == 1 and Indel.distance(x, y) == 1):
-            levels[i] = 2
-        elif not bad and x[:14] == y[:14]:
-            levels[i] = 3  # twins, or one ID typed as another valid number: decided by the other fields
-        else:
-            levels[i] = 0 if bad else 4
-    return levels
+    x, y = pl.col("x"), pl.col("y")
+    xs, ys = x.str.strip_chars_start("?"), y.str.strip_chars_start("?")
+    f = pl.DataFrame({"x": _texts(a), "y": _texts(b)}).select(
+        missing=x.is_in(["", "?"]) | y.is_in(["", "?"]),
+        bad=x.str.starts_with("?") | y.str.starts_with("?"),
+        equal=xs == ys, same_length=xs.str.len_chars() == ys.str.len_chars(),
+        one_longer=(xs.str.len_chars().cast(pl.Int64) - ys.str.len_chars().cast(pl.Int64)).abs() == 1,
+        head15=xs.str.slice(0, 15) == ys.str.slice(0, 15), head14=xs.str.slice(0, 14) == ys.str.slice(0, 14),
+        xs=xs, ys=ys)
+    missing, bad, equal = f["missing"].to_numpy(), f["bad"].to_numpy(), f["equal"].to_numpy()
+    same_length, head15 = f["same_length"].to_numpy(), f["head15"].to_numpy()
+    open_ = ~missing & ~equal
+    near = open_ & same_length & head15
+
+    def distances(rows: np.ndarray, scorer) -> np.ndarray:  # edit distances only where they decide
+        return process.cpdist(f["xs"].gather(rows).to_list(), f["ys"].gather(rows).to_list(), scorer=scorer,
+                              workers=1, dtype=np.int32)
+
+    typed = np.flatnonzero(open_ & same_length & ~head15)
+    near[typed] = distances(typed, Hamming.distance) <= 2
+    lost = np.flatnonzero(open_ & f["one_longer"].to_numpy())
+    near[lost] = distances(lost, Indel.distance) == 1
+    return np.select([missing, equal & bad, equal, near, ~bad & f["head14"].to_numpy(), bad],
+                     [0, 2, 1, 2, 3, 0], 4).astype(np.int8)
 
 
 def date_levels(a: Sequence | np.ndarray, b: Sequence | np.ndarray) -> np.ndarray:

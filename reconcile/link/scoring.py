@@ -156,12 +156,12 @@ class Comparison:
             return levels, sim
         if self.kind == "date" and left.dtype == pl.Date and right.dtype == pl.Date:
             return date_levels(left.to_numpy(), right.to_numpy()), sim  # days already: no Python date objects
-        a, b = left.to_list(), right.to_list()
         if self.kind == "name":
-            levels, sim = name_levels(a, b, self.fuzzy)
-        elif self.kind == "id":
-            levels = id_levels(a, b)
-        elif self.kind == "date":
+            return name_levels(left, right, self.fuzzy)
+        if self.kind == "id":
+            return id_levels(left, right), sim
+        a, b = left.to_list(), right.to_list()
+        if self.kind == "date":
             levels = date_levels(a, b)
         elif self.kind == "size":
             levels = size_levels(a, b)
@@ -210,8 +210,7 @@ def score_pairs(pairs: pl.DataFrame, linker: Linker) -> pl.DataFrame:
     for comp in linker.comparisons:
         levels, sim = comp.levels(pairs[f"{comp.left}_l"], pairs[f"{comp.right}_r"])
         total += comp.weight_array()[levels]
-        names = np.array(LEVEL_NAMES[comp.kind])
-        extra += [pl.Series(f"{comp.name}_level", names[levels], dtype=pl.String),
+        extra += [pl.Series(f"{comp.name}_level", LEVEL_NAMES[comp.kind], dtype=pl.String).gather(levels),
                   pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32)]
     return pairs.with_columns(*extra, pl.Series("score", total, dtype=pl.Float32))
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+import numpy as np
 import polars as pl
 
+from ..db import query_frame
 from ..ledger import PROGRESS_COLUMNS, VERDICT_LABELS, overdue, progress
 from ..schema import REGISTER_KIND_LABELS
 from .common import (
@@ -82,10 +84,13 @@ SIZE_KINDS = ("household_size_mismatch", "member_missing")
 GUARANTEE_KINDS = ("wrong_exit_guarantee", "risk_elimination_premature")
 
 
+EVIDENCE_KEYS = "_evidence_keys"  # each finding's top-level evidence keys, beside the findings while 表4 counts
+
+
 @dataclass(frozen=True)
 class Count:
     title: str
-    test: Callable[[dict, ReportData], bool]
+    marks: Callable[[pl.DataFrame, ReportData], pl.Series]  # one boolean per finding: counted here or not
 
 
 def _evidence(row: dict) -> dict:
@@ -96,47 +101,69 @@ def _evidence(row: dict) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _text_of(row: dict) -> str:
-    return " ".join(str(row.get(k) or "") for k in ("rule_id", "message", "evidence"))
+def evidence_keys(findings: pl.DataFrame) -> pl.Series:
+    """Each finding's top-level evidence keys (null where the evidence is not a JSON object), read by DuckDB's
+    JSON functions for all findings at once."""
+    con = duckdb.connect()
+    try:
+        con.register("findings_evidence", findings.select("evidence").to_arrow())
+        keys = query_frame(con, "select case when json_valid(evidence) and json_type(evidence::json) = 'OBJECT' "
+                                "then json_keys(evidence) end as keys from findings_evidence")["keys"]
+    finally:
+        con.close()
+    return keys.cast(pl.List(pl.String)).alias(EVIDENCE_KEYS)
 
 
-def _kinds(*kinds: str, text: str | None = None, rules: str | None = None) -> Callable[[dict, ReportData], bool]:
-    pattern = re.compile(text) if text else None
-    rule_pattern = re.compile(rules) if rules else None
-
-    def test(row: dict, data: ReportData) -> bool:
-        if rule_pattern and rule_pattern.search(row.get("rule_id") or ""):
-            return True
-        if kinds and row.get("kind") not in kinds:
-            return False
-        return bool(pattern.search(_text_of(row))) if pattern else bool(kinds)
-    return test
+def _has_key(keys: Iterable[str]) -> pl.Expr:
+    return pl.col(EVIDENCE_KEYS).list.eval(pl.element().is_in(list(keys))).list.any().fill_null(False)
 
 
-def _role_differs(role: str) -> Callable[[dict, ReportData], bool]:
+def _text_of() -> pl.Expr:
+    return pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in ("rule_id", "message", "evidence")],
+                         separator=" ")
+
+
+def _kinds(*kinds: str, text: str | None = None, rules: str | None = None) -> Callable[[pl.DataFrame, ReportData],
+                                                                                      pl.Series]:
+    """Findings of these kinds (whose rule ID, message or evidence matches `text`, if given), or of a rule whose
+    ID matches `rules`."""
+    of_kind = pl.col("kind").is_in(list(kinds)).fill_null(False) if kinds else pl.lit(True)
+    matched = (of_kind & _text_of().str.contains(text)) if text else (of_kind if kinds else pl.lit(False))
+    if rules:
+        matched = pl.col("rule_id").fill_null("").str.contains(rules) | matched
+    return lambda frame, data: frame.select(matched.alias("m"))["m"]
+
+
+def _role_differs(role: str) -> Callable[[pl.DataFrame, ReportData], pl.Series]:
     """A size finding where a source of `role` disagrees with the national system (or the first source)."""
-    def test(row: dict, data: ReportData) -> bool:
-        if row.get("kind") not in SIZE_KINDS:
-            return False
+    def differs(row: dict, data: ReportData) -> bool:
         ev = _evidence(row)
         flat = {k: v for k, v in ev.items() if k in data.sources and not isinstance(v, dict)}
         ref_key = next((k for k in flat if data.sources[k] == "system"), next(iter(flat), None))
         if ref_key is None:
             return False
         return any(data.sources[k] == role and str(v) != str(flat[ref_key]) for k, v in flat.items())
-    return test
+
+    def marks(frame: pl.DataFrame, data: ReportData) -> pl.Series:
+        sized = frame.with_row_index("_n").filter(pl.col("kind").is_in(SIZE_KINDS))  # the few that can count
+        hits = [n for n, row in zip(sized["_n"].to_list(), sized.iter_rows(named=True), strict=True)
+                if differs(row, data)]
+        return pl.Series(np.isin(np.arange(frame.height), hits), dtype=pl.Boolean)
+    return marks
 
 
-def _register_involved(row: dict, data: ReportData) -> bool:
-    return any(k in REGISTER_KIND_LABELS for k in _evidence(row))
+def _register_involved(frame: pl.DataFrame, data: ReportData) -> pl.Series:
+    return frame.select(_has_key(REGISTER_KIND_LABELS).alias("m"))["m"]
 
 
-def _hukou(row: dict, data: ReportData) -> bool:
-    return row.get("kind") in SIZE_KINDS and ("hukou" in _evidence(row) or "户籍" in (row.get("message") or ""))
+def _hukou(frame: pl.DataFrame, data: ReportData) -> pl.Series:
+    return frame.select((pl.col("kind").is_in(SIZE_KINDS).fill_null(False) & (
+        _has_key(["hukou"]) | pl.col("message").fill_null("").str.contains("户籍", literal=True))).alias("m"))["m"]
 
 
-def _consistency(row: dict, data: ReportData) -> bool:
-    return row.get("kind") in CONSISTENCY_KINDS or _register_involved(row, data)
+def _consistency(frame: pl.DataFrame, data: ReportData) -> pl.Series:
+    return frame.select((pl.col("kind").is_in(CONSISTENCY_KINDS).fill_null(False)
+                         | _has_key(REGISTER_KIND_LABELS)).alias("m"))["m"]
 
 
 TABLE4: list[Count] = [
@@ -165,14 +192,9 @@ TABLE4: list[Count] = [
 
 def table4_frame(data: ReportData) -> pl.DataFrame:
     """Rows: each township and 全县合计; columns: 核查户数, 问题户数, then the TABLE4 counts (distinct households)."""
-    f = data.findings.with_columns(_hh=household_key()) if data.findings.height else data.findings
-    flags: dict[str, list[bool]] = {c.title: [] for c in TABLE4}
-    rows = list(f.iter_rows(named=True)) if f.height else []
-    for row in rows:
-        for c in TABLE4:
-            flags[c.title].append(c.test(row, data))
-    marked = f.with_columns(**{f"t{i}": pl.Series(flags[c.title], dtype=pl.Boolean) for i, c in enumerate(TABLE4)}) \
-        if f.height else f
+    f = data.findings.with_columns(household_key().alias("_hh"), evidence_keys(data.findings)) \
+        if data.findings.height else data.findings
+    marked = f.with_columns(**{f"t{i}": c.marks(f, data) for i, c in enumerate(TABLE4)}) if f.height else f
     hh = data.registered()
     townships = data.townships()
     no_township = f.height and f["township"].null_count() > 0

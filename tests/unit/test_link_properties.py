@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -187,3 +188,67 @@ def test_member_overlap_over_all_pairs_at_once_is_the_pair_by_pair_share(pairs, 
     right = pl.Series("m_r", [b for _, b in pairs], dtype=kind)
     expected = _member_overlap_one_pair_at_a_time(left.to_list(), right.to_list(), fuzzy)
     assert np.allclose(member_overlap(left, right, fuzzy), expected)
+
+
+def _id_level_one_pair(x: str | None, y: str | None) -> int:
+    """The ID comparison as first written, one pair at a time: the reference the vectorised one must equal."""
+    from rapidfuzz.distance import Hamming, Indel
+
+    if not x or not y or x == "?" or y == "?":
+        return 0
+    bad = x[0] == "?" or y[0] == "?"
+    x, y = x.lstrip("?"), y.lstrip("?")
+    if x == y:
+        return 2 if bad else 1
+    if (len(x) == len(y) and (x[:15] == y[:15] or Hamming.distance(x, y) <= 2)) or \
+            (abs(len(x) - len(y)) == 1 and Indel.distance(x, y) == 1):
+        return 2
+    if not bad and x[:14] == y[:14]:
+        return 3
+    return 0 if bad else 4
+
+
+ID_LIKE = st.one_of(st.none(), st.just(""), st.just("?"),
+                    st.text("?0123456789X", min_size=1, max_size=20),
+                    st.sampled_from(["430624196907194917", "430624196907194918", "430624196907194", "?430624196907194917",
+                                     "43062419690719491", "430624196907199008", "4306241969071949170"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(ID_LIKE, ID_LIKE), min_size=1, max_size=15))
+def test_id_levels_for_all_pairs_at_once_are_the_pair_by_pair_levels(pairs):
+    from reconcile.link.compare import id_levels
+
+    left, right = [p[0] for p in pairs], [p[1] for p in pairs]
+    assert id_levels(left, right).tolist() == [_id_level_one_pair(x, y) for x, y in pairs]
+
+
+NAME_LIKE = st.one_of(st.none(), st.just(""), st.text("王李张明华化曾单 ab", max_size=5))
+
+
+def _name_level_one_pair(x: str | None, y: str | None, fuzzy: float) -> tuple[int, float]:
+    """The name comparison one pair at a time, as first written: the reference."""
+    from rapidfuzz.distance import Indel, JaroWinkler
+
+    from reconcile.link.compare import pinyin
+
+    x, y = x or "", y or ""
+    if not x or not y:
+        return 0, -1.0
+    chars = Indel.normalized_similarity(x, y)
+    sounds = JaroWinkler.normalized_similarity(x.lower(), y.lower()) if x.isascii() and y.isascii() else \
+        Indel.normalized_similarity(pinyin(x), pinyin(y))
+    best = max(chars, sounds)
+    level = 1 if x == y else 2 if sounds >= 0.999 else 3 if best >= fuzzy else 4
+    return level, best
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(NAME_LIKE, NAME_LIKE), min_size=1, max_size=15), st.sampled_from([0.6, 0.8]))
+def test_name_levels_for_all_pairs_at_once_are_the_pair_by_pair_levels(pairs, fuzzy):
+    from reconcile.link.compare import name_levels
+
+    levels, best = name_levels([p[0] for p in pairs], [p[1] for p in pairs], fuzzy)
+    expected = [_name_level_one_pair(x, y, fuzzy) for x, y in pairs]
+    assert levels.tolist() == [level for level, _ in expected]
+    assert best.tolist() == pytest.approx([b for _, b in expected], abs=1e-6)
