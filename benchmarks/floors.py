@@ -7,14 +7,19 @@ beside the stage's own seconds from the run database's `stage_timing` (issue 18:
 The floors, each on both cores where the work can be split:
 - load: every workbook parsed once as text (fastexcel) and every text file decoded and parsed (polars), two at
   a time; the plan's header peek and the load share those parses, so the floor stands for plan + load;
+- validate + normalize: every cell of those parsed files cleaned once in polars (trimmed, empty as null), the
+  columns whose header names an ID number checked against GB 11643's check digit, dates parsed, amounts cast,
+  and each file's typed table put into DuckDB once: the two stages share one normalisation, so one floor;
 - link: the exact-key candidate pairs of households and persons (IDs, household codes, head and member IDs)
   found with joins in DuckDB, each pair scored (name similarity, ID and code agreement) and the best partner per
   record kept, all in SQL: the linker's work without its explanations, ambiguity handling or fuzzy blocking;
-- report: the workbook's cells (read back from 核查报告.xlsx) written by xlsxwriter in constant-memory mode with
-  no formats, widths or validation: the writer's own cost per cell;
+- check: every field of every household and every person compared across the sources once, one GROUP BY over
+  each long per-source view (hh_source, person_source): what the comparison rules must at least do;
+- report: the workbook's cells (read back from 核查报告.xlsx) written as plain inline-string sheet XML built by
+  polars and deflated into a zip, no styles: the cost of the cells alone (the stage also builds the sheets from
+  the findings and writes the HTML page and the Parquet/CSV files);
 - save: the run database's tables copied from memory to a new DuckDB file (DuckDB's compression), and the same
   number of bytes written to disk.
-validate, normalize and check have no floor script yet ("–").
 
 Prints Markdown for benchmarks/RESULTS.md with the machine's load average before and after.
 """
@@ -26,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +39,7 @@ from pathlib import Path
 import duckdb
 import fastexcel
 import polars as pl
-import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -51,21 +57,87 @@ def input_files(county: Path) -> list[Path]:
                   and "truth" not in p.parts and not p.name.startswith("."))
 
 
-def _read_one(path: Path) -> int:
+def _parse_one(path: Path) -> pl.DataFrame:
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        return fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars().height
+        return fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars()
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("gb18030")
-    return pl.read_csv(text.encode("utf-8"), infer_schema=False, has_header=False, truncate_ragged_lines=True).height
+    return pl.read_csv(text.encode("utf-8"), infer_schema=False, has_header=False, truncate_ragged_lines=True)
+
+
+def _parse_all(county: Path) -> list[pl.DataFrame]:
+    files = sorted(input_files(county), key=lambda p: -p.stat().st_size)  # the big ones first, two at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(_parse_one, files))
 
 
 def load_floor(county: Path) -> float:
-    files = sorted(input_files(county), key=lambda p: -p.stat().st_size)  # the big ones first, two at a time
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return timed(lambda: list(pool.map(_read_one, files)))
+    return timed(lambda: _parse_all(county))
+
+
+ID_HEADER = ("证件", "身份证")
+DATE_HEADER = ("日期", "时间")
+AMOUNT_HEADER = ("收入", "金额", "人数", "人口", "面积", "支出")
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def _id_valid(column: pl.Expr) -> pl.Expr:
+    """GB 11643's check digit, in polars."""
+    digits = [column.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(ID_WEIGHTS)]
+    check = pl.lit("10X98765432").str.slice(pl.sum_horizontal(digits) % 11, 1)
+    return (column.str.len_chars() == 18) & (column.str.slice(17, 1).str.to_uppercase() == check)
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    header = [str(v or "") for v in frame.row(0)] if frame.height else []
+    exprs = []
+    for name, title in zip(frame.columns, header, strict=True):
+        cell = pl.col(name).str.strip_chars()
+        cell = pl.when(cell == "").then(None).otherwise(cell)
+        if any(k in title for k in ID_HEADER):
+            exprs += [cell.alias(name), _id_valid(cell).alias(f"{name}_valid")]
+        elif any(k in title for k in DATE_HEADER):
+            exprs.append(pl.coalesce(cell.str.to_date("%Y-%m-%d", strict=False), cell.str.to_date("%Y%m%d", strict=False),
+                                     cell.str.to_date("%Y/%m/%d", strict=False)).alias(name))
+        elif any(k in title for k in AMOUNT_HEADER):
+            exprs.append(cell.str.replace_all(",", "").cast(pl.Float64, strict=False).alias(name))
+        else:
+            exprs.append(cell.alias(name))
+    return frame.slice(1).select(exprs)
+
+
+def normalize_floor(county: Path) -> float:
+    frames = _parse_all(county)
+    con = duckdb.connect()
+
+    def work() -> None:
+        for i, frame in enumerate(frames):
+            typed = _typed(frame)
+            con.register("typed", typed.to_arrow())
+            con.execute(f"create table floor_{i} as select * from typed")
+            con.unregister("typed")
+    return timed(work)
+
+
+def _long_view_comparison(con: duckdb.DuckDBPyConnection, view: str, key: str) -> str:
+    skip = {key, "cluster_id", "person_cluster_id", "source", "role", "label", "ord", "level", "registered", "present",
+            "rec_key", "rec_id", "file", "sheet", "row"}
+    fields = [r[0] for r in con.execute(f"describe {view}").fetchall() if r[0] not in skip]
+    counts = ", ".join(f'count(distinct "{f}") > 1 as "{f}"' for f in fields)
+    return f"create temp table compared_{view} as select {key}, {counts} from {view} group by {key}"
+
+
+def check_floor(database: Path) -> float:
+    con = duckdb.connect()
+    con.execute("attach ? as run (read_only)", [database.as_posix()])
+    con.execute("copy from database run to memory")  # in memory, as the run has them (views included)
+    con.execute("detach run")
+    queries = [_long_view_comparison(con, "hh_source", "cluster_id"),
+               _long_view_comparison(con, "person_source", "person_cluster_id")]
+    return timed(lambda: [con.execute(sql) for sql in queries])
 
 
 LINK_FLOOR_SQL = [
@@ -114,15 +186,18 @@ def report_floor(workbook: Path, scratch: Path) -> tuple[float, int]:
     cells = sum(len(row) for _, rows in sheets for row in rows)
 
     def write() -> None:
-        wb = xlsxwriter.Workbook(str(scratch / "floor.xlsx"), {"constant_memory": True, "tmpdir": str(scratch),
-                                                               "strings_to_numbers": False})
-        for name, rows in sheets:
-            ws = wb.add_worksheet(name)
-            for r, row in enumerate(rows):
-                for c, value in enumerate(row):
-                    if value is not None:
-                        ws.write_string(r, c, value)
-        wb.close()
+        with zipfile.ZipFile(scratch / "floor.xlsx", "w", zipfile.ZIP_DEFLATED) as book:
+            for number, (_, rows) in enumerate(sheets, 1):
+                width = max((len(r) for r in rows), default=0)
+                frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(width)], orient="row") \
+                    .with_row_index("r", offset=1).with_columns(pl.col("r").cast(pl.String))
+                cells = [pl.concat_str([pl.lit(f'<c r="{xl_col_to_name(i)}'), pl.col("r"), pl.lit('" t="inlineStr"><is><t>'),
+                                        pl.col(f"c{i}").str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"]),
+                                        pl.lit("</t></is></c>")]) for i in range(width)]
+                xml = frame.select(pl.concat_str([pl.lit('<row r="'), pl.col("r"), pl.lit('">'), *cells,
+                                                  pl.lit("</row>")], ignore_nulls=True).alias("x"))["x"].str.join("")
+                book.writestr(f"xl/worksheets/sheet{number}.xml", "<worksheet><sheetData>" + xml.item()
+                              + "</sheetData></worksheet>")
 
     return timed(write), cells
 
@@ -168,17 +243,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.output.parent) as tmp:
         scratch = Path(tmp)
         load = load_floor(args.county)
+        normalize = normalize_floor(args.county)
         link = link_floor(database)
+        check = check_floor(database)
         report, cells = report_floor(args.output / "核查报告.xlsx", scratch)
         save, disk, size = save_floor(database, scratch)
     load_after = os.getloadavg()
     rows = [
         ("plan + load", now.get("plan", 0) + now.get("load", 0), load, "workbooks parsed once, text files read"),
-        ("validate", now.get("validate", 0), None, ""),
-        ("normalize", now.get("normalize", 0), None, ""),
+        ("validate + normalize", now.get("validate", 0) + now.get("normalize", 0), normalize,
+         "each cell cleaned once, IDs, dates and amounts typed, each table into DuckDB once"),
         ("link", now.get("link", 0), link, "exact-key pairs joined, scored and the best kept in SQL"),
-        ("check", now.get("check", 0), None, ""),
-        ("report", now.get("report", 0), report, f"{cells:,} cells by xlsxwriter, no formats"),
+        ("check", now.get("check", 0), check, "every field compared across sources once, over the long views"),
+        ("report", now.get("report", 0), report, f"{cells:,} cells as plain sheet XML by polars, deflated"),
         ("save", now.get("save", 0), save, f"DuckDB copy of {size >> 20} MiB; the same bytes to disk {disk:.2f} s"),
     ]
     print(f"floors for `{args.county}` beside the run in `{args.output}`; load average "
