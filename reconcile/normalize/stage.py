@@ -127,29 +127,38 @@ def _derive_households(persons: pl.DataFrame) -> pl.DataFrame:
     return derived.select([c for c in keep if c in derived.columns])
 
 
+def take_raw_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    """A load table read for the last time: its DuckDB copy is dropped once read. Nothing after normalize reads
+    the load's text and the saved database never holds it, so a county's inputs are not held twice, as text
+    and as typed tables, through link, check and the reports (issue 18: memory)."""
+    frame = read_table(con, name)
+    con.execute(f"drop table if exists {name}")  # `name`: one of this module's own raw_* table names
+    return frame
+
+
 def normalize(con: duckdb.DuckDBPyConnection) -> None:
-    numeric = read_table(con, "raw_numeric_cell")
+    numeric = take_raw_table(con, "raw_numeric_cell")
     if numeric.height and "row" in numeric.columns:
         numeric = numeric.with_columns(pl.col("row").cast(pl.Int64))
 
     # the registers first: the largest tables, so what validate kept of them for this stage (normalise_once) is
     # let go before the persons are worked on
-    registers = read_table(con, "raw_register")
+    registers = take_raw_table(con, "raw_register")
     register_kinds = _kinds(REGISTER_FIELDS)
     registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
     write_table(con, "register", registers)
     del registers
     _normalize_register_attrs(con)
 
-    visits = normalize_frame(read_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
+    visits = normalize_frame(take_raw_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
     write_table(con, "visit", visits)
     del visits
 
-    persons = normalize_frame(read_table(con, "raw_person"), PERSON_KINDS, numeric)
+    persons = normalize_frame(take_raw_table(con, "raw_person"), PERSON_KINDS, numeric)
     persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
     write_table(con, "src_person", persons)
 
-    households = normalize_frame(read_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
+    households = normalize_frame(take_raw_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
     # every column is there even with no rows: the run plan's dry run binds each rule's SQL to empty tables
     households = households.with_columns(
         pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
