@@ -9,17 +9,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from ..link.compare import name_similarity as pair_similarity
 from ..normalize.codes import codes_compatible as _compatible
 
 
-def name_similarity(a: str | None, b: str | None) -> float | None:
-    """Best of character and pinyin similarity, 0–1, as the linker scores it; homophones (李明华/李明化) score 1."""
-    if not a or not b:
-        return None
-    chars, sounds = pair_similarity([a], [b])
-    return float(max(chars[0], sounds[0]))
+def name_similarity(a: pa.Array, b: pa.Array) -> pa.Array:
+    """Best of character and pinyin similarity, 0–1, as the linker scores it; homophones (李明华/李明化) score 1;
+    null where a name is missing or empty. DuckDB hands over a vector of pairs at a time (Arrow), scored together."""
+    chars, sounds = pair_similarity(pl.Series(pl.from_arrow(a)), pl.Series(pl.from_arrow(b)))
+    best = np.maximum(chars, sounds).astype(np.float64)
+    return pa.array(best, type=pa.float64(), mask=chars < 0)
 
 
 def codes_compatible(a: str | None, b: str | None, codelist: str | None) -> bool | None:
@@ -39,6 +42,7 @@ cast('{' || string_agg(to_json(cast(n as varchar)) || ':' || coalesce(to_json(v)
 # DuckDB takes null_handling as a string or as its enum; the stubs admit only the enum, whose module
 # moved between duckdb 1.x (duckdb.functional) and 2.x (duckdb.func), so the string stays, cast for mypy.
 _SPECIAL_NULLS = cast(Any, "special")
+_ARROW = cast(Any, "arrow")
 
 
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
@@ -48,7 +52,7 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.Error:
             pass
     con.create_function("name_similarity", name_similarity, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-                        duckdb.sqltype("DOUBLE"), null_handling=_SPECIAL_NULLS)
+                        duckdb.sqltype("DOUBLE"), type=_ARROW, null_handling=_SPECIAL_NULLS)
     con.create_function("codes_compatible", codes_compatible, [duckdb.sqltype("VARCHAR")] * 3,
                         duckdb.sqltype("BOOLEAN"), null_handling=_SPECIAL_NULLS)
     # json_group_object with its keys in a stated order: DuckDB's own is a macro over string_agg that
