@@ -11,6 +11,7 @@ import polars as pl
 from ..check.cards import CARD_LABELS
 from ..ledger import VERDICT_LABELS, VERDICTS
 from ..ledger_import import ANSWER_HEADERS, ID_HEADER
+from ..normalize.vector import map_unique
 from ..schema import REGISTER_KIND_LABELS, REGISTERED_ROLES, ROLE_LABELS, source_labels
 from ..validate.engine import problem_title
 from .common import (
@@ -23,7 +24,9 @@ from .common import (
     kind_order,
     kind_titles,
     mask_id,
+    mask_id_series,
     mask_text,
+    mask_text_series,
     table3_row,
 )
 from .data import ReportData, relative
@@ -202,30 +205,80 @@ def findings_sheet(data: ReportData) -> Sheet:
              Col(ANSWER_HEADERS["note"], "answer", max_width=30, min_width=24),
              Col(ANSWER_HEADERS["responsible"], "answer", max_width=12, min_width=10),
              Col(ANSWER_HEADERS["deadline"], "answer_date", max_width=12, min_width=12)]
-    rows = []
-    for i, r in enumerate(f.iter_rows(named=True), 1):
-        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
-        main, sub = table3_row(r["category"])
-        rows.append([
-            i, status_label(r), SEVERITY_LABELS.get(r["severity"], r["severity"]),
-            f"{main}({sub})" if sub else main, titles.get(r["kind"], r["kind"]), r["township"], r["village"],
-            r["hh_code"], r["head_name"], _id(r["head_id"], data), r.get("card"), r["person_name"],
-            _id(r["person_id"], data),
-            _text(r["message"], data), _text(r["advice"], data),
-            *[parts.get(k, "") for k in own],
-            *(["; ".join(f"{labels[k]}: {parts[k]}" if labels[k] else parts[k]
-                         for k in sorted((k for k in parts if k in other_order and parts[k]), key=other_order.__getitem__))]
-              if others else []),
-            str(r["first_seen"]) if r.get("first_seen") else None, r.get("run_count"), r["rule_id"], r["finding_id"],
-            # the township's answer so far (read back by `reconcile ledger import`), to keep or change
-            VERDICT_LABELS.get(r.get("verdict") or "") if r.get("verdict") != "lapsed" else None,
-            _text(r.get("verdict_note"), data) if r.get("verdict") != "lapsed" else r.get("verdict_note"),
-            r.get("responsible"), r.get("deadline"),
-        ])
-    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
-        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    if not f.height:
+        return Sheet("问题台账", [Table(cols, pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))}),
+                                     autofilter=True)], fit_width=False, notes=notes, repeat_columns=1, protect=True)
+    parts = [evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list()]
+    f = f.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in LEDGER_ANSWERS if c not in f.columns)
+    answered = pl.col("verdict").fill_null("") != "lapsed"
+    frame = f.with_columns(_text_columns(f, data)).select(_in_order([
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64), status_expr(f),
+        _labelled("severity", SEVERITY_LABELS), _category(f["category"]), _labelled("kind", titles),
+        "township", "village", "hh_code", "head_name", "_head_id", _optional(f, "card"), "person_name", "_person_id",
+        "_message", "_advice",
+        *[pl.Series([p.get(k, "") for p in parts], dtype=pl.String) for k in own],
+        *([pl.Series(["; ".join(f"{labels[k]}: {p[k]}" if labels[k] else p[k]
+                                for k in sorted((k for k in p if k in other_order and p[k]), key=other_order.__getitem__))
+                      for p in parts], dtype=pl.String)] if others else []),
+        map_unique(f["first_seen"], lambda v: str(v) if v else None, return_dtype=pl.String)
+        if "first_seen" in f.columns else pl.lit(None, dtype=pl.String),
+        _optional(f, "run_count"), "rule_id", "finding_id",
+        # the township's answer so far (read back by `reconcile ledger import`), to keep or change
+        pl.when(answered).then(_labelled("verdict", VERDICT_LABELS, keep=False)),
+        pl.when(answered).then(pl.col("_verdict_note")).otherwise(pl.col("verdict_note")),
+        "responsible", "deadline"]))
     return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes, repeat_columns=1,
                  protect=True)
+
+
+def _in_order(columns: list) -> list:
+    """A sheet's columns (expressions, Series or column names) named c0, c1 … in order."""
+    return [(pl.col(c) if isinstance(c, str) else c).alias(f"c{i}") for i, c in enumerate(columns)]
+
+
+LEDGER_ANSWERS = ("verdict", "verdict_note", "responsible", "deadline")  # a run without a ledger has none
+
+
+def _optional(f: pl.DataFrame, name: str) -> pl.Expr:
+    """A column the findings may not have (a run without a ledger): null when absent."""
+    return pl.col(name) if name in f.columns else pl.lit(None).alias(name)
+
+
+def _labelled(name: str, labels: dict[str, str], keep: bool = True) -> pl.Expr:
+    """A code column in its people's words; a code with no label kept as it is (`keep`) or left empty."""
+    column = pl.col(name).cast(pl.String)
+    return column.replace_strict(labels, default=column if keep else None, return_dtype=pl.String).alias(name)
+
+
+def _category(categories: pl.Series) -> pl.Series:
+    def placed(category: str | None) -> str:
+        main, sub = table3_row(category)
+        return f"{main}({sub})" if sub else main
+    return map_unique(categories, placed, return_dtype=pl.String)
+
+
+def _text_columns(f: pl.DataFrame, data: ReportData) -> list[pl.Series]:
+    """The findings' IDs and free texts as people see them (masked unless `show_ids`), as `_<name>` columns."""
+    texts = {"head_id": _id_series, "person_id": _id_series, "message": _text_series, "advice": _text_series,
+             "verdict_note": _text_series}
+    return [mask(f[name], data).alias(f"_{name}") for name, mask in texts.items()]
+
+
+def _id_series(values: pl.Series, data: ReportData) -> pl.Series:
+    return values if data.show_ids else mask_id_series(values)
+
+
+def _text_series(values: pl.Series, data: ReportData) -> pl.Series:
+    return values if data.show_ids else mask_text_series(values)
+
+
+def status_expr(f: pl.DataFrame) -> pl.Expr:
+    """`status_label` as a column."""
+    label = _labelled("status", STATUS_LABELS)
+    if "overdue" not in f.columns:
+        return label
+    return pl.when((label.fill_null("") != "") & pl.col("overdue").fill_null(False)).then(label + "(逾期)").otherwise(label) \
+        .alias("status")
 
 
 def status_label(row: dict) -> str | None:
@@ -253,17 +306,24 @@ def print_sheet(data: ReportData) -> Sheet:
     cols = [Col("序号", "int", max_width=5), Col("乡镇 村", "wrap", max_width=12), Col("户主(人员)", "wrap", max_width=16),
             Col("问题", "wrap", max_width=40), Col("各来源的记录", "wrap", max_width=36),
             Col("整改建议", "wrap", max_width=26), Col("核实整改情况(填写)", "blank", max_width=16, min_width=16)]
-    rows = []
-    for i, r in enumerate(f.iter_rows(named=True), 1):
-        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
-        said = "\n".join(f"{people_key(k, sources)}: {v}" if k else v for k, v in parts.items() if v)
-        who = "\n".join(x for x in (r["head_name"], _id(r["head_id"], data),
-                                    f"人员:{r['person_name']}" if r["person_name"] else None) if x)
-        rows.append([i, f"{r['township'] or ''}\n{r['village'] or ''}".strip(), who,
-                     f"【{titles.get(r['kind'], r['kind'])}】{_text(r['message'], data) or ''}", said,
-                     _text(r["advice"], data), None])
-    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None) \
-        if rows else pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
+    if f.height:
+        said = ["\n".join(f"{people_key(k, sources)}: {v}" if k else v for k, v in parts.items() if v)
+                for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
+        f = f.with_columns(_text_columns(f, data))
+
+        def present(column: str | pl.Expr) -> pl.Expr:  # a part of a cell that is there only when not empty
+            value = pl.col(column) if isinstance(column, str) else column
+            return pl.when(value.fill_null("") != "").then(value)
+        frame = f.select(_in_order([
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+            pl.concat_str([pl.col("township").fill_null(""), pl.col("village").fill_null("")], separator="\n")
+            .str.strip_chars(),
+            pl.concat_str([present("head_name"), present("_head_id"), pl.when(pl.col("person_name").fill_null("") != "").then(pl.lit("人员:") + pl.col("person_name"))],
+                          separator="\n", ignore_nulls=True),
+            pl.concat_str([pl.lit("【"), _labelled("kind", titles), pl.lit("】"), pl.col("_message").fill_null("")]),
+            pl.Series(said, dtype=pl.String), "_advice", pl.lit(None, dtype=pl.String)]))
+    else:
+        frame = pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})
     notes = ["问题台账(打印用):每个问题一行,A4 横向打印;完整的各列(户编号、证件号码、规则编号等)见「问题台账」表"]
     return Sheet("问题台账(打印)", [Table(cols, frame)], notes=notes, repeat_columns=1)
 

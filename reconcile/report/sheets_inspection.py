@@ -25,7 +25,15 @@ from .common import (
     table3_row,
 )
 from .data import ReportData
-from .sheets import _id, _text, household_key, sorted_findings
+from .sheets import (
+    _id_series,
+    _in_order,
+    _labelled,
+    _text,
+    _text_columns,
+    household_key,
+    sorted_findings,
+)
 from .xlsx import Col, Sheet, Table
 
 NUMERALS = "一二三四五六七八九十"
@@ -43,32 +51,45 @@ def table3_sheet(data: ReportData) -> Sheet:
             Col("户主姓名"), Col("涉及人员"), Col("证件号码", max_width=20), Col("问题类型", max_width=24),
             Col("问题描述(见事见人)", "wrap", max_width=55), Col("整改建议", "wrap", max_width=40),
             Col("严重程度", "severity"), Col("状态", "status"), Col("问题编号", max_width=18)]
-    rows: list[list] = []
+    width = len(cols)
+    schema: dict[str, pl.DataType] = {f"c{i}": pl.String() for i in range(width)}
+    if f.height:  # the person's ID, else the head's (an empty one counts as none)
+        f = f.with_columns(_text_columns(f, data), _who=pl.when(pl.col("person_id").fill_null("") != "")
+                           .then(pl.col("person_id")).otherwise(pl.col("head_id")))
+        f = f.with_columns(_id_series(f["_who"], data).alias("_who"))
+    blocks: list[pl.DataFrame] = []
+    rows = 0  # sheet rows so far, for the section headings' indexes
     mains = list(dict.fromkeys(m for m, _ in TABLE3_ROWS))
     n = 0
     sections: set[int] = set()
+
+    def line(*cells: str | None) -> None:  # a heading or a "none found" line
+        nonlocal rows
+        blocks.append(pl.DataFrame([[*cells, *[None] * (width - len(cells))]], schema=schema, orient="row"))
+        rows += 1
+
     for mi, main in enumerate(mains):
         in_main = f.filter(pl.col("_main") == main) if f.height else f
-        sections.add(len(rows))
-        rows.append([f"{NUMERALS[mi]}、", f"{main}(共 {in_main.height} 个问题)", *[None] * (len(cols) - 2)])
+        sections.add(rows)
+        line(f"{NUMERALS[mi]}、", f"{main}(共 {in_main.height} 个问题)")
         subs = [s for m, s in TABLE3_ROWS if m == main]
         for si, sub in enumerate(subs):
             part = in_main.filter(pl.col("_sub") == sub) if sub and in_main.height else in_main
             if sub:
-                sections.add(len(rows))
-                rows.append([f"({NUMERALS[si]})", f"{sub}(共 {part.height} 个问题)", *[None] * (len(cols) - 2)])
+                sections.add(rows)
+                line(f"({NUMERALS[si]})", f"{sub}(共 {part.height} 个问题)")
             label = f"{main}/{sub}" if sub else main
             if not part.height:
-                rows.append([None, label, None, None, None, None, None, None, "未发现此类问题", None, None, None, None])
-            for r in part.iter_rows(named=True):
-                n += 1
-                who = _id(r["person_id"] or r["head_id"], data)
-                rows.append([str(n), label, r["township"], r["village"], r["head_name"], r["person_name"], who,
-                             titles.get(r["kind"], r["kind"]), _text(r["message"], data), _text(r["advice"], data),
-                             SEVERITY_LABELS.get(r["severity"], r["severity"]),
-                             STATUS_LABELS.get(r.get("status") or "", r.get("status")), r["finding_id"]])
-    frame = pl.DataFrame(rows, schema=[f"c{i}" for i in range(len(cols))], orient="row", infer_schema_length=None)
-    frame = frame.with_columns(pl.col("c0").cast(pl.String))
+                line(None, label, None, None, None, None, None, None, "未发现此类问题")
+                continue
+            blocks.append(part.select(_in_order([
+                pl.int_range(n + 1, n + 1 + pl.len(), dtype=pl.Int64).cast(pl.String), pl.lit(label, dtype=pl.String),
+                "township", "village", "head_name", "person_name", "_who", _labelled("kind", titles), "_message",
+                "_advice", _labelled("severity", SEVERITY_LABELS), _labelled("status", STATUS_LABELS), "finding_id"]))
+                .cast(pl.String))
+            n += part.height
+            rows += part.height
+    frame = pl.concat(blocks)
     return Sheet("督查发现问题汇总表", [Table(cols, frame, autofilter=True, sections=frozenset(sections))],
                  notes=[f"{data.config.region}{data.township or ''} 督查发现问题汇总表",
                         f"核查范围:{data.scope};问题 {n} 个;一个问题一行,列明乡镇、村、户主和涉及人员。"])
