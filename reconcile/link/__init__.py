@@ -16,7 +16,8 @@ characters and pinyin, birth date from the record or the ID, relation) and assig
 
 from __future__ import annotations
 
-from typing import Any, cast
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import closing
 
 import duckdb
 import polars as pl
@@ -27,7 +28,7 @@ from ..db import write_frame as _write
 from .compare import pinyin
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
-from .wide import build_source_views, build_wide_views
+from .wide import build_household_views, build_person_views
 
 SEP = "\x1f"
 
@@ -40,11 +41,12 @@ with members as (
     from src_person where hh_key is not null group by all
 )
 select h.source, h.rec_key, h.source || '{SEP}' || h.rec_key as node, h.row,
-       coalesce(h.village_key, '') as block, surname_reading(h.head_name) as surname_key, h.hh_code, h.head_name,
+       coalesce(h.village_key, '') as block, s.reading as surname_key, h.hh_code, h.head_name,
        case when h.head_id_valid then h.head_id end as head_id_valid_value,
        case when h.head_id_valid then h.head_id else '?' || h.head_id end as head_id, h.hh_size, m.members,
        list_distinct(coalesce(m.member_ids, []) || case when h.head_id_valid then [h.head_id] else [] end) as ids
 from src_household h left join members m using (source, rec_key)
+left join _surname_reading s on s.name = h.head_name
 """
 
 # candidate pairs a < b by node; `same_source` pairs are duplicate candidates
@@ -139,23 +141,19 @@ def _method(frame: pl.DataFrame, keys: list[tuple[str, str]]) -> pl.Expr:
     return expr
 
 
-def _register_surname_reading(con: duckdb.DuckDBPyConnection) -> None:
-    """Blocking key inside a village: the tone-less reading of the head's surname (李/里 and 张/章 stay together)."""
-    def reading(name: str | None) -> str | None:
-        return pinyin(name).split(" ")[0] if name else None
-
-    try:
-        con.remove_function("surname_reading")
-    except duckdb.Error:
-        pass
-    # the stubs admit only the enum for null_handling; DuckDB takes the string too (see check/udf.py)
-    con.create_function("surname_reading", reading, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
-                        null_handling=cast(Any, "special"))
+def _write_surname_readings(con: duckdb.DuckDBPyConnection) -> None:
+    """Blocking key inside a village: the tone-less reading of the head's surname (李/里 and 张/章 stay together),
+    worked out once per distinct head name into `_surname_reading` for the records' SQL to join."""
+    names = _frame(con, "select distinct head_name as name from src_household where head_name is not null")["name"]
+    _write(con, "_surname_reading", pl.DataFrame({"name": names, "reading": [pinyin(n).split(" ")[0] if n else None
+                                                                             for n in names.to_list()]},
+                                                 schema={"name": pl.String, "reading": pl.String}))
 
 
 def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    _register_surname_reading(con)
+    _write_surname_readings(con)
     con.execute(HH_RECORDS_SQL)
+    con.execute("drop table _surname_reading")
     con.execute(HH_CANDIDATES_SQL)
     records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record")
     pairs = _frame(con, "select * from hh_candidate_keys")
@@ -320,8 +318,16 @@ def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
 
 def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     link_households(con, config)
-    link_persons(con, config)
-    link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
-    build_wide_views(con, config)
-    build_source_views(con, config)
+    # the household views are DuckDB's work on its own threads, linking persons mostly Python's: side by side
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-views") as pool, \
+            closing(con.cursor()) as beside:
+        households = pool.submit(build_household_views, beside, config)
+        try:
+            link_persons(con, config)
+            link_registers(con)  # the normalise stage always writes `register`, empty when no register is configured
+        except BaseException:
+            wait([households])  # before its cursor closes; the persons' error is the one to tell
+            raise
+        households.result()
+    build_person_views(con, config)
     con.execute(PERSON_ID_OCCURRENCE_SQL, {"partition": config.partition, "county": config.region})

@@ -47,7 +47,9 @@ def _pivot_sql(base: str, key: str, table: str, link: str, link_key: str, source
     return f"select {', '.join(selects)} from ({base}) k {' '.join(joins)}"
 
 
-def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+def build_household_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """`hh_wide`, `source_info`, `hh_source` and `hh_registered`: all they read is final once households are
+    linked, so `link` builds them on a cursor of their own while persons are linked."""
     sources = config.sources_by_trust()
     hh_cols = set(_columns(con, "src_household"))
     hh_fields = [f for f in [*HOUSEHOLD_FIELDS, *SURVEY_FIELDS, *HOUSEHOLD_EXTRA] if f in hh_cols]
@@ -61,29 +63,40 @@ def build_wide_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     any_ids = ", ".join(f'"head_id_{s}"' for s in sources)
     display.append(f"coalesce({valid_ids}, {any_ids}) as head_id")
     con.execute(f"create or replace table hh_wide as select p.*, {', '.join(display)} from ({pivot}) p")
+    _write_source_info(con, config)
+    _build_long_tables(con, HOUSEHOLD_LONG_TABLES)
 
+
+def build_person_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """`person_wide` and `person_source`, once persons are linked (after `build_household_views`)."""
+    sources = config.sources_by_trust()
     person_sources = [s for s in sources if config.sources[s].level == "person"]
     p_cols = set(_columns(con, "src_person"))
     p_fields = [f for f in [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"] if f in p_cols]
     if not person_sources:
         con.execute("create or replace table person_wide as select person_cluster_id, cluster_id, "
                     "name as person_name, id_number as person_id from person_link where false")
-        return
-    pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
-                       "src_person", "person_link", "person_cluster_id", person_sources, p_fields)
-    names = ", ".join(f'"name_{s}"' for s in person_sources)
-    valid = ", ".join(f'case when "id_number_valid_{s}" then "id_number_{s}" end' for s in person_sources)
-    any_ids = ", ".join(f'"id_number_{s}"' for s in person_sources)
-    con.execute(f"""
-        create or replace table person_wide as
-        select p.*, k.cluster_id, coalesce({names}) as person_name, coalesce({valid}, {any_ids}) as person_id
-        from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
-          using (person_cluster_id)
-    """)
+    else:
+        pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
+                           "src_person", "person_link", "person_cluster_id", person_sources, p_fields)
+        names = ", ".join(f'"name_{s}"' for s in person_sources)
+        valid = ", ".join(f'case when "id_number_valid_{s}" then "id_number_{s}" end' for s in person_sources)
+        any_ids = ", ".join(f'"id_number_{s}"' for s in person_sources)
+        con.execute(f"""
+            create or replace table person_wide as
+            select p.*, k.cluster_id, coalesce({names}) as person_name, coalesce({valid}, {any_ids}) as person_id
+            from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
+              using (person_cluster_id)
+        """)
+    _build_long_tables(con, PERSON_LONG_TABLES)
 
 
-def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """`source_info` and the long tables `hh_source` / `person_source` (see the module's doc)."""
+HOUSEHOLD_LONG_TABLES = ("hh_source", "hh_registered")
+PERSON_LONG_TABLES = ("person_source",)
+
+
+def _write_source_info(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """`source_info`: the sources this run uses (plan-excluded files left out), in trust order."""
     left_out = left_out_files(con)
     used = [s for s in config.sources_by_trust() if s not in left_out]
     labels = source_labels({s: config.sources[s].role for s in used})
@@ -93,8 +106,12 @@ def build_source_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
          for i, s in enumerate(used)],
         schema={"source": pl.String, "role": pl.String, "label": pl.String, "ord": pl.Int64, "level": pl.String,
                 "registered": pl.Boolean}))
-    for name, query in _long_view_sql(con).items():
-        con.execute(f"create or replace table {name} as {query}")
+
+
+def _build_long_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    queries = _long_view_sql(con)
+    for name in names:  # names of this module's long tables, in the order they read each other
+        con.execute(f"create or replace table {name} as {queries[name]}")
 
 
 def long_tables_as_views(con: duckdb.DuckDBPyConnection) -> None:
