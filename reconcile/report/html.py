@@ -22,11 +22,9 @@ from .common import (
     evidence_parts,
     kind_order,
     kind_titles,
-    mask_id,
-    mask_text,
 )
 from .data import ReportData
-from .sheets import household_key, sorted_findings
+from .sheets import _labelled, _text_columns, household_key, sorted_findings
 from .svg import heatmap, stacked_bars
 
 REPORT_NAME = "report.html"
@@ -51,20 +49,18 @@ def _severity_counts(frame: pl.DataFrame, by: list[str]) -> list[tuple[tuple, di
     return [(k, v, sum(v.values())) for k, v in out.items()]
 
 
-def _table_rows(data: ReportData, f: pl.DataFrame) -> list[list]:
-    titles = kind_titles()
-    rows = []
-    for r in f.head(TABLE_LIMIT).iter_rows(named=True):
-        parts = evidence_parts(r["evidence"], data.show_ids, data.sources)
-        evidence = ";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
-        hid = r["head_id"] if data.show_ids else mask_id(r["head_id"])
-        pid = r["person_id"] if data.show_ids else mask_id(r["person_id"])
-        message = r["message"] if data.show_ids else mask_text(r["message"])
-        advice = r["advice"] if data.show_ids else mask_text(r["advice"])
-        rows.append([r["severity"], r.get("status") or "", r["township"] or "", r["village"] or "", r["hh_code"] or "",
-                     r["head_name"] or "", hid or "", r["person_name"] or "", pid or "", r["kind"],
-                     titles.get(r["kind"], r["kind"]), message or "", advice or "", evidence, r["finding_id"]])
-    return rows
+def _table_rows(data: ReportData, f: pl.DataFrame) -> list[tuple]:
+    """The page's findings table (its first TABLE_LIMIT findings), a column at a time; IDs and texts masked."""
+    f = f.head(TABLE_LIMIT)
+    if not f.height:
+        return []
+    evidence = [";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
+                for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
+    text = ["township", "village", "hh_code", "head_name", "_head_id", "person_name", "_person_id"]
+    return f.with_columns(_text_columns(f, data)).select(
+        "severity", pl.col("status").fill_null(""), *[pl.col(c).fill_null("") for c in text], "kind",
+        _labelled("kind", kind_titles()).alias("title"), pl.col("_message").fill_null(""),
+        pl.col("_advice").fill_null(""), pl.Series("evidence", evidence, dtype=pl.String), "finding_id").rows()
 
 
 def context(data: ReportData) -> dict:

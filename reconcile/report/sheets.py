@@ -261,7 +261,7 @@ def _text_columns(f: pl.DataFrame, data: ReportData) -> list[pl.Series]:
     """The findings' IDs and free texts as people see them (masked unless `show_ids`), as `_<name>` columns."""
     texts = {"head_id": _id_series, "person_id": _id_series, "message": _text_series, "advice": _text_series,
              "verdict_note": _text_series}
-    return [mask(f[name], data).alias(f"_{name}") for name, mask in texts.items()]
+    return [mask(f[name], data).alias(f"_{name}") for name, mask in texts.items() if name in f.columns]
 
 
 def _id_series(values: pl.Series, data: ReportData) -> pl.Series:
