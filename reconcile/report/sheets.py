@@ -176,8 +176,8 @@ def sorted_findings(f: pl.DataFrame) -> pl.DataFrame:
            nulls_last=True).drop("_sev", "_kind")
 
 
-# A province's findings run to hundreds of thousands: past this many rows a sheet is no longer read, and
-# xlsxwriter needs minutes for it. The complete list is findings.csv / findings.parquet.
+# A province's findings run to hundreds of thousands: past this many rows a sheet is no longer read, and Excel
+# and WPS open it slowly. The complete list is findings.csv / findings.parquet.
 WORKBOOK_FINDINGS_LIMIT = 100_000
 
 
