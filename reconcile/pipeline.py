@@ -42,6 +42,7 @@ STAGES = [
     ("load", "读取文件"),
     ("validate", "检查输入"),
     ("normalize", "标准化"),
+    ("save_inputs", "保存标准化的输入表"),
     ("link", "户、人匹配"),
     ("check", "规则核查"),
     ("ledger", "问题台账"),
@@ -119,42 +120,75 @@ class StagedDatabase:
         self._pool: ThreadPoolExecutor | None = None
         self._saving: Future | None = None
         self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._early: Future | None = None
+        self._early_cursor: duckdb.DuckDBPyConnection | None = None
+        self._early_tables: list[str] = []
+
+    def save_inputs(self) -> None:
+        """Start writing the normalised inputs (FINAL_AFTER_NORMALIZE: no later stage changes them) to the staging
+        file on a cursor of their own while link and check go on — the linker is mostly Python, so a core is free
+        — leaving the save beside the report less to write (issue 18)."""
+        if not self.in_memory or self._early is not None or self._pool is not None:
+            return
+        present = {r[0] for r in self.con.execute(
+            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+        self._early_tables = [t for t in FINAL_AFTER_NORMALIZE if t in present]
+        cursor = self._early_cursor = self.con.cursor()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
+        self._early = self._pool.submit(self._timed, lambda: copy_tables(cursor, self.staging, self._early_tables),
+                                        "save_inputs")
 
     def save_beside(self) -> None:
         """Start writing the finished tables to the staging file on a cursor of their own; `con` keeps being read
         (the reports only read it)."""
         if not self.in_memory or self._saving is not None:
             return
+        self._inputs_saved()
         prepare_save(self.con)
         cursor = self._cursor = self.con.cursor()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
-        self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self.staging))
+        self._pool = self._pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
+        self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self.staging, self._early_tables))
 
     def saved(self) -> None:
         """The staging file holds every table (waiting for a save started by `save_beside`)."""
         if not self.in_memory:
             return
         if self._saving is None:
+            self._inputs_saved()
             prepare_save(self.con)
-            self._timed(lambda: copy_to_file(self.con, self.staging))
+            self._timed(lambda: copy_to_file(self.con, self.staging, self._early_tables))
+            self.close_pool()
             return
         try:
             self._saving.result()
         finally:
             self.close_pool()
 
+    def _inputs_saved(self) -> None:
+        """Wait for `save_inputs`' copy (its error, if any, is the run's) and close its cursor."""
+        if self._early is not None:
+            try:
+                self._early.result()
+            finally:
+                self._early = None
+                if self._early_cursor is not None:
+                    self._early_cursor.close()
+                    self._early_cursor = None
+
     def close_pool(self) -> None:
-        """Wait for a save under way and close its cursor (also when the run failed)."""
+        """Wait for a save under way and close its cursors (also when the run failed)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
+        for cursor in (self._cursor, self._early_cursor):
+            if cursor is not None:
+                cursor.close()
+        self._cursor = self._early_cursor = None
+        self._early = None
 
-    def _timed(self, fn: Callable[[], None]) -> None:
+    def _timed(self, fn: Callable[[], None], name: str = "save") -> None:
         if self.stage:
-            self.stage("save", fn, "保存数据库")
+            self.stage(name, fn)
         else:
             fn()
 
@@ -239,13 +273,66 @@ def prepare_save(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'drop table "{table}"')  # names read from the catalogue, matched to SCRATCH_TABLES
 
 
-def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Every table of the in-memory run database into the DuckDB file `path`."""
+# The normalised inputs: written by normalize and only read after it (link, check and the reports make tables of
+# their own), so `save_inputs` writes them out while the run goes on. A stage that changed one after normalize would
+# leave the saved copy behind: `copy_to_file` refuses to finish when a row count no longer agrees.
+FINAL_AFTER_NORMALIZE = ("src_person", "src_household", "register", "register_attr", "visit")
+
+
+def copy_tables(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str]) -> None:
+    """`tables` of the in-memory run database into the DuckDB file `path` (created if need be)."""
+    con.execute("attach ? as _early", [path.as_posix()])
+    try:
+        for table in tables:  # names from FINAL_AFTER_NORMALIZE, found in DuckDB's catalogue
+            con.execute(f'create table _early."{table}" as select * from memory."{table}"')
+    finally:
+        con.execute("detach _early")
+
+
+def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path, saved: list[str] | None = None) -> None:
+    """Every table, view and macro of the in-memory run database into the DuckDB file `path`, where the tables
+    `saved` (by `copy_tables`) already are."""
     con.execute("attach ? as _saved", [path.as_posix()])
     try:
-        con.execute("copy from database memory to _saved")
+        if not saved:
+            con.execute("copy from database memory to _saved")
+            return
+        _check_saved(con, saved)
+        _copy_rest(con, set(saved))
     finally:
         con.execute("detach _saved")
+
+
+def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:
+    for table in saved:  # names from FINAL_AFTER_NORMALIZE
+        now, kept = (con.execute(f'select count(*) from {db}."{table}"').fetchall()[0][0] for db in ("memory", "_saved"))
+        if now != kept:
+            raise RuntimeError(f"表 {table} 在标准化之后被改动({kept} 行已保存,现在 {now} 行):"
+                               "FINAL_AFTER_NORMALIZE 不应列出它")
+
+
+def _copy_rest(con: duckdb.DuckDBPyConnection, saved: set[str]) -> None:
+    """What `copy from database` copies (the run database has tables, views and macros in `main`), but the tables
+    already saved: tables first, then macros and views, created in the file as the run created them."""
+    tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where database_name = 'memory' "
+                                        "and not temporary order by table_name").fetchall()]
+    for table in tables:  # names read from DuckDB's catalogue
+        if table not in saved:
+            con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+    macros = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
+                         "where database_name = 'memory' and function_type = 'macro' and not internal "
+                         "order by function_oid").fetchall()
+    # in the order they were made: a view may read an earlier one (hh_registered reads hh_source)
+    views = [r[0] for r in con.execute("select sql from duckdb_views() where database_name = 'memory' "
+                                       "and not internal and not temporary order by view_oid").fetchall()]
+    con.execute("use _saved")  # the definitions name their tables unqualified: they bind to the file's
+    try:
+        for name, parameters, definition in macros:  # DuckDB's own text of what the run defined
+            con.execute(f'create macro "{name}"({", ".join(parameters)}) as {definition}')
+        for sql in views:
+            con.execute(sql)
+    finally:
+        con.execute("use memory")
 
 
 def stage_timing_frame(timings: dict[str, float], partitions: list[dict] | None = None) -> pl.DataFrame:
@@ -305,11 +392,13 @@ def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float 
 
 
 def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, stage,
-                      rules: list | None = None, plan: RunPlan | None = None) -> RunPlan:
+                      rules: list | None = None, plan: RunPlan | None = None,
+                      after_normalize: Callable[[], None] | None = None) -> RunPlan:
     """plan → load → validate → normalise → link → check: what a county run and each county of a province run do.
 
     `rules` (default: every selected rule) lets a province partition leave its province-scope rules out; a
-    `plan` compiled beforehand (a province compiles every county's before the first starts) is used as is."""
+    `plan` compiled beforehand (a province compiles every county's before the first starts) is used as is;
+    `after_normalize` is called once the inputs are normalised (a county run starts saving them)."""
     with one_parse_per_sheet():  # the plan's header peek parses each workbook once for the load too
         if plan is None:
             plan = stage("plan", lambda: compile_plan(config, rules))
@@ -319,6 +408,8 @@ def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: 
     with normalise_once():  # validate's normalisation of each column serves normalize too
         stage("validate", lambda: validate(con))
         stage("normalize", lambda: normalize(con))
+    if after_normalize is not None:
+        after_normalize()
     stage("link", lambda: link(con, config))
     stage("check", lambda: check(con, config, rules))
     return plan
@@ -407,7 +498,7 @@ def run(config: Config, output: Path | None = None,
     stage = stage_runner(timings, on_stage)
     with output_lock(out), run_scratch(out) as work_dir:
         with staging_database(out, stage=stage, timing=lambda: stage_timing_frame(timings)) as db:
-            plan = run_county_stages(db.con, config, work_dir, stage)
+            plan = run_county_stages(db.con, config, work_dir, stage, after_normalize=db.save_inputs)
             result = finish(db, config, out, started, stage, show_ids, split_by, timings)
             result.plan = plan
         publish(result)
