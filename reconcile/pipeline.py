@@ -202,12 +202,7 @@ class StagedDatabase:
             return
         self.con.execute("attach ? as _saved", [self.staging.as_posix()])
         try:
-            made = {r[0] for r in self.con.execute(
-                "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
-            kept = {r[0] for r in self.con.execute(
-                "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
-            for table in sorted(made - kept):  # names read from DuckDB's catalogue
-                self.con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+            _copy_missing_tables(self.con)
             if timing is not None:
                 self._store(timing, "_saved.stage_timing")
         finally:
@@ -298,7 +293,7 @@ def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path, saved: list[str] | 
             con.execute("copy from database memory to _saved")
             return
         _check_saved(con, saved)
-        _copy_rest(con, set(saved))
+        _copy_rest(con)
     finally:
         con.execute("detach _saved")
 
@@ -311,14 +306,20 @@ def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:
                                "FINAL_AFTER_NORMALIZE 不应列出它")
 
 
-def _copy_rest(con: duckdb.DuckDBPyConnection, saved: set[str]) -> None:
-    """What `copy from database` copies (the run database has tables, views and macros in `main`), but the tables
-    already saved: tables first, then macros and views, created in the file as the run created them."""
-    tables = [r[0] for r in con.execute("select table_name from duckdb_tables() where database_name = 'memory' "
-                                        "and not temporary order by table_name").fetchall()]
-    for table in tables:  # names read from DuckDB's catalogue
-        if table not in saved:
-            con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+def _copy_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table of the in-memory database that the attached `_saved` does not hold yet."""
+    made = {r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+    kept = {r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
+    for table in sorted(made - kept):  # names read from DuckDB's catalogue
+        con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
+
+
+def _copy_rest(con: duckdb.DuckDBPyConnection) -> None:
+    """What `copy from database` copies (the run database has tables, views and macros in `main`) beside the
+    tables already saved: tables first, then macros and views, created in the file as the run created them."""
+    _copy_missing_tables(con)
     macros = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
                          "where database_name = 'memory' and function_type = 'macro' and not internal "
                          "order by function_oid").fetchall()

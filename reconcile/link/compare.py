@@ -21,6 +21,8 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Indel, JaroWinkler
 
+from ..normalize.vector import map_unique
+
 # readings pypinyin's phrase-less default gets wrong for surnames
 SURNAME_READINGS = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "区": "ou", "查": "zha", "朴": "piao",
                     "盖": "ge", "乐": "yue", "员": "yun", "缪": "miao", "尉": "yu", "覃": "qin", "种": "chong",
@@ -53,8 +55,7 @@ def _texts(values: Sequence | pl.Series) -> pl.Series:
 
 def readings(names: pl.Series) -> pl.Series:
     """Each name's pinyin, worked out once per distinct name."""
-    distinct = names.unique().to_list()
-    return names.replace_strict(distinct, [pinyin(n) for n in distinct], return_dtype=pl.String)
+    return map_unique(names, pinyin, return_dtype=pl.String)
 
 
 def name_similarity(a: Sequence[str | None] | pl.Series,

@@ -115,7 +115,7 @@ def mask_id_series(values: pl.Series) -> pl.Series:
 
 
 def mask_id_expr(col: str) -> pl.Expr:
-    return pl.col(col).cast(pl.String).map_elements(mask_id, return_dtype=pl.String).alias(col)
+    return pl.col(col).map_batches(mask_id_series, return_dtype=pl.String).alias(col)
 
 
 def mask_text_expr(col: str) -> pl.Expr:
@@ -208,15 +208,20 @@ def text_width(text: object) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
 
 
+def display_width(text: pl.Expr) -> pl.Expr:
+    """Each text's width on screen, a CJK character counted twice: UTF-8 stores ASCII in 1 byte and CJK in 3, so
+    chars + (bytes - chars) / 2."""
+    return text.str.len_chars() + (text.str.len_bytes() - text.str.len_chars()) // 2
+
+
 def column_widths(frame: pl.DataFrame, headers: list[str], minimum: int = 4, maximum: int = 50) -> list[float]:
     """Display width per column: the widest cell (CJK counted twice), clamped; computed column-wise in polars."""
     widths = []
     for name, header in zip(frame.columns, headers, strict=True):
         col = frame[name].cast(pl.String).fill_null("")
         if col.len():
-            # UTF-8: ASCII 1 byte, CJK 3 bytes → chars + (bytes - chars) / 2 counts CJK as 2
             # a count column: its max is an int (the stubs type Series.max as any Python literal)
-            w = cast(int, (col.str.len_chars() + (col.str.len_bytes() - col.str.len_chars()) // 2).max() or 0)
+            w = cast(int, col.to_frame().select(display_width(pl.col(name)).max()).item() or 0)
         else:
             w = 0
         widths.append(float(min(maximum, max(minimum, int(w), text_width(header))) + 2))

@@ -24,7 +24,7 @@ from .common import (
     kind_titles,
 )
 from .data import ReportData
-from .sheets import _labelled, _text_columns, household_key, sorted_findings
+from .sheets import household_key, labelled, shown_texts, sorted_findings
 from .svg import heatmap, stacked_bars
 
 REPORT_NAME = "report.html"
@@ -57,9 +57,9 @@ def _table_rows(data: ReportData, f: pl.DataFrame) -> list[tuple]:
     evidence = [";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
     text = ["township", "village", "hh_code", "head_name", "_head_id", "person_name", "_person_id"]
-    return f.with_columns(_text_columns(f, data)).select(
+    return f.with_columns(shown_texts(f, data)).select(
         "severity", pl.col("status").fill_null(""), *[pl.col(c).fill_null("") for c in text], "kind",
-        _labelled("kind", kind_titles()).alias("title"), pl.col("_message").fill_null(""),
+        labelled("kind", kind_titles()).alias("title"), pl.col("_message").fill_null(""),
         pl.col("_advice").fill_null(""), pl.Series("evidence", evidence, dtype=pl.String), "finding_id").rows()
 
 

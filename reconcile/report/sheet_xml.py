@@ -150,7 +150,7 @@ def splice(shell: Path, target: Path, cells: dict[int, SheetCells], compressleve
                                 source.read(info).decode("utf-8"), count=1)
             found = SHEET_DATA.search(xml)
             if found is None:
-                raise ValueError(f"{info.filename}: no <sheetData> to fill")
+                raise ValueError(f"工作簿框架 {info.filename} 中没有 <sheetData>,无法写入单元格")
             size = sum(b.frame.height for b in sheet.blocks) * sheet.width
             with out.open(entry, "w", force_zip64=size > ZIP64_FROM_CELLS) as stream:
                 _write_all(stream, [xml[:found.start()], "<sheetData>", *sheet.xml(), "</sheetData>",

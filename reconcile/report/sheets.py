@@ -23,10 +23,9 @@ from .common import (
     evidence_parts,
     kind_order,
     kind_titles,
+    mask_frame,
     mask_id,
-    mask_id_series,
     mask_text,
-    mask_text_series,
     table3_row,
 )
 from .data import ReportData, relative
@@ -211,9 +210,9 @@ def findings_sheet(data: ReportData) -> Sheet:
     parts = [evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list()]
     f = f.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in LEDGER_ANSWERS if c not in f.columns)
     answered = pl.col("verdict").fill_null("") != "lapsed"
-    frame = f.with_columns(_text_columns(f, data)).select(_in_order([
+    frame = f.with_columns(shown_texts(f, data)).select(numbered_columns([
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64), status_expr(f),
-        _labelled("severity", SEVERITY_LABELS), _category(f["category"]), _labelled("kind", titles),
+        labelled("severity", SEVERITY_LABELS), _category(f["category"]), labelled("kind", titles),
         "township", "village", "hh_code", "head_name", "_head_id", _optional(f, "card"), "person_name", "_person_id",
         "_message", "_advice",
         *[pl.Series([p.get(k, "") for p in parts], dtype=pl.String) for k in own],
@@ -224,14 +223,14 @@ def findings_sheet(data: ReportData) -> Sheet:
         if "first_seen" in f.columns else pl.lit(None, dtype=pl.String),
         _optional(f, "run_count"), "rule_id", "finding_id",
         # the township's answer so far (read back by `reconcile ledger import`), to keep or change
-        pl.when(answered).then(_labelled("verdict", VERDICT_LABELS, keep=False)),
+        pl.when(answered).then(labelled("verdict", VERDICT_LABELS, keep=False)),
         pl.when(answered).then(pl.col("_verdict_note")).otherwise(pl.col("verdict_note")),
         "responsible", "deadline"]))
     return Sheet("问题台账", [Table(cols, frame, autofilter=True)], fit_width=False, notes=notes, repeat_columns=1,
                  protect=True)
 
 
-def _in_order(columns: list) -> list:
+def numbered_columns(columns: list) -> list:
     """A sheet's columns (expressions, Series or column names) named c0, c1 … in order."""
     return [(pl.col(c) if isinstance(c, str) else c).alias(f"c{i}") for i, c in enumerate(columns)]
 
@@ -244,7 +243,7 @@ def _optional(f: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in f.columns else pl.lit(None).alias(name)
 
 
-def _labelled(name: str, labels: dict[str, str], keep: bool = True) -> pl.Expr:
+def labelled(name: str, labels: dict[str, str], keep: bool = True) -> pl.Expr:
     """A code column in its people's words; a code with no label kept as it is (`keep`) or left empty."""
     column = pl.col(name).cast(pl.String)
     return column.replace_strict(labels, default=column if keep else None, return_dtype=pl.String).alias(name)
@@ -257,34 +256,21 @@ def _category(categories: pl.Series) -> pl.Series:
     return map_unique(categories, placed, return_dtype=pl.String)
 
 
-def _text_columns(f: pl.DataFrame, data: ReportData) -> list[pl.Series]:
-    """The findings' IDs and free texts as people see them (masked unless `show_ids`), as `_<name>` columns."""
-    texts = {"head_id": _id_series, "person_id": _id_series, "message": _text_series, "advice": _text_series,
-             "verdict_note": _text_series}
-    return [mask(f[name], data).alias(f"_{name}") for name, mask in texts.items() if name in f.columns]
-
-
-def _id_series(values: pl.Series, data: ReportData) -> pl.Series:
-    return values if data.show_ids else mask_id_series(values)
-
-
-def _text_series(values: pl.Series, data: ReportData) -> pl.Series:
-    return values if data.show_ids else mask_text_series(values)
+def shown_texts(f: pl.DataFrame, data: ReportData) -> list[pl.Series]:
+    """The findings' IDs and free texts as people see them, as `_<name>` columns: masked by `mask_frame` (IDs
+    whole, ID numbers inside the texts) unless `show_ids`."""
+    names = [c for c in ("head_id", "person_id", "message", "advice", "verdict_note") if c in f.columns]
+    shown = f.select(names) if data.show_ids else mask_frame(f.select(names))
+    return [shown[name].alias(f"_{name}") for name in names]
 
 
 def status_expr(f: pl.DataFrame) -> pl.Expr:
-    """`status_label` as a column."""
-    label = _labelled("status", STATUS_LABELS)
+    """Each finding's status in words (新发现 / 未整改 / 整改中 …), with 逾期 when still open past its 整改期限."""
+    label = labelled("status", STATUS_LABELS)
     if "overdue" not in f.columns:
         return label
     return pl.when((label.fill_null("") != "") & pl.col("overdue").fill_null(False)).then(label + "(逾期)").otherwise(label) \
         .alias("status")
-
-
-def status_label(row: dict) -> str | None:
-    """新发现 / 未整改 / 整改中 … and 逾期 when still open past its 整改期限."""
-    label = STATUS_LABELS.get(row.get("status") or "", row.get("status"))
-    return f"{label}(逾期)" if label and row.get("overdue") else label
 
 
 def _listed_findings(data: ReportData) -> pl.DataFrame:
@@ -309,18 +295,18 @@ def print_sheet(data: ReportData) -> Sheet:
     if f.height:
         said = ["\n".join(f"{people_key(k, sources)}: {v}" if k else v for k, v in parts.items() if v)
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
-        f = f.with_columns(_text_columns(f, data))
+        f = f.with_columns(shown_texts(f, data))
 
         def present(column: str | pl.Expr) -> pl.Expr:  # a part of a cell that is there only when not empty
             value = pl.col(column) if isinstance(column, str) else column
             return pl.when(value.fill_null("") != "").then(value)
-        frame = f.select(_in_order([
+        frame = f.select(numbered_columns([
             pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
             pl.concat_str([pl.col("township").fill_null(""), pl.col("village").fill_null("")], separator="\n")
             .str.strip_chars(),
             pl.concat_str([present("head_name"), present("_head_id"), pl.when(pl.col("person_name").fill_null("") != "").then(pl.lit("人员:") + pl.col("person_name"))],
                           separator="\n", ignore_nulls=True),
-            pl.concat_str([pl.lit("【"), _labelled("kind", titles), pl.lit("】"), pl.col("_message").fill_null("")]),
+            pl.concat_str([pl.lit("【"), labelled("kind", titles), pl.lit("】"), pl.col("_message").fill_null("")]),
             pl.Series(said, dtype=pl.String), "_advice", pl.lit(None, dtype=pl.String)]))
     else:
         frame = pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(cols))})

@@ -25,15 +25,7 @@ from .common import (
     table3_row,
 )
 from .data import ReportData
-from .sheets import (
-    _id_series,
-    _in_order,
-    _labelled,
-    _text,
-    _text_columns,
-    household_key,
-    sorted_findings,
-)
+from .sheets import _text, household_key, labelled, numbered_columns, shown_texts, sorted_findings
 from .xlsx import Col, Sheet, Table
 
 NUMERALS = "一二三四五六七八九十"
@@ -54,9 +46,8 @@ def table3_sheet(data: ReportData) -> Sheet:
     width = len(cols)
     schema: dict[str, pl.DataType] = {f"c{i}": pl.String() for i in range(width)}
     if f.height:  # the person's ID, else the head's (an empty one counts as none)
-        f = f.with_columns(_text_columns(f, data), _who=pl.when(pl.col("person_id").fill_null("") != "")
-                           .then(pl.col("person_id")).otherwise(pl.col("head_id")))
-        f = f.with_columns(_id_series(f["_who"], data).alias("_who"))
+        f = f.with_columns(shown_texts(f, data)).with_columns(
+            _who=pl.when(pl.col("person_id").fill_null("") != "").then(pl.col("_person_id")).otherwise(pl.col("_head_id")))
     blocks: list[pl.DataFrame] = []
     rows = 0  # sheet rows so far, for the section headings' indexes
     mains = list(dict.fromkeys(m for m, _ in TABLE3_ROWS))
@@ -82,10 +73,10 @@ def table3_sheet(data: ReportData) -> Sheet:
             if not part.height:
                 line(None, label, None, None, None, None, None, None, "未发现此类问题")
                 continue
-            blocks.append(part.select(_in_order([
+            blocks.append(part.select(numbered_columns([
                 pl.int_range(n + 1, n + 1 + pl.len(), dtype=pl.Int64).cast(pl.String), pl.lit(label, dtype=pl.String),
-                "township", "village", "head_name", "person_name", "_who", _labelled("kind", titles), "_message",
-                "_advice", _labelled("severity", SEVERITY_LABELS), _labelled("status", STATUS_LABELS), "finding_id"]))
+                "township", "village", "head_name", "person_name", "_who", labelled("kind", titles), "_message",
+                "_advice", labelled("severity", SEVERITY_LABELS), labelled("status", STATUS_LABELS), "finding_id"]))
                 .cast(pl.String))
             n += part.height
             rows += part.height
@@ -183,8 +174,8 @@ def _hukou(frame: pl.DataFrame, data: ReportData) -> pl.Series:
 
 
 def _consistency(frame: pl.DataFrame, data: ReportData) -> pl.Series:
-    return frame.select((pl.col("kind").is_in(CONSISTENCY_KINDS).fill_null(False)
-                         | _has_key(REGISTER_KIND_LABELS)).alias("m"))["m"]
+    return frame.select(pl.col("kind").is_in(CONSISTENCY_KINDS).fill_null(False).alias("m"))["m"] \
+        | _register_involved(frame, data)
 
 
 TABLE4: list[Count] = [

@@ -22,7 +22,7 @@ import polars as pl
 import xlsxwriter
 
 from ..outputs import current_scratch, run_scratch, written
-from .common import text_width
+from .common import display_width, text_width
 from .sheet_xml import Block, SheetCells, column_letters, date_cell, number_cell, splice, string_cell
 
 SHEET_NAME_MAX = 31
@@ -117,9 +117,9 @@ def _widths(sheet: Sheet) -> list[float]:
             if col.kind == "pct":
                 w = 7
             elif series.len():
-                s = series.cast(pl.String).fill_null("")
                 # a count column: its max is an int (the stubs type Series.max as any Python literal)
-                w = int(cast(int, (s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2).max() or 0))
+                w = int(cast(int, series.cast(pl.String).fill_null("").to_frame("s")
+                             .select(display_width(pl.col("s")).max()).item() or 0))
             else:
                 w = 0
             header_w = min(text_width(col.title), max(col.max_width, 8))
@@ -144,7 +144,7 @@ def _row_heights(table: Table, widths: list[float]) -> pl.Series | None:
     exprs = []
     for i in wrap:
         s = pl.col(frame.columns[i]).cast(pl.String).fill_null("")
-        w = s.str.len_chars() + (s.str.len_bytes() - s.str.len_chars()) // 2
+        w = display_width(s)
         usable = max((widths[i] - 2) * 1.12, 4.0)  # a CJK glyph renders a little narrower than two digits
         exprs.append(((w.cast(pl.Float64) / usable).ceil() + s.str.count_matches("\n")).cast(pl.Int64))
     lines = pl.max_horizontal(exprs).clip(1, MAX_LINES)
@@ -295,14 +295,22 @@ def write_sheet(wb: xlsxwriter.Workbook, fmt: _Formats, sheet: Sheet, name: str)
 
 
 @contextmanager
-def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
-    """An xlsxwriter workbook written under a temporary name beside `path` and renamed into place once whole: a
-    killed run never leaves half a workbook under the real name. xlsxwriter's own temporary files (one per
-    sheet in constant-memory mode) go to the run's scratch folder inside the output folder, never /tmp."""
+def _staged(path: Path) -> Iterator[tuple[Path, Path]]:
+    """(a folder of the writer's own, the temporary name to write): the folder is in the run's scratch folder
+    inside the output folder (never /tmp) and goes when the block ends; the temporary name is beside `path` and
+    renamed into place once whole, so a killed run never leaves half a workbook under the real name."""
     with ExitStack() as stack:
         scratch = current_scratch() or stack.enter_context(run_scratch(path.parent))
         partial = stack.enter_context(written(path))
-        wb = xlsxwriter.Workbook(str(partial), {**options, "tmpdir": tempfile.mkdtemp(dir=scratch)})
+        yield Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch))), partial
+
+
+@contextmanager
+def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
+    """An xlsxwriter workbook written to `path` through `_staged` (its own temporary files, one per sheet in
+    constant-memory mode, in the scratch folder)."""
+    with _staged(path) as (work, partial):
+        wb = xlsxwriter.Workbook(str(partial), {**options, "tmpdir": str(work)})
         yield wb
         wb.close()
 
@@ -310,12 +318,10 @@ def workbook_at(path: Path, options: dict) -> Iterator[xlsxwriter.Workbook]:
 def write_workbook(path: Path, sheets: list[Sheet]) -> Path:
     """The workbook around the cells by xlsxwriter into the scratch folder, then its cells spliced in on the way
     to `path` (a temporary name beside it until whole)."""
-    with ExitStack() as stack:
-        scratch = current_scratch() or stack.enter_context(run_scratch(path.parent))
-        partial = stack.enter_context(written(path))
-        shell = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch))) / "shell.xlsx"
+    with _staged(path) as (work, partial):
+        shell = work / "shell.xlsx"
         wb = xlsxwriter.Workbook(str(shell), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                              "strings_to_urls": False, "tmpdir": str(shell.parent)})
+                                              "strings_to_urls": False, "tmpdir": str(work)})
         fmt = _Formats(wb)
         taken: set[str] = set()
         cells = {number: write_sheet(wb, fmt, sheet, safe_sheet_name(sheet.name, taken))

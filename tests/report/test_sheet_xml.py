@@ -70,8 +70,6 @@ def test_any_text_is_written_as_xlsxwriter_writes_it(tmp_path_factory, texts):
                             lambda ws, fmt: [ws.write_string(r, 0, t, fmt) for r, t in enumerate(texts)])
     ours = _by_polars(tmp_path, pl.DataFrame({"t": texts}, schema={"t": pl.String}),
                       lambda style: string_cell("A", pl.col("t"), style))
-    # xlsxwriter's whitespace test is Python's \s, ours the regex crate's: they differ only on control characters,
-    # which are escaped before the test anyway
     assert ours == theirs
 
 
