@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 
 def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -31,10 +32,19 @@ def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = 
     return pl.from_arrow(relation.to_arrow_table())  # type: ignore[return-value]
 
 
+WRITE_BATCH_ROWS = 200_000
+
+
 def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Replace table `name` with the rows of `frame`: how one stage hands a polars result to the next."""
+    """Replace table `name` with the rows of `frame`: how one stage hands a polars result to the next.
+
+    The frame goes to DuckDB as Arrow a slice at a time, so a table is never held three times at once (the polars
+    frame, all of it as Arrow, DuckDB's table): a county's persons as Arrow alone are about a gigabyte (issue 18)."""
     view = f"_frame_{name}"
-    con.register(view, frame.to_arrow())
+    schema = frame.head(0).to_arrow().schema
+    batches = (batch for part in frame.iter_slices(WRITE_BATCH_ROWS)
+               for batch in part.to_arrow().cast(schema).to_batches())
+    con.register(view, pa.RecordBatchReader.from_batches(schema, batches))
     try:
         con.execute(f"create or replace table {name} as select * from {view}")
     finally:

@@ -15,6 +15,7 @@ import functools
 import duckdb
 import polars as pl
 
+from ..db import query_frame
 from ..db import write_frame as write_table
 from ..schema import (
     HOUSEHOLD_FIELDS,
@@ -24,18 +25,16 @@ from ..schema import (
     SURVEY_FIELDS,
     VISIT_FIELDS,
 )
-from .columns import normalize_id_series, normalize_series, remembered_table
+from .columns import normalize_id_series, normalize_series
 from .regions import village_key
 from .vector import map_unique
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
-    """A table as a polars frame; the load's raw tables once for validate and normalize (normalise_once)."""
-    def read() -> pl.DataFrame:
-        return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
-
-    return remembered_table(name, read) if name.startswith("raw_") else read()
-
+    """A table as a polars frame. The load's raw tables are read again by normalize rather than kept from validate:
+    reading one costs a quarter of a second at 50,000 households, holding them all from validate to normalize cost
+    1.6 GiB (issue 18)."""
+    return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
 
 
 def _numeric_flags(frame: pl.DataFrame, numeric: pl.DataFrame, owner_col: str, field: str) -> pl.Series:
@@ -102,16 +101,21 @@ def _derive_households(persons: pl.DataFrame) -> pl.DataFrame:
     if persons.height == 0:
         return pl.DataFrame()
     persons = persons.filter(pl.col("hh_code").is_not_null())
-    ranked = persons.with_columns(
+    suffixes = ("", "_raw", "_valid", "_birth", "_sex", "_problem")
+    household_cols = ["source", "role", "level", "file", "sheet", "row", "extra"] + [
+        name + suffix for name in HOUSEHOLD_KINDS for suffix in suffixes if name + suffix in persons.columns
+    ]
+    # which row stands for each household is worked out on the few columns that decide it, and only those rows'
+    # columns are taken (sorting every column of a county's persons cost a copy of them all: issue 18, memory)
+    ranked = persons.select("source", "hh_code", "relation", "row").with_row_index("_at").with_columns(
         (pl.col("relation") != "户主").fill_null(True).alias("_not_head"),
         pl.len().over(["source", "hh_code"]).alias("_members"),
         (pl.col("relation") == "户主").sum().over(["source", "hh_code"]).alias("_heads"),
     ).sort(["source", "hh_code", "_not_head", "row"])
-    first = ranked.group_by(["source", "hh_code"], maintain_order=True).first()
-    suffixes = ("", "_raw", "_valid", "_birth", "_sex", "_problem")
-    household_cols = ["source", "role", "level", "file", "sheet", "row", "extra"] + [
-        name + suffix for name in HOUSEHOLD_KINDS for suffix in suffixes if name + suffix in first.columns
-    ]
+    chosen = ranked.group_by(["source", "hh_code"], maintain_order=True).first()
+    wanted = [*household_cols, "name", *(f"id_number{suffix}" for suffix in suffixes)]
+    taken = [c for c in dict.fromkeys(wanted) if c in persons.columns and c not in chosen.columns]
+    first = chosen.drop("_at").hstack(persons.select(taken)[chosen["_at"]])
     head_is_row = ~pl.col("_not_head")
     no_head_columns = pl.col("head_id").is_null() & pl.col("head_id_raw").is_null() & head_is_row
     derived = first.with_columns(
@@ -157,14 +161,14 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     persons = normalize_frame(take_raw_table(con, "raw_person"), PERSON_KINDS, numeric)
     persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
     write_table(con, "src_person", persons)
+    derived = _derive_households(persons)
+    del persons  # not held while the households are worked on
 
     households = normalize_frame(take_raw_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
     # every column is there even with no rows: the run plan's dry run binds each rule's SQL to empty tables
     households = households.with_columns(
         pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")
     )
-    derived = _derive_households(persons)
-    del persons
     if derived.height:
         households = pl.concat([households, derived], how="diagonal_relaxed") if households.height else derived
     # the blocking key of linkage: 大田村 / 大田村委会 / 城关镇大田 all give 大田
@@ -175,9 +179,13 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
 
 def _normalize_register_attrs(con: duckdb.DuckDBPyConnection) -> None:
     """Register attributes differ by kind; a long view `register_attr` holds them parsed."""
-    frame = read_table(con, "register")
+    present = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'register'"
+                                        " and database_name = current_database()").fetchall()}
+    # only the columns the attributes need: the register whole is a county's largest table
+    frame = (query_frame(con, "select register, kind, file, row, attrs from register")
+             if {"register", "kind", "file", "row", "attrs"} <= present else pl.DataFrame())
     rows = []
-    if frame.height and "attrs" in frame.columns:
+    if frame.height:
         for kind, attrs in REGISTER_ATTRS.items():
             part = frame.filter((pl.col("kind") == kind) & pl.col("attrs").is_not_null())
             if part.height == 0:

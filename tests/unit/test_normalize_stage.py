@@ -75,3 +75,73 @@ def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_n
         assert calls[-2:] == ["text", "text"]
         kept = columns.normalize_series(raw, "text")
         assert calls[-1] == "text" and len(calls) == 5 and kept[0].to_list() == plain(raw, "text")[0].to_list()
+
+
+def test_a_fingerprint_tells_columns_apart_by_their_cells_in_order():
+    """The memo keeps fingerprints instead of the raw columns (issue 18, memory): equal cells give equal
+    fingerprints whatever the column's name or chunks; another order, another cell or a null moved do not."""
+    from reconcile.normalize.columns import fingerprint
+
+    cells = ["甲", "乙", None, "丙", "甲"]
+    base = fingerprint(pl.Series("a", cells))
+    assert fingerprint(pl.Series("b", cells)) == base
+    assert fingerprint(pl.concat([pl.Series("a", cells[:2]), pl.Series("a", cells[2:])], rechunk=False)) == base
+    others = [["乙", "甲", None, "丙", "甲"], ["甲", "乙", None, "丙", "丁"], ["甲", None, "乙", "丙", "甲"],
+              ["甲", "乙", "", "丙", "甲"], cells[:4]]
+    assert all(fingerprint(pl.Series("a", other)) != base for other in others)
+    assert fingerprint(pl.Series("a", [], pl.String)) == fingerprint(pl.Series("b", [], pl.String))
+
+
+def _derived_as_first_written(persons: pl.DataFrame) -> pl.DataFrame:
+    """The household chosen for each (source, hh_code) by sorting the persons whole: the reference for the
+    gathered version, which sorts only the columns that decide."""
+    from reconcile.normalize.stage import HOUSEHOLD_KINDS
+
+    persons = persons.filter(pl.col("hh_code").is_not_null())
+    ranked = persons.with_columns(
+        (pl.col("relation") != "户主").fill_null(True).alias("_not_head"),
+        pl.len().over(["source", "hh_code"]).alias("_members"),
+        (pl.col("relation") == "户主").sum().over(["source", "hh_code"]).alias("_heads"),
+    ).sort(["source", "hh_code", "_not_head", "row"])
+    first = ranked.group_by(["source", "hh_code"], maintain_order=True).first()
+    suffixes = ("", "_raw", "_valid", "_birth", "_sex", "_problem")
+    household_cols = ["source", "role", "level", "file", "sheet", "row", "extra"] + [
+        name + suffix for name in HOUSEHOLD_KINDS for suffix in suffixes if name + suffix in first.columns]
+    head_is_row = ~pl.col("_not_head")
+    no_head_columns = pl.col("head_id").is_null() & pl.col("head_id_raw").is_null() & head_is_row
+    derived = first.with_columns(
+        pl.when(pl.col("head_name").is_null() & head_is_row).then(pl.col("name")).otherwise(pl.col("head_name"))
+        .alias("head_name"),
+        *[pl.when(no_head_columns).then(pl.col(f"id_number{s}")).otherwise(pl.col(f"head_id{s}")).alias(f"head_id{s}")
+          for s in suffixes],
+        pl.col("hh_code").alias("rec_key"), pl.col("_members").cast(pl.Int64).alias("member_rows"),
+        pl.col("_heads").cast(pl.Int64).alias("head_rows"))
+    keep = list(dict.fromkeys(household_cols + ["rec_key", "member_rows", "head_rows"]))
+    return derived.select([c for c in keep if c in derived.columns])
+
+
+def test_households_derived_from_persons_are_those_of_the_whole_sort():
+    """Each household of a person-level source is its head's row (else its first row in file order), with its
+    member and head counts, and the head's name and ID where the file has no 户主 columns; across sources, codes
+    repeated, households with no head or two, rows out of order and rows with no 户编号."""
+    import random
+
+    from reconcile.normalize.stage import _derive_households
+
+    for seed in range(12):
+        rng = random.Random(seed)
+        rows = []
+        for i in range(60):
+            head_cols = rng.random() < 0.5
+            rows.append({"source": rng.choice(["archive", "manual"]), "hh_code": rng.choice(["H1", "H2", "H3", None]),
+                         "relation": rng.choice(["户主", "配偶", "之子", None]), "name": f"人{i}",
+                         "id_number": ID if rng.random() < 0.7 else None, "head_name": "户主甲" if head_cols else None,
+                         "head_id": ID if head_cols else None, "village": rng.choice(["大田村", "洞庭村"]),
+                         "row": rng.randrange(1, 40)})
+        frame = normalize_frame(_frame([{k: v for k, v in r.items() if k not in ("source", "row")} for r in rows]),
+                                PERSON_KINDS)
+        frame = frame.with_columns(pl.Series("source", [r["source"] for r in rows]),
+                                   pl.Series("row", [r["row"] for r in rows], pl.Int64),
+                                   pl.lit("archive").alias("role"), pl.lit("person").alias("level"),
+                                   pl.lit(None, pl.String).alias("extra"))
+        assert _derive_households(frame).equals(_derived_as_first_written(frame)), seed
