@@ -14,7 +14,9 @@ configured (absent is not empty).
 
 from __future__ import annotations
 
+import contextvars
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -330,42 +332,47 @@ def load(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, plan: R
         if cells is not None:
             numeric.append(cells)
 
-    spec: FileSpec  # a SourceSpec in the first loop, a RegisterSpec in the second
-    for key, spec in config.sources.items():
-        assert isinstance(spec, SourceSpec)
-        if key in excluded:
-            continue
-        fields = source_fields(spec.role, spec.level)
-        loaded = _read(spec, fields, spec.level, f"sources.{key}", work_dir, contract, planned(key))
-        if not usable(key, f"sources.{key}", loaded):
-            continue
-        columns = PERSON_COLUMNS if spec.level == "person" else HOUSEHOLD_COLUMNS
-        frame = _with_rec_key(_canonical_frame(loaded, columns)).with_columns(
-            pl.lit(key).alias("source"), pl.lit(spec.role).alias("role"), pl.lit(spec.level).alias("level"),
-        )
-        (persons if spec.level == "person" else households).append(frame)
-        record(key, f"sources.{key}", loaded, frame.height)
-
-    for key, spec in config.registers.items():
-        assert isinstance(spec, RegisterSpec)
-        if key in excluded:
-            continue
-        fields = register_fields(spec.kind)
-        loaded = _read(spec, fields, "register", f"registers.{key}", work_dir, contract, planned(key))
-        if not usable(key, f"registers.{key}", loaded):
-            continue
-        frame = _canonical_frame(loaded, REGISTER_COLUMNS, attrs=set(REGISTER_ATTRS.get(spec.kind, {}))).with_columns(
-            pl.lit(key).alias("register"), pl.lit(spec.kind).alias("kind"),
-        )
-        registers.append(frame)
-        record(key, f"registers.{key}", loaded, frame.height)
-
+    # every file the run reads, in the config's order: read two at a time (issue 18: the two workbooks' XML scans,
+    # the CSVs' decoding and the parses overlap), taken in this order, so the first file that fails is the one named
+    jobs: list[tuple[str, FileSpec, dict[str, Field], str, str]] = []
+    for key, source in config.sources.items():
+        if key not in excluded:
+            jobs.append((key, source, source_fields(source.role, source.level), source.level, f"sources.{key}"))
+    for key, register in config.registers.items():
+        if key not in excluded:
+            jobs.append((key, register, register_fields(register.kind), "register", f"registers.{key}"))
     if config.visits is not None and "visits" not in excluded:
-        loaded = _read(config.visits, dict(VISIT_FIELDS), "visit", "visits", work_dir, contract, planned("visits"))
-        if usable("visits", "visits", loaded):
-            frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
-            visits.append(frame)
-            record("visits", "visits", loaded, frame.height)
+        jobs.append(("visits", config.visits, dict(VISIT_FIELDS), "visit", "visits"))
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconcile-load") as pool:
+        reads: list[Future[LoadedFile] | None] = [
+            pool.submit(contextvars.copy_context().run, _read, spec, fields, kind, section, work_dir, contract,
+                        planned(key)) for key, spec, fields, kind, section in jobs]
+        try:
+            for at, (key, spec, _, _, section) in enumerate(jobs):
+                read, reads[at] = reads[at], None  # the file's raw table is let go once its frame is made
+                assert read is not None
+                loaded = read.result()
+                if not usable(key, section, loaded):
+                    continue
+                if isinstance(spec, SourceSpec):
+                    columns = PERSON_COLUMNS if spec.level == "person" else HOUSEHOLD_COLUMNS
+                    frame = _with_rec_key(_canonical_frame(loaded, columns)).with_columns(
+                        pl.lit(key).alias("source"), pl.lit(spec.role).alias("role"), pl.lit(spec.level).alias("level"),
+                    )
+                    (persons if spec.level == "person" else households).append(frame)
+                elif isinstance(spec, RegisterSpec):
+                    frame = _canonical_frame(loaded, REGISTER_COLUMNS, attrs=set(REGISTER_ATTRS.get(spec.kind, {}))
+                                             ).with_columns(pl.lit(key).alias("register"), pl.lit(spec.kind).alias("kind"))
+                    registers.append(frame)
+                else:
+                    frame = _canonical_frame(loaded, VISIT_COLUMNS).with_columns(pl.lit("visits").alias("source"))
+                    visits.append(frame)
+                record(key, section, loaded, frame.height)
+        finally:
+            for pending in reads:
+                if pending is not None:
+                    pending.cancel()
 
     _write_all(con, households, persons, registers, visits, numeric, issues, report)
     for owner, reason in left_out:

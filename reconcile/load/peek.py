@@ -32,6 +32,7 @@ from .readers import (
     _sniff_delimiter,
     active_sheet_cache,
     checked_sheet,
+    needs_type_parse,
     probe_excel,
     wait_for_warming,
     where_the_data_is,
@@ -100,10 +101,11 @@ def _peek_csv(path: Path, header_rows: int | None, skip_rows: int, encoding: str
 
 def _peek_xlsx(path: Path, sheet: int | str, header_rows: int | None, skip_rows: int) -> PeekedHeaders:
     wait_for_warming(path)
-    names_of, index, _ = checked_sheet(path, sheet)
+    names_of, index, scan = checked_sheet(path, sheet)
     rows = skip_rows + (header_rows or 0) + _PROBE_ROWS
     try:
-        frame = probe_excel(path, index, rows)  # within a run, the load's parse too (readers.SheetCache)
+        # within a run, the load's parse too (readers.SheetCache)
+        frame = probe_excel(path, index, rows, cell_types=needs_type_parse(scan))
     except fastexcel.FastExcelError as exc:
         raise _excel_error(path, exc) from exc
     probe = _header_grid(frame.rows())

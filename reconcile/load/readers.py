@@ -23,10 +23,12 @@ What fastexcel 0.21 (calamine) returns for a cell read with dtypes="string", mea
                            workbook check (xlsx_guard) finds them in the sheet XML and each is reported;
 - a date *serial* without a date format (43835) is a number -> "43835".
 
-The cell type is not in the string, so when text-sensitive columns are asked for, the sheet is
-loaded a second time (in parallel) as dtype "boolean": fastexcel's boolean extractor returns a value
-only for bool, int and float cells (never for text, dates or errors, and no sampling involved), so
-a non-null value whose text is not "true"/"false" marks a number cell.
+The cell type is not in the string, so when text-sensitive columns are asked for, the number cells of those
+columns are read from the sheet XML (xlsx_guard.number_cells: a cell with a value and no type), less the ones
+the reader gave as dates. Only a workbook with no sheet XML to read (.xls, .xlsb) has its sheet loaded a second
+time (in parallel) as dtype "boolean": fastexcel's boolean extractor returns a value only for bool, int and
+float cells (never for text, dates or errors, and no sampling involved), so a non-null value whose text is not
+"true"/"false" marks a number cell. The two ways agree cell for cell (tests/unit/test_readers.py).
 
 CSV: rows with more fields than the header are read on a slower exact path and the surplus fields
 go, joined by the delimiter, into a `__extra__` column (only present when such rows exist); short
@@ -77,7 +79,7 @@ from reconcile.load.quarantine import (
 )
 from reconcile.load.sniff import refuse_mismatch
 from reconcile.load.text import MARKER, prepared_text
-from reconcile.load.xlsx_guard import SheetScan, check_sheet, is_zip_workbook, workbook_sheets
+from reconcile.load.xlsx_guard import SheetScan, check_sheet, is_zip_workbook, number_cells, workbook_sheets
 from reconcile.normalize._text import MAYBE_BLANK, is_blank, strip_export
 
 # Python's csv module stops at a field over 128 KiB ("field larger than field limit"): such a cell is quarantined
@@ -370,9 +372,9 @@ class SheetCache:
     """Each workbook sheet parsed once per run.
 
     Calamine parses a whole sheet even when only its first rows are asked for, so the run plan's header peek
-    costs a full parse; within a run the load takes that parse instead of repeating it (issue 18). The peek
-    also starts the cell-type pass ("boolean", see the module doc) on a second thread, so both parses of a
-    workbook run side by side on the two cores while the plan goes on. A sheet's grid of text cells is small
+    costs a full parse; within a run the load takes that parse instead of repeating it (issue 18). For a workbook
+    whose cell types cannot be read from its XML the peek also starts the cell-type pass ("boolean", see the
+    module doc) on a second thread, so both parses run side by side on the two cores while the plan goes on. A sheet's grid of text cells is small
     beside the tables made from it (tens of MB for a county). Keyed by the file's size and modification time:
     a file changed between plan and load is parsed again."""
 
@@ -456,14 +458,16 @@ def prefetch_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) 
         cache.start(path, index, dtype)
 
 
-def probe_excel(path: Path, index: int, rows: int) -> pl.DataFrame:
+def probe_excel(path: Path, index: int, rows: int, cell_types: bool = True) -> pl.DataFrame:
     """A sheet's first `rows` rows as text cells. Within a run (a SheetCache active) the whole sheet is parsed
-    for the load too, with the cell-type pass started beside it; outside one (the web page's probe of an upload)
-    only the first rows are turned into a frame."""
+    for the load too, with the cell-type pass started beside it when the load will need it (`cell_types`: see
+    needs_type_parse); outside one (the web page's probe of an upload) only the first rows are turned into a
+    frame."""
     if _SHEETS.get() is None:
         return fastexcel.read_excel(path).load_sheet(index, header_row=None, skip_rows=0, n_rows=rows,
                                                      dtypes="string").to_polars()
-    prefetch_excel(path, index, "boolean")
+    if cell_types:
+        prefetch_excel(path, index, "boolean")
     return load_excel(path, index, "string").head(rows)
 
 
@@ -562,14 +566,16 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     header_rows, skip_rows = opts.header_rows, opts.skip_rows
     wait_for_warming(path)
     sheet_names, index, scan = checked_sheet(path, opts.sheet)
-    # Cell types need a second parse of the sheet (calamine re-reads it for every load); it runs beside the
-    # text parse, each on its own reader (a reader cannot be shared between threads), or was started by the plan.
+    # Cell types come from the sheet XML (number_cells) when the workbook has one; otherwise (.xls, .xlsb) from a
+    # second parse of the sheet beside the text parse, each on its own reader (a reader cannot be shared between
+    # threads), or started by the plan.
+    parse_types = bool(opts.text_sensitive) and needs_type_parse(scan)
     with one_parse_per_sheet() if _SHEETS.get() is None else nullcontext():
-        if opts.text_sensitive:
+        if parse_types:
             prefetch_excel(path, index, "boolean")
         try:
             grid = load_excel(path, index, "string")
-            typed = load_excel(path, index, "boolean") if opts.text_sensitive else None
+            typed = load_excel(path, index, "boolean") if parse_types else None
         except fastexcel.FastExcelError as exc:
             raise _excel_error(path, exc) from exc
         finally:
@@ -593,9 +599,10 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
     data = grid.rename({c: f"c{j}" for j, c in enumerate(raw_cols)}).with_row_index("_row", offset=1)
     frame, names, keep = _finish(data.slice(layout.data_start), layout, positions, label, sheet_name)
     numeric = _empty_numeric()
-    if typed is not None:
+    if opts.text_sensitive:
         by_name = {name: raw_cols[j] for name, j in zip(names, keep, strict=True)}
-        numeric = _numeric_cells(typed, by_name, frame, opts.text_sensitive)
+        numeric = (_numeric_cells(typed, by_name, frame, opts.text_sensitive) if typed is not None
+                   else _numeric_cells_in_xml(path, scan, by_name, frame, opts.text_sensitive))
     errors = sheet_errors(frame, scan.errors if scan else (),
                           {positions[j]: name for name, j in zip(names, keep, strict=True)}, label, sheet_name)
     frame, screened = screen(frame)
@@ -604,17 +611,52 @@ def _read_xlsx(path: Path, label: str, opts: _Options) -> RawTable:
                     others)
 
 
+def needs_type_parse(scan: SheetScan | None) -> bool:
+    """Whether a sheet's cell types need calamine's second parse: only when there is no sheet XML to read them
+    from (an .xls, an .xlsb, a workbook that does not say where its sheet is)."""
+    return scan is None or scan.member is None
+
+
+def _sensitive_columns(by_name: dict[str, str], text_sensitive: Sequence[str]) -> dict[str, str]:
+    """The frame's text-sensitive columns (header -> grid column `c<position>`)."""
+    # Compare like suggest_mapping does, so a joined "户主_证件号码" still counts as "户主证件号码".
+    wanted = {normalize_header(s) for s in text_sensitive}
+    return {name: raw for name, raw in by_name.items()
+            if name in text_sensitive or not wanted.isdisjoint(header_keys(name))}
+
+
+# what calamine writes for a date or time cell (after _read_xlsx cut a midnight time): a number styled as a date
+_DATE_TEXT = r"^(?:\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2}(?:\.\d+)?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)$"
+
+
+def _numeric_cells_in_xml(path: Path, scan: SheetScan | None, by_name: dict[str, str], frame: pl.DataFrame,
+                          text_sensitive: Sequence[str]) -> pl.DataFrame:
+    """Cells of the text-sensitive columns that the sheet XML stores as numbers, dates excepted (the reader gives
+    them as dates, which the boolean pass never counted either); as _numeric_cells finds them from a parse."""
+    targets = _sensitive_columns(by_name, text_sensitive)
+    if not targets or frame.height == 0 or scan is None or scan.member is None:
+        return _empty_numeric()
+    position = {name: int(raw[1:]) for name, raw in targets.items()}
+    cells = number_cells(path, scan.member, list(position.values()))
+    if cells.height == 0:
+        return _empty_numeric()
+    names = pl.DataFrame({"column": list(position), "_at": list(position.values())},
+                         schema={"column": pl.String, "_at": pl.Int64})
+    shown = frame.select("_row", *targets).unpivot(index="_row", variable_name="column", value_name="_text")
+    found = (cells.rename({"row": "_row", "column": "_at"}).join(names, on="_at").drop("_at")
+             .join(shown, on=["_row", "column"])
+             .filter(pl.col("_text").is_not_null() & ~pl.col("_text").str.contains(_DATE_TEXT)
+                     & ~pl.col("_text").is_in(["true", "false"]))
+             .select("_row", "column").unique().sort("_row", "column"))
+    where = frame.select("_file", "_sheet").head(1)
+    return where.join(found, how="cross")
+
+
 def _numeric_cells(
     typed: pl.DataFrame, by_name: dict[str, str], frame: pl.DataFrame, text_sensitive: Sequence[str]
 ) -> pl.DataFrame:
     """Cells of the text-sensitive columns that the workbook stores as numbers (see module doc)."""
-    # Compare like suggest_mapping does, so a joined "户主_证件号码" still counts as "户主证件号码".
-    wanted = {normalize_header(s) for s in text_sensitive}
-    targets = {
-        name: raw
-        for name, raw in by_name.items()
-        if name in text_sensitive or not wanted.isdisjoint(header_keys(name))
-    }
+    targets = _sensitive_columns(by_name, text_sensitive)
     if not targets or frame.height == 0:
         return _empty_numeric()
     kinds = typed.select(*(pl.col(raw).alias(f"kind:{name}") for name, raw in targets.items()))

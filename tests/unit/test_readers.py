@@ -510,3 +510,82 @@ def test_a_broken_file_is_named_in_chinese_without_library_text(tmp_path: Path, 
     message = str(err.value)
     assert words in message and name in message
     assert not re.search(r"calamine|Zip|error|Error|NUL|line contains", message.replace(str(path), "")), message
+
+
+def _rewrite_sheet(path: Path, fn) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in items:
+            z.writestr(name, fn(data) if name == "xl/worksheets/sheet1.xml" else data)
+
+
+def _mixed_cells(path: Path) -> None:
+    wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False})
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, ["证件号码", "户编号", "备注"])
+    date_fmt, time_fmt = wb.add_format({"num_format": "yyyy-mm-dd"}), wb.add_format({"num_format": "hh:mm:ss"})
+    cells = [("s", "true"), ("b", True), ("d", dt.datetime(2020, 1, 5)), ("t", dt.datetime(1899, 12, 31, 13, 30)),
+             ("s", "1"), ("n", 0), ("f", 3), ("n", 430624198001011234), ("s", ID_A), ("n", -5.5), ("e", None)]
+    for i, (kind, value) in enumerate(cells, start=1):
+        for col in (0, 1):
+            if kind == "s":
+                ws.write_string(i, col, value)
+            elif kind == "b":
+                ws.write_boolean(i, col, value)
+            elif kind == "d":
+                ws.write_datetime(i, col, value, date_fmt)
+            elif kind == "t":
+                ws.write_datetime(i, col, value, time_fmt)
+            elif kind == "n":
+                ws.write_number(i, col, value)
+            elif kind == "f":
+                ws.write_formula(i, col, "=1+2", None, value)
+            else:
+                ws.write_formula(i, col, "=1/0", None, "#DIV/0!")
+        ws.write_number(i, 2, i)  # numbers in a column that is not text-sensitive are not reported
+    wb.close()
+
+
+def _prefixed_reordered(data: bytes) -> bytes:
+    """Another writer's sheet XML: a namespace prefix on every tag, `t` before `r`, an explicit `t="n"`, inline
+    strings and a cell with no value."""
+    import re
+
+    data = re.sub(rb'<c r="([A-Z]+[0-9]+)"( s="[0-9]+")? t="([a-z]+)"', rb'<c t="\3" r="\1"\2', data)
+    data = re.sub(rb'<c r="(B[0-9]+)"( s="[0-9]+")?>(<v>)', rb'<c r="\1"\2 t="n">\3', data)
+    data, inlined = re.subn(rb'<c t="s" r="A2"><v>[0-9]+</v></c>', b'<c t="inlineStr" r="A2"><is><t>true</t></is></c>',
+                            data)
+    assert inlined == 1
+    data = re.sub(rb"<(/?)(worksheet|sheetData|row|c|v|f|is|t|dimension|sheetViews|sheetView|sheetFormatPr|"
+                  rb"pageMargins|cols|col)\b", rb"<\1x:\2", data)
+    return data.replace(b'xmlns="', b'xmlns:x="', 1).replace(b"</x:sheetData>", b'<x:row r="13"><x:c r="A13" s="0">'
+                                                              b"</x:c></x:row></x:sheetData>")
+
+
+@pytest.mark.parametrize("build", ["national", "late", "mixed", "prefixed"])
+def test_the_sheet_xml_tells_the_number_cells_the_type_parse_tells(tmp_path: Path, build: str, monkeypatch) -> None:
+    """Number cells in text-sensitive columns come from the sheet XML (issue 18: no second parse of the sheet);
+    for every kind of cell (text, boolean, date, time, formula, error, negative and 18-digit numbers), for another
+    writer's XML, and beyond any type sample, they are the cells calamine's type parse finds."""
+    from reconcile.load import readers
+
+    path = tmp_path / "a.xlsx"
+    sensitive = ["证件号码", "户编号", "户主证件号码"]
+    if build in ("national", "late"):
+        _national_xlsx(path, late_number_row=2500 if build == "late" else None)
+    else:
+        _mixed_cells(path)
+        if build == "prefixed":
+            _rewrite_sheet(path, _prefixed_reordered)
+    from_xml = read_table(path, text_sensitive=sensitive)
+    monkeypatch.setattr(readers, "needs_type_parse", lambda scan: True)
+    from_parse = read_table(path, text_sensitive=sensitive)
+    assert from_xml.frame.equals(from_parse.frame)
+    assert from_xml.numeric_cells.equals(from_parse.numeric_cells)
+    assert from_xml.numeric_cells.height >= (2 if build != "national" else 1)
+    if build == "mixed":  # 0, 3 (a formula), the 18-digit number and -5.5, in both columns
+        assert from_xml.numeric_cells.rows() == [("a.xlsx", "Sheet1", r, c) for r in (7, 8, 9, 11)
+                                                 for c in ("户编号", "证件号码")]
