@@ -140,11 +140,15 @@ class Comparison:
         if self.kind in ("members", "overlap") or left.len() == 0:  # lists, or one precomputed number per pair
             return self._levels(left, right)
         pairs = pl.DataFrame([left.alias("l"), right.alias("r")])
-        distinct = pairs.unique(maintain_order=True)
-        if distinct.height == pairs.height:
+        # each pair's first row with the same two values (nulls alike), one hash grouping: no join back
+        first = pairs.with_row_index("_i").select(pl.col("_i").min().over(["l", "r"]))["_i"].to_numpy()
+        starts = np.flatnonzero(first == np.arange(first.size))
+        if starts.size == first.size:
             return self._levels(left, right)
-        where = pairs.join(distinct.with_row_index("_u"), on=["l", "r"], how="left", nulls_equal=True,
-                           maintain_order="left")["_u"].to_numpy()
+        distinct = pairs[starts]
+        position = np.empty(first.size, dtype=np.int64)
+        position[starts] = np.arange(starts.size)
+        where = position[first]
         levels, sim = self._levels(distinct["l"], distinct["r"])
         return levels[where], sim[where]
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from .dates import _MAX_RECORD_YEAR, _MAX_YEAR, _MIN_RECORD_YEAR, _MIN_YEAR
@@ -249,11 +250,28 @@ def _normalize_series(raw: pl.Series, kind: str) -> tuple[pl.Series, pl.Series]:
 _PROVINCES = sorted(PROVINCE_CODES)
 
 
-def _fast_ids(raw: pl.Expr, numeric: pl.Expr) -> dict[str, pl.Expr]:
-    """18 characters, upper-case X, not an Excel number: region, birth date and check digit as expressions."""
-    shaped = raw.str.contains(r"^[0-9]{17}[0-9X]$") & ~numeric
-    total = sum(raw.str.slice(i, 1).cast(pl.Int64, strict=False) * weight for i, weight in enumerate(_WEIGHTS))
-    check = pl.lit(_CHECK_CHARS).str.slice(total % 11, 1)
+_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
+
+
+def check_chars(ids: pl.Series) -> pl.Series:
+    """The check character each ID of 17 digits and a check character should end with (null for any other value):
+    the weighted digit sum of all of them at once, as one byte matrix (17 one-character slices per ID cost half a
+    second per 400,000 IDs)."""
+    shaped = ids.str.contains(_ID_SHAPE).fill_null(False)
+    expected = pl.Series(ids.name, [None] * ids.len(), dtype=pl.String)
+    at = np.flatnonzero(shaped.to_numpy())
+    if at.size == 0:
+        return expected
+    text = ids.filter(shaped).str.join("").item()
+    digits = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, 18)[:, :17].astype(np.int64) - 48
+    totals = digits @ np.array(_WEIGHTS, dtype=np.int64)
+    return expected.scatter(at, pl.Series(list(_CHECK_CHARS), dtype=pl.String).gather(totals % 11))
+
+
+def _fast_ids(raw: pl.Expr, numeric: pl.Expr, check: pl.Expr) -> dict[str, pl.Expr]:
+    """18 characters, upper-case X, not an Excel number: region, birth date and check digit as expressions
+    (`check`: the check character the ID should end with, check_chars)."""
+    shaped = raw.str.contains(_ID_SHAPE) & ~numeric
     birth = raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
     birth = pl.when(birth.dt.year().is_between(_MIN_BIRTH_YEAR, _MAX_BIRTH_YEAR)).then(birth)
     problem = (pl.when(~raw.str.slice(0, 2).is_in(_PROVINCES)).then(pl.lit("id_bad_region"))
@@ -271,7 +289,9 @@ def normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
 def _normalize_id_series(raw: pl.Series, numeric: pl.Series) -> pl.DataFrame:
     pairs = pl.DataFrame({"raw": raw, "numeric": numeric.fill_null(False)}).cast({"raw": pl.String})
     uniques = _peeled(pairs.drop_nulls("raw").unique())
-    split = uniques.with_columns(**_fast_ids(pl.col("_peeled"), pl.col("numeric"))).drop("_peeled")
+    uniques = uniques.with_columns(check_chars(uniques["_peeled"]).alias("_check"))
+    split = uniques.with_columns(**_fast_ids(pl.col("_peeled"), pl.col("numeric"), pl.col("_check"))).drop(
+        "_peeled", "_check")
     done = split.filter("_ok").drop("_ok")
     rest = split.filter(~pl.col("_ok")).select("raw", "numeric")
     infos = [normalize_id(r, bool(n)) for r, n in rest.iter_rows()]
