@@ -25,7 +25,7 @@ from ..schema import (
     SURVEY_FIELDS,
     VISIT_FIELDS,
 )
-from .columns import normalize_id_series, normalize_series
+from .columns import normalising_table, normalize_id_series, normalize_series
 from .regions import village_key
 from .vector import map_unique
 
@@ -149,22 +149,26 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     # let go before the persons are worked on
     registers = take_raw_table(con, "raw_register")
     register_kinds = _kinds(REGISTER_FIELDS)
-    registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
+    with normalising_table("raw_register"):
+        registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
     write_table(con, "register", registers)
     del registers
     _normalize_register_attrs(con)
 
-    visits = normalize_frame(take_raw_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
+    with normalising_table("raw_visit"):
+        visits = normalize_frame(take_raw_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
     write_table(con, "visit", visits)
     del visits
 
-    persons = normalize_frame(take_raw_table(con, "raw_person"), PERSON_KINDS, numeric)
+    with normalising_table("raw_person"):
+        persons = normalize_frame(take_raw_table(con, "raw_person"), PERSON_KINDS, numeric)
     persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
     write_table(con, "src_person", persons)
     derived = _derive_households(persons)
     del persons  # not held while the households are worked on
 
-    households = normalize_frame(take_raw_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
+    with normalising_table("raw_household"):
+        households = normalize_frame(take_raw_table(con, "raw_household"), HOUSEHOLD_KINDS, numeric)
     # every column is there even with no rows: the run plan's dry run binds each rule's SQL to empty tables
     households = households.with_columns(
         pl.lit(None, dtype=pl.Int64).alias("member_rows"), pl.lit(None, dtype=pl.Int64).alias("head_rows")

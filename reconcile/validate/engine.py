@@ -18,7 +18,7 @@ import re
 import duckdb
 import polars as pl
 
-from ..normalize.columns import normalize_id_series, normalize_series
+from ..normalize.columns import normalising_table, normalize_id_series, normalize_series
 from ..normalize.problems import INFORMATIONAL, PROBLEMS
 from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table, write_table
 from ..schema import REGISTER_FIELDS, UNJUDGED_KINDS, VISIT_FIELDS
@@ -234,18 +234,17 @@ def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     contract = load_contract()
     mappings = _mappings(con)
     numeric = read_table(con, "raw_numeric_cell")
-    parts = [
-        check_frame(read_table(con, "raw_household"), TABLE_KINDS["household"], "source", "household", mappings,
-                    contract, numeric),
-        check_frame(read_table(con, "raw_person"), TABLE_KINDS["person"], "source", "person", mappings, contract,
-                    numeric),
-        check_frame(read_table(con, "raw_register"), TABLE_KINDS["register"], "register", "register", mappings,
-                    contract, numeric),
-    ]
+    parts = []
+    for table, kind, owner_col in (("raw_household", "household", "source"), ("raw_person", "person", "source"),
+                                   ("raw_register", "register", "register")):
+        with normalising_table(table):  # what validate works out for these columns, normalize takes (normalise_once)
+            parts.append(check_frame(read_table(con, table), TABLE_KINDS[kind], owner_col, kind, mappings, contract,
+                                     numeric))
     visits = read_table(con, "raw_visit")
     if visits.height:
         visits = visits.with_columns(pl.lit("visits").alias("source"))
-        parts.append(check_frame(visits, TABLE_KINDS["visit"], "source", "visit", mappings, contract, numeric))
+        with normalising_table("raw_visit"):
+            parts.append(check_frame(visits, TABLE_KINDS["visit"], "source", "visit", mappings, contract, numeric))
     if numeric.height:
         # long codes stored as Excel numbers (户编号): IDs are reported by the ID normaliser (id_excel_number)
         sensitive = numeric.filter(~pl.col("field").is_in(sorted(ID_FIELDS)))

@@ -53,8 +53,9 @@ def test_record_keys_are_computed_from_the_cleaned_record_id():
 
 
 def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_normaliser(monkeypatch):
-    """normalise_once (issue 18): validate's result serves normalize for equal cells, never another column of the
-    same name, other stored-as-number flags, or the ID normaliser's call when the plain one ran."""
+    """normalise_once (issue 18): validate's result serves normalize for the same column of the same load table,
+    never another column of the same name, other stored-as-number flags, or the ID normaliser's call when the plain
+    one ran; nothing is kept outside a load table's scope or shared between tables."""
     from reconcile.normalize import columns
 
     calls: list[str] = []
@@ -64,6 +65,18 @@ def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_n
     raw = pl.Series("id_number", [ID, "12345"])
     no_flags, flags = pl.Series([False, False]), pl.Series([False, True])
     with columns.normalise_once():
+        columns.normalize_series(raw, "text")
+        columns.normalize_series(raw, "text")
+        assert calls == ["text", "text"]  # outside a table's scope: computed each time
+        with columns.normalising_table("raw_person"):
+            columns.normalize_series(raw, "text")
+        with columns.normalising_table("raw_household"):
+            columns.normalize_series(raw, "text")
+        with columns.normalising_table("raw_person"):
+            columns.normalize_series(raw, "text")
+        assert calls == ["text"] * 4  # another table's column of the same name and cells: computed; its own: kept
+        calls.clear()
+    with columns.normalise_once(), columns.normalising_table("raw_person"):
         columns.normalize_series(raw, "id")  # validate with no stored-as-number cells known
         first = columns.normalize_id_series(raw, no_flags)
         assert isinstance(first, pl.DataFrame) and calls == ["id", "ids"]  # another normaliser: computed
@@ -77,19 +90,45 @@ def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_n
         assert calls[-1] == "text" and len(calls) == 5 and kept[0].to_list() == plain(raw, "text")[0].to_list()
 
 
-def test_a_fingerprint_tells_columns_apart_by_their_cells_in_order():
-    """The memo keeps fingerprints instead of the raw columns (issue 18, memory): equal cells give equal
-    fingerprints whatever the column's name or chunks; another order, another cell or a null moved do not."""
-    from reconcile.normalize.columns import fingerprint
+def test_validate_and_normalize_give_the_same_tables_with_the_memo_as_without(tmp_path):
+    """normalise_once on the sample county (the monitoring era's too): every table validate and normalize write
+    is the same as when each stage normalises every column itself, and normalize computes nothing validate
+    already did (the memo's key, the load table and column, finds each column again)."""
+    import duckdb
 
-    cells = ["甲", "乙", None, "丙", "甲"]
-    base = fingerprint(pl.Series("a", cells))
-    assert fingerprint(pl.Series("b", cells)) == base
-    assert fingerprint(pl.concat([pl.Series("a", cells[:2]), pl.Series("a", cells[2:])], rechunk=False)) == base
-    others = [["乙", "甲", None, "丙", "甲"], ["甲", "乙", None, "丙", "丁"], ["甲", None, "乙", "丙", "甲"],
-              ["甲", "乙", "", "丙", "甲"], cells[:4]]
-    assert all(fingerprint(pl.Series("a", other)) != base for other in others)
-    assert fingerprint(pl.Series("a", [], pl.String)) == fingerprint(pl.Series("b", [], pl.String))
+    from reconcile.config import load_config
+    from reconcile.load import load
+    from reconcile.normalize import columns
+    from reconcile.normalize.stage import normalize
+    from reconcile.resources import sample_dir
+    from reconcile.validate import validate
+
+    tables = ["input_issue", "src_person", "src_household", "register", "register_attr", "visit"]
+    for config_path in (sample_dir() / "reconcile.yaml", *sorted((sample_dir() / "监测期").glob("*.yaml"))):
+        config = load_config(config_path)
+        plain, memo = duckdb.connect(), duckdb.connect()
+        load(plain, config, tmp_path)
+        validate(plain)
+        normalize(plain)
+        load(memo, config, tmp_path)
+        computed: dict[str, list[tuple[str | None, str, str]]] = {"validate": [], "normalize": []}
+        kept = columns._normalize_series
+        with columns.normalise_once():
+            for stage, run in (("validate", validate), ("normalize", normalize)):
+                columns._normalize_series = (  # type: ignore[assignment]
+                    lambda raw, kind, stage=stage: computed[stage].append((columns._TABLE.get(), raw.name, kind))
+                    or kept(raw, kind))
+                try:
+                    run(memo)
+                finally:
+                    columns._normalize_series = kept
+        for table in tables:
+            a, b = (pl.from_arrow(c.sql(f"select * from {table}").to_arrow_table()) for c in (plain, memo))
+            assert a.equals(b), (config_path.name, table)
+        # what validate worked out for a load table's column, normalize took: it computed only the columns validate
+        # does not parse, and the register attributes (no load table's column)
+        assert computed["validate"] and not set(computed["normalize"]) & set(computed["validate"]), \
+            set(computed["normalize"]) & set(computed["validate"])
 
 
 def _derived_as_first_written(persons: pl.DataFrame) -> pl.DataFrame:
