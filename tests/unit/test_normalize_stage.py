@@ -90,6 +90,17 @@ def test_a_column_normalised_in_validate_is_reused_only_for_the_same_cells_and_n
         assert calls[-1] == "text" and len(calls) == 5 and kept[0].to_list() == plain(raw, "text")[0].to_list()
 
 
+def _recording(log: list, normalise):
+    """`normalise`, noting the load table, column and kind of every column it works out."""
+    from reconcile.normalize import columns
+
+    def recorded(raw: pl.Series, kind: str):
+        log.append((columns._TABLE.get(), raw.name, kind))
+        return normalise(raw, kind)
+
+    return recorded
+
+
 def test_validate_and_normalize_give_the_same_tables_with_the_memo_as_without(tmp_path):
     """normalise_once on the sample county (the monitoring era's too): every table validate and normalize write
     is the same as when each stage normalises every column itself, and normalize computes nothing validate
@@ -115,9 +126,7 @@ def test_validate_and_normalize_give_the_same_tables_with_the_memo_as_without(tm
         kept = columns._normalize_series
         with columns.normalise_once():
             for stage, run in (("validate", validate), ("normalize", normalize)):
-                columns._normalize_series = (  # type: ignore[assignment]
-                    lambda raw, kind, stage=stage: computed[stage].append((columns._TABLE.get(), raw.name, kind))
-                    or kept(raw, kind))
+                columns._normalize_series = _recording(computed[stage], kept)  # type: ignore[assignment]
                 try:
                     run(memo)
                 finally:
