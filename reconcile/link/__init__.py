@@ -157,6 +157,7 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(HH_CANDIDATES_SQL)
     records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record")
     pairs = _frame(con, "select * from hh_candidate_keys")
+    con.execute("drop table hh_candidate_keys")  # read once: not held through check and the reports (issue 18)
     swapped = pl.col("head_swapped")
     pairs = _pairs_with_sides(pairs, records).with_columns(
         pl.col("member_ids_share").alias("member_ids_share_l"), pl.col("member_ids_share").alias("member_ids_share_r"),
@@ -228,6 +229,7 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(PERSON_CANDIDATES_SQL)
     records = _frame(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation from person_record")
     pairs = _pairs_with_sides(_frame(con, "select * from person_candidate_keys"), records)
+    con.execute("drop table person_candidate_keys")  # read once (see hh_candidate_keys)
     columns = {"id_number": ("id_number", "id_number"), "name": ("name", "name"), "birth": ("birth", "birth"),
                "relation": ("relation", "relation")}
     decided = _score_and_assign(pairs, config.params["linkage"]["person"], columns, assign_duplicates=True) \

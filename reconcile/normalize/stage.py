@@ -145,21 +145,8 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     if numeric.height and "row" in numeric.columns:
         numeric = numeric.with_columns(pl.col("row").cast(pl.Int64))
 
-    # the registers first: the largest tables, so what validate kept of them for this stage (normalise_once) is
-    # let go before the persons are worked on
-    registers = take_raw_table(con, "raw_register")
-    register_kinds = _kinds(REGISTER_FIELDS)
-    with normalising_table("raw_register"):
-        registers = normalize_frame(registers, register_kinds, numeric, owner_col="register")
-    write_table(con, "register", registers)
-    del registers
-    _normalize_register_attrs(con)
-
-    with normalising_table("raw_visit"):
-        visits = normalize_frame(take_raw_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
-    write_table(con, "visit", visits)
-    del visits
-
+    # the persons first: their typed frame is the widest of a county's (over 200 columns), so it is made while the
+    # fewest other tables are in DuckDB (issue 18: memory)
     with normalising_table("raw_person"):
         persons = normalize_frame(take_raw_table(con, "raw_person"), PERSON_KINDS, numeric)
     persons = persons.with_columns(pl.col("hh_code").alias("hh_key"))
@@ -179,6 +166,18 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
     households = households.with_columns(
         map_unique(households["village"], village_key, return_dtype=pl.String).alias("village_key"))
     write_table(con, "src_household", households)
+    del households
+
+    registers = take_raw_table(con, "raw_register")
+    with normalising_table("raw_register"):
+        registers = normalize_frame(registers, _kinds(REGISTER_FIELDS), numeric, owner_col="register")
+    write_table(con, "register", registers)
+    del registers
+    _normalize_register_attrs(con)
+
+    with normalising_table("raw_visit"):
+        visits = normalize_frame(take_raw_table(con, "raw_visit"), _kinds(VISIT_FIELDS), numeric)
+    write_table(con, "visit", visits)
 
 
 def _normalize_register_attrs(con: duckdb.DuckDBPyConnection) -> None:
