@@ -145,8 +145,8 @@ def prefetch_workbook(path: Path, fmt: str | None, sheet: int | str) -> None:
             _, index, _ = checked_sheet(path, sheet)
         except (InputError, OSError):
             return
-        cache.start(path, index, "string")  # the cell types are started by the peek (probe_excel), after every
-        # workbook's text: the plan waits for the text, the load for the types
+        cache.start(path, index, "string")  # a workbook with no sheet XML has its cell types parsed too, started
+        # by the peek (probe_excel) after every workbook's text: the plan waits for the text, the load for the types
 
     cache.warm(path, warm)
 
