@@ -183,15 +183,15 @@ def member_overlap(left: pl.Series, right: pl.Series, fuzzy: float) -> np.ndarra
     def members(side: str) -> pl.DataFrame:
         exploded = sides.select("pair", side).explode(side).with_columns(
             pl.int_range(pl.len()).over("pair").alias(f"{side}_at"))
-        return exploded.select("pair", f"{side}_at", pl.col(side).struct.field("name").fill_null("").alias(
+        named = exploded.select("pair", f"{side}_at", pl.col(side).struct.field("name").fill_null("").alias(
             f"{side}_name"), pl.col(side).struct.field("year").fill_null(-1).alias(f"{side}_year"))
+        # pinyin once per distinct name, on the members (the cross of two households' members is 3× as long)
+        return named.with_columns(readings(named[f"{side}_name"]).alias(f"{side}_reading"))
 
     cross = members("small").join(members("large"), on="pair")
-    names_small, names_large = cross["small_name"].to_list(), cross["large_name"].to_list()
-    chars = process.cpdist(names_small, names_large, scorer=Indel.normalized_similarity, workers=1,
-                           dtype=np.float32)
-    reading = {name: pinyin(name) for name in set(names_small) | set(names_large)}
-    sounds = process.cpdist([reading[n] for n in names_small], [reading[n] for n in names_large],
+    chars = process.cpdist(cross["small_name"].to_list(), cross["large_name"].to_list(),
+                           scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+    sounds = process.cpdist(cross["small_reading"].to_list(), cross["large_reading"].to_list(),
                             scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
     sim = np.maximum(chars, sounds)
     ys, yl = cross["small_year"].to_numpy(), cross["large_year"].to_numpy()
