@@ -44,7 +44,9 @@ select h.source, h.rec_key, h.source || '{SEP}' || h.rec_key as node, h.row,
        coalesce(h.village_key, '') as block, s.reading as surname_key, h.hh_code, h.head_name,
        case when h.head_id_valid then h.head_id end as head_id_valid_value,
        case when h.head_id_valid then h.head_id else '?' || h.head_id end as head_id, h.hh_size, m.members,
-       list_distinct(coalesce(m.member_ids, []) || case when h.head_id_valid then [h.head_id] else [] end) as ids
+       -- sorted: a set, written the same way every run (list_distinct's order varies from run to run)
+       list_sort(list_distinct(coalesce(m.member_ids, []) || case when h.head_id_valid then [h.head_id] else [] end))
+           as ids
 from src_household h left join members m using (source, rec_key)
 left join _surname_reading s on s.name = h.head_name
 """
