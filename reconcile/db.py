@@ -42,6 +42,7 @@ def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     frame, all of it as Arrow, DuckDB's table): a county's persons as Arrow alone are about a gigabyte (issue 18)."""
     view = f"_frame_{name}"
     schema = frame.head(0).to_arrow().schema
+    # each slice cast to the whole frame's schema: a reader's batches must agree with it exactly
     batches = (batch for part in frame.iter_slices(WRITE_BATCH_ROWS)
                for batch in part.to_arrow().cast(schema).to_batches())
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches))

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from ..config import Config, FileSpec, RegisterSpec, SourceSpec
+from ..db import write_frame
 from ..errors import InputError
 from ..schema import (
     EXTRA_PREFIX,
@@ -200,9 +201,7 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, frames: list[pl.DataFrame]
     else:
         # an empty table keeps the types of a filled one (`row` is a number), so later joins line up
         data = pl.DataFrame({c: pl.Series([], dtype=pl.Int64 if c == "row" else pl.String) for c in columns})
-    con.register("_load_frame", data.to_arrow())
-    con.execute(f'create or replace table {name} as select * from _load_frame')
-    con.unregister("_load_frame")
+    write_frame(con, name, data)
 
 
 def _numeric_cells(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:

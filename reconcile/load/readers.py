@@ -374,9 +374,9 @@ class SheetCache:
     Calamine parses a whole sheet even when only its first rows are asked for, so the run plan's header peek
     costs a full parse; within a run the load takes that parse instead of repeating it (issue 18). For a workbook
     whose cell types cannot be read from its XML the peek also starts the cell-type pass ("boolean", see the
-    module doc) on a second thread, so both parses run side by side on the two cores while the plan goes on. A sheet's grid of text cells is small
-    beside the tables made from it (tens of MB for a county). Keyed by the file's size and modification time:
-    a file changed between plan and load is parsed again."""
+    module doc) on a second thread, so both parses run side by side on the two cores while the plan goes on. A
+    sheet's grid of text cells is small beside the tables made from it (tens of MB for a county). Keyed by the
+    file's size and modification time: a file changed between plan and load is parsed again."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconcile-xlsx")
@@ -458,7 +458,7 @@ def prefetch_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) 
         cache.start(path, index, dtype)
 
 
-def probe_excel(path: Path, index: int, rows: int, cell_types: bool = True) -> pl.DataFrame:
+def probe_excel(path: Path, index: int, rows: int, *, cell_types: bool) -> pl.DataFrame:
     """A sheet's first `rows` rows as text cells. Within a run (a SheetCache active) the whole sheet is parsed
     for the load too, with the cell-type pass started beside it when the load will need it (`cell_types`: see
     needs_type_parse); outside one (the web page's probe of an upload) only the first rows are turned into a
@@ -645,8 +645,7 @@ def _numeric_cells_in_xml(path: Path, scan: SheetScan | None, by_name: dict[str,
     shown = frame.select("_row", *targets).unpivot(index="_row", variable_name="column", value_name="_text")
     found = (cells.rename({"row": "_row", "column": "_at"}).join(names, on="_at").drop("_at")
              .join(shown, on=["_row", "column"])
-             .filter(pl.col("_text").is_not_null() & ~pl.col("_text").str.contains(_DATE_TEXT)
-                     & ~pl.col("_text").is_in(["true", "false"]))
+             .filter(pl.col("_text").is_not_null() & ~pl.col("_text").str.contains(_DATE_TEXT))
              .select("_row", "column").unique().sort("_row", "column"))
     where = frame.select("_file", "_sheet").head(1)
     return where.join(found, how="cross")

@@ -199,6 +199,7 @@ def workbook_sheets(path: Path) -> list[SheetRef]:
 # ---- the sheet XML ---------------------------------------------------------------------------------------
 
 _PREFIX = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
+_REF = r'\sr="([A-Z]+)([0-9]+)"'  # a cell tag's reference: column letters, row number
 _DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*\bref="([A-Z]+)?([0-9]+)?(?::([A-Z]+)([0-9]+))?"')
 
 
@@ -211,10 +212,21 @@ class _Patterns:
         self.prefix = prefix.decode()
         p = re.escape(prefix)
         self.cell_start = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
-        self.cell_tag = "<" + re.escape(self.prefix) + r'c\b[^>]*?\sr="[A-Z]+[0-9]+"[^>]*>'
+        self.cell_tag = self.cells_in("[A-Z]+")
         self.error_cell = re.compile(
             rb"<" + p + rb'c\b(?=[^>]*\st="e")[^>]*?\sr="([A-Z]+)([0-9]+)"[^>]*>'
             rb"(?:(?!</" + p + rb"c>).)*?<" + p + rb"v>([^<]*)</" + p + rb"v>", re.S)
+
+    @classmethod
+    def of(cls, first: bytes) -> _Patterns:
+        """The patterns for a sheet, from its first bytes: the main namespace's prefix as the root element has it
+        (`<x:worksheet>` writers put it on every tag)."""
+        found = _PREFIX.search(first)
+        return cls((found.group(1) or b"") if found else b"")
+
+    def cells_in(self, letters: str) -> str:
+        """Cell tags (`<c …>`, self-closing ones too) whose reference's column letters match `letters`."""
+        return "<" + re.escape(self.prefix) + r'c\b[^>]*?\sr="(?:' + letters + r')[0-9]+"[^>]*>'
 
     def outside(self, rows: int, columns: int) -> str:
         """Filled cells (not self-closing: `<c r="B7" s="3"/>` is formatting only) beyond a declared rectangle."""
@@ -254,9 +266,7 @@ def _text(piece: bytes) -> pl.Series:
 def _scan(path: Path, z: zipfile.ZipFile, member: str, label: str) -> SheetScan:
     with z.open(member) as fh:
         first = fh.read(1 << 16)
-        # the main namespace's prefix, as the root element has it (`<x:worksheet>` writers put it on every tag)
-        prefix_match = _PREFIX.search(first)
-        patterns = _Patterns((prefix_match.group(1) or b"") if prefix_match else b"")
+        patterns = _Patterns.of(first)
         dim = _DIMENSION.search(first)
         declared = None
         if dim and dim.group(3) and dim.group(4):
@@ -279,7 +289,7 @@ def _scan(path: Path, z: zipfile.ZipFile, member: str, label: str) -> SheetScan:
 
 def _extent(piece: bytes, patterns: _Patterns, max_row: int, max_col: int) -> tuple[int, int]:
     tags = _text(piece).str.extract_all(patterns.cell_tag).explode().drop_nulls()
-    refs = tags.filter(~tags.str.ends_with("/>")).str.extract_groups(r'\sr="([A-Z]+)([0-9]+)"').struct.unnest()
+    refs = tags.filter(~tags.str.ends_with("/>")).str.extract_groups(_REF).struct.unnest()
     if refs.height:
         rows = refs["2"].cast(pl.Int64, strict=False).fill_null(0).max()
         # column letters compare as numbers once left-padded with "@" (the character before "A")
@@ -367,10 +377,8 @@ def number_cells(path: Path, member: str, columns: list[int]) -> pl.DataFrame:
         try:
             with z.open(member) as fh:
                 first = fh.read(1 << 16)
-                prefix_match = _PREFIX.search(first)
-                patterns = _Patterns((prefix_match.group(1) or b"") if prefix_match else b"")
-                tag = ("<" + re.escape(patterns.prefix) + r'c\b[^>]*?\sr="(?:' + "|".join(letters)
-                       + r')[0-9]+"[^>]*>')
+                patterns = _Patterns.of(first)
+                tag = patterns.cells_in("|".join(letters))
                 for piece in _chunks(fh, first, patterns.cell_start):
                     tags = _text(piece).str.extract_all(tag).explode().drop_nulls()
                     if tags.len():
@@ -382,7 +390,7 @@ def number_cells(path: Path, member: str, columns: list[int]) -> pl.DataFrame:
     cells = pl.concat(found).alias("tag").to_frame()
     typed = cells.filter(~pl.col("tag").str.ends_with("/>")).with_columns(
         pl.col("tag").str.extract(_TYPE, 1).alias("t"),
-        pl.col("tag").str.extract_groups(r'\sr="([A-Z]+)([0-9]+)"').alias("ref"))
+        pl.col("tag").str.extract_groups(_REF).alias("ref"))
     numbers = typed.filter(pl.col("t").is_null() | (pl.col("t") == "n")).unnest("ref")
     return numbers.select(pl.col("2").cast(pl.Int64).alias("row"),
                           pl.col("1").replace_strict(letters, return_dtype=pl.Int64).alias("column"))

@@ -271,7 +271,7 @@ def check_chars(ids: pl.Series) -> pl.Series:
     the weighted digit sum of all of them at once, as one byte matrix (17 one-character slices per ID cost half a
     second per 400,000 IDs)."""
     shaped = ids.str.contains(_ID_SHAPE).fill_null(False)
-    expected = pl.Series(ids.name, [None] * ids.len(), dtype=pl.String)
+    expected = pl.repeat(None, ids.len(), dtype=pl.String, eager=True).alias(ids.name)
     at = np.flatnonzero(shaped.to_numpy())
     if at.size == 0:
         return expected

@@ -182,11 +182,9 @@ def normalize(con: duckdb.DuckDBPyConnection) -> None:
 
 def _normalize_register_attrs(con: duckdb.DuckDBPyConnection) -> None:
     """Register attributes differ by kind; a long view `register_attr` holds them parsed."""
-    present = {r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = 'register'"
-                                        " and database_name = current_database()").fetchall()}
-    # only the columns the attributes need: the register whole is a county's largest table
-    frame = (query_frame(con, "select register, kind, file, row, attrs from register")
-             if {"register", "kind", "file", "row", "attrs"} <= present else pl.DataFrame())
+    # only the columns the attributes need (the load writes them for every register, filled or not): the register
+    # whole is a county's largest table
+    frame = query_frame(con, "select register, kind, file, row, attrs from register")
     rows = []
     if frame.height:
         for kind, attrs in REGISTER_ATTRS.items():
