@@ -40,6 +40,10 @@ def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
 
     The frame goes to DuckDB as Arrow a slice at a time, so a table is never held three times at once (the polars
     frame, all of it as Arrow, DuckDB's table): a county's persons as Arrow alone are about a gigabyte (issue 18)."""
+    _write_arrow(con, name, frame, "*")
+
+
+def _write_arrow(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, columns: str) -> None:
     view = f"_frame_{name}"
     schema = frame.head(0).to_arrow().schema
     # each slice cast to the whole frame's schema: a reader's batches must agree with it exactly
@@ -47,6 +51,54 @@ def write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
                for batch in part.to_arrow().cast(schema).to_batches())
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches))
     try:
-        con.execute(f"create or replace table {name} as select * from {view}")
+        con.execute(f"create or replace table {name} as select {columns} from {view}")
+    finally:
+        con.unregister(view)
+
+
+def quoted(identifier: str) -> str:
+    """An identifier for SQL text: double-quoted, inner quotes doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def filled_table(name: str) -> str:
+    """Where `write_sparse_frame` stores the columns of `name` that some row fills."""
+    return f"_{name}_filled"
+
+
+def write_sparse_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Like `write_frame`, but the columns no row fills are not stored: `name` is a view giving them as typed NULLs
+    beside the columns of the table `filled_table(name)`, in the frame's order.
+
+    A county's persons carry every field of every role (over 200 columns) and most files fill about half of
+    them: in memory DuckDB keeps 16 bytes a cell for a NULL string, 0.6 GiB of the 50,000-household county's
+    persons held through link, check and the reports (issue 18: memory). Readers see the same columns and types."""
+    nulls = frame.null_count().row(0)
+    filled = [c for c, n in zip(frame.columns, nulls, strict=True) if n < frame.height] or frame.columns[:1]
+    types = _duckdb_types(con, frame)
+    stored = filled_table(name)
+    con.execute(f"drop view if exists {quoted(name)}")
+    _write_arrow(con, stored, frame, ", ".join(quoted(c) for c in filled))
+    kept = set(filled)
+    select = ", ".join(quoted(c) if c in kept else f"cast(null as {types[c]}) as {quoted(c)}" for c in frame.columns)
+    con.execute(f"create view {quoted(name)} as select {select} from {quoted(stored)}")
+
+
+def drop_sparse(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop what `write_sparse_frame` wrote as `name` (a table of that name too)."""
+    kind = con.execute("select any_value(type) from (select 'view' as type from duckdb_views() where view_name = $n "
+                       "and not temporary union all select 'table' from duckdb_tables() where table_name = $n "
+                       "and not temporary)", {"n": name}).fetchall()[0][0]
+    if kind:
+        con.execute(f"drop {kind} {quoted(name)}")
+    con.execute(f"drop table if exists {quoted(filled_table(name))}")
+
+
+def _duckdb_types(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> dict[str, str]:
+    """Each column's DuckDB type, as DuckDB reads the frame's Arrow schema."""
+    view = "_frame_types"
+    con.register(view, frame.head(0).to_arrow())
+    try:
+        return {r[0]: r[1] for r in con.execute(f"describe select * from {view}").fetchall()}
     finally:
         con.unregister(view)

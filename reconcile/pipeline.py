@@ -17,7 +17,7 @@ import polars as pl
 from .check.engine import check
 from .clock import now
 from .config import Config
-from .db import connect
+from .db import connect, filled_table
 from .db import query_frame as frame
 from .errors import InputError
 from .ledger import is_separate, ledger_stage, persist
@@ -35,7 +35,8 @@ DB_NAME = "reconcile.duckdb"
 # Tables a finished run does not keep in its database: the raw text as read (the typed, normalised `src_*`
 # tables and the input issues keep what people look up) and the linkers' blocking keys. Saving them cost
 # seconds of DuckDB compression for nothing read later (issue 18).
-SCRATCH_TABLES = ("raw_%", "%_candidate_keys")
+# LIKE patterns; "_raw_%" is the load tables' stored columns (db.write_sparse_frame: `_raw_person_filled`)
+SCRATCH_TABLES = ("raw_%", "_raw_%", "%_candidate_keys")
 
 STAGES = [
     ("plan", "核对表头与规则"),
@@ -132,7 +133,8 @@ class StagedDatabase:
             return
         present = {r[0] for r in self.con.execute(
             "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
-        self._early_tables = [t for t in FINAL_AFTER_NORMALIZE if t in present]
+        # a normalised input is a view over its filled columns (db.write_sparse_frame): the table is what is saved
+        self._early_tables = [t for name in FINAL_AFTER_NORMALIZE for t in (name, filled_table(name)) if t in present]
         cursor = self._early_cursor = self.con.cursor()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
         self._early = self._pool.submit(self._timed, lambda: copy_tables(cursor, self.staging, self._early_tables),

@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from ..config import Config, FileSpec, RegisterSpec, SourceSpec
-from ..db import write_frame
+from ..db import write_frame, write_sparse_frame
 from ..errors import InputError
 from ..schema import (
     EXTRA_PREFIX,
@@ -195,13 +195,16 @@ def _with_rec_key(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _write(con: duckdb.DuckDBPyConnection, name: str, frames: list[pl.DataFrame], columns: list[str]) -> None:
+def _write(con: duckdb.DuckDBPyConnection, name: str, frames: list[pl.DataFrame], columns: list[str],
+           sparse: bool = False) -> None:
+    """`sparse`: the columns no file fills are not stored (db.write_sparse_frame): a record table carries every
+    field of every role, most of them absent from any one county's files."""
     if frames:
         data = pl.concat(frames, how="diagonal_relaxed")
     else:
         # an empty table keeps the types of a filled one (`row` is a number), so later joins line up
         data = pl.DataFrame({c: pl.Series([], dtype=pl.Int64 if c == "row" else pl.String) for c in columns})
-    write_frame(con, name, data)
+    (write_sparse_frame if sparse else write_frame)(con, name, data)
 
 
 def _numeric_cells(loaded: LoadedFile, owner: str) -> pl.DataFrame | None:
@@ -224,11 +227,11 @@ def write_empty_raw_tables(con: duckdb.DuckDBPyConnection, config: Config) -> No
 def _write_all(con: duckdb.DuckDBPyConnection, households: list, persons: list, registers: list, visits: list,
                numeric: list, issues: list, report: list[dict]) -> None:
     base = ["source", "role", "level", "file", "sheet", "row", "rec_key", "extra"]
-    _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS)
-    _write(con, "raw_person", persons, base + PERSON_COLUMNS)
+    _write(con, "raw_household", households, base + HOUSEHOLD_COLUMNS, sparse=True)
+    _write(con, "raw_person", persons, base + PERSON_COLUMNS, sparse=True)
     _write(con, "raw_register", registers, ["register", "kind", "file", "sheet", "row", "extra", "attrs"]
-           + REGISTER_COLUMNS)
-    _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS)
+           + REGISTER_COLUMNS, sparse=True)
+    _write(con, "raw_visit", visits, ["source", "file", "sheet", "row", "extra"] + VISIT_COLUMNS, sparse=True)
     _write(con, "raw_numeric_cell", numeric, ["source", "file", "sheet", "row", "column", "field"])
     data = (pl.concat(issues, how="diagonal_relaxed").select(LOAD_ISSUE_COLUMNS) if issues
             else pl.DataFrame(schema=LOAD_ISSUE_SCHEMA))

@@ -15,8 +15,8 @@ import functools
 import duckdb
 import polars as pl
 
-from ..db import query_frame
-from ..db import write_frame as write_table
+from ..db import drop_sparse, query_frame
+from ..db import write_sparse_frame as write_table
 from ..schema import (
     HOUSEHOLD_FIELDS,
     PERSON_FIELDS,
@@ -34,7 +34,16 @@ def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     """A table as a polars frame. The load's raw tables are read again by normalize rather than kept from validate:
     reading one costs a quarter of a second at 50,000 households, holding them all from validate to normalize cost
     1.6 GiB (issue 18)."""
-    return pl.from_arrow(con.sql(f"select * from {name}").to_arrow_table())  # type: ignore[return-value]
+    table = con.sql(f"select * from {name}").to_arrow_table()
+    # a column no file fills becomes nulls holding no buffers (polars' copy of Arrow's would cost 16 bytes a row:
+    # half the columns of a county's persons; issue 18, memory)
+    empty = [c for c, column in zip(table.column_names, table.columns, strict=True) if column.null_count == len(column)]
+    if not empty or table.num_rows == 0:
+        return pl.from_arrow(table)  # type: ignore[return-value]
+    types = pl.from_arrow(table.select(empty).slice(0, 0)).schema  # type: ignore[union-attr]
+    frame: pl.DataFrame = pl.from_arrow(table.drop_columns(empty))  # type: ignore[assignment]
+    return frame.with_columns(pl.repeat(None, table.num_rows, dtype=types[c], eager=True).alias(c)
+                              for c in empty).select(table.column_names)
 
 
 def _numeric_flags(frame: pl.DataFrame, numeric: pl.DataFrame, owner_col: str, field: str) -> pl.Series:
@@ -136,7 +145,7 @@ def take_raw_table(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     the load's text and the saved database never holds it, so a county's inputs are not held twice, as text
     and as typed tables, through link, check and the reports (issue 18: memory)."""
     frame = read_table(con, name)
-    con.execute(f"drop table if exists {name}")  # `name`: one of this module's own raw_* table names
+    drop_sparse(con, name)
     return frame
 
 

@@ -18,9 +18,10 @@ import re
 import duckdb
 import polars as pl
 
+from ..db import write_frame
 from ..normalize.columns import normalising_table, normalize_id_series, normalize_series
 from ..normalize.problems import INFORMATIONAL, PROBLEMS
-from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table, write_table
+from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table
 from ..schema import REGISTER_FIELDS, UNJUDGED_KINDS, VISIT_FIELDS
 from .contract import load_contract
 
@@ -256,5 +257,5 @@ def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         else parts[0]
     issues = pl.concat([_messages(issues, mappings, contract).select(ISSUE_COLUMNS), load_issues(con)],
                        how="vertical_relaxed").sort(["source", "file", "row", "column"], nulls_last=True)
-    write_table(con, "input_issue", issues)
+    write_frame(con, "input_issue", issues)
     return issues

@@ -22,3 +22,42 @@ def test_a_frame_goes_to_duckdb_a_slice_at_a_time_unchanged(monkeypatch):
     assert db.query_frame(con, "select * from t").equals(frame)
     db.write_frame(con, "t", frame.head(0))  # replaced, and typed like a filled one
     assert db.query_frame(con, "select * from t").schema == frame.schema
+
+
+def _sparse_frame() -> pl.DataFrame:
+    return pl.DataFrame({"n": [1, None, 3], "empty_text": [None, None, None], "s": ["甲", None, "长一些的文字内容"],
+                         "empty_date": [None, None, None], "empty_codes": [None, None, None],
+                         "empty_flag": [None, None, None]},
+                        schema={"n": pl.Int64, "empty_text": pl.String, "s": pl.String, "empty_date": pl.Date,
+                                "empty_codes": pl.List(pl.String), "empty_flag": pl.Boolean})
+
+
+def test_a_sparse_frame_reads_back_whole_while_only_filled_columns_are_stored():
+    """write_sparse_frame (issue 18, memory): the view has every column, in order, with its type and values, as
+    write_frame's table would; the stored table holds only the columns some row fills."""
+    frame = _sparse_frame()
+    con = db.connect()
+    db.write_sparse_frame(con, "t", frame)
+    assert db.query_frame(con, "select * from t").equals(frame)
+    assert db.query_frame(con, "select * from t").schema == frame.schema
+    stored = [r[0] for r in con.execute("select column_name from duckdb_columns() where table_name = ?",
+                                        [db.filled_table("t")]).fetchall()]
+    assert stored == ["n", "s"]
+    db.write_sparse_frame(con, "t", frame.head(0))  # no rows: every column empty, one kept to make a table
+    assert db.query_frame(con, "select * from t").schema == frame.schema
+    assert db.query_frame(con, "select * from t").height == 0
+
+
+def test_dropping_a_sparse_table_drops_its_view_and_its_stored_columns():
+    con = db.connect()
+    db.write_sparse_frame(con, "t", _sparse_frame())
+    db.write_frame(con, "plain", _sparse_frame())
+    db.drop_sparse(con, "t")
+    db.drop_sparse(con, "plain")  # a plain table of that name goes too
+    db.drop_sparse(con, "never_written")
+    assert con.execute("select count(*) from duckdb_tables()").fetchall() == [(0,)]
+    assert con.execute("select count(*) from duckdb_views() where not internal").fetchall() == [(0,)]
+
+
+def test_identifiers_are_quoted_whole():
+    assert db.quoted('a"b') == '"a""b"'
