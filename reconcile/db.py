@@ -75,41 +75,13 @@ def write_sparse_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.Data
     persons held through link, check and the reports (issue 18: memory). Readers see the same columns and types."""
     nulls = frame.null_count().row(0)
     filled = [c for c, n in zip(frame.columns, nulls, strict=True) if n < frame.height] or frame.columns[:1]
-    con.execute(f"drop view if exists {quoted(name)}")
-    _write_arrow(con, filled_table(name), frame, ", ".join(quoted(c) for c in filled))
-    _filled_view(con, name, _duckdb_types(con, frame), set(filled))
-
-
-def keep_filled_columns(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """The table `name`, made by a query, as `write_sparse_frame` would have written it: its empty columns dropped
-    from the table (renamed `filled_table(name)`) and given back by the view `name`. The wide views pair every
-    field with every source, and a source fills only its own file's fields (158 of hh_wide's 306 columns empty in
-    the 50k county)."""
-    types = {r[0]: r[1] for r in con.execute(f"describe {quoted(name)}").fetchall()}
-    counts = con.execute("select " + ", ".join(f"count({quoted(c)})" for c in types)
-                         + f" from {quoted(name)}").fetchall()[0]
-    filled = [c for c, n in zip(types, counts, strict=True) if n] or list(types)[:1]
+    types = _duckdb_types(con, frame)
     stored = filled_table(name)
-    con.execute(f"drop table if exists {quoted(stored)}")
-    con.execute(f"alter table {quoted(name)} rename to {quoted(stored)}")
-    for column in types:
-        if column not in filled:  # dropping a column of an in-memory table moves no other column's data
-            con.execute(f"alter table {quoted(stored)} drop column {quoted(column)}")
-    _filled_view(con, name, types, set(filled))
-
-
-def _filled_view(con: duckdb.DuckDBPyConnection, name: str, types: dict[str, str], filled: set[str]) -> None:
-    """The view `name`: every column of `types` in order, the unfilled ones as typed NULLs."""
-    select = ", ".join(quoted(c) if c in filled else f"cast(null as {t}) as {quoted(c)}" for c, t in types.items())
-    con.execute(f"create view {quoted(name)} as select {select} from {quoted(filled_table(name))}")
-
-
-def sparse_views(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The views over a `filled_table`: tables as far as a reader is concerned."""
-    return [r[0] for r in con.execute(
-        "select v.view_name from duckdb_views() v join duckdb_tables() t on t.database_name = v.database_name "
-        "and t.table_name = '_' || v.view_name || '_filled' where not v.temporary and not v.internal "
-        "order by v.view_name").fetchall()]
+    con.execute(f"drop view if exists {quoted(name)}")
+    _write_arrow(con, stored, frame, ", ".join(quoted(c) for c in filled))
+    kept = set(filled)
+    select = ", ".join(quoted(c) if c in kept else f"cast(null as {types[c]}) as {quoted(c)}" for c in frame.columns)
+    con.execute(f"create view {quoted(name)} as select {select} from {quoted(stored)}")
 
 
 def drop_sparse(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from ..config import Config
-from ..db import drop_sparse, keep_filled_columns, write_frame
+from ..db import write_frame
 from ..plan_tables import left_out_files
 from ..schema import HOUSEHOLD_FIELDS, PERSON_FIELDS, REGISTERED_ROLES, SURVEY_FIELDS, source_labels
 
@@ -62,9 +62,7 @@ def build_household_views(con: duckdb.DuckDBPyConnection, config: Config) -> Non
     valid_ids = ", ".join(f'case when "head_id_valid_{s}" then "head_id_{s}" end' for s in sources)
     any_ids = ", ".join(f'"head_id_{s}"' for s in sources)
     display.append(f"coalesce({valid_ids}, {any_ids}) as head_id")
-    drop_sparse(con, "hh_wide")
-    con.execute(f"create table hh_wide as select p.*, {', '.join(display)} from ({pivot}) p")
-    keep_filled_columns(con, "hh_wide")
+    con.execute(f"create or replace table hh_wide as select p.*, {', '.join(display)} from ({pivot}) p")
     _write_source_info(con, config)
     _build_long_tables(con, HOUSEHOLD_LONG_TABLES)
 
@@ -75,9 +73,8 @@ def build_person_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     person_sources = [s for s in sources if config.sources[s].level == "person"]
     p_cols = set(_columns(con, "src_person"))
     p_fields = [f for f in [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"] if f in p_cols]
-    drop_sparse(con, "person_wide")
     if not person_sources:
-        con.execute("create table person_wide as select person_cluster_id, cluster_id, "
+        con.execute("create or replace table person_wide as select person_cluster_id, cluster_id, "
                     "name as person_name, id_number as person_id from person_link where false")
     else:
         pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
@@ -86,12 +83,11 @@ def build_person_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         valid = ", ".join(f'case when "id_number_valid_{s}" then "id_number_{s}" end' for s in person_sources)
         any_ids = ", ".join(f'"id_number_{s}"' for s in person_sources)
         con.execute(f"""
-            create table person_wide as
+            create or replace table person_wide as
             select p.*, k.cluster_id, coalesce({names}) as person_name, coalesce({valid}, {any_ids}) as person_id
             from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
               using (person_cluster_id)
         """)
-    keep_filled_columns(con, "person_wide")
     _build_long_tables(con, PERSON_LONG_TABLES)
 
 

@@ -15,8 +15,8 @@ import duckdb
 
 from ..check.packs import select_rules
 from ..config import Config
-from ..db import connect, sparse_views
-from ..pipeline import SCRATCH_TABLES, run_county_stages, stage_runner
+from ..db import connect
+from ..pipeline import FINAL_AFTER_NORMALIZE, SCRATCH_TABLES, run_county_stages, stage_runner
 
 # what the merge, the reports and the province rules need: not the raw text tables (each county's own
 # run database has them) nor the stages' scratch tables
@@ -32,9 +32,10 @@ def _export(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     tables = [r[0] for r in con.execute(
         "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
         f"and {skipped} order by table_name").fetchall()]
-    # the normalised inputs and the wide views are views over their filled columns (db.write_sparse_frame):
-    # exported whole, by name
-    tables += sparse_views(con)
+    # the normalised inputs are views over their filled columns (db.write_sparse_frame): exported whole, by name
+    tables += [r[0] for r in con.execute("select view_name from duckdb_views() where not temporary and not internal "
+                                         "and list_contains($names, view_name)",
+                                         {"names": list(FINAL_AFTER_NORMALIZE)}).fetchall()]
     for table in sorted(tables):
         con.execute(f"copy (select * from {table}) to ? (format parquet)", [(out_dir / f"{table}.parquet").as_posix()])
 

@@ -61,22 +61,3 @@ def test_dropping_a_sparse_table_drops_its_view_and_its_stored_columns():
 
 def test_identifiers_are_quoted_whole():
     assert db.quoted('a"b') == '"a""b"'
-
-
-def test_a_query_made_table_keeps_only_its_filled_columns_behind_a_view_of_all():
-    """keep_filled_columns (the wide views): the same rows, columns, order and types as the table it replaces."""
-    con = db.connect()
-    con.execute("create table w as select range as k, null::varchar as \"name_a\", 'x' || range as \"name_b\", "
-                "null::date as d, null::varchar[] as l, range % 2 = 0 as flag from range(4)")
-    before = db.query_frame(con, "select * from w")
-    db.keep_filled_columns(con, "w")
-    assert db.query_frame(con, "select * from w").equals(before)
-    assert db.query_frame(con, "select * from w").schema == before.schema
-    stored = [r[0] for r in con.execute("describe _w_filled").fetchall()]
-    assert stored == ["k", "name_b", "flag"]
-    db.write_sparse_frame(con, "frame_made", before)
-    con.execute("create view plain_view as select 1 as x")
-    assert db.sparse_views(con) == ["frame_made", "w"]
-    con.execute("create table nothing as select null::varchar as a, null::int as b from range(0)")
-    db.keep_filled_columns(con, "nothing")  # every column empty: one is kept to make a table
-    assert [r[0] for r in con.execute("describe nothing").fetchall()] == ["a", "b"]
