@@ -45,6 +45,7 @@ STAGES = [
     ("normalize", "标准化"),
     ("save_inputs", "保存标准化的输入表"),
     ("link", "户、人匹配"),
+    ("save_link_details", "保存人员匹配明细"),
     ("check", "规则核查"),
     ("ledger", "问题台账"),
     ("report", "写出结果"),
@@ -124,6 +125,7 @@ class StagedDatabase:
         self._early: Future | None = None
         self._early_cursor: duckdb.DuckDBPyConnection | None = None
         self._early_tables: list[str] = []
+        self._moved: Future | None = None
 
     def save_inputs(self) -> None:
         """Start writing the normalised inputs (FINAL_AFTER_NORMALIZE: no later stage changes them) to the staging
@@ -139,6 +141,24 @@ class StagedDatabase:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
         self._early = self._pool.submit(self._timed, lambda: copy_tables(cursor, self.staging, self._early_tables),
                                         "save_inputs")
+
+    def move_link_details(self) -> None:
+        """Once link is done, write MOVED_AFTER_LINK to the staging file after the inputs (the same worker) and
+        drop them from memory: nothing in the run reads them again (`explain-link` reads the saved database), and
+        a county's person candidates are held through the check and the reports otherwise (issue 18: memory)."""
+        if self._early is None or self._pool is None or self._early_cursor is None:
+            return
+        present = {r[0] for r in self.con.execute(
+            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+        tables = [t for t in MOVED_AFTER_LINK if t in present]
+        cursor = self._early_cursor
+
+        def move() -> None:
+            copy_tables(cursor, self.staging, tables)
+            for table in tables:  # names from MOVED_AFTER_LINK, found in DuckDB's catalogue
+                cursor.execute(f'drop table memory."{table}"')
+
+        self._moved = self._pool.submit(self._timed, move, "save_link_details")
 
     def save_beside(self) -> None:
         """Start writing the finished tables to the staging file on a cursor of their own; `con` keeps being read
@@ -167,12 +187,15 @@ class StagedDatabase:
             self.close_pool()
 
     def _inputs_saved(self) -> None:
-        """Wait for `save_inputs`' copy (its error, if any, is the run's) and close its cursor."""
+        """Wait for `save_inputs`' copy and `move_link_details` (an error of either is the run's) and close their
+        cursor."""
         if self._early is not None:
             try:
                 self._early.result()
+                if self._moved is not None:
+                    self._moved.result()
             finally:
-                self._early = None
+                self._early = self._moved = None
                 if self._early_cursor is not None:
                     self._early_cursor.close()
                     self._early_cursor = None
@@ -186,7 +209,7 @@ class StagedDatabase:
             if cursor is not None:
                 cursor.close()
         self._cursor = self._early_cursor = None
-        self._early = None
+        self._early = self._moved = None
 
     def _timed(self, fn: Callable[[], None], name: str = "save") -> None:
         if self.stage:
@@ -274,13 +297,16 @@ def prepare_save(con: duckdb.DuckDBPyConnection) -> None:
 # their own), so `save_inputs` writes them out while the run goes on. A stage that changed one after normalize would
 # leave the saved copy behind: `copy_to_file` refuses to finish when a row count no longer agrees.
 FINAL_AFTER_NORMALIZE = ("src_person", "src_household", "register", "register_attr", "visit")
+# Written by link and read by nothing later in a run (only `explain-link`, from the saved database): a county run
+# moves them to the staging file beside the check (StagedDatabase.move_link_details).
+MOVED_AFTER_LINK = ("person_candidate", "person_record")
 
 
 def copy_tables(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str]) -> None:
     """`tables` of the in-memory run database into the DuckDB file `path` (created if need be)."""
     con.execute("attach ? as _early", [path.as_posix()])
     try:
-        for table in tables:  # names from FINAL_AFTER_NORMALIZE, found in DuckDB's catalogue
+        for table in tables:  # names from FINAL_AFTER_NORMALIZE or MOVED_AFTER_LINK, found in DuckDB's catalogue
             con.execute(f'create table _early."{table}" as select * from memory."{table}"')
     finally:
         con.execute("detach _early")
@@ -396,12 +422,14 @@ def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float 
 
 def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: Path, stage,
                       rules: list | None = None, plan: RunPlan | None = None,
-                      after_normalize: Callable[[], None] | None = None) -> RunPlan:
+                      after_normalize: Callable[[], None] | None = None,
+                      after_link: Callable[[], None] | None = None) -> RunPlan:
     """plan → load → validate → normalise → link → check: what a county run and each county of a province run do.
 
     `rules` (default: every selected rule) lets a province partition leave its province-scope rules out; a
     `plan` compiled beforehand (a province compiles every county's before the first starts) is used as is;
-    `after_normalize` is called once the inputs are normalised (a county run starts saving them)."""
+    `after_normalize` is called once the inputs are normalised (a county run starts saving them), `after_link`
+    once households and persons are linked."""
     with one_parse_per_sheet():  # the plan's header peek parses each workbook once for the load too
         if plan is None:
             plan = stage("plan", lambda: compile_plan(config, rules))
@@ -414,6 +442,8 @@ def run_county_stages(con: duckdb.DuckDBPyConnection, config: Config, work_dir: 
     if after_normalize is not None:
         after_normalize()
     stage("link", lambda: link(con, config))
+    if after_link is not None:
+        after_link()
     stage("check", lambda: check(con, config, rules))
     return plan
 
@@ -501,7 +531,8 @@ def run(config: Config, output: Path | None = None,
     stage = stage_runner(timings, on_stage)
     with output_lock(out), run_scratch(out) as work_dir:
         with staging_database(out, stage=stage, timing=lambda: stage_timing_frame(timings)) as db:
-            plan = run_county_stages(db.con, config, work_dir, stage, after_normalize=db.save_inputs)
+            plan = run_county_stages(db.con, config, work_dir, stage, after_normalize=db.save_inputs,
+                                     after_link=db.move_link_details)
             result = finish(db, config, out, started, stage, show_ids, split_by, timings)
             result.plan = plan
         publish(result)

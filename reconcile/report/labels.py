@@ -56,6 +56,7 @@ PROVINCE_LABELS = {"default": "全国默认参数", "yunnan": "云南省"}
 # the run's stages (their codes key the --json timings)
 STAGE_LABELS = {"plan": "运行计划", "load": "读取", "validate": "校验", "normalize": "规范化", "link": "匹配",
                 "check": "核查", "ledger": "问题台账", "report": "写报告", "save": "保存数据库", "save_inputs": "保存输入表",
+                "save_link_details": "保存匹配明细",
                 "counties": "各县核查", "merge": "合并", "province": "省级数据", "province_rules": "跨县规则", "export": "导出"}
 
 # keys a rule's evidence uses for what is not a source, register, field or parameter

@@ -56,3 +56,36 @@ def test_an_input_changed_after_it_was_saved_stops_the_save(tmp_path):
     con.execute("insert into src_person values (5000, 'late')")
     with pytest.raises(RuntimeError, match="src_person"):
         copy_to_file(con, staged, ["src_person"])
+
+
+def test_link_details_moved_beside_the_check_are_saved_once_and_leave_memory(tmp_path, monkeypatch):
+    """MOVED_AFTER_LINK: written after the inputs on the save's worker and dropped from memory (issue 18); the saved
+    database is the one a single copy of the run database would give."""
+    from reconcile.link import wide
+    from reconcile.pipeline import MOVED_AFTER_LINK, StagedDatabase
+
+    monkeypatch.setattr(wide, "long_tables_as_views", lambda con: None)  # this database has no linked households
+
+    con = _run_database()
+    for table in MOVED_AFTER_LINK:
+        con.execute(f"create table {table} as select range as a, 'x' || range as b from range(300)")
+    whole = tmp_path / "whole.duckdb"
+    copy_to_file(con, whole)
+    staged = tmp_path / "staged.duckdb"
+    db = StagedDatabase(con, staged, in_memory=True)
+    db.save_inputs()
+    db.move_link_details()
+    db.save_beside()
+    db.saved()
+    db.complete(None)
+    left = {r[0] for r in con.execute("select table_name from duckdb_tables() where database_name = 'memory'").fetchall()}
+    assert not left & set(MOVED_AFTER_LINK)
+    con.close()
+    assert _catalogue(staged) == _catalogue(whole)
+
+
+def test_every_stage_has_a_chinese_name_where_people_read_the_timings():
+    from reconcile.pipeline import STAGES
+    from reconcile.report.labels import STAGE_LABELS
+
+    assert {name for name, _ in STAGES} <= set(STAGE_LABELS)
