@@ -19,7 +19,7 @@ The floors, each on both cores where the work can be split:
   polars and deflated into a zip, no styles: the cost of the cells alone (the stage also builds the sheets from
   the findings and writes the HTML page and the Parquet/CSV files);
 - save: the run database's tables copied from memory to a new DuckDB file (DuckDB's compression), and the same
-  number of bytes written to disk; set beside the run's save_inputs and save together (they overlap link and the
+  number of bytes written to disk; set beside the run's save_inputs, save_link_details and save together (they overlap link and the
   report, so their seconds are not on the wall clock).
 
 Prints Markdown for benchmarks/RESULTS.md with the machine's load average before and after.
@@ -257,7 +257,7 @@ def main() -> None:
         ("link", now.get("link", 0), link, "exact-key pairs joined, scored and the best kept in SQL"),
         ("check", now.get("check", 0), check, "every field compared across sources once, over the long views"),
         ("report", now.get("report", 0), report, f"{cells:,} cells as plain sheet XML by polars, deflated"),
-        ("save", now.get("save", 0) + now.get("save_inputs", 0), save, f"DuckDB copy of {size >> 20} MiB; the same bytes to disk {disk:.2f} s"),
+        ("save", sum(now.get(k, 0) for k in ("save", "save_inputs", "save_link_details")), save, f"DuckDB copy of {size >> 20} MiB; the same bytes to disk {disk:.2f} s"),
     ]
     print(f"floors for `{args.county}` beside the run in `{args.output}`; load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after\n", file=sys.stdout)
