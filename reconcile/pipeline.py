@@ -133,8 +133,7 @@ class StagedDatabase:
         — leaving the save beside the report less to write (issue 18)."""
         if not self.in_memory or self._early is not None or self._pool is not None:
             return
-        present = {r[0] for r in self.con.execute(
-            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+        present = memory_tables(self.con)
         # a normalised input is a view over its filled columns (db.write_sparse_frame): the table is what is saved
         self._early_tables = [t for name in FINAL_AFTER_NORMALIZE for t in (name, filled_table(name)) if t in present]
         cursor = self._early_cursor = self.con.cursor()
@@ -148,8 +147,7 @@ class StagedDatabase:
         a county's person candidates are held through the check and the reports otherwise (issue 18: memory)."""
         if self._early is None or self._pool is None or self._early_cursor is None:
             return
-        present = {r[0] for r in self.con.execute(
-            "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+        present = memory_tables(self.con)
         tables = [t for t in MOVED_AFTER_LINK if t in present]
         cursor = self._early_cursor
 
@@ -334,10 +332,15 @@ def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:
                                "FINAL_AFTER_NORMALIZE 不应列出它")
 
 
+def memory_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables of the in-memory run database (not an attached staging file's, not temporary ones)."""
+    return {r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+
+
 def _copy_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Every table of the in-memory database that the attached `_saved` does not hold yet."""
-    made = {r[0] for r in con.execute(
-        "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
+    made = memory_tables(con)
     kept = {r[0] for r in con.execute(
         "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
     for table in sorted(made - kept):  # names read from DuckDB's catalogue

@@ -199,17 +199,11 @@ def test_a_column_no_file_fills_normalises_as_the_general_path_would():
     """The all-null shortcut (issue 18, memory: half a county's person columns are empty, and a join's all-null
     output cost 16 bytes a row) gives what the general path gives, for every kind of the schema."""
     from reconcile.normalize import columns
-    from reconcile.schema import (
-        HOUSEHOLD_FIELDS,
-        PERSON_FIELDS,
-        REGISTER_ATTRS,
-        REGISTER_FIELDS,
-        SURVEY_FIELDS,
-        VISIT_FIELDS,
-    )
+    from reconcile.normalize.stage import _kinds
+    from reconcile.schema import REGISTER_ATTRS, REGISTER_FIELDS, VISIT_FIELDS
 
-    kinds = {f.value_kind for table in (HOUSEHOLD_FIELDS, PERSON_FIELDS, SURVEY_FIELDS, REGISTER_FIELDS, VISIT_FIELDS)
-             for f in table.values()} | {k for attrs in REGISTER_ATTRS.values() for k in attrs.values()}
+    kinds = {*PERSON_KINDS.values(), *_kinds(REGISTER_FIELDS, VISIT_FIELDS).values(),
+             *(k for attrs in REGISTER_ATTRS.values() for k in attrs.values())}
     empty = pl.Series("x", [None] * 4, dtype=pl.String)
     for kind in sorted(kinds - {"id"}):
         short, general = columns._normalize_series(empty, kind), columns._normalize_cells(empty, kind)
