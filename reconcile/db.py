@@ -26,6 +26,15 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the connection's database has a table or view of that name.
+
+    Read with fetchall: DuckDB 2 leaves a result read with fetchone unfinished, and the connection then refuses
+    the next register ("connection has an unfinished result")."""
+    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?", [name])
+                .fetchall()[0][0])
+
+
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
     """A query's whole result as a polars frame (through Arrow, no row-by-row copy)."""
     relation = con.sql(sql, params=params) if params else con.sql(sql)

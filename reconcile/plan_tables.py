@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from .db import query_frame
+from .db import has_table, query_frame
 
 PLAN_TABLES = ("plan_file", "plan_field", "plan_rule", "plan_notice")
 
@@ -14,8 +14,7 @@ PLAN_TABLES = ("plan_file", "plan_field", "plan_rule", "plan_notice")
 def left_out_files(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Owners (source keys, register keys, visits) of the files the run plan did not use; a province's plan has
     one row per county, and a file counts as left out only where every county left it out."""
-    found = con.execute("select count(*) from information_schema.tables where table_name = 'plan_file'").fetchone()
-    if not found or not found[0]:
+    if not has_table(con, "plan_file"):
         return set()
     return {r[0] for r in con.execute("select owner from plan_file group by owner "
                                       "having bool_and(usage = 'excluded')").fetchall()}

@@ -21,7 +21,7 @@ import jinja2
 import polars as pl
 
 from ..config import Config
-from ..db import write_frame
+from ..db import has_table, write_frame
 from ..plan_tables import left_out_files
 from ..schema import (
     FIELD_LABELS,
@@ -84,11 +84,6 @@ def _data_coverage(con: duckdb.DuckDBPyConnection, sources: list[str]) -> dict[s
     return coverage
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?", [name])
-                .fetchone()[0])  # type: ignore[index]
-
-
 def source_labels(config: Config) -> dict[str, str]:
     """How a person names each source, most trusted first (schema.source_labels)."""
     return schema_source_labels({s: config.sources[s].role for s in config.sources_by_trust()})
@@ -98,7 +93,7 @@ def build_context(con: duckdb.DuckDBPyConnection, config: Config) -> RuleContext
     """What the rules may read. With a run plan (`plan_field`), a field counts when the file has the column —
     absent is not empty; a file the plan left out counts as not given."""
     sources = config.sources_by_trust()
-    if _has_table(con, "plan_field"):
+    if has_table(con, "plan_field"):
         excluded = left_out_files(con)
         sources = [s for s in sources if s not in excluded]
         coverage: dict[str, set[str]] = {s: set() for s in sources}

@@ -61,3 +61,15 @@ def test_dropping_a_sparse_table_drops_its_view_and_its_stored_columns():
 
 def test_identifiers_are_quoted_whole():
     assert db.quoted('a"b') == '"a""b"'
+
+
+def test_asking_for_a_table_leaves_the_connection_free_for_a_frame():
+    """has_table reads its answer whole: DuckDB 2 keeps a result read with fetchone open, and the connection then
+    refuses the next frame handed to it (the household views' source_info, on a database without a run plan)."""
+    con = db.connect()
+    cursor = con.cursor()
+    assert not db.has_table(cursor, "plan_file")
+    db.write_frame(cursor, "plan_file", pl.DataFrame({"owner": ["system"]}))
+    assert db.has_table(cursor, "plan_file")
+    db.write_frame(cursor, "other", pl.DataFrame({"n": [1]}))
+    assert db.query_frame(cursor, "select * from other")["n"].to_list() == [1]
