@@ -60,20 +60,29 @@ def readings(names: pl.Series) -> pl.Series:
 
 def name_similarity(a: Sequence[str | None] | pl.Series,
                     b: Sequence[str | None] | pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(character similarity, pinyin similarity), each 0–1, per aligned pair; -1 where a side is empty."""
+    """(character similarity, pinyin similarity), each 0–1, per aligned pair; -1 where a side is empty.
+
+    Two equal names are alike on both counts without being compared: most pairs of a county are (the same
+    person's name in each source), and only the others go through rapidfuzz (issue 18)."""
     left, right = _texts(a), _texts(b)
-    chars = process.cpdist(left.to_list(), right.to_list(), scorer=Indel.normalized_similarity, workers=1,
-                           dtype=np.float32)
-    # Indel, not Jaro-Winkler, on pinyin: Jaro-Winkler's prefix bonus rewards the shared surname, so 刘德/刘月
-    # would look alike; a homophone still scores 1
-    sounds = process.cpdist(readings(left).to_list(), readings(right).to_list(), scorer=Indel.normalized_similarity,
-                            workers=1, dtype=np.float32)
-    ascii_only = r"^[\x00-\x7F]*$"
-    latin = (left.str.contains(ascii_only) & right.str.contains(ascii_only)).to_numpy()
-    if latin.any():  # Latin-script names (transliterations, benchmarks): the usual Jaro-Winkler
-        sounds[latin] = process.cpdist(left.filter(latin).str.to_lowercase().to_list(),
-                                       right.filter(latin).str.to_lowercase().to_list(),
-                                       scorer=JaroWinkler.normalized_similarity, workers=1, dtype=np.float32)
+    chars = np.ones(left.len(), dtype=np.float32)
+    sounds = np.ones(left.len(), dtype=np.float32)
+    differ = np.flatnonzero((left != right).to_numpy())
+    if differ.size:
+        left_d, right_d = left.gather(differ), right.gather(differ)
+        chars[differ] = process.cpdist(left_d.to_list(), right_d.to_list(), scorer=Indel.normalized_similarity,
+                                       workers=1, dtype=np.float32)
+        # Indel, not Jaro-Winkler, on pinyin: Jaro-Winkler's prefix bonus rewards the shared surname, so 刘德/刘月
+        # would look alike; a homophone still scores 1
+        sounds_d = process.cpdist(readings(left_d).to_list(), readings(right_d).to_list(),
+                                  scorer=Indel.normalized_similarity, workers=1, dtype=np.float32)
+        ascii_only = r"^[\x00-\x7F]*$"
+        latin = (left_d.str.contains(ascii_only) & right_d.str.contains(ascii_only)).to_numpy()
+        if latin.any():  # Latin-script names (transliterations, benchmarks): the usual Jaro-Winkler
+            sounds_d[latin] = process.cpdist(left_d.filter(latin).str.to_lowercase().to_list(),
+                                             right_d.filter(latin).str.to_lowercase().to_list(),
+                                             scorer=JaroWinkler.normalized_similarity, workers=1, dtype=np.float32)
+        sounds[differ] = sounds_d
     empty = ((left == "") | (right == "")).to_numpy()
     chars[empty] = -1
     sounds[empty] = -1
@@ -173,6 +182,11 @@ def member_overlap(left: pl.Series, right: pl.Series, fuzzy: float) -> np.ndarra
     pairs = pl.DataFrame([left.alias("l"), right.alias("r")]).with_row_index("pair").with_columns(
         pl.col("l").list.len().fill_null(0).alias("nl"), pl.col("r").list.len().fill_null(0).alias("nr"))
     pairs = pairs.filter((pl.col("nl") > 0) & (pl.col("nr") > 0))
+    # the same members on both sides (names and birth years, in order): each finds itself, share 1, without the
+    # cross of the two lists (most household pairs of a county)
+    same = (pairs["l"] == pairs["r"]).fill_null(False)
+    shares[pairs.filter(same)["pair"].to_numpy()] = 1.0
+    pairs = pairs.filter(~same)
     if pairs.height == 0:
         return shares
     left_small = pl.col("nl") <= pl.col("nr")

@@ -233,12 +233,11 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
     decision = np.full(pairs.height, "rejected", dtype=object)
     runner_up = np.full(pairs.height, np.nan, dtype=np.float32)
     if eligible.height:
-        lk = eligible[left].to_numpy()
-        rk = eligible[right].to_numpy()
-        lu, li = np.unique(lk, return_inverse=True)
-        ru, ri = np.unique(rk, return_inverse=True)
-        n_l = len(lu)
-        graph = coo_matrix((np.ones(len(li)), (li, ri + n_l)), shape=(n_l + len(ru),) * 2)
+        # each side's records numbered in sorted order, as np.unique would, without sorting Python strings
+        li = (eligible[left].rank("dense") - 1).to_numpy().astype(np.int64)
+        ri = (eligible[right].rank("dense") - 1).to_numpy().astype(np.int64)
+        n_l = int(li.max()) + 1
+        graph = coo_matrix((np.ones(len(li)), (li, ri + n_l)), shape=(n_l + int(ri.max()) + 1,) * 2)
         _, comp = connected_components(graph, directed=False)
         scores = eligible["score"].to_numpy()
         pair_ids = eligible["_pair"].to_numpy()
