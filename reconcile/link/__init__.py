@@ -41,6 +41,8 @@ with members as (
     from src_person where hh_key is not null group by all
 )
 select h.source, h.rec_key, h.source || '{SEP}' || h.rec_key as node, h.row,
+       -- the record's place in the frame the linker reads (`order by i`): pairs carry it, not the node's text
+       (row_number() over (order by h.source, h.rec_key) - 1)::bigint as i,
        coalesce(h.village_key, '') as block, s.reading as surname_key, h.hh_code, h.head_name,
        case when h.head_id_valid then h.head_id end as head_id_valid_value,
        case when h.head_id_valid then h.head_id else '?' || h.head_id end as head_id, h.hh_size, m.members,
@@ -87,7 +89,7 @@ shared as (
     from pairs p join ids ia on ia.node = p.a join ids ib on ib.node = p.b and ib.id = ia.id
     group by all
 )
-select p.a, p.b, split_part(p.a, chr(31), 1) as source_a, split_part(p.b, chr(31), 1) as source_b,
+select p.a, p.b, ra.i as ia, rb.i as ib, split_part(p.a, chr(31), 1) as source_a, split_part(p.b, chr(31), 1) as source_b,
        case when sa.k = 0 or sb.k = 0 then null
             else coalesce(s.n, 0) / least(sa.k, sb.k) end as member_ids_share,
        -- another member recorded as head (head and spouse swapped): the heads differ, the household does not
@@ -103,10 +105,13 @@ left join shared s on s.a = p.a and s.b = p.b
 
 
 
-def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame, key: str = "node") -> pl.DataFrame:
-    left = records.rename({c: f"{c}_l" for c in records.columns})
-    right = records.rename({c: f"{c}_r" for c in records.columns})
-    return pairs.join(left, left_on="a", right_on=f"{key}_l").join(right, left_on="b", right_on=f"{key}_r")
+def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """Each pair beside its two records' columns (suffixes _l and _r). `ia` and `ib` are the records' rows in
+    `records`: taken by position, not joined on the node's text (issue 18)."""
+    sides = records.drop("node")
+    left = sides[pairs["ia"]].rename({c: f"{c}_l" for c in sides.columns})
+    right = sides[pairs["ib"]].rename({c: f"{c}_r" for c in sides.columns})
+    return pl.concat([pairs.drop("ia", "ib"), left, right], how="horizontal")
 
 
 def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[str, str]],
@@ -157,7 +162,8 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(HH_RECORDS_SQL)
     con.execute("drop table _surname_reading")
     con.execute(HH_CANDIDATES_SQL)
-    records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record")
+    records = _frame(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record "
+                          "order by i")
     pairs = _frame(con, "select * from hh_candidate_keys")
     con.execute("drop table hh_candidate_keys")  # read once: not held through check and the reports (issue 18)
     swapped = pl.col("head_swapped")
@@ -208,7 +214,9 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 PERSON_RECORDS_SQL = f"""
 create or replace table person_record as
-select p.source, p.rec_key, p.source || '{SEP}' || p.rec_key as node, l.cluster_id, p.row, l.is_primary as hh_primary,
+select p.source, p.rec_key, p.source || '{SEP}' || p.rec_key as node,
+       (row_number() over (order by p.source, p.rec_key) - 1)::bigint as i,  -- as hh_record's
+       l.cluster_id, p.row, l.is_primary as hh_primary,
        p.name, case when p.id_number_valid then p.id_number else '?' || p.id_number end as id_number,
        coalesce(p.birth_date, p.id_number_birth) as birth, p.relation
 from src_person p join hh_link l on l.source = p.source and l.rec_key = p.hh_key
@@ -216,11 +224,11 @@ from src_person p join hh_link l on l.source = p.source and l.rec_key = p.hh_key
 
 PERSON_CANDIDATES_SQL = """
 create or replace table person_candidate_keys as
-select a.node as a, b.node as b, a.source as source_a, b.source as source_b
+select a.node as a, b.node as b, a.i as ia, b.i as ib, a.source as source_a, b.source as source_b
 from person_record a join person_record b
   on a.cluster_id = b.cluster_id and a.source < b.source and a.hh_primary and b.hh_primary
 union all  -- members of a household entered twice in one source, matched to the first copy's
-select a.node, b.node, a.source, b.source
+select a.node, b.node, a.i, b.i, a.source, b.source
 from person_record a join person_record b
   on a.cluster_id = b.cluster_id and a.source = b.source and a.hh_primary and not b.hh_primary
 """
@@ -229,7 +237,8 @@ from person_record a join person_record b
 def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(PERSON_RECORDS_SQL)
     con.execute(PERSON_CANDIDATES_SQL)
-    records = _frame(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation from person_record")
+    records = _frame(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation "
+                          "from person_record order by i")
     pairs = _pairs_with_sides(_frame(con, "select * from person_candidate_keys"), records)
     con.execute("drop table person_candidate_keys")  # read once (see hh_candidate_keys)
     columns = {"id_number": ("id_number", "id_number"), "name": ("name", "name"), "birth": ("birth", "birth"),

@@ -57,6 +57,12 @@ def _show(value: object) -> str:
     return text[:6] + "********" + text[-4:] if len(text) == 18 and text[:6].isdigit() else text
 
 
+def _the_two(con: duckdb.DuckDBPyConnection, records_sql: str, a: str, b: str) -> pl.DataFrame:
+    """The two records of a pair, `a` (the smaller node) first: rows 0 and 1 for _pairs_with_sides."""
+    return cast(pl.DataFrame, pl.from_arrow(con.sql(f"select * from ({records_sql}) where node in ($a, $b) order by node",
+                                                    params={"a": a, "b": b}).to_arrow_table()))
+
+
 def explain_link(config: Config, first: str, second: str, console: Console, show_ids: bool = False) -> None:
     con = _open(config)
     a, b = sorted([_node(first), _node(second)])
@@ -71,11 +77,10 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
     if kind == "household":
         # from_arrow of a Table is a DataFrame; the stubs say DataFrame | Series
         pair = cast(pl.DataFrame, pl.from_arrow(con.sql(HH_PAIR_SQL, params={"a": a, "b": b}).to_arrow_table()))
-        records = cast(pl.DataFrame, pl.from_arrow(con.sql(
-            "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members from hh_record"
-        ).to_arrow_table()))
+        records = _the_two(con, "select node, source, rec_key, head_name, head_id, hh_code, hh_size, members "
+                                "from hh_record", a, b)
         columns = {"member_ids": ("member_ids_share", "member_ids_share")}
-        pair = _pairs_with_sides(pair, records).with_columns(
+        pair = _pairs_with_sides(pair.with_columns(ia=0, ib=1), records).with_columns(
             pl.col("member_ids_share").alias("member_ids_share_l"), pl.col("member_ids_share").alias("member_ids_share_r"))
         if pair["head_swapped"][0]:
             pair = pair.with_columns(*[pl.lit(None).alias(c) for c in ("head_id_l", "head_id_r", "head_name_l",
@@ -86,11 +91,10 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
                                "rec_key in ($a, $b)", {"a": a, "b": b}).fetchall()
     else:
         pair = pl.DataFrame({"a": [a], "b": [b], "source_a": [a.split(SEP)[0]], "source_b": [b.split(SEP)[0]]})
-        records = cast(pl.DataFrame, pl.from_arrow(con.sql(
-            "select node, source, rec_key, cluster_id, name, id_number, birth, relation from person_record"
-        ).to_arrow_table()))
+        records = _the_two(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation "
+                                "from person_record", a, b)
         columns = {}
-        pair = _pairs_with_sides(pair, records)
+        pair = _pairs_with_sides(pair.with_columns(ia=0, ib=1), records)
         decided = con.execute("select decision, score, runner_up, method from person_candidate where a = $a and b = $b",
                               {"a": a, "b": b}).fetchall()
         clusters = con.execute("select source || ':' || rec_key, person_cluster_id from person_link where source || "
