@@ -186,18 +186,35 @@ def truth(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[set, set, pl.Da
 
 
 def ours(con: duckdb.DuckDBPyConnection, config, known_hh: pl.DataFrame, known_p: pl.DataFrame
-         ) -> tuple[set, set, float]:
-    """The whole link stage (households, persons, registers, wide views), timed; its household and person pairs."""
-    from reconcile.link import link
+         ) -> tuple[set, set, dict[str, float]]:
+    """The whole link stage (households, persons, registers, wide views), timed, with its households' and
+    persons' linking timed inside it; its household and person pairs."""
+    import reconcile.link as stage
 
-    started = time.perf_counter()
-    link(con, config)
-    seconds = time.perf_counter() - started
+    parts: dict[str, float] = {}
+
+    def timed(name: str, function):
+        def run(*args):
+            started = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                parts[name] = time.perf_counter() - started
+        return run
+
+    originals = stage.link_households, stage.link_persons
+    stage.link_households, stage.link_persons = timed("households", originals[0]), timed("persons", originals[1])
+    try:
+        started = time.perf_counter()
+        stage.link(con, config)
+        parts["stage"] = time.perf_counter() - started
+    finally:
+        stage.link_households, stage.link_persons = originals
     ours_hh = pl.from_arrow(con.sql("select source, rec_key, cluster_id as entity from hh_link").to_arrow_table())
     ours_p = pl.from_arrow(con.sql("select source, rec_key, person_cluster_id as entity from person_link")
                            .to_arrow_table())
     return (true_pairs(ours_hh.join(known_hh, on=["source", "rec_key"]), "entity"),
-            true_pairs(ours_p.join(known_p, on=["source", "rec_key"]), "entity"), seconds)
+            true_pairs(ours_p.join(known_p, on=["source", "rec_key"]), "entity"), parts)
 
 
 def county(households: int, level: str, with_splink: bool = False) -> dict:
@@ -208,12 +225,13 @@ def county(households: int, level: str, with_splink: bool = False) -> dict:
         generate(folder, households=households, seed=4242, corruption=level)
     con, config = prepared(folder)
     hh_truth, p_truth, known_hh, known_p = truth(con, folder)
-    hh_pairs, p_pairs, seconds = ours(con, config, known_hh, known_p)
+    hh_pairs, p_pairs, parts = ours(con, config, known_hh, known_p)
     result = {}
     if with_splink:
         theirs, theirs_s = splink_households(con)
         result["splink"] = (prf(theirs, hh_truth), theirs_s)
-    return result | {"households": prf(hh_pairs, hh_truth), "persons": prf(p_pairs, p_truth), "seconds": seconds}
+    return result | {"households": prf(hh_pairs, hh_truth), "persons": prf(p_pairs, p_truth),
+                     "seconds": parts["stage"]}
 
 
 def _splink(records: pl.DataFrame, comparisons: list, blocking: list[list[str]], prior: list[str],
@@ -287,8 +305,9 @@ def splink_persons(con: duckdb.DuckDBPyConnection) -> tuple[set, float]:
 def interleaved(folder: Path, rounds: int) -> None:
     """Ours and Splink on one county's households and persons, in one process, taking turns (item 4 of issue 18).
 
-    Ours is the whole link stage (households, then persons inside them, registers and the wide views); Splink is
-    training and prediction, households and persons each, on the same normalised records."""
+    Ours is the whole link stage (households, then persons inside them, registers and the wide views), with the
+    households' and the persons' linking inside it (candidates, scoring, assignment, clusters); Splink is training
+    and prediction, households and persons each, on the same normalised records."""
     con, config = prepared(folder)
     hh_truth, p_truth, known_hh, known_p = truth(con, folder)
     ours(con, config, known_hh, known_p)  # builds hh_record, which Splink's household records are read from
@@ -297,9 +316,9 @@ def interleaved(folder: Path, rounds: int) -> None:
         order = ("ours", "splink") if turn % 2 == 0 else ("splink", "ours")
         for who in order:
             if who == "ours":
-                hh_pairs, p_pairs, seconds = ours(con, config, known_hh, known_p)
+                hh_pairs, p_pairs, parts = ours(con, config, known_hh, known_p)
                 rows.append((turn + 1, "reconcile (link stage)", prf(hh_pairs, hh_truth), prf(p_pairs, p_truth),
-                             seconds, None, None))
+                             parts["stage"], parts["households"], parts["persons"]))
             else:
                 theirs_hh, hh_s = splink_households(con)
                 theirs_p, p_s = splink_persons(con)
