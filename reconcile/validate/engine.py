@@ -11,9 +11,12 @@ loaded + issues with `quarantined` (input_issues.csv's last column).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import duckdb
 import polars as pl
@@ -231,21 +234,34 @@ def load_issues(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _sentences(frame, {}).select(ISSUE_COLUMNS)
 
 
+VALIDATE_WORKERS = 2  # load tables checked at once
+
+
 def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     contract = load_contract()
     mappings = _mappings(con)
     numeric = read_table(con, "raw_numeric_cell")
-    parts = []
-    for table, kind, owner_col in (("raw_household", "household", "source"), ("raw_person", "person", "source"),
-                                   ("raw_register", "register", "register")):
+
+    def check_table(table: str, kind: str, owner_col: str) -> pl.DataFrame | None:
+        with closing(con.cursor()) as cursor:
+            frame = read_table(cursor, table)
+        if table == "raw_visit":
+            if not frame.height:
+                return None
+            frame = frame.with_columns(pl.lit("visits").alias("source"))
         with normalising_table(table):  # what validate works out for these columns, normalize takes (normalise_once)
-            parts.append(check_frame(read_table(con, table), TABLE_KINDS[kind], owner_col, kind, mappings, contract,
-                                     numeric))
-    visits = read_table(con, "raw_visit")
-    if visits.height:
-        visits = visits.with_columns(pl.lit("visits").alias("source"))
-        with normalising_table("raw_visit"):
-            parts.append(check_frame(visits, TABLE_KINDS["visit"], "source", "visit", mappings, contract, numeric))
+            return check_frame(frame, TABLE_KINDS[kind], owner_col, kind, mappings, contract, numeric)
+
+    # The tables are checked two at a time: a column's normalisers are mostly one polars thread each, so one table
+    # at a time left a core idle (issue 18). The persons, the largest, go first; each table in a copy of this
+    # context, so normalise_once's memo is shared and each thread says its own table (normalising_table).
+    tables = (("raw_household", "household", "source"), ("raw_person", "person", "source"),
+              ("raw_register", "register", "register"), ("raw_visit", "visit", "source"))
+    largest_first = sorted(range(len(tables)), key=lambda i: tables[i][0] != "raw_person")
+    with ThreadPoolExecutor(max_workers=VALIDATE_WORKERS, thread_name_prefix="reconcile-validate") as pool:
+        futures = {i: pool.submit(contextvars.copy_context().run, check_table, *tables[i]) for i in largest_first}
+        checked = [futures[i].result() for i in range(len(tables))]
+    parts = [part for part in checked if part is not None]
     if numeric.height:
         # long codes stored as Excel numbers (户编号): IDs are reported by the ID normaliser (id_excel_number)
         sensitive = numeric.filter(~pl.col("field").is_in(sorted(ID_FIELDS)))

@@ -224,3 +224,24 @@ def test_a_raw_table_with_empty_columns_reads_as_arrow_gives_it():
     expected = pl.from_arrow(con.sql("select * from t").to_arrow_table())
     assert read_table(con, "t").equals(expected)
     assert read_table(con, "t").schema == expected.schema
+
+
+def test_the_load_tables_checked_two_at_a_time_give_the_issues_of_one_at_a_time(tmp_path, monkeypatch):
+    """validate checks the load's tables on two threads (issue 18): the same input issues, in the same order, as
+    checking them one after another, on the sample county and its monitoring-era variants."""
+    import duckdb
+
+    from reconcile.config import load_config
+    from reconcile.load import load
+    from reconcile.resources import sample_dir
+    from reconcile.validate import engine, validate
+
+    for config_path in (sample_dir() / "reconcile.yaml", *sorted((sample_dir() / "监测期").glob("*.yaml"))):
+        config = load_config(config_path)
+        found = []
+        for workers in (1, 2):
+            monkeypatch.setattr(engine, "VALIDATE_WORKERS", workers)
+            con = duckdb.connect()
+            load(con, config, tmp_path)
+            found.append(validate(con))
+        assert found[0].height and found[0].equals(found[1]), config_path.name
