@@ -17,6 +17,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from functools import partial
 
 import duckdb
 import polars as pl
@@ -259,7 +260,8 @@ def validate(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
               ("raw_register", "register", "register"), ("raw_visit", "visit", "source"))
     largest_first = sorted(range(len(tables)), key=lambda i: tables[i][0] != "raw_person")
     with ThreadPoolExecutor(max_workers=VALIDATE_WORKERS, thread_name_prefix="reconcile-validate") as pool:
-        futures = {i: pool.submit(contextvars.copy_context().run, check_table, *tables[i]) for i in largest_first}
+        futures = {i: pool.submit(contextvars.copy_context().run, partial(check_table, *tables[i]))
+                   for i in largest_first}
         checked = [futures[i].result() for i in range(len(tables))]
     parts = [part for part in checked if part is not None]
     if numeric.height:
