@@ -25,7 +25,7 @@ import polars as pl
 
 from .clock import now
 from .config import Config, SourceSpec, load_config, parse_config
-from .db import connect
+from .db import connect, has_table
 from .db import query_frame as _frame
 from .errors import InputError
 from .outputs import output_lock, run_scratch
@@ -220,7 +220,7 @@ def _build(con: duckdb.DuckDBPyConnection, old_date: date | None, new_date: date
 
 
 def _register_people(con: duckdb.DuckDBPyConnection, kind: str) -> str:
-    if "register" not in {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}:
+    if not has_table(con, "register"):
         return "select null::varchar as id_number, null::varchar as name, null::date as death_date, " \
                "null::varchar as hukou_no, null::date as birth where false"
     return f"""

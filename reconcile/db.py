@@ -26,13 +26,20 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables and views of the connection's current database — not those of a database attached beside it
+    (a county run keeps its staging file attached while it saves, issue 18)."""
+    return {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                      "where table_catalog = current_database()").fetchall()}
+
+
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether the connection's database has a table or view of that name.
+    """Whether the connection's current database has a table or view of that name (see `table_names`).
 
     Read with fetchall: DuckDB 2 leaves a result read with fetchone unfinished, and the connection then refuses
     the next register ("connection has an unfinished result")."""
-    return bool(con.execute("select count(*) from information_schema.tables where table_name = ?", [name])
-                .fetchall()[0][0])
+    return bool(con.execute("select count(*) from information_schema.tables where table_name = ? "
+                            "and table_catalog = current_database()", [name]).fetchall()[0][0])
 
 
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
@@ -96,8 +103,9 @@ def write_sparse_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.Data
 def drop_sparse(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop what `write_sparse_frame` wrote as `name` (a table of that name too)."""
     kind = con.execute("select any_value(type) from (select 'view' as type from duckdb_views() where view_name = $n "
-                       "and not temporary union all select 'table' from duckdb_tables() where table_name = $n "
-                       "and not temporary)", {"n": name}).fetchall()[0][0]
+                       "and not temporary and database_name = current_database() union all select 'table' "
+                       "from duckdb_tables() where table_name = $n and not temporary "
+                       "and database_name = current_database())", {"n": name}).fetchall()[0][0]
     if kind:
         con.execute(f"drop {kind} {quoted(name)}")
     con.execute(f"drop table if exists {quoted(filled_table(name))}")

@@ -115,7 +115,12 @@ class StagedDatabase:
 
     Saving an in-memory database is DuckDB's compression work on its own threads, while writing the workbook is
     Python: `save_beside` starts the save once the tables are final and `saved` waits for it, so the two overlap
-    (issue 18)."""
+    (issue 18).
+
+    The staging file is attached once, as `_saved`, from the first table written until the run ends: DuckDB keeps a
+    detached file's handle while any other cursor's open transaction still refers to it, so attaching the same file
+    again could fail ("Unique file handle conflict"). Lookups of the run's tables name the current database
+    (`db.table_names`), so the attached file is never mistaken for the run's own."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, staging: Path, in_memory: bool, stage=None) -> None:
         self.con, self.staging, self.in_memory, self.stage = con, staging, in_memory, stage
@@ -126,6 +131,19 @@ class StagedDatabase:
         self._early_cursor: duckdb.DuckDBPyConnection | None = None
         self._early_tables: list[str] = []
         self._moved: Future | None = None
+        self._attached = False
+
+    def _attach(self) -> None:
+        """Attach the staging file as `_saved` (once, on the main thread, before any worker writes to it)."""
+        if not self._attached:
+            self.con.execute("attach ? as _saved", [self.staging.as_posix()])
+            self._attached = True
+
+    def detach(self) -> None:
+        """Detach the staging file (before it is closed and swapped in); nothing writes to it any more."""
+        if self._attached:
+            self._attached = False
+            self.con.execute("detach _saved")
 
     def save_inputs(self) -> None:
         """Start writing the normalised inputs (FINAL_AFTER_NORMALIZE: no later stage changes them) to the staging
@@ -136,10 +154,10 @@ class StagedDatabase:
         present = memory_tables(self.con)
         # a normalised input is a view over its filled columns (db.write_sparse_frame): the table is what is saved
         self._early_tables = [t for name in FINAL_AFTER_NORMALIZE for t in (name, filled_table(name)) if t in present]
+        self._attach()
         cursor = self._early_cursor = self.con.cursor()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
-        self._early = self._pool.submit(self._timed, lambda: copy_tables(cursor, self.staging, self._early_tables),
-                                        "save_inputs")
+        self._early = self._pool.submit(self._timed, lambda: copy_tables(cursor, self._early_tables), "save_inputs")
 
     def move_link_details(self) -> None:
         """Once link is done, write MOVED_AFTER_LINK to the staging file after the inputs (the same worker) and
@@ -152,7 +170,7 @@ class StagedDatabase:
         cursor = self._early_cursor
 
         def move() -> None:
-            copy_tables(cursor, self.staging, tables)
+            copy_tables(cursor, tables)
             for table in tables:  # names from MOVED_AFTER_LINK, found in DuckDB's catalogue
                 cursor.execute(f'drop table memory."{table}"')
 
@@ -165,9 +183,10 @@ class StagedDatabase:
             return
         self._inputs_saved()
         prepare_save(self.con)
+        self._attach()
         cursor = self._cursor = self.con.cursor()
         self._pool = self._pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-save")
-        self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self.staging, self._early_tables))
+        self._saving = self._pool.submit(self._timed, lambda: copy_to_file(cursor, self._early_tables))
 
     def saved(self) -> None:
         """The staging file holds every table (waiting for a save started by `save_beside`)."""
@@ -176,7 +195,8 @@ class StagedDatabase:
         if self._saving is None:
             self._inputs_saved()
             prepare_save(self.con)
-            self._timed(lambda: copy_to_file(self.con, self.staging, self._early_tables))
+            self._attach()
+            self._timed(lambda: copy_to_file(self.con, self._early_tables))
             self.close_pool()
             return
         try:
@@ -223,13 +243,13 @@ class StagedDatabase:
             if timing is not None:
                 self._store(timing, "stage_timing")
             return
-        self.con.execute("attach ? as _saved", [self.staging.as_posix()])
+        self._attach()
         try:
             _copy_missing_tables(self.con)
             if timing is not None:
                 self._store(timing, "_saved.stage_timing")
         finally:
-            self.con.execute("detach _saved")
+            self.detach()
 
     def _store(self, timing: pl.DataFrame, table: str) -> None:
         self.con.register("_stage_timing", timing)
@@ -300,28 +320,20 @@ FINAL_AFTER_NORMALIZE = ("src_person", "src_household", "register", "register_at
 MOVED_AFTER_LINK = ("person_candidate", "person_record")
 
 
-def copy_tables(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str]) -> None:
-    """`tables` of the in-memory run database into the DuckDB file `path` (created if need be)."""
-    con.execute("attach ? as _early", [path.as_posix()])
-    try:
-        for table in tables:  # names from FINAL_AFTER_NORMALIZE or MOVED_AFTER_LINK, found in DuckDB's catalogue
-            con.execute(f'create table _early."{table}" as select * from memory."{table}"')
-    finally:
-        con.execute("detach _early")
+def copy_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """`tables` of the in-memory run database into the staging file attached as `_saved`."""
+    for table in tables:  # names from FINAL_AFTER_NORMALIZE or MOVED_AFTER_LINK, found in DuckDB's catalogue
+        con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
 
 
-def copy_to_file(con: duckdb.DuckDBPyConnection, path: Path, saved: list[str] | None = None) -> None:
-    """Every table, view and macro of the in-memory run database into the DuckDB file `path`, where the tables
-    `saved` (by `copy_tables`) already are."""
-    con.execute("attach ? as _saved", [path.as_posix()])
-    try:
-        if not saved:
-            con.execute("copy from database memory to _saved")
-            return
-        _check_saved(con, saved)
-        _copy_rest(con)
-    finally:
-        con.execute("detach _saved")
+def copy_to_file(con: duckdb.DuckDBPyConnection, saved: list[str] | None = None) -> None:
+    """Every table, view and macro of the in-memory run database into the staging file attached as `_saved`,
+    where the tables `saved` (by `copy_tables`) already are."""
+    if not saved:
+        con.execute("copy from database memory to _saved")
+        return
+    _check_saved(con, saved)
+    _copy_rest(con)
 
 
 def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from .db import has_table, query_frame
+from .db import has_table, query_frame, table_names
 
 PLAN_TABLES = ("plan_file", "plan_field", "plan_rule", "plan_notice")
 
@@ -22,7 +22,7 @@ def left_out_files(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def load_plan(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame] | None:
     """The plan tables of a run database, or None when the run had none."""
-    names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    names = table_names(con)
     if "plan_rule" not in names:
         return None
     return {n: query_frame(con, f"select * from {n}") for n in PLAN_TABLES}

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
+from .db import table_names
 from .errors import InputError
 from .schema import REGISTERED_ROLES
 
@@ -95,8 +96,7 @@ def candidates(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
                     else 'non_registered' end as category,
                'cluster' as key_kind
         from hh_wide where township is not null and village is not null""")
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                        "where table_catalog = current_database()").fetchall()}
+    tables = table_names(con)
     if "register" in tables and "register_link" in tables:
         hukou = _frame(con, f"""
             with members as (

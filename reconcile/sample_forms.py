@@ -17,6 +17,7 @@ import xlsxwriter
 from .clock import now
 from .config import SAMPLING_CATEGORIES, Config
 from .db import query_frame as _frame
+from .db import table_names
 from .outputs import file_part, inside, output_lock, run_scratch
 from .report.common import kind_titles, mask_id, mask_text, source_labels, text_width
 from .report.files import write_csv_bom
@@ -158,8 +159,7 @@ def write_forms(result: SampleResult, config: Config, con: duckdb.DuckDBPyConnec
     labels = source_labels({k: config.sources[k].role for k in ordered})
     registered = [s for s in ordered if config.sources[s].role in REGISTERED_ROLES][:3]
     survey = next((s for s in ordered if config.sources[s].role == "survey"), None)
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                        "where table_catalog = current_database()").fetchall()}
+    tables = table_names(con)
     has_register = "register" in tables and "register_link" in tables and "register_attr" in tables
     s = result.sample
     cluster_keys = s.filter(pl.col("key_kind") == "cluster")["key"].to_list()

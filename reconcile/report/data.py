@@ -15,6 +15,7 @@ import polars as pl
 
 from ..config import Config
 from ..db import query_frame as _frame
+from ..db import table_names
 from ..ledger import LEDGER_TABLES, read_ledger
 from ..plan_tables import load_plan
 from ..schema import REGISTERED_ROLES
@@ -23,8 +24,7 @@ from .coverage import Coverage, build_coverage
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                      "where table_catalog = current_database()").fetchall()}
+    return table_names(con)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from functools import partial
 import duckdb
 import polars as pl
 
-from ..db import write_frame
+from ..db import table_names, write_frame
 from ..normalize.columns import normalising_table, normalize_id_series, normalize_series
 from ..normalize.problems import INFORMATIONAL, PROBLEMS
 from ..normalize.stage import HOUSEHOLD_KINDS, PERSON_KINDS, _numeric_flags, read_table
@@ -227,7 +227,7 @@ def _sentences(issues: pl.DataFrame, ranges: dict) -> pl.DataFrame:
 
 def load_issues(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The readers' issues (raw_load_issue) as input-issue rows, messages written; shared with the GX engine."""
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    tables = table_names(con)
     if "raw_load_issue" not in tables:
         return pl.DataFrame(schema={c: pl.Boolean if c == "quarantined" else pl.Int64 if c == "row" else pl.String
                                     for c in ISSUE_COLUMNS})

@@ -40,6 +40,7 @@ import duckdb
 import polars as pl
 
 from ..config import Config
+from ..db import table_names
 from ..normalize.columns import _coerce
 from ..normalize.values import normalize_value
 from ..report.files import write_csv_bom
@@ -407,7 +408,7 @@ def run_gx(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> list[st
         f"GX 引擎: {found.height} 个不合格单元格 → {out / 'gx_input_issues.csv'}; "
         f"规则集 → {out / 'gx' / 'suites'}, 结果 → {out / 'gx' / 'results'}",
     ]
-    tables = {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
+    tables = table_names(con)
     if "input_issue" in tables:
         default = _keys(pl.from_arrow(con.sql(  # type: ignore[arg-type]
             f"select {', '.join(KEY_COLUMNS)} from input_issue").to_arrow_table()))

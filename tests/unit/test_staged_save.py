@@ -22,6 +22,20 @@ def _run_database() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _save_into(con: duckdb.DuckDBPyConnection, path, saved: list[str] | None = None, early: list[str] = ()) -> None:
+    """What StagedDatabase does with its staging file: attached once as `_saved`, the `early` tables copied on a
+    cursor of their own, then the rest."""
+    con.execute("attach ? as _saved", [str(path)])
+    try:
+        if early:
+            cursor = con.cursor()
+            copy_tables(cursor, list(early))
+            cursor.close()
+        copy_to_file(con, saved)
+    finally:
+        con.execute("detach _saved")
+
+
 def _catalogue(path) -> dict:
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -40,11 +54,8 @@ def _catalogue(path) -> dict:
 def test_inputs_saved_first_give_the_database_a_single_copy_gives(tmp_path):
     con = _run_database()
     whole, staged = tmp_path / "whole.duckdb", tmp_path / "staged.duckdb"
-    copy_to_file(con, whole)
-    early = con.cursor()
-    copy_tables(early, staged, ["src_person"])
-    early.close()
-    copy_to_file(con, staged, ["src_person"])
+    _save_into(con, whole)
+    _save_into(con, staged, ["src_person"], early=["src_person"])
     assert _catalogue(staged) == _catalogue(whole)
     assert _catalogue(staged)["views"]["later_view"] == [(10,)]
 
@@ -52,10 +63,11 @@ def test_inputs_saved_first_give_the_database_a_single_copy_gives(tmp_path):
 def test_an_input_changed_after_it_was_saved_stops_the_save(tmp_path):
     con = _run_database()
     staged = tmp_path / "staged.duckdb"
-    copy_tables(con.cursor(), staged, ["src_person"])
+    con.execute("attach ? as _saved", [str(staged)])
+    copy_tables(con.cursor(), ["src_person"])
     con.execute("insert into src_person values (5000, 'late')")
     with pytest.raises(RuntimeError, match="src_person"):
-        copy_to_file(con, staged, ["src_person"])
+        copy_to_file(con, ["src_person"])
 
 
 def test_link_details_moved_beside_the_check_are_saved_once_and_leave_memory(tmp_path, monkeypatch):
@@ -70,7 +82,7 @@ def test_link_details_moved_beside_the_check_are_saved_once_and_leave_memory(tmp
     for table in MOVED_AFTER_LINK:
         con.execute(f"create table {table} as select range as a, 'x' || range as b from range(300)")
     whole = tmp_path / "whole.duckdb"
-    copy_to_file(con, whole)
+    _save_into(con, whole)
     staged = tmp_path / "staged.duckdb"
     db = StagedDatabase(con, staged, in_memory=True)
     db.save_inputs()
@@ -82,6 +94,36 @@ def test_link_details_moved_beside_the_check_are_saved_once_and_leave_memory(tmp
     assert not left & set(MOVED_AFTER_LINK)
     con.close()
     assert _catalogue(staged) == _catalogue(whole)
+
+
+def test_another_cursors_open_transaction_does_not_stop_the_save(tmp_path, monkeypatch):
+    """CI failed once with "Unique file handle conflict": DuckDB keeps a detached file's handle while another
+    cursor's open transaction refers to it, so attaching the staging file again for the next copy failed. The file is
+    attached once for the whole save; a report reading the catalogue meanwhile sees only the run's own tables."""
+    from reconcile.db import has_table, table_names
+    from reconcile.link import wide
+    from reconcile.pipeline import MOVED_AFTER_LINK, StagedDatabase
+
+    monkeypatch.setattr(wide, "long_tables_as_views", lambda con: None)
+    con = _run_database()
+    for table in MOVED_AFTER_LINK:
+        con.execute(f"create table {table} as select range as a from range(10)")
+    db = StagedDatabase(con, tmp_path / "staged.duckdb", in_memory=True)
+    db.save_inputs()
+    reader = con.cursor()
+    reader.execute("begin")
+    reader.execute("select count(*) from duckdb_tables()").fetchall()  # refers to every attached database
+    db.move_link_details()
+    db._inputs_saved()
+    assert not has_table(con, "person_record") and "person_record" not in table_names(con)
+    assert "src_person" in table_names(con)
+    db.save_beside()
+    db.saved()
+    db.complete(None)
+    reader.execute("commit")
+    reader.close()
+    con.close()
+    assert {"src_person", "finding", *MOVED_AFTER_LINK} <= set(_catalogue(tmp_path / "staged.duckdb")["tables"])
 
 
 def test_every_stage_has_a_chinese_name_where_people_read_the_timings():
