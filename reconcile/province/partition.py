@@ -30,11 +30,12 @@ def county_rules(config: Config):
 def _export(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     skipped = " and ".join(f"table_name not like '{pattern}'" for pattern in SKIPPED_TABLES)
     tables = [r[0] for r in con.execute(
-        "select table_name from duckdb_tables() where not temporary and table_name not like '\\_%' escape '\\' "
+        "select table_name from duckdb_tables() where database_name = current_database() and not temporary "
+        "and table_name not like '\\_%' escape '\\' "
         f"and {skipped} order by table_name").fetchall()]
     # the normalised inputs are views over their filled columns (db.write_sparse_frame): exported whole, by name
     tables += [r[0] for r in con.execute("select view_name from duckdb_views() where not temporary and not internal "
-                                         "and list_contains($names, view_name)",
+                                         "and database_name = current_database() and list_contains($names, view_name)",
                                          {"names": list(FINAL_AFTER_NORMALIZE)}).fetchall()]
     for table in sorted(tables):
         con.execute(f"copy (select * from {table}) to ? (format parquet)", [(out_dir / f"{table}.parquet").as_posix()])
