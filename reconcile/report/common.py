@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import cast
 
@@ -139,7 +140,7 @@ def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 # ---- evidence JSON → one text per source -------------------------------------------------------
 
-def _scalar(value: object, show_ids: bool, labels: dict[str, str]) -> str:
+def _scalar(value: object, show_ids: bool, labels: dict[str, str], key_label: Callable[[str], str]) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -147,13 +148,16 @@ def _scalar(value: object, show_ids: bool, labels: dict[str, str]) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if value.is_integer() else f"{value:.2f}"
     if isinstance(value, list):
-        return "、".join(_scalar(v, show_ids, labels) for v in value)
+        return "、".join(_scalar(v, show_ids, labels, key_label) for v in value)
     if isinstance(value, dict):  # nested keys are sources, registers or parameters: each in its people's word
-        return "; ".join(f"{people_key(str(k), labels)}: {_scalar(v, show_ids, labels)}" for k, v in value.items())
+        return "; ".join(f"{key_label(str(k))}: {_scalar(v, show_ids, labels, key_label)}" for k, v in value.items())
     text = str(value)
-    parts = text.split(",")
-    if all(p in labels for p in parts):  # "manual,system": the sources that said it
-        return "、".join(labels[p] for p in parts)
+    if text in labels:
+        return labels[text]
+    if "," in text:
+        parts = text.split(",")
+        if all(p in labels for p in parts):  # "manual,system": the sources that said it
+            return "、".join(labels[p] for p in parts)
     return text if show_ids else (mask_text(text) or "")
 
 
@@ -169,19 +173,27 @@ def evidence_parts(evidence: str | None, show_ids: bool = False,
 
 @lru_cache(maxsize=1 << 16)  # 问题台账 and its print view read each finding's evidence: parse it once
 def _evidence_parts(evidence: str, show_ids: bool, sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    labels = _evidence_labels(sources)
+    labels, key_label = _evidence_labels(sources), _key_labeller(sources)
     try:
         data = json.loads(evidence)
     except (TypeError, ValueError):
         return {"": evidence if show_ids else (mask_text(evidence) or "")}
     if not isinstance(data, dict):
-        return {"": _scalar(data, show_ids, labels)}
-    return {str(k): _scalar(v, show_ids, labels) for k, v in data.items()}
+        return {"": _scalar(data, show_ids, labels, key_label)}
+    return {str(k): _scalar(v, show_ids, labels, key_label) for k, v in data.items()}
 
 
 @lru_cache(maxsize=64)
 def _evidence_labels(sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {**ROLE_LABELS, **source_labels(dict(sources))}
+
+
+@lru_cache(maxsize=64)
+def _key_labeller(sources: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
+    """`people_key` for the nested evidence keys of one configuration, once per key: a findings sheet repeats a
+    few dozen keys tens of thousands of times."""
+    labels = _evidence_labels(sources)
+    return lru_cache(maxsize=4096)(lambda key: people_key(key, labels))
 
 
 def evidence_keys(evidence: pl.Series, sources: dict[str, str]) -> list[str]:
