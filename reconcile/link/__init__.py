@@ -53,52 +53,48 @@ from src_household h left join members m using (source, rec_key)
 left join _surname_reading s on s.name = h.head_name
 """
 
-# candidate pairs a < b by node; `same_source` pairs are duplicate candidates
+# candidate pairs a < b by node; `same_source` pairs are duplicate candidates. The records are joined on their
+# number `i` (ordered as the node's text: source, then rec_key), not on the node's text (issue 18)
 HH_CANDIDATES_SQL = """
 create or replace table hh_candidate_keys as
-with ids as (select node, source, unnest(ids) as id from hh_record),
-id_sizes as (select node, len(ids) as k from hh_record),
+with ids as (select i, unnest(ids) as id from hh_record),
 keyed as (
-    select a.node as a, b.node as b from hh_record a join hh_record b
-      on a.head_id_valid_value = b.head_id_valid_value and a.node < b.node
+    select a.i as a, b.i as b, a.source as source_a, b.source as source_b from hh_record a join hh_record b
+      on a.head_id_valid_value = b.head_id_valid_value and a.i < b.i
     union
-    select a.node, b.node from hh_record a join hh_record b on a.hh_code = b.hh_code and a.node < b.node
+    select a.i, b.i, a.source, b.source from hh_record a join hh_record b on a.hh_code = b.hh_code and a.i < b.i
     union
-    select a.node, b.node from ids a join ids b on a.id = b.id and a.node < b.node
+    select a.i, b.i, ra.source, rb.source from ids a join ids b on a.id = b.id and a.i < b.i
+    join hh_record ra on ra.i = a.i join hh_record rb on rb.i = b.i
 ),
-keyed_partners as (
-    select a as node, split_part(b, chr(31), 1) as other from keyed
-    union select b, split_part(a, chr(31), 1) from keyed
-),
+keyed_partners as (select a as i, source_b as other from keyed union select b, source_a from keyed),
 residual as (  -- (record, other source) with no exact-key candidate: compare inside the village
-    select r.node, r.source, r.block, o.source as other
+    select r.i, r.source, r.block, r.surname_key, o.source as other
     from hh_record r cross join (select distinct source from hh_record) o
     where o.source <> r.source
-      and not exists (select 1 from keyed_partners k where k.node = r.node and k.other = o.source)
+      and not exists (select 1 from keyed_partners k where k.i = r.i and k.other = o.source)
 ),
 blocked as (  -- both still without a partner in the other's source; same village, same-sounding surname
-    select least(x.node, y.node) as a, greatest(x.node, y.node) as b
+    select x.i as a, y.i as b, x.source as source_a, y.source as source_b
     from residual x join residual y
-      on y.source = x.other and y.other = x.source and y.block = x.block and x.block <> '' and x.node < y.node
-    join hh_record rx on rx.node = x.node join hh_record ry on ry.node = y.node
-    where rx.surname_key is not distinct from ry.surname_key
+      on y.source = x.other and y.other = x.source and y.block = x.block and x.block <> '' and x.i < y.i
+    where x.surname_key is not distinct from y.surname_key
 ),
-pairs as (select a, b from keyed union select a, b from blocked),
+pairs as (select * from keyed union select * from blocked),
 shared as (
     select p.a, p.b, count(distinct ia.id) as n
-    from pairs p join ids ia on ia.node = p.a join ids ib on ib.node = p.b and ib.id = ia.id
+    from pairs p join ids ia on ia.i = p.a join ids ib on ib.i = p.b and ib.id = ia.id
     group by all
 )
-select p.a, p.b, ra.i as ia, rb.i as ib, split_part(p.a, chr(31), 1) as source_a, split_part(p.b, chr(31), 1) as source_b,
-       case when sa.k = 0 or sb.k = 0 then null
-            else coalesce(s.n, 0) / least(sa.k, sb.k) end as member_ids_share,
+select ra.node as a, rb.node as b, p.a as ia, p.b as ib, p.source_a, p.source_b,
+       case when len(ra.ids) = 0 or len(rb.ids) = 0 then null
+            else coalesce(s.n, 0) / least(len(ra.ids), len(rb.ids)) end as member_ids_share,
        -- another member recorded as head (head and spouse swapped): the heads differ, the household does not
        coalesce(ra.head_id_valid_value <> rb.head_id_valid_value
                 and (list_contains(rb.ids, ra.head_id_valid_value) or list_contains(ra.ids, rb.head_id_valid_value)),
                 false) as head_swapped
 from pairs p
-join id_sizes sa on sa.node = p.a join id_sizes sb on sb.node = p.b
-join hh_record ra on ra.node = p.a join hh_record rb on rb.node = p.b
+join hh_record ra on ra.i = p.a join hh_record rb on rb.i = p.b
 left join shared s on s.a = p.a and s.b = p.b
 """
 
