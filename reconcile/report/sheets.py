@@ -6,6 +6,8 @@ Every function turns a `ReportData` into a `Sheet`; ID numbers are masked unless
 
 from __future__ import annotations
 
+from functools import cache
+
 import polars as pl
 
 from ..check.cards import CARD_LABELS
@@ -293,7 +295,8 @@ def print_sheet(data: ReportData) -> Sheet:
             Col("问题", "wrap", max_width=40), Col("各来源的记录", "wrap", max_width=36),
             Col("整改建议", "wrap", max_width=26), Col("核实整改情况(填写)", "blank", max_width=16, min_width=16)]
     if f.height:
-        said = ["\n".join(f"{people_key(k, sources)}: {v}" if k else v for k, v in parts.items() if v)
+        label = cache(lambda key: people_key(key, sources))  # a few dozen keys, each in thousands of findings
+        said = ["\n".join(f"{label(k)}: {v}" if k else v for k, v in parts.items() if v)
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
         f = f.with_columns(shown_texts(f, data))
 
