@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from string import Formatter
 from typing import cast
 
@@ -186,10 +187,16 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """A message template's literal text and fields, parsed once (a rule renders it for each of its findings)."""
+    return tuple((literal, name, spec) for literal, name, spec, _conv in Formatter().parse(template))
+
+
 def render(template: str, row: dict) -> str:
     """Fill `{name}` from the finding's columns; a name the query did not return renders empty."""
     out = []
-    for literal, name, spec, _conv in Formatter().parse(template):
+    for literal, name, spec in _template_parts(template):
         out.append(literal)
         if name is not None:
             out.append(_fmt(row.get(name)) if not spec else format(row.get(name) or 0, spec))
