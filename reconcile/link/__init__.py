@@ -25,7 +25,7 @@ import polars as pl
 from ..config import Config
 from ..db import query_frame as _frame
 from ..db import write_frame as _write
-from .compare import pinyin
+from .compare import readings
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import components
 from .wide import build_household_views, build_person_views
@@ -148,9 +148,9 @@ def _write_surname_readings(con: duckdb.DuckDBPyConnection) -> None:
     """Blocking key inside a village: the tone-less reading of the head's surname (李/里 and 张/章 stay together),
     worked out once per distinct head name into `_surname_reading` for the records' SQL to join."""
     names = _frame(con, "select distinct head_name as name from src_household where head_name is not null")["name"]
-    _write(con, "_surname_reading", pl.DataFrame({"name": names, "reading": [pinyin(n).split(" ")[0] if n else None
-                                                                             for n in names.to_list()]},
-                                                 schema={"name": pl.String, "reading": pl.String}))
+    surnames = pl.DataFrame({"name": names, "reading": readings(names)}, schema={"name": pl.String, "reading": pl.String})
+    _write(con, "_surname_reading", surnames.with_columns(
+        pl.when(pl.col("name") != "").then(pl.col("reading").str.split(" ").list.first()).alias("reading")))
 
 
 def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -21,8 +21,6 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Indel, JaroWinkler
 
-from ..normalize.vector import map_unique
-
 # readings pypinyin's phrase-less default gets wrong for surnames
 SURNAME_READINGS = {"曾": "zeng", "单": "shan", "仇": "qiu", "解": "xie", "区": "ou", "查": "zha", "朴": "piao",
                     "盖": "ge", "乐": "yue", "员": "yun", "缪": "miao", "尉": "yu", "覃": "qin", "种": "chong",
@@ -53,9 +51,40 @@ def _texts(values: Sequence | pl.Series) -> pl.Series:
     return series.cast(pl.String).fill_null("")
 
 
+_SURNAMES = pl.Series(list(SURNAME_READINGS), dtype=pl.String)
+_SURNAME_SOUNDS = pl.Series(list(SURNAME_READINGS.values()), dtype=pl.String)
+
+
 def readings(names: pl.Series) -> pl.Series:
-    """Each name's pinyin, worked out once per distinct name."""
-    return map_unique(names, pinyin, return_dtype=pl.String)
+    """Each name's pinyin, as `pinyin` gives it, built in polars from the reading of each distinct
+    character: a county's persons have tens of thousands of distinct names but a few thousand characters, and
+    pinyin name by name in Python was most of linking persons (issue 18)."""
+    text = names.cast(pl.String).fill_null("")  # as `pinyin`: a missing name reads ""
+    distinct = text.unique()
+    chars = distinct.str.split("").explode().drop_nulls().unique()
+    chars = chars.filter(chars != "")
+    sounds = pl.Series([_char_pinyin(c) for c in chars.to_list()], dtype=pl.String)
+
+    def sound(expr: pl.Expr) -> pl.Expr:
+        return expr.replace_strict(chars, sounds, default=None, return_dtype=pl.String)
+
+    def surname(expr: pl.Expr) -> pl.Expr:
+        return expr.replace_strict(_SURNAMES, _SURNAME_SOUNDS, default=None, return_dtype=pl.String)
+
+    two, one = pl.col("name").str.slice(0, 2), pl.col("name").str.slice(0, 1)
+    double = two.is_in(_SURNAMES.implode())  # a two-character surname (or a one-character name that is a surname)
+    rest = pl.when(double).then(pl.col("name").str.slice(2)).otherwise(pl.col("name").str.slice(1))
+    rest_sounds = rest.str.split("").list.eval(sound(pl.element())).list.join(" ")
+    first = pl.coalesce(surname(two), surname(one), sound(one))
+    reading = (
+        pl.when(pl.col("name") == "").then(pl.lit(""))
+        .when(pl.col("name").str.contains(r"^[\x00-\x7F]*$")).then(pl.col("name").str.to_lowercase())
+        .when(rest == "").then(first)
+        .otherwise(pl.concat_str([first, pl.lit(" "), rest_sounds]))
+    )
+    lookup = distinct.rename("name").to_frame().with_columns(reading.alias("reading"))
+    joined = text.rename("name").to_frame().join(lookup, on="name", how="left", maintain_order="left")
+    return joined["reading"].rename(names.name)
 
 
 def name_similarity(a: Sequence[str | None] | pl.Series,

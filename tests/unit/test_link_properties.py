@@ -256,3 +256,19 @@ def test_name_levels_for_all_pairs_at_once_are_the_pair_by_pair_levels(pairs, fu
     expected = [_name_level_one_pair(x, y, fuzzy) for x, y in pairs]
     assert levels.tolist() == [level for level, _ in expected]
     assert best.tolist() == pytest.approx([b for _, b in expected], abs=1e-6)
+
+
+NAME_CHARACTERS = "李王张刘陈杨赵黄周吴曾单仇解区查朴盖乐员缪尉覃种长秘万俟迟明华芳国藩恭卨·阿卜杜热合曼 AbZx9-"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=NAME_CHARACTERS, max_size=6),
+                          st.text(max_size=4)), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_readings_of_a_column_are_each_names_pinyin(names):
+    """`readings` builds a column's pinyin from each distinct character's (issue 18): name for name what `pinyin`
+    says — surnames read as surnames (曾 zeng, 万俟 moqi), Latin names lower-cased, a missing name ""."""
+    import polars as pl
+
+    from reconcile.link.compare import pinyin, readings
+
+    assert readings(pl.Series("name", names, dtype=pl.String)).to_list() == [pinyin(n) for n in names]
