@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -417,6 +420,25 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
     return files
 
 
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+def release_free_memory() -> None:
+    """Give the memory a finished stage freed back to the system. glibc keeps freed heap pages for reuse, and a
+    stage's polars frames, freed from several threads, leave 170-250 MiB behind after load, normalize and link that
+    the next stage's peak stands on (issue 18: the 4 GiB bound)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float | None], None] | None):
     """`stage(name, fn)`: run one stage, time it into `timings` and tell `on_stage` when it starts and ends."""
     labels = dict(STAGES)
@@ -428,6 +450,7 @@ def stage_runner(timings: dict[str, float], on_stage: Callable[[str, str, float 
         started = time.perf_counter()
         value = fn()
         timings[name] = time.perf_counter() - started
+        release_free_memory()
         if on_stage:
             on_stage(name, label, timings[name])
         return value
