@@ -142,7 +142,7 @@ class StagedDatabase:
             self.con.execute("attach ? as _saved", [self.staging.as_posix()])
             self._attached = True
 
-    def detach(self) -> None:
+    def _detach(self) -> None:
         """Detach the staging file (before it is closed and swapped in); nothing writes to it any more."""
         if self._attached:
             self._attached = False
@@ -252,7 +252,7 @@ class StagedDatabase:
             if timing is not None:
                 self._store(timing, "_saved.stage_timing")
         finally:
-            self.detach()
+            self._detach()
 
     def _store(self, timing: pl.DataFrame, table: str) -> None:
         self.con.register("_stage_timing", timing)

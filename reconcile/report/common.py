@@ -61,7 +61,9 @@ def kind_order() -> dict[str, int]:
 
 
 def evidence_label(key: str, sources: dict[str, str]) -> str:
-    return people_key(key, source_labels(sources))
+    """An evidence key as people read it (`sources`: source key → role), worked out once per key and
+    configuration: a findings sheet repeats a few dozen keys tens of thousands of times."""
+    return _evidence_labeller(tuple(sorted(sources.items())))(key)
 
 
 # ---- ID masking (DESIGN §5: first 6 + last 4 digits shown) -------------------------------------
@@ -173,7 +175,7 @@ def evidence_parts(evidence: str | None, show_ids: bool = False,
 
 @lru_cache(maxsize=1 << 16)  # 问题台账 and its print view read each finding's evidence: parse it once
 def _evidence_parts(evidence: str, show_ids: bool, sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    labels, key_label = _evidence_labels(sources), _key_labeller(sources)
+    labels, key_label = _evidence_labels(sources), _evidence_labeller(sources)
     try:
         data = json.loads(evidence)
     except (TypeError, ValueError):
@@ -189,10 +191,8 @@ def _evidence_labels(sources: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _key_labeller(sources: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
-    """`people_key` for the nested evidence keys of one configuration, once per key: a findings sheet repeats a
-    few dozen keys tens of thousands of times."""
-    labels = _evidence_labels(sources)
+def _evidence_labeller(sources: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
+    labels = source_labels(dict(sources))
     return lru_cache(maxsize=4096)(lambda key: people_key(key, labels))
 
 

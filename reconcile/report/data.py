@@ -23,10 +23,6 @@ from .common import source_labels, township_with_county
 from .coverage import Coverage, build_coverage
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return table_names(con)
-
-
 @dataclass
 class ReportData:
     config: Config
@@ -190,7 +186,7 @@ def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFr
 def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: datetime,
             show_ids: bool = False) -> ReportData:
     sources = {k: config.sources[k].role for k in config.sources_by_trust()}
-    tables = _tables(con)
+    tables = table_names(con)
     has_ledger = all(t in tables for t in LEDGER_TABLES)
     county = ", w.county" if "province_county" in tables else ""
     return ReportData(

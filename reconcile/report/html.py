@@ -54,8 +54,7 @@ def _table_rows(data: ReportData, f: pl.DataFrame) -> list[tuple]:
     f = f.head(TABLE_LIMIT)
     if not f.height:
         return []
-    label = cache(lambda key: evidence_label(key, data.sources))  # a few dozen keys, each in thousands of findings
-    evidence = [";".join(f"{label(k)}: {v}" for k, v in parts.items())
+    evidence = [";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
     text = ["township", "village", "hh_code", "head_name", "_head_id", "person_name", "_person_id"]
     return f.with_columns(shown_texts(f, data)).select(

@@ -6,8 +6,6 @@ Every function turns a `ReportData` into a `Sheet`; ID numbers are masked unless
 
 from __future__ import annotations
 
-from functools import cache
-
 import polars as pl
 
 from ..check.cards import CARD_LABELS
@@ -290,13 +288,11 @@ def print_sheet(data: ReportData) -> Sheet:
     what, what each source says (in one column), what to do, and room for the township's answer."""
     f = _listed_findings(data)
     titles = kind_titles()
-    sources = source_labels(data.sources)
     cols = [Col("序号", "int", max_width=5), Col("乡镇 村", "wrap", max_width=12), Col("户主(人员)", "wrap", max_width=16),
             Col("问题", "wrap", max_width=40), Col("各来源的记录", "wrap", max_width=36),
             Col("整改建议", "wrap", max_width=26), Col("核实整改情况(填写)", "blank", max_width=16, min_width=16)]
     if f.height:
-        label = cache(lambda key: people_key(key, sources))  # a few dozen keys, each in thousands of findings
-        said = ["\n".join(f"{label(k)}: {v}" if k else v for k, v in parts.items() if v)
+        said = ["\n".join(f"{evidence_label(k, data.sources)}: {v}" if k else v for k, v in parts.items() if v)
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
         f = f.with_columns(shown_texts(f, data))
 

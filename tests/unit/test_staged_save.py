@@ -98,32 +98,61 @@ def test_link_details_moved_beside_the_check_are_saved_once_and_leave_memory(tmp
 
 def test_another_cursors_open_transaction_does_not_stop_the_save(tmp_path, monkeypatch):
     """CI failed once with "Unique file handle conflict": DuckDB keeps a detached file's handle while another
-    cursor's open transaction refers to it, so attaching the staging file again for the next copy failed. The file is
-    attached once for the whole save; a report reading the catalogue meanwhile sees only the run's own tables."""
+    cursor's open transaction refers to it, so attaching the staging file again for the next copy failed. Here a
+    reader (a report reading the catalogue) opens a transaction as soon as the staging file is attached and holds it
+    through the whole save: the file is attached once, and the reader sees only the run's own tables."""
+    import threading
+    import time
+
     from reconcile.db import has_table, table_names
     from reconcile.link import wide
     from reconcile.pipeline import MOVED_AFTER_LINK, StagedDatabase
 
     monkeypatch.setattr(wide, "long_tables_as_views", lambda con: None)
     con = _run_database()
+    # a large input, so that the first copy keeps the file attached long enough for the reader to see it
+    con.execute("create table register as select range as id, 'r' || range as name from range(3000000)")
     for table in MOVED_AFTER_LINK:
         con.execute(f"create table {table} as select range as a from range(10)")
-    db = StagedDatabase(con, tmp_path / "staged.duckdb", in_memory=True)
-    db.save_inputs()
-    reader = con.cursor()
-    reader.execute("begin")
-    reader.execute("select count(*) from duckdb_tables()").fetchall()  # refers to every attached database
-    db.move_link_details()
-    db._inputs_saved()
-    assert not has_table(con, "person_record") and "person_record" not in table_names(con)
-    assert "src_person" in table_names(con)
-    db.save_beside()
-    db.saved()
-    db.complete(None)
-    reader.execute("commit")
-    reader.close()
+    staged = tmp_path / "staged.duckdb"
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        reader = con.cursor()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not release.is_set():
+                reader.execute("begin")
+                attached = reader.execute("select count(*) from duckdb_databases() where path = ?",
+                                          [staged.as_posix()]).fetchall()[0][0]
+                if attached:
+                    reader.execute("select count(*) from duckdb_tables()").fetchall()  # refers to every database
+                    held.set()
+                    release.wait(30)
+                    reader.execute("commit")
+                    return
+                reader.execute("commit")
+        finally:
+            reader.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        db = StagedDatabase(con, staged, in_memory=True)
+        db.save_inputs()
+        assert held.wait(30), "the reader never saw the staging file attached"
+        db.move_link_details()
+        db._inputs_saved()
+        assert not has_table(con, "person_record") and "person_record" not in table_names(con)
+        assert "src_person" in table_names(con)
+        db.save_beside()
+        db.saved()
+        db.complete(None)
+    finally:
+        release.set()
+        thread.join()
     con.close()
-    assert {"src_person", "finding", *MOVED_AFTER_LINK} <= set(_catalogue(tmp_path / "staged.duckdb")["tables"])
+    assert {"src_person", "register", "finding", *MOVED_AFTER_LINK} <= set(_catalogue(staged)["tables"])
 
 
 def test_every_stage_has_a_chinese_name_where_people_read_the_timings():
