@@ -8,6 +8,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from .errors import InputError
+from .outputs import inside
+
 
 def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB database with extension auto-install/auto-load off.
@@ -24,6 +27,38 @@ def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting (and shows no bar)
         pass
     return con
+
+
+PARTITION_TABLE = "province_county"
+
+
+def partition_alias(position: int) -> str:
+    """The name a province database's views give the county database at `position` of `province_county`."""
+    return f"county_{position:03d}"
+
+
+def attach_partitions(con: duckdb.DuckDBPyConnection, out: Path, catalog: str | None = None) -> None:
+    """Attach, read-only, the county databases a province run's database reads (its views name them by alias);
+    nothing for a county run's database. `out` is the folder the database is in; `catalog` the name it is
+    attached under in `con`, if not the current database. A county database's path comes from the database, so
+    it must stay inside `out`."""
+    where = f'"{catalog}".' if catalog else ""  # a catalog name the caller chose, not data
+    present = con.execute("select count(*) from information_schema.columns where table_name = ? and "
+                          "column_name = 'alias' and table_catalog = coalesce(?, current_database())",
+                          [PARTITION_TABLE, catalog]).fetchall()[0][0]
+    if not present:
+        return
+    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()}
+    rows = con.execute(f"select alias, database from {where}{PARTITION_TABLE} order by alias").fetchall()
+    for position, (alias, database) in enumerate(rows):
+        if alias != partition_alias(position):
+            raise InputError(f"{out} 中的省级数据库已损坏:各县数据库的别名 {alias} 不是预期的 {partition_alias(position)}")
+        if alias in attached:
+            continue
+        path = inside(out, *Path(database).parts)
+        if not path.is_file():
+            raise InputError(f"找不到县数据库 {path}:省级数据库 {out} 的各县结果存放在那里,请重新运行 reconcile run")
+        con.execute(f"attach ? as {alias} (read_only)", [path.as_posix()])
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:

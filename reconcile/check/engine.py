@@ -204,6 +204,10 @@ def render(template: str, row: dict) -> str:
 
 
 FINDING_ORDER = "township, village, cluster_id, rule_id"  # the order the finding table is kept in
+# what `check` builds before the rules run, from the config and the linked households (besides the parameters'
+# tables, check.params.PARAM_PREFIX…): built again by every check, so a province's merge leaves the counties' out
+SETUP_TABLES = ("problem_label", "register_kind_label", "register_attr_label", "card_label", "household_card",
+                "monitored_household", "source_field", "source_label")
 
 
 def fingerprint(rule_id: str, row: dict) -> str:

@@ -28,11 +28,14 @@ def is_year_map(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(is_year(k) for k in value)
 
 
+PARAM_PREFIX = "param_"
+
+
 def param_table(key: str) -> str:
     """The quoted name of the table holding parameter `key`; a key that is no plain name never reaches SQL."""
     if not PARAM_NAME.match(str(key)):
         raise ValueError(f"参数名 {key!r} 只能由小写英文字母、数字和下划线组成")
-    return f'"param_{key}"'
+    return f'"{PARAM_PREFIX}{key}"'
 
 
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:

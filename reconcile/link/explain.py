@@ -39,10 +39,11 @@ def _node(text: str) -> str:
 def _open(config: Config) -> duckdb.DuckDBPyConnection:
     database = config.output / "reconcile.duckdb"
     if database.exists():
-        from ..db import connect
+        from ..db import attach_partitions, connect
 
         con = connect()
         con.execute("attach ? as run (read_only)", [str(database)])
+        attach_partitions(con, database.parent, "run")  # a province run's tables are views over its counties'
         con.execute("use run")
         return con
     raise ReconcileError(f"找不到运行结果 {database}:请先运行 reconcile run {config.path}")

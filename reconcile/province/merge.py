@@ -1,4 +1,11 @@
-"""Merge the counties' tables into the province database and run the province-scope rules once over all."""
+"""Merge the counties into the province database and run the province-scope rules once over all.
+
+Each county's checked tables stay in its own database (`partitions/<run>/<county>/county.duckdb` in the output
+folder). The province database attaches them read-only and holds views that read them where they are — one view
+per table, the counties' rows united by column name — so the merge copies nothing (issue 18). `province_county`
+names each county's database; whoever opens the province database later attaches them the same way
+(`db.attach_partitions`).
+"""
 
 from __future__ import annotations
 
@@ -6,58 +13,84 @@ from pathlib import Path
 
 import duckdb
 
-from ..check.engine import FINDING_ORDER, check
+from ..check.engine import FINDING_ORDER, SETUP_TABLES, check
 from ..check.packs import select_rules
+from ..check.params import PARAM_PREFIX
 from ..config import Config
+from ..db import attach_partitions, partition_alias
+from .partition import PARTITION_DB
+
+# tables the province rewrites from the counties' ones (their views get a leading underscore)
+COUNTY_FINDING = "_county_finding"
+COUNTY_RULE_RUN = "_county_rule_run"
 
 
-def merge_partitions(con: duckdb.DuckDBPyConnection, parts_dir: Path, counties: dict[str, str]) -> list[str]:
-    """One province table per county table (columns united by name); returns the table names.
+def merge_partitions(con: duckdb.DuckDBPyConnection, out: Path, parts_dir: Path, counties: dict[str, str]) -> list[str]:
+    """One province view per county table (columns united by name); returns the table names.
 
-    `counties` maps each partition key to its county's name. Township names repeat across counties, so
-    every table with a place (and the findings, input issues and plan) carries a `county` column beside its
-    own township — reports group by both; a bad cell's file and message say whose file it is (every county
-    has a 国家系统导出.csv).
+    `counties` maps each partition key to its county's name; `parts_dir` (inside the output folder `out`) holds
+    each county's database. Township names repeat across counties, so every table with a place (and the
+    findings, input issues and plan) carries a `county` column beside its own township — reports group by both;
+    a bad cell's file and message say whose file it is (every county has a 国家系统导出.csv).
     """
-    files: dict[str, list[str]] = {}
-    for key in counties:
-        for path in sorted((parts_dir / key).glob("*.parquet")):
-            files.setdefault(path.stem, []).append(path.as_posix())
-    con.execute("create or replace temp table _county as select unnest($keys) as key, unnest($names) as name",
-                {"keys": list(counties), "names": list(counties.values())})
-    # the counties by name, kept in the province database (reports split by county read it)
-    con.execute("create or replace table province_county as select * from _county")
-    for table, paths in sorted(files.items()):
-        columns = {r[0] for r in con.execute("describe select * from read_parquet($files, union_by_name = true)",
-                                             {"files": paths}).fetchall()}
-        replace = []
-        if "county" in columns:  # a county run's own column (person_id_occurrence) already names it
-            replace.append("c.name as county")
-        if "file" in columns:  # every county has a 国家系统导出.csv: a row's file says whose it is
-            replace.append("c.key || '/' || p.file as file")
-        if table == "input_issue":
-            replace.append("'【' || c.name || '】' || p.message as message")
+    keys = list(counties)
+    databases = [(parts_dir / key / PARTITION_DB).resolve().relative_to(out.resolve()).as_posix() for key in keys]
+    # the counties by name and where their databases are, kept in the province database (reports split by county
+    # read it; whoever opens the database attaches the counties from it)
+    con.execute("""create or replace table province_county as
+                   select unnest($keys) as key, unnest($names) as name, unnest($aliases) as alias,
+                          unnest($databases) as database""",
+                {"keys": keys, "names": list(counties.values()),
+                 "aliases": [partition_alias(i) for i in range(len(keys))], "databases": databases})
+    attach_partitions(con, out)
+    # what people and the province's stages read: not a stage's working tables (a leading underscore; the
+    # normalised inputs are views over theirs) nor what the province's check builds again over all the counties
+    columns: dict[str, dict[str, set[str]]] = {}  # table → county's alias → its columns
+    for table, alias, column in con.execute("""
+            select table_name, database_name, column_name from duckdb_columns()
+            where database_name in (select alias from province_county) and schema_name = 'main'
+              and not starts_with(table_name, '_') and not starts_with(table_name, $params)
+              and not list_contains($setup, table_name)
+            order by database_name, table_name, column_index""",
+            {"params": PARAM_PREFIX, "setup": list(SETUP_TABLES)}).fetchall():
+        columns.setdefault(table, {}).setdefault(alias, set()).add(column)
+    aliases = [partition_alias(i) for i in range(len(keys))]
+    for table, by_county in sorted(columns.items()):
+        parts = [_county_rows(table, alias, by_county[alias]) for alias in aliases if alias in by_county]
+        name = {"finding": COUNTY_FINDING, "rule_run": COUNTY_RULE_RUN}.get(table, table)
+        # identifiers from the counties' own catalogues and our aliases; no value is pasted
+        con.execute(f'create or replace view "{name}" as ' + " union all by name ".join(parts))
+    if "finding" in columns:
+        _repeated_finding_ids(con)
+    if "rule_run" in columns:
         con.execute(f"""
-            create or replace table {table} as
-            select p.* exclude (filename) {f"replace ({', '.join(replace)})" if replace else ""}
-                   {", c.key as _county" if table == "finding" else ""}
-                   {", c.name as county" if "county" not in columns and _placed(table, columns) else ""}
-            from read_parquet($files, union_by_name = true, filename = true) p
-            join _county c on c.key = regexp_extract(p.filename, '([^/]+)/[^/]+$', 1)
-        """, {"files": paths})
-    if "finding" in files:
-        _separate_repeated_ids(con)
-    if "rule_run" in files:
-        con.execute("""
             create or replace table rule_run as
             select rule_id, any_value(kind) as kind, any_value(title) as title,
                    case when bool_or(status = 'ran') then 'ran' when bool_or(status = 'error') then 'error'
                         else 'skipped' end as status,
                    coalesce(string_agg(distinct nullif(reason, ''), '; '), '') as reason,
                    sum(findings)::bigint as findings, sum(seconds) as seconds
-            from rule_run group by rule_id
+            from {COUNTY_RULE_RUN} group by rule_id
         """)
-    return sorted(files)
+    return sorted(columns)
+
+
+def _county_rows(table: str, alias: str, columns: set[str]) -> str:
+    """One county's rows of `table`, with its county's name (and key) where people read it."""
+    replace = []
+    if "county" in columns:  # a county run's own column (person_id_occurrence) already names it
+        replace.append("c.name as county")
+    if "file" in columns:  # every county has a 国家系统导出.csv: a row's file says whose it is
+        replace.append("c.key || '/' || p.file as file")
+    if table == "input_issue":
+        replace.append("'【' || c.name || '】' || p.message as message")
+    replaced = f"replace ({', '.join(replace)})" if replace else ""
+    extra = ", c.key as _county" if table == "finding" else ""
+    if "county" not in columns and _placed(table, columns):
+        extra += ", c.name as county"
+    # the alias is ours (partition_alias), never a value from the data
+    return (f'select p.* {replaced}{extra} from {alias}."{table}" p, '
+            f"(select key, name from province_county where alias = '{alias}') c")
 
 
 def _placed(table: str, columns: set[str]) -> bool:
@@ -65,41 +98,47 @@ def _placed(table: str, columns: set[str]) -> bool:
     return "township" in columns or table in ("finding", "input_issue") or table.startswith("plan_")
 
 
-def _separate_repeated_ids(con: duckdb.DuckDBPyConnection) -> None:
+def _repeated_finding_ids(con: duckdb.DuckDBPyConnection) -> None:
     """A finding id is the rule and the household's 户编号; two counties using one 户编号 (itself a finding,
-    LK-HH-DUPLICATE-COUNTIES) would give two findings one id, so those ids take their county in."""
-    con.execute("""
-        create or replace table finding as
-        select * exclude (_county) replace (
-            case when count(*) over (partition by finding_id) > 1 then left(md5(finding_id || '|' || _county), 16)
-                 else finding_id end as finding_id)
-        from finding
-    """)  # kept in FINDING_ORDER once the province rules have added theirs
+    LK-HH-DUPLICATE-COUNTIES) would give two findings one id: those ids (usually none) take their county in."""
+    con.execute(f"""
+        create or replace table _repeated_finding as
+        select finding_id from {COUNTY_FINDING} group by finding_id having count(*) > 1
+    """)
 
 
 def run_province_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Province-scope rules over the merged tables, their findings added to the counties' ones."""
+    """Province-scope rules over the merged views; `finding` the counties' findings and theirs, in FINDING_ORDER by
+    county (a table: the ledger reads it several times and gives each its status), and `rule_run` every rule's run."""
     rules = select_rules(config)
     order = {r.id: i for i, r in enumerate(rules)}
     province = [r for r in rules if r.scope == "province"]
-    con.execute("alter table finding rename to _county_finding")
-    con.execute("alter table rule_run rename to _county_rule_run")
+    con.execute(f"alter table rule_run rename to {COUNTY_RULE_RUN}_merged")
     check(con, config, province)
-    con.execute(f"""
-        create or replace table finding as
-        select * from (select * from _county_finding union all by name select * from finding)
-        order by county, {FINDING_ORDER}
-    """)
+    con.execute("alter table finding rename to _province_finding")
+    con.execute("alter table _province_finding add column if not exists county varchar")
     # a cross-county finding sits on its first household: that household's county (the cluster id's partition)
     con.execute("""
-        update finding set county = c.name from province_county c
-        where finding.county is null and c.key = regexp_extract(finding.cluster_id, '^(.*)-[A-Z][0-9]+$', 1)""")
+        update _province_finding set county = c.name from province_county c
+        where _province_finding.county is null
+          and c.key = regexp_extract(_province_finding.cluster_id, '^(.*)-[A-Z][0-9]+$', 1)""")
+    con.execute(f"""
+        create or replace table finding as
+        select * from (
+            select f.* exclude (_county) replace (
+                       case when r.finding_id is null then f.finding_id
+                            else left(md5(f.finding_id || '|' || f._county), 16) end as finding_id)
+            from {COUNTY_FINDING} f left join _repeated_finding r on r.finding_id = f.finding_id
+            union all by name
+            select * from _province_finding)
+        order by county, {FINDING_ORDER}
+    """)
     con.execute("create or replace table _rule_order as select unnest($ids) as rule_id, unnest($ranks) as rank",
                 {"ids": list(order), "ranks": list(order.values())})
-    con.execute("""
+    con.execute(f"""
         create or replace table rule_run as
-        select r.* from (select * from _county_rule_run union all by name select * from rule_run) r
+        select r.* from (select * from {COUNTY_RULE_RUN}_merged union all by name select * from rule_run) r
         left join _rule_order o using (rule_id) order by o.rank
     """)
-    for table in ("_county_finding", "_county_rule_run", "_rule_order"):
+    for table in (f"{COUNTY_RULE_RUN}_merged", "_rule_order", "_province_finding", "_repeated_finding"):
         con.execute(f"drop table {table}")

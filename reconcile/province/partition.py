@@ -1,8 +1,9 @@
-"""One county of a province run: the county-local stages in a DuckDB of its own, tables out as Parquet.
+"""One county of a province run: the county-local stages in a DuckDB of its own, saved as `county.duckdb`.
 
 The same function runs in a worker process of the local engine and inside a Spark task: it reads only
 the county's files, writes only into `out_dir`, and returns its timings and peak memory. Province-scope
-rules are left to the merge step, which sees every county.
+rules are left to the merge step, which sees every county: it attaches each county's database and reads it
+where it is (issue 18: no copy of the counties' tables into the province's).
 """
 
 from __future__ import annotations
@@ -16,39 +17,44 @@ import duckdb
 from ..check.packs import select_rules
 from ..config import Config
 from ..db import connect
-from ..pipeline import FINAL_AFTER_NORMALIZE, SCRATCH_TABLES, run_county_stages, stage_runner
+from ..pipeline import copy_to_file, prepare_save, run_county_stages, stage_runner
 
-# what the merge, the reports and the province rules need: not the raw text tables (each county's own
-# run database has them) nor the stages' scratch tables
-SKIPPED_TABLES = (*SCRATCH_TABLES, "hh_record", "person_record")
+PARTITION_DB = "county.duckdb"
+# what the merge, the reports and the province rules need: not the raw text tables (a county's own run
+# database has them; prepare_save drops them with the stages' scratch tables) nor the linkers' records, which
+# only `explain-link` on a county's own run reads
+LINKER_RECORDS = ("hh_record", "person_record")
 
 
 def county_rules(config: Config):
     return [r for r in select_rules(config) if r.scope == "county"]
 
 
-def _export(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
-    skipped = " and ".join(f"table_name not like '{pattern}'" for pattern in SKIPPED_TABLES)
-    tables = [r[0] for r in con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() and not temporary "
-        "and table_name not like '\\_%' escape '\\' "
-        f"and {skipped} order by table_name").fetchall()]
-    # the normalised inputs are views over their filled columns (db.write_sparse_frame): exported whole, by name
-    tables += [r[0] for r in con.execute("select view_name from duckdb_views() where not temporary and not internal "
-                                         "and database_name = current_database() and list_contains($names, view_name)",
-                                         {"names": list(FINAL_AFTER_NORMALIZE)}).fetchall()]
-    for table in sorted(tables):
-        con.execute(f"copy (select * from {table}) to ? (format parquet)", [(out_dir / f"{table}.parquet").as_posix()])
+def _save(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
+    """The county's tables, views and macros into `out_dir/county.duckdb` (written under a temporary name, renamed
+    into place once complete): the province merge attaches it read-only."""
+    prepare_save(con)
+    for table in LINKER_RECORDS:  # fixed names
+        con.execute(f"drop table if exists {table}")
+    target = out_dir / PARTITION_DB
+    partial = out_dir / f".{PARTITION_DB}.partial"
+    partial.unlink(missing_ok=True)
+    con.execute("attach ? as _saved", [partial.as_posix()])
+    try:
+        copy_to_file(con)
+    finally:
+        con.execute("detach _saved")
+    partial.replace(target)
 
 
 def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> dict:
-    """Run load → check for one county into `out_dir/<table>.parquet`; returns seconds per stage and peak MiB."""
+    """Run load → check for one county into `out_dir/county.duckdb`; returns seconds per stage and peak MiB."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     work = out_dir / ".work"
     work.mkdir(parents=True)
-    con = connect()  # in memory, spilling under .work: the tables leave as Parquet
+    con = connect()  # in memory, spilling under .work: saved to county.duckdb once checked
     if threads:  # counties side by side share the cores: one DuckDB using all of them in each would oversubscribe
         con.execute("set threads = ?", [int(threads)])
     con.execute("set temp_directory = ?", [(work / "spill").as_posix()])
@@ -56,7 +62,7 @@ def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> 
     stage = stage_runner(timings, None)
     try:
         run_county_stages(con, config, work, stage, county_rules(config))
-        stage("export", lambda: _export(con, out_dir))
+        stage("export", lambda: _save(con, out_dir))
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from ..clock import now
 from ..config import Config
 from ..errors import ConfigError, InputError
-from ..outputs import output_lock, run_scratch
+from ..outputs import inside, output_lock, run_scratch
 from ..pipeline import (
     DB_NAME,
     RunResult,
@@ -29,7 +30,10 @@ from . import ProvinceConfig
 from .merge import merge_partitions, run_province_rules
 from .partition import run_partition
 
-PARTS_DIR = "partitions"  # in the run's scratch folder
+# in the output folder: each run's counties' databases under a folder of its own (partitions/<run>/<county>/), which
+# the province database reads; a run's folder replaces the previous one's only once its database is in place, so a
+# killed run leaves the previous run's database and counties together
+PARTS_DIR = "partitions"
 ENGINES = ("local", "spark")
 
 
@@ -100,6 +104,32 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
     make_output(out)
     config: Config = province.merged_config()
     started = now()
+    with output_lock(out), run_scratch(out):
+        parts = inside(out, PARTS_DIR, started.strftime("%Y%m%dT%H%M%S%f"))
+        shutil.rmtree(parts, ignore_errors=True)  # a killed run's of the same instant: never the one in use
+        try:
+            result = _run_in(province, config, out, parts, engine, workers, master, on_stage, show_ids, split_by,
+                             started)
+        except BaseException:
+            shutil.rmtree(parts, ignore_errors=True)
+            raise
+        publish(result)
+    _remove_other_runs(out, parts)
+    result.files["database"] = out / DB_NAME
+    return result
+
+
+def _remove_other_runs(out: Path, kept: Path) -> None:
+    """The counties' databases of earlier (or killed) runs: the province database in place reads only `kept`."""
+    for folder in (out / PARTS_DIR).iterdir():
+        if folder != kept and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_in(province: ProvinceConfig, config: Config, out: Path, parts: Path, engine: str, workers: int | None,
+            master: str | None, on_stage: Callable[[str, str, float | None], None] | None, show_ids: bool,
+            split_by: str | None, started) -> RunResult:
+    """The counties into `parts`, merged, the province rules, ledger and reports; the database swapped in."""
     timings: dict[str, float] = {}
     stage = stage_runner(timings, on_stage)
     done = []
@@ -111,29 +141,26 @@ def run_province(province: ProvinceConfig, output: Path | None = None, engine: s
                      f"第 {len(done)}/{len(province.counties)} 个县 {report['region']}({report['partition']})",
                      sum(report["seconds"].values()))
 
-    with output_lock(out), run_scratch(out) as scratch:
-        parts = scratch / PARTS_DIR
+    if engine == "spark":
+        from .spark import run_counties_on_spark
+
+        reports = stage("counties", lambda: run_counties_on_spark(province, parts, master, progress),
+                        "各县分区核查(Spark)")
+    else:
+        n = workers or default_workers(province)
+        reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
+                        f"各县分区核查({n} 个进程)")
+    with staging_database(out, memory_limit=merge_memory_limit(),
+                          timing=lambda: stage_timing_frame(timings, reports)) as db:
+        con = db.con
+        stage("merge", lambda: merge_partitions(con, out, parts,
+                                                {c.partition: c.region for c in province.counties}),
+              "合并各县结果")
         if engine == "spark":
-            from .spark import run_counties_on_spark
+            from .spark import load_spark_occurrences
 
-            reports = stage("counties", lambda: run_counties_on_spark(province, parts, master, progress),
-                            "各县分区核查(Spark)")
-        else:
-            n = workers or default_workers(province)
-            reports = stage("counties", lambda: _run_counties_locally(province, parts, n, progress),
-                            f"各县分区核查({n} 个进程)")
-        with staging_database(out, memory_limit=merge_memory_limit(),
-                              timing=lambda: stage_timing_frame(timings, reports)) as db:
-            con = db.con
-            stage("merge", lambda: merge_partitions(con, parts, {c.partition: c.region for c in province.counties}),
-                  "合并各县结果")
-            if engine == "spark":
-                from .spark import load_spark_occurrences
-
-                stage("province", lambda: load_spark_occurrences(con, parts), "跨县核查(Spark 关联)")
-            stage("province_rules", lambda: run_province_rules(con, config), "跨县规则")
-            result = finish(db, config, out, started, stage, show_ids, split_by, timings)
-        publish(result)
-    result.files["database"] = out / DB_NAME
+            stage("province", lambda: load_spark_occurrences(con, parts), "跨县核查(Spark 关联)")
+        stage("province_rules", lambda: run_province_rules(con, config), "跨县规则")
+        result = finish(db, config, out, started, stage, show_ids, split_by, timings)
     result.partitions = sorted(reports, key=lambda r: r["partition"])
     return result

@@ -2,7 +2,7 @@
 
 Spark reads every file of every county folder itself (`binaryFile`), so the folders may sit on any file
 system Spark knows (file://, hdfs://, s3a://); a task writes its county's files into a private temporary
-folder, runs `run_partition` on them and returns its tables as Parquet bytes plus the (ID number,
+folder, runs `run_partition` on them and returns its database (`county.duckdb`) as bytes plus the (ID number,
 household) pairs the province-scope rules need. The driver writes the tables under the output folder
 and keeps only the ID numbers that Spark found in more than one household.
 """
@@ -20,12 +20,13 @@ import pyarrow as pa
 
 from ..errors import ReconcileError, require_extra
 from . import ProvinceConfig
+from .partition import PARTITION_DB
 
 OCCURRENCE_TABLE = "person_id_occurrence"
 REPORT_TABLE = "_partition_report"
 MULTI_IDS_FILE = "_spark_multi_ids.parquet"
 CHUNK = 8 << 20
-# what a county task returns: its tables as Parquet pieces (table, data) and its (ID number, household) pairs
+# what a county task returns: its database in pieces (name#piece, data) and its (ID number, household) pairs
 RESULT_SCHEMA = pa.schema([("county", pa.string()), ("table", pa.string()), ("data", pa.binary()),
                            ("id_number", pa.string()), ("cluster_id", pa.string())])
 RESULT_DDL = "county string, table string, data binary, id_number string, cluster_id string"
@@ -105,26 +106,31 @@ def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpu
             part = Path(tmp) / "part"
             report = run_partition(config, part, threads=task_cpus)
             names, pieces = [], []
-            for parquet in sorted(part.glob("*.parquet")):
-                data = parquet.read_bytes()
-                # pieces of at most CHUNK bytes: one huge cell would have to fit in the JVM heap at once
-                for n, start in enumerate(range(0, max(len(data), 1), CHUNK)):
-                    names.append(f"{parquet.stem}#{n:06d}")
-                    pieces.append(data[start:start + CHUNK])
+            database = part / PARTITION_DB
+            data = database.read_bytes()
+            # pieces of at most CHUNK bytes: one huge cell would have to fit in the JVM heap at once
+            for n, start in enumerate(range(0, max(len(data), 1), CHUNK)):
+                names.append(f"{PARTITION_DB}#{n:06d}")
+                pieces.append(data[start:start + CHUNK])
+            del data
             names.append(REPORT_TABLE)
             pieces.append(json.dumps(report).encode("utf-8"))
             tables = pa.table({"county": [county] * len(names), "table": names, "data": pieces,
                                "id_number": pa.nulls(len(names), pa.string()),
                                "cluster_id": pa.nulls(len(names), pa.string())}, schema=RESULT_SCHEMA)
-            occurrence = part / f"{OCCURRENCE_TABLE}.parquet"
-            if not occurrence.exists():
-                return tables
-            pairs = duckdb.sql("""
-                select $county as county, null::varchar as "table", null::blob as data, id_number, cluster_id
-                from (select distinct id_number, cluster_id from read_parquet($occurrence))
-            """, params={"county": county, "occurrence": occurrence.as_posix()}).to_arrow_table().cast(RESULT_SCHEMA)
+            con = duckdb.connect(database.as_posix(), read_only=True,
+                                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+            try:
+                if not con.execute("select count(*) from duckdb_tables() where table_name = ?",
+                                   [OCCURRENCE_TABLE]).fetchall()[0][0]:
+                    return tables
+                pairs = con.sql(f"""
+                    select $county as county, null::varchar as "table", null::blob as data, id_number, cluster_id
+                    from (select distinct id_number, cluster_id from {OCCURRENCE_TABLE})
+                """, params={"county": county}).to_arrow_table().cast(RESULT_SCHEMA)
+            finally:
+                con.close()
             return pa.concat_tables([tables, pairs])
-
     return task
 
 
@@ -161,7 +167,7 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
                 progress(reports[-1])
                 continue
             table, _, n = row["table"].rpartition("#")
-            pieces.setdefault(parts / row["county"] / f"{table}.parquet", {})[int(n)] = bytes(row["data"])
+            pieces.setdefault(parts / row["county"] / table, {})[int(n)] = bytes(row["data"])
         for target, chunks in pieces.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "wb") as f:
@@ -192,7 +198,9 @@ def _write_ids(path: Path, ids: list[str]) -> None:
 def load_spark_occurrences(con, parts: Path) -> None:
     """Keep the occurrences of the ID numbers Spark found in several households: all the province rules need."""
     con.execute(f"""
-        create or replace table {OCCURRENCE_TABLE} as
+        create table _spark_occurrence as
         select * from {OCCURRENCE_TABLE}
         where id_number in (select id_number from read_parquet($ids))
     """, {"ids": (parts / MULTI_IDS_FILE).as_posix()})
+    con.execute(f"drop view {OCCURRENCE_TABLE}")  # the merge's view over every county's
+    con.execute(f"alter table _spark_occurrence rename to {OCCURRENCE_TABLE}")

@@ -279,6 +279,7 @@ def coverage_view(out: Path, rewrite: Callable[[str], str], show_ids: bool) -> C
     plan in reconcile.duckdb, as the workbook's 核查范围 sheet shows it. None for a run without a plan."""
     import duckdb
 
+    from ..db import attach_partitions
     from ..plan_tables import load_plan
 
     database = out / "reconcile.duckdb"
@@ -290,6 +291,7 @@ def coverage_view(out: Path, rewrite: Callable[[str], str], show_ids: bool) -> C
     except duckdb.Error:
         return None  # being replaced by a run that just finished: the next page load reads it
     try:
+        attach_partitions(con, out)  # a province run's plan tables are views over its counties' databases
         plan = load_plan(con)
     finally:
         con.close()

@@ -88,7 +88,6 @@ def test_input_issues_name_their_county(local_result):
 
 def test_the_report_covers_the_province(local_result):
     assert (local_result.output / "核查报告.xlsx").exists() and (local_result.output / "report.html").exists()
-    assert not (local_result.output / ".partitions").exists()
     runs = local_result.rule_runs
     assert runs["rule_id"].n_unique() == runs.height, "one rule_run row per rule for the whole province"
     # township names repeat across counties: the findings keep county and township apart, and the province's
@@ -157,3 +156,89 @@ def test_the_run_database_keeps_every_stage_and_each_county_s_seconds(local_resu
     for part in local_result.partitions:
         county = {stage: seconds for scope, stage, seconds in rows if scope == part["partition"]}
         assert county == pytest.approx(part["seconds"]) and {"load", "link", "check"} <= set(county)
+
+
+def test_the_province_database_reads_the_counties_where_they_are(local_result):
+    """The merge copies no county table: the province's tables of the counties are views over each county's own
+    database, kept in the output folder; they read once the counties are attached as province_county says."""
+    import duckdb
+
+    from reconcile.db import attach_partitions
+
+    out = local_result.output
+    (run_folder,) = (out / "partitions").iterdir()
+    counties = sorted(p.parent.name for p in run_folder.glob("*/county.duckdb"))
+    assert counties == sorted(p["partition"] for p in local_result.partitions)
+    con = duckdb.connect(str(local_result.database), read_only=True)
+    views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+    tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+    assert {"src_person", "src_household", "hh_link", "person_link", "input_issue", "hh_wide"} <= views
+    assert not {"src_person", "hh_link", "input_issue"} & tables and "finding" in tables
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("select count(*) from src_person").fetchall()
+    attach_partitions(con, out)
+    merged = con.execute("select count(*) from src_person").fetchall()[0][0]
+    each = 0
+    for county in counties:
+        alone = duckdb.connect(str(run_folder / county / "county.duckdb"), read_only=True)
+        each += alone.execute("select count(*) from src_person").fetchall()[0][0]
+        alone.close()
+    assert merged == each > 0
+    issues = con.execute("select count(*) from input_issue").fetchall()[0][0]
+    assert issues == local_result.input_issues.height
+    con.close()
+
+
+def test_a_province_database_attaches_only_county_databases_inside_its_folder(tmp_path):
+    """A county database's path comes from the province database: one climbing out of the output folder, a link,
+    or an alias that is not the merge's own is refused, never attached."""
+    import duckdb
+
+    from reconcile.db import attach_partitions
+    from reconcile.errors import InputError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    duckdb.connect(str(tmp_path / "elsewhere.duckdb")).close()
+    (out / "linked").symlink_to(tmp_path, target_is_directory=True)
+    for alias, database, message in [("county_000", "../elsewhere.duckdb", "不在输出目录"),
+                                     ("county_000", "linked/elsewhere.duckdb", "链接"),
+                                     ("county_000", "missing/county.duckdb", "找不到县数据库"),
+                                     ("x; drop table finding", "county.duckdb", "别名")]:
+        con = duckdb.connect()
+        con.execute("create table province_county as select 'k' as key, '甲县' as name, ? as alias, ? as database",
+                    [alias, database])
+        with pytest.raises(InputError, match=message):
+            attach_partitions(con, out)
+        assert {r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()} \
+            == {"memory", "system", "temp"}
+        con.close()
+
+
+def test_a_new_run_replaces_the_counties_of_the_last_and_a_failed_one_leaves_them(province, tmp_path, monkeypatch):
+    """Each run keeps its counties' databases in a folder of its own, removed only when a later run's database is
+    in place; a run that fails leaves the previous database and its counties readable, and no folder of its own."""
+    import reconcile.province.run as province_run
+    from reconcile.sample import open_run_database
+
+    config = load_province(province)
+    first = run_province(config, output=tmp_path / "out", workers=1)
+    (kept,) = (first.output / "partitions").iterdir()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("merge failed")
+
+    monkeypatch.setattr(province_run, "merge_partitions", broken)
+    with pytest.raises(RuntimeError, match="merge failed"):
+        run_province(config, output=tmp_path / "out", workers=1)
+    assert list((first.output / "partitions").iterdir()) == [kept]
+    monkeypatch.undo()
+    con = open_run_database(config.with_output(first.output).merged_config())
+    assert con.execute("select count(*) from hh_link").fetchall()[0][0] == first.links.height
+    con.close()
+    second = run_province(config, output=tmp_path / "out", workers=1)
+    (now,) = (second.output / "partitions").iterdir()
+    assert now != kept
+    con = open_run_database(config.with_output(second.output).merged_config())
+    assert con.execute("select count(*) from hh_link").fetchall()[0][0] == second.links.height
+    con.close()
