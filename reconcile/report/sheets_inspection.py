@@ -211,19 +211,22 @@ def table4_frame(data: ReportData) -> pl.DataFrame:
     townships = data.townships()
     no_township = f.height and f["township"].null_count() > 0
 
-    def line(name: str, frame: pl.DataFrame, households: int) -> dict:
-        out = {"乡镇": name, "核查户数": households,
-               "有问题户数": frame["_hh"].n_unique() if frame.height else 0}
-        for i, c in enumerate(TABLE4):
-            sub = frame.filter(pl.col(f"t{i}")) if frame.height else frame
-            out[c.title] = sub["_hh"].n_unique() if sub.height else 0
-        return out
+    # every count of every township in one pass (a province has a thousand townships: one filter each was minutes)
+    counts = [pl.col("_hh").n_unique().alias("有问题户数"),
+              *(pl.col("_hh").filter(pl.col(f"t{i}")).n_unique().alias(c.title) for i, c in enumerate(TABLE4))]
+    by_township = {row["township"]: row for row in marked.group_by("township").agg(counts).iter_rows(named=True)} \
+        if marked.height else {}
+    households = dict(hh.group_by("township").len().iter_rows()) if hh.height else {}
 
-    lines = [line(t, marked.filter(pl.col("township") == t) if marked.height else marked,
-                  hh.filter(pl.col("township") == t).height) for t in townships]
+    def line(name: str, found: dict | None, households: int) -> dict:
+        return {"乡镇": name, "核查户数": households, "有问题户数": found["有问题户数"] if found else 0,
+                **{c.title: found[c.title] if found else 0 for c in TABLE4}}
+
+    lines = [line(t, by_township.get(t), households.get(t, 0)) for t in townships]
     if no_township:
-        lines.append(line("(未标注乡镇)", marked.filter(pl.col("township").is_null()), 0))
-    lines.append(line(f"{data.scope}合计", marked, hh.height))
+        lines.append(line("(未标注乡镇)", by_township.get(None), 0))
+    total = marked.select(counts).row(0, named=True) if marked.height else None
+    lines.append(line(f"{data.scope}合计", total, hh.height))
     return pl.DataFrame(lines, schema={"乡镇": pl.String, "核查户数": pl.Int64, "有问题户数": pl.Int64,
                                        **{c.title: pl.Int64 for c in TABLE4}})
 
