@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import resource
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,12 +19,22 @@ from ..check.packs import select_rules
 from ..config import Config
 from ..db import connect
 from ..pipeline import copy_to_file, prepare_save, run_county_stages, stage_runner
+from ..plan import RunPlan
 
 PARTITION_DB = "county.duckdb"
 # what the merge, the reports and the province rules need: not the raw text tables (a county's own run
-# database has them; prepare_save drops them with the stages' scratch tables) nor the linkers' records, which
-# only `explain-link` on a county's own run reads
-LINKER_RECORDS = ("hh_record", "person_record")
+# database has them; prepare_save drops them with the stages' scratch tables) nor the linkers' records and
+# scored candidate pairs, which only the county's own rules and `explain-link` on a county's own run read
+# (a tenth of what a county writes; issue 18)
+LINKER_DETAILS = ("hh_record", "person_record", "hh_candidate", "person_candidate")
+
+
+@dataclass
+class CountyPlan:
+    """A county's run plan, compiled by the province's preflight, and the seconds it took (the county's `plan`)."""
+
+    plan: RunPlan
+    seconds: float
 
 
 def county_rules(config: Config):
@@ -34,7 +45,7 @@ def _save(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     """The county's tables, views and macros into `out_dir/county.duckdb` (written under a temporary name, renamed
     into place once complete): the province merge attaches it read-only."""
     prepare_save(con)
-    for table in LINKER_RECORDS:  # fixed names
+    for table in LINKER_DETAILS:  # fixed names
         con.execute(f"drop table if exists {table}")
     target = out_dir / PARTITION_DB
     partial = out_dir / f".{PARTITION_DB}.partial"
@@ -47,8 +58,9 @@ def _save(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     partial.replace(target)
 
 
-def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> dict:
-    """Run load → check for one county into `out_dir/county.duckdb`; returns seconds per stage and peak MiB."""
+def run_partition(config: Config, out_dir: Path, threads: int | None = None, plan: CountyPlan | None = None) -> dict:
+    """Run load → check for one county into `out_dir/county.duckdb` (with `plan` if the preflight compiled it, its
+    own otherwise); returns seconds per stage and peak MiB."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -58,10 +70,10 @@ def run_partition(config: Config, out_dir: Path, threads: int | None = None) -> 
     if threads:  # counties side by side share the cores: one DuckDB using all of them in each would oversubscribe
         con.execute("set threads = ?", [int(threads)])
     con.execute("set temp_directory = ?", [(work / "spill").as_posix()])
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"plan": plan.seconds} if plan else {}
     stage = stage_runner(timings, None)
     try:
-        run_county_stages(con, config, work, stage, county_rules(config))
+        run_county_stages(con, config, work, stage, county_rules(config), plan.plan if plan else None)
         stage("export", lambda: _save(con, out_dir))
     finally:
         con.close()

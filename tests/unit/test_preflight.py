@@ -293,3 +293,31 @@ def test_a_shared_fact_s_unknown_param_is_named_for_the_rule_that_reads_it(tmp_p
     assert [f.id for f in rules[0].facts] == ["fact_young"]
     problems = preflight.unknown_rule_params(rules, default_params())
     assert "`$school_age_min`" in _one(problems, "XY-PARAMS", "$school_age_mim")
+
+
+def test_province_preflight_compiles_the_counties_side_by_side_and_checks_province_rules_once(tmp_path):
+    """The counties' plans are compiled in the province's worker processes, each for the rules the county runs
+    itself; a province-scope rule's broken SQL is still found before any data is read, and named once."""
+    from reconcile.province.run import county_pool
+
+    pack = tmp_path / "extra.yaml"
+    pack.write_text(PACK.format(sql="no_such_column > 0").replace("    type: sql\n", "    type: sql\n    scope: province\n"),
+                    encoding="utf-8")
+    body = f"rules: {{extra: [{pack.as_posix()}]}}\n"
+    counties = [_county(tmp_path, name, body) for name in ("甲县", "乙县")]
+    province = tmp_path / "province.yaml"
+    province.write_text(f"region: 某省\nyear: 2020\ncounties: [{', '.join(counties)}]\n", encoding="utf-8")
+    loaded = load_province(province)
+    pool = county_pool(2)
+    try:
+        with pytest.raises(ConfigError) as info:
+            preflight_counties(loaded, pool)
+    finally:
+        pool.shutdown()
+    assert "no_such_column" in _one(info.value.problems, "XY-PARAMS")
+    pack.write_text(PACK.format(sql="true").replace("    type: sql\n", "    type: sql\n    scope: province\n"),
+                    encoding="utf-8")
+    plans = preflight_counties(load_province(province))
+    assert sorted(plans) == sorted(c.partition for c in loaded.counties)
+    for plan in plans.values():
+        assert "XY-PARAMS" not in {r.rule_id for r in plan.plan.rules}, "a county's plan leaves province rules out"
