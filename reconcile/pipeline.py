@@ -396,7 +396,8 @@ def stage_timing_frame(timings: dict[str, float], partitions: list[dict] | None 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,
                   split_by: str | None = None) -> dict[str, Path]:
-    """Machine outputs (Parquet/CSV, full values), then the workbook and the HTML page (IDs masked by default)."""
+    """Machine outputs (Parquet/CSV, full values), and beside them the workbook and the HTML page (IDs masked by
+    default)."""
     from .report.data import collect
     from .report.html import REPORT_NAME, write_html
     from .report.workbook import (
@@ -406,10 +407,19 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
         write_township_workbooks,
     )
 
-    files = write_outputs(con, config, out)
-    data = collect(con, config, started, show_ids=show_ids)
-    files[WORKBOOK_NAME] = write_report_workbook(data, out / WORKBOOK_NAME)
-    files[REPORT_NAME] = write_html(data, out / REPORT_NAME)
+    # the machine outputs are DuckDB's and polars' work, the workbook mostly Python's: side by side, on a cursor of
+    # their own (issue 18)
+    cursor = con.cursor()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-outputs") as pool:
+        try:
+            written = pool.submit(write_outputs, cursor, config, out)
+            data = collect(con, config, started, show_ids=show_ids)
+            files = {WORKBOOK_NAME: write_report_workbook(data, out / WORKBOOK_NAME)}
+            files[REPORT_NAME] = write_html(data, out / REPORT_NAME)
+            files = {**written.result(), **files}
+        finally:
+            pool.shutdown(wait=True)
+            cursor.close()
     if split_by == "township":
         for township, path in write_township_workbooks(data, out).items():
             files[f"{WORKBOOK_NAME}:{township}"] = path

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import polars as pl
@@ -154,10 +157,26 @@ def splice(shell: Path, target: Path, cells: dict[int, SheetCells], compressleve
                 raise ValueError(f"工作簿框架 {info.filename} 中没有 <sheetData>,无法写入单元格")
             size = sum(b.frame.height for b in sheet.blocks) * sheet.width
             with out.open(entry, "w", force_zip64=size > ZIP64_FROM_CELLS) as stream:
-                _write_all(stream, [xml[:found.start()], "<sheetData>", *sheet.xml(), "</sheetData>",
-                                    xml[found.end():]])
+                _write_all(stream, chain([xml[:found.start()], "<sheetData>"], prefetched(sheet.xml()),
+                                         ["</sheetData>", xml[found.end():]]))
 
 
 def _write_all(stream, parts: Iterable[str | bytes]) -> None:
     for part in parts:
         stream.write(part if isinstance(part, bytes) else part.encode("utf-8"))
+
+
+def prefetched(items: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """`items` in order, each made on a thread of its own up to `depth` ahead: polars builds the next chunk of rows
+    while zlib deflates this one (both let go of the GIL), so a large sheet uses the machine's second core (issue
+    18). At most `depth` chunks wait in memory."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-sheet-xml") as pool:
+        # one thread: the calls of next() run one after the other, in the order submitted
+        pending = deque(pool.submit(next, items, end) for _ in range(depth))
+        while True:
+            item = pending.popleft().result()
+            if item is end:
+                return
+            pending.append(pool.submit(next, items, end))
+            yield item  # type: ignore[misc]

@@ -111,3 +111,29 @@ def test_a_workbook_reads_back_with_every_kind_of_cell(tmp_path):
     assert ws.cell(5, 4).fill.fgColor.rgb.endswith("C00000")  # 高: red
     assert ws.cell(7, 1).font.b  # the total row is bold
     assert ws.cell(5, 5).is_date and ws.cell(5, 5).value.date() == date(2026, 1, 2)
+
+
+def test_chunks_are_made_ahead_in_order_and_never_more_than_a_few_at_once():
+    """The next chunks of rows are built on a thread beside the zip's deflate: the same chunks in the same order,
+    at most `depth` made ahead of the one being written, and an error while building one is the writer's error."""
+    from reconcile.report.sheet_xml import prefetched
+
+    made = []
+
+    def chunks():
+        for n in range(50):
+            made.append(n)
+            yield str(n).encode()
+
+    taken = []
+    for chunk in prefetched(chunks(), depth=2):
+        taken.append(chunk)
+        assert len(made) - len(taken) <= 2
+    assert taken == [str(n).encode() for n in range(50)]
+
+    def broken():
+        yield b"a"
+        raise ValueError("第 2 块出错")
+
+    with pytest.raises(ValueError, match="第 2 块出错"):
+        list(prefetched(broken()))
