@@ -31,7 +31,7 @@ from .normalize.columns import normalise_once
 from .normalize.stage import normalize
 from .outputs import current_scratch, inside, output_lock, refuse_link, run_scratch
 from .plan import RunPlan, compile_plan
-from .report.files import build_link_rates, write_outputs
+from .report.files import build_link_rates, write_link_outputs, write_outputs
 from .validate import validate
 
 DB_NAME = "reconcile.duckdb"
@@ -396,8 +396,8 @@ def stage_timing_frame(timings: dict[str, float], partitions: list[dict] | None 
 
 def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, started, show_ids: bool = False,
                   split_by: str | None = None) -> dict[str, Path]:
-    """Machine outputs (Parquet/CSV, full values), and beside them the workbook and the HTML page (IDs masked by
-    default)."""
+    """Machine outputs (Parquet/CSV, full values; the links' files written beside the rest), the workbook and the
+    HTML page (IDs masked by default)."""
     from .report.data import collect
     from .report.html import REPORT_NAME, write_html
     from .report.workbook import (
@@ -407,16 +407,18 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
         write_township_workbooks,
     )
 
-    # the machine outputs are DuckDB's and polars' work, the workbook mostly Python's: side by side, on a cursor of
-    # their own (issue 18)
+    # the links' files are DuckDB's work alone, the workbook mostly Python's: side by side, on a cursor of their own
+    # (issue 18; no Python frame of them, so the report's memory stays that of its own frames)
     cursor = con.cursor()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-outputs") as pool:
         try:
-            written = pool.submit(write_outputs, cursor, config, out)
+            links = pool.submit(write_link_outputs, cursor, out)
+            files = write_outputs(con, config, out)
             data = collect(con, config, started, show_ids=show_ids)
-            files = {WORKBOOK_NAME: write_report_workbook(data, out / WORKBOOK_NAME)}
+            workbook = write_report_workbook(data, out / WORKBOOK_NAME)
+            files |= links.result()
+            files[WORKBOOK_NAME] = workbook
             files[REPORT_NAME] = write_html(data, out / REPORT_NAME)
-            files = {**written.result(), **files}
         finally:
             pool.shutdown(wait=True)
             cursor.close()

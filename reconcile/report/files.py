@@ -54,14 +54,13 @@ def build_link_rates(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> dict[str, Path]:
-    """The machine outputs (Parquet/CSV, full values). Reads the run's tables only: `link_rate` is built before
-    (pipeline.finish), while the database is saved beside the reports."""
+    """The findings and input issues for machines (Parquet/CSV, full values; the links: `write_link_outputs`). Reads
+    the run's tables only: `link_rate` is built before (pipeline.finish), while the database is saved beside the
+    reports."""
     files = {
         "findings.parquet": out / "findings.parquet",
         "findings.csv": out / "findings.csv",
         "input_issues.csv": out / "input_issues.csv",
-        "links.parquet": out / "links.parquet",
-        "person_links.parquet": out / "person_links.parquet",
     }
     present = {r[0] for r in con.execute("describe finding").fetchall()}
     # a province's findings name their county (beside the township)
@@ -70,8 +69,23 @@ def write_outputs(con: duckdb.DuckDBPyConnection, config: Config, out: Path) -> 
     write_parquet(findings, files["findings.parquet"])
     write_csv_bom(findings, files["findings.csv"])
     write_csv_bom(_frame(con, "select * from input_issue"), files["input_issues.csv"])
-    write_parquet(_frame(con, "select cluster_id, source, rec_key, hh_code, head_id, method, score from hh_link "
-                              "order by cluster_id, source, rec_key"), files["links.parquet"])
-    write_parquet(_frame(con, "select person_cluster_id, cluster_id, source, rec_key, id_number, method, score "
-                              "from person_link order by person_cluster_id, source, rec_key"), files["person_links.parquet"])
+    return files
+
+
+LINK_OUTPUTS = {
+    "links.parquet": "select cluster_id, source, rec_key, hh_code, head_id, method, score from hh_link "
+                     "order by cluster_id, source, rec_key",
+    "person_links.parquet": "select person_cluster_id, cluster_id, source, rec_key, id_number, method, score "
+                            "from person_link order by person_cluster_id, source, rec_key",
+}
+
+
+def write_link_outputs(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, Path]:
+    """links.parquet and person_links.parquet, written by DuckDB straight from the tables (a province's are millions
+    of rows: no frame of them is held in Python), each under a temporary name renamed into place."""
+    files = {}
+    for name, query in LINK_OUTPUTS.items():
+        files[name] = out / name
+        with written(files[name]) as partial:
+            con.execute(f"copy ({query}) to ? (format parquet, compression zstd)", [partial.as_posix()])
     return files
