@@ -191,7 +191,7 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
                coalesce(s.status in ('new', 'open', 'reopened', 'in_progress') and l.deadline < $today, false)
                  as overdue
         from finding f join _status s using (finding_id) join finding_ledger l using (finding_id)
-        order by {"f.county, " if "county" in present else ""}f.township, f.village, f.cluster_id, f.rule_id
+        order by {"f.county, " if "county" in present else ""}f.township, f.village, f.cluster_id, f.rule_id, f.finding_id
     """, {"today": started.date()})
     con.execute("""insert into finding_history by name
         select $run as run_id, finding_id, status, evidence from _status

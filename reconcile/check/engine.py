@@ -203,7 +203,9 @@ def render(template: str, row: dict) -> str:
     return "".join(out)
 
 
-FINDING_ORDER = "township, village, cluster_id, rule_id"  # the order the finding table is kept in
+# the order the finding table is kept in; the id last, so two findings of one rule on one household (two members)
+# keep one order run after run
+FINDING_ORDER = "township, village, cluster_id, rule_id, finding_id"
 # what `check` builds before the rules run, from the config and the linked households (besides the parameters'
 # tables, check.params.PARAM_PREFIX…): built again by every check, so a province's merge leaves the counties' out
 SETUP_TABLES = ("problem_label", "register_kind_label", "register_attr_label", "card_label", "household_card",
