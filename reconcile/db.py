@@ -12,15 +12,15 @@ from .errors import InputError
 from .outputs import inside
 
 
-def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB database with extension auto-install/auto-load off.
+def connect(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database with extension auto-install/auto-load off (`read_only`: a file another run may read too).
 
     An install attempt can hang for minutes on a network that drops packets, and the machines this
     runs on have no network at all; everything needed (json, parquet, icu) is built in.
     """
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    con = duckdb.connect(str(path) if path else ":memory:", config=config)
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only, config=config)
     # no progress bars: a run prints its own progress, and a county worker's output is not a terminal
     try:
         con.execute("set enable_progress_bar = false")

@@ -410,8 +410,8 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
     # the links' files are DuckDB's work alone, the workbook mostly Python's: side by side, on a cursor of their own
     # (issue 18; no Python frame of them, so the report's memory stays that of its own frames)
     cursor = con.cursor()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-outputs") as pool:
-        try:
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-outputs") as pool:  # waits for it
             links = pool.submit(write_link_outputs, cursor, out)
             files = write_outputs(con, config, out)
             data = collect(con, config, started, show_ids=show_ids)
@@ -419,9 +419,8 @@ def write_reports(con: duckdb.DuckDBPyConnection, config: Config, out: Path, sta
             files |= links.result()
             files[WORKBOOK_NAME] = workbook
             files[REPORT_NAME] = write_html(data, out / REPORT_NAME)
-        finally:
-            pool.shutdown(wait=True)
-            cursor.close()
+    finally:
+        cursor.close()
     if split_by == "township":
         for township, path in write_township_workbooks(data, out).items():
             files[f"{WORKBOOK_NAME}:{township}"] = path

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import SAMPLING_CATEGORIES, Config
-from .db import attach_partitions, table_names
+from .db import attach_partitions, connect, table_names
 from .db import query_frame as _frame
 from .errors import InputError
 from .schema import REGISTERED_ROLES
@@ -175,8 +175,7 @@ def open_run_database(config: Config) -> duckdb.DuckDBPyConnection:
     if not db.exists():
         raise InputError(f"{db} 不存在:抽样读取核查结果,请先运行 reconcile run {config.path or ''}".rstrip())
     try:
-        con = duckdb.connect(str(db), read_only=True,
-                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con = connect(db, read_only=True)
     except duckdb.Error as exc:
         raise InputError(f"无法打开 {db}(可能正被其他程序写入):{exc}") from exc
     try:

@@ -34,6 +34,7 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, out: Path, parts_dir: Path,
     a bad cell's file and message say whose file it is (every county has a 国家系统导出.csv).
     """
     keys = list(counties)
+    aliases = [partition_alias(i) for i in range(len(keys))]
     databases = [(parts_dir / key / PARTITION_DB).resolve().relative_to(out.resolve()).as_posix() for key in keys]
     # the counties by name and where their databases are, kept in the province database (reports split by county
     # read it; whoever opens the database attaches the counties from it)
@@ -41,7 +42,7 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, out: Path, parts_dir: Path,
                    select unnest($keys) as key, unnest($names) as name, unnest($aliases) as alias,
                           unnest($databases) as database""",
                 {"keys": keys, "names": list(counties.values()),
-                 "aliases": [partition_alias(i) for i in range(len(keys))], "databases": databases})
+                 "aliases": aliases, "databases": databases})
     attach_partitions(con, out)
     # what people and the province's stages read: not a stage's working tables (a leading underscore; the
     # normalised inputs are views over theirs) nor what the province's check builds again over all the counties
@@ -54,7 +55,6 @@ def merge_partitions(con: duckdb.DuckDBPyConnection, out: Path, parts_dir: Path,
             order by database_name, table_name, column_index""",
             {"params": PARAM_PREFIX, "setup": list(SETUP_TABLES)}).fetchall():
         columns.setdefault(table, {}).setdefault(alias, set()).add(column)
-    aliases = [partition_alias(i) for i in range(len(keys))]
     for table, by_county in sorted(columns.items()):
         parts = [_county_rows(table, alias, by_county[alias]) for alias in aliases if alias in by_county]
         name = {"finding": COUNTY_FINDING, "rule_run": COUNTY_RULE_RUN}.get(table, table)

@@ -18,6 +18,7 @@ import duckdb
 from ..check.packs import select_rules
 from ..config import Config
 from ..db import connect
+from ..outputs import written
 from ..pipeline import copy_to_file, prepare_save, run_county_stages, stage_runner
 from ..plan import RunPlan
 
@@ -47,15 +48,12 @@ def _save(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     prepare_save(con)
     for table in LINKER_DETAILS:  # fixed names
         con.execute(f"drop table if exists {table}")
-    target = out_dir / PARTITION_DB
-    partial = out_dir / f".{PARTITION_DB}.partial"
-    partial.unlink(missing_ok=True)
-    con.execute("attach ? as _saved", [partial.as_posix()])
-    try:
-        copy_to_file(con)
-    finally:
-        con.execute("detach _saved")
-    partial.replace(target)
+    with written(out_dir / PARTITION_DB) as partial:
+        con.execute("attach ? as _saved", [partial.as_posix()])
+        try:
+            copy_to_file(con)
+        finally:
+            con.execute("detach _saved")
 
 
 def run_partition(config: Config, out_dir: Path, threads: int | None = None, plan: CountyPlan | None = None) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import ReconcileError, require_extra
+from ..outputs import inside, written
 from . import ProvinceConfig
 from .partition import PARTITION_DB
 
@@ -79,9 +80,8 @@ def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpu
     def task(table):
         from urllib.parse import unquote, urlparse
 
-        import duckdb
-
         from ..config import load_config
+        from ..db import connect
         from .partition import run_partition
 
         county = table.column("county")[0].as_py()
@@ -118,8 +118,7 @@ def _county_task(config_names: dict[str, str], skipped: dict[str, str], task_cpu
             tables = pa.table({"county": [county] * len(names), "table": names, "data": pieces,
                                "id_number": pa.nulls(len(names), pa.string()),
                                "cluster_id": pa.nulls(len(names), pa.string())}, schema=RESULT_SCHEMA)
-            con = duckdb.connect(database.as_posix(), read_only=True,
-                                 config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+            con = connect(database, read_only=True)
             try:
                 if not con.execute("select count(*) from duckdb_tables() where table_name = ?",
                                    [OCCURRENCE_TABLE]).fetchall()[0][0]:
@@ -160,17 +159,19 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
             .applyInArrow(_county_task(names, skipped, int(spark.conf.get("spark.task.cpus", "1"))), RESULT_DDL) \
             .persist(StorageLevel.DISK_ONLY)  # the counties' tables stay out of the JVM heap
         reports: list[dict] = []
+        keys = set(province.keys)
         pieces: dict[Path, dict[int, bytes]] = {}
         for row in results.filter(F.col("data").isNotNull()).select("county", "table", "data").toLocalIterator():
             if row["table"] == REPORT_TABLE:
                 reports.append(json.loads(bytes(row["data"]).decode("utf-8")))
                 progress(reports[-1])
                 continue
-            table, _, n = row["table"].rpartition("#")
-            pieces.setdefault(parts / row["county"] / table, {})[int(n)] = bytes(row["data"])
+            name, _, n = row["table"].rpartition("#")
+            if name != PARTITION_DB or row["county"] not in keys:  # only what a county task sends: never a path
+                raise ReconcileError(f"Spark 返回了无法识别的结果:县 {row['county']!r} 的 {row['table']!r}")
+            pieces.setdefault(inside(parts, row["county"], PARTITION_DB), {})[int(n)] = bytes(row["data"])
         for target, chunks in pieces.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as f:
+            with written(target) as partial, open(partial, "wb") as f:
                 for n in sorted(chunks):
                     f.write(chunks[n])
         del pieces
@@ -191,8 +192,8 @@ def run_counties_on_spark(province: ProvinceConfig, parts: Path, master: str | N
 def _write_ids(path: Path, ids: list[str]) -> None:
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"id_number": pa.array(ids, type=pa.string())}), path)
+    with written(path) as partial:
+        pq.write_table(pa.table({"id_number": pa.array(ids, type=pa.string())}), partial)
 
 
 def load_spark_occurrences(con, parts: Path) -> None:

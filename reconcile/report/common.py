@@ -61,9 +61,14 @@ def kind_order() -> dict[str, int]:
 
 
 def evidence_label(key: str, sources: dict[str, str]) -> str:
-    """An evidence key as people read it (`sources`: source key → role), worked out once per key and
-    configuration: a findings sheet repeats a few dozen keys tens of thousands of times."""
-    return _evidence_labeller(tuple(sorted(sources.items())))(key)
+    """An evidence key as people read it (`sources`: source key → role)."""
+    return evidence_labeller(sources)(key)
+
+
+def evidence_labeller(sources: dict[str, str]) -> Callable[[str], str]:
+    """`evidence_label` for one configuration, each key worked out once: a findings sheet repeats a few dozen keys
+    in every finding, so a loop over findings takes this once rather than calling `evidence_label`."""
+    return _evidence_labeller(tuple(sorted(sources.items())))
 
 
 # ---- ID masking (DESIGN §5: first 6 + last 4 digits shown) -------------------------------------

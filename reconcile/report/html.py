@@ -18,7 +18,7 @@ from ..outputs import written
 from .common import (
     SEVERITY_LABELS,
     STATUS_LABELS,
-    evidence_label,
+    evidence_labeller,
     evidence_parts,
     kind_order,
     kind_titles,
@@ -54,7 +54,8 @@ def _table_rows(data: ReportData, f: pl.DataFrame) -> list[tuple]:
     f = f.head(TABLE_LIMIT)
     if not f.height:
         return []
-    evidence = [";".join(f"{evidence_label(k, data.sources)}: {v}" for k, v in parts.items())
+    label = evidence_labeller(data.sources)
+    evidence = [";".join(f"{label(k)}: {v}" for k, v in parts.items())
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
     text = ["township", "village", "hh_code", "head_name", "_head_id", "person_name", "_person_id"]
     return f.with_columns(shown_texts(f, data)).select(

@@ -20,6 +20,7 @@ from .common import (
     STATUS_LABELS,
     evidence_keys,
     evidence_label,
+    evidence_labeller,
     evidence_parts,
     kind_order,
     kind_titles,
@@ -292,7 +293,8 @@ def print_sheet(data: ReportData) -> Sheet:
             Col("问题", "wrap", max_width=40), Col("各来源的记录", "wrap", max_width=36),
             Col("整改建议", "wrap", max_width=26), Col("核实整改情况(填写)", "blank", max_width=16, min_width=16)]
     if f.height:
-        said = ["\n".join(f"{evidence_label(k, data.sources)}: {v}" if k else v for k, v in parts.items() if v)
+        label = evidence_labeller(data.sources)
+        said = ["\n".join(f"{label(k)}: {v}" if k else v for k, v in parts.items() if v)
                 for parts in (evidence_parts(e, data.show_ids, data.sources) for e in f["evidence"].to_list())]
         f = f.with_columns(shown_texts(f, data))
 

@@ -279,15 +279,14 @@ def coverage_view(out: Path, rewrite: Callable[[str], str], show_ids: bool) -> C
     plan in reconcile.duckdb, as the workbook's 核查范围 sheet shows it. None for a run without a plan."""
     import duckdb
 
-    from ..db import attach_partitions
+    from ..db import attach_partitions, connect
     from ..plan_tables import load_plan
 
     database = out / "reconcile.duckdb"
     if not database.exists():
         return None
     try:
-        con = duckdb.connect(str(database), read_only=True,
-                             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        con = connect(database, read_only=True)
     except duckdb.Error:
         return None  # being replaced by a run that just finished: the next page load reads it
     try:

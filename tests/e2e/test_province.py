@@ -170,6 +170,8 @@ def test_the_province_database_reads_the_counties_where_they_are(local_result):
     out = local_result.output
     (run_folder,) = (out / "partitions").iterdir()
     counties = sorted(p.parent.name for p in run_folder.glob("*/county.duckdb"))
+    # nothing half-written or scratch is left behind: each county's file was renamed into place, its work removed
+    assert not [p for p in out.rglob(".*") if p.name != ".reconcile.lock"]
     assert counties == sorted(p["partition"] for p in local_result.partitions)
     con = duckdb.connect(str(local_result.database), read_only=True)
     views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
