@@ -201,3 +201,27 @@ def test_plan_tables_are_written(tmp_path):
                            "and status = 'explicit'").fetchone()[0]
     assert provided == 1
 
+
+
+def test_a_dry_check_is_reused_only_for_a_county_of_the_same_shape(county, tmp_path):
+    """A province's preflight compiles county after county: the dry run of the rules is worked out once per shape
+    (sources, columns, rules), never handed to a county whose columns differ."""
+    from reconcile import plan as plan_module
+
+    plan_module._DRY_CHECKS.clear()
+    first = compile_plan(load_config(SAMPLE / "reconcile.yaml"))
+    assert len(plan_module._DRY_CHECKS) == 1
+    # the same files in another folder under another county's name: the same shape, the same plan
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(county, elsewhere)
+    renamed = edit_config(elsewhere, lambda data: data.update(region="另一县"))
+    again = compile_plan(load_config(renamed))
+    assert len(plan_module._DRY_CHECKS) == 1
+    assert again.rules == first.rules
+    # a county whose archive lacks a column is another shape: its own dry run, the same result as without reuse
+    drop_column(county / "村级台账.csv", "乡镇公示时间")
+    narrower = compile_plan(load_config(county / "reconcile.yaml"))
+    assert len(plan_module._DRY_CHECKS) == 2
+    assert narrower.rules != first.rules
+    plan_module._DRY_CHECKS.clear()
+    assert compile_plan(load_config(county / "reconcile.yaml")).rules == narrower.rules
