@@ -4,7 +4,8 @@ Tables (in the run's database, and in the ledger file when `ledger:` names anoth
 
 - `run`             one row per completed run: when, what, how many findings new/open/reopened/resolved
 - `finding_history` one row per finding per run in which it was present, plus one `resolved` row in
-                    the run where it disappeared
+                    the run where it disappeared; its evidence only when it differs from the evidence the finding
+                    had when last seen (null: unchanged; `evidence_as_seen` fills it in)
 - `finding_ledger`  one row per finding ever seen: its last known description, first seen, run count,
                     current status (new / open / reopened while present; resolved once gone)
 
@@ -124,7 +125,7 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
     con.execute("""
         create or replace temp table _status as
         with s as (
-          select f.finding_id, f.evidence,
+          select f.finding_id, f.evidence, l.evidence as evidence_before,
                  case when l.finding_id is null then 'new'
                       when h.finding_id is not null then 'open'
                       else 'reopened' end as base,
@@ -193,9 +194,12 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
         from finding f join _status s using (finding_id) join finding_ledger l using (finding_id)
         order by {"f.county, " if "county" in present else ""}f.township, f.village, f.cluster_id, f.rule_id, f.finding_id
     """, {"today": started.date()})
+    # a province's million findings keep their evidence run after run: written out each time, the history grew by
+    # their whole evidence every run and every run copied it all (issue 18)
     con.execute("""insert into finding_history by name
-        select $run as run_id, finding_id, status, evidence from _status
-        union all select $run, l.finding_id, 'resolved', l.evidence from _resolved r join finding_ledger l using (finding_id)""",
+        select $run as run_id, finding_id, status,
+               case when evidence is distinct from evidence_before then evidence end as evidence from _status
+        union all select $run, finding_id, 'resolved', null from _resolved""",
                 {"run": run_id})
     counts = dict(con.execute("select status, count(*) from _status group by status").fetchall())
     resolved = con.execute("select count(*) from _resolved").fetchall()[0][0]
@@ -214,6 +218,12 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
     for table in ("_status", "_resolved", "_ledger_new", "_helper"):
         con.execute(f"drop table if exists {table}")
     return summary
+
+
+def evidence_as_seen(evidence: str = "evidence") -> str:
+    """SQL over `finding_history` (a window per finding): the evidence a finding had in the row's run, where the
+    history keeps it only when it changed."""
+    return f"last_value({evidence} ignore nulls) over (partition by finding_id order by run_id)"
 
 
 def _helpers(con: duckdb.DuckDBPyConnection, config: Config) -> None:

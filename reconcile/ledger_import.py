@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from .errors import InputError
-from .ledger import VERDICTS, ensure_ledger_schema
+from .ledger import VERDICTS, ensure_ledger_schema, evidence_as_seen
 
 ID_HEADER = "问题编号"
 # the answer columns as the workbook titles them (report/sheets.py writes them from here)
@@ -282,9 +282,10 @@ def answer_history(con: duckdb.DuckDBPyConnection, finding_id: str) -> tuple[pl.
     """A finding's runs (status and evidence each time) and its answers, oldest first."""
     from .db import query_frame
 
-    runs = query_frame(con, """
-        select h.run_id, r.started_at, h.status, h.evidence from finding_history h join run r using (run_id)
-        where h.finding_id = $id order by h.run_id""", {"id": finding_id})
+    runs = query_frame(con, f"""
+        select h.run_id, r.started_at, h.status, h.evidence
+        from (select run_id, status, {evidence_as_seen()} as evidence from finding_history where finding_id = $id) h
+        join run r using (run_id) order by h.run_id""", {"id": finding_id})
     answers = query_frame(con, """
         select answered_at, answered_by, verdict, note, responsible, deadline, source, evidence
         from finding_answer where finding_id = $id order by answer_id""", {"id": finding_id})

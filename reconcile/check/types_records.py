@@ -110,6 +110,8 @@ class RequiredType:
         return "".join(p if p.startswith("'") else WORD.sub(value, p) for p in parts), words
 
     def build(self, rule: Rule, ctx: RuleContext) -> str:
+        if rule.spec.get("level") == "person":
+            return build_view(self._person_view(rule, self._carried(rule, ctx)), ctx)
         return build_view(self.long_view(rule), ctx)
 
     def long_view(self, rule: Rule) -> LongView:
@@ -117,12 +119,23 @@ class RequiredType:
             return self._person_view(rule)
         return self._household_view(rule)
 
-    def _person_view(self, rule: Rule) -> LongView:
+    def _carried(self, rule: Rule, ctx: RuleContext) -> set[str] | None:
+        """The member fields some judged file has a column for: the only ones whose empty cells the query works
+        out. A field no file carries is an all-null column of every row; listed as empty in each of them, then
+        dropped, it made every member row's list (issue 18: the three person rules, 85 s of a million
+        households' check). None when no judged file carries one: the query over every field then."""
+        carried = {f for s in self._sources(rule, ctx)
+                   for f in ctx.coverage.get(s, set()) - ctx.derived.get(s, set()) if f in PERSON_FIELDS}
+        return carried or None
+
+    def _person_view(self, rule: Rule, carried: set[str] | None = None) -> LongView:
         """Each member row of a judged role's records, each person field its file has a column for and its
-        role's list requires, left empty; one finding per household and source naming each member."""
+        role's list requires, left empty; one finding per household and source naming each member. `carried`
+        narrows the fields worked out to those some judged file has (the query's result is the same)."""
         param = rule.spec["param"]
         roles = list(rule.spec["roles"])
-        fields = {f: spec for f, spec in PERSON_FIELDS.items() if f not in ("hh_code", "rec_id")}
+        named = {f: spec for f, spec in PERSON_FIELDS.items() if f not in ("hh_code", "rec_id")}
+        fields = {f: spec for f, spec in named.items() if carried is None or f in carried}
         # each row's empty cells first, in one pass (most rows have none); only those are matched with the lists
         empties = ", ".join(f"case when {_empty(fld)} then {_quote(fld)} end" for fld in fields)
         labels = ", ".join(f"({_quote(fld)}, {_quote(spec.label)}, {order})"
@@ -160,7 +173,7 @@ select cluster_id, source as sources, source as key, any_value(source_label) as 
        string_agg(who || '(' || array_to_string(labels, '、') || ')', ';' order by row) as fields,
        sum(len(labels)) as missing,
        json_object(source, json_group_object_ordered(who, labels, row),
-                   '必填项', {_labels_of("any_value(required)", fields)}) as evidence
+                   '必填项', {_labels_of("any_value(required)", named)}) as evidence
 from people
 group by cluster_id, source
 """

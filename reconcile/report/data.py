@@ -16,7 +16,7 @@ import polars as pl
 from ..config import Config
 from ..db import query_frame as _frame
 from ..db import table_names
-from ..ledger import LEDGER_TABLES, read_ledger
+from ..ledger import LEDGER_TABLES, evidence_as_seen, read_ledger
 from ..plan_tables import load_plan
 from ..schema import REGISTERED_ROLES
 from .common import source_labels, township_with_county
@@ -233,10 +233,10 @@ def _changes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     columns = {r[0] for r in con.execute("describe finding_ledger").fetchall()}
     county = "l.county, " if "county" in columns else ""
     evidence = "evidence" if "evidence" in {r[0] for r in con.execute("describe finding_history").fetchall()} \
-        else "null::varchar as evidence"  # a ledger from before the history kept evidence
+        else "null::varchar"  # a ledger from before the history kept evidence
     return _frame(con, f"""
         with h as (
-          select run_id, finding_id, status, {evidence},
+          select run_id, finding_id, status, {evidence_as_seen(evidence)} as evidence,
                  lag(status) over (partition by finding_id order by run_id) as before
           from finding_history
         )

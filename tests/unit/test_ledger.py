@@ -18,9 +18,10 @@ def _config(tmp_path: Path):
     return parse_config({"region": "县", "year": 2020, "sources": {"system": {"path": "s.csv"}}}, tmp_path)
 
 
-def _findings(con, ids: list[str], township: str = "东塘镇") -> None:
+def _findings(con, ids: list[str], township: str = "东塘镇", evidence: dict[str, str] | None = None) -> None:
     rows = [{c: None for c in FINDING_COLUMNS} | {"finding_id": i, "rule_id": "R", "kind": "household_size_mismatch",
-                                                  "severity": "medium", "township": township, "status": "new"}
+                                                  "severity": "medium", "township": township, "status": "new",
+                                                  "evidence": (evidence or {}).get(i, "{}")}
             for i in ids]
     frame = pl.DataFrame(rows, schema={c: pl.String for c in FINDING_COLUMNS})
     con.register("_f", frame.to_arrow())
@@ -157,3 +158,28 @@ def test_a_verification_holds_while_the_evidence_stays_and_lapses_when_it_change
     update(con, config, datetime(2021, 4, 1))
     assert _status(con)["a"] == "open"
     assert con.execute("select count(*) from finding_answer").fetchall()[0][0] == 1
+
+
+def test_history_keeps_evidence_only_when_it_changes_and_reads_back_each_runs(tmp_path):
+    """A province's findings are mostly the same run after run: the history writes a finding's evidence when it
+    differs from what it was when last seen, and reading the history gives each run's evidence all the same."""
+    from reconcile.ledger_import import answer_history
+
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    runs = [{"a": '{"人数": 3}', "b": '{"人数": 5}'}, {"a": '{"人数": 3}', "b": '{"人数": 6}'},
+            {"b": '{"人数": 6}'}, {"a": '{"人数": 3}', "b": '{"人数": 6}'}, {"a": '{"人数": 4}'}]
+    for day, evidence in enumerate(runs, start=1):
+        _findings(con, list(evidence), evidence=evidence)
+        update(con, config, datetime(2021, 1, day))
+    stored = dict(((r, f), e) for r, f, e in con.execute(
+        "select run_id, finding_id, evidence from finding_history").fetchall())
+    assert stored[(1, "a")] == '{"人数": 3}' and stored[(2, "a")] is None  # unchanged: not written again
+    assert stored[(2, "b")] == '{"人数": 6}' and stored[(3, "b")] is None
+    assert stored[(3, "a")] is None and stored[(4, "a")] is None  # resolved, then reopened as it was
+    assert stored[(5, "a")] == '{"人数": 4}' and stored[(5, "b")] is None  # b resolved
+    seen = {f: [(r, s, e) for r, _, s, e in answer_history(con, f)[0].iter_rows()] for f in ("a", "b")}
+    assert seen["a"] == [(1, "new", '{"人数": 3}'), (2, "open", '{"人数": 3}'), (3, "resolved", '{"人数": 3}'),
+                         (4, "reopened", '{"人数": 3}'), (5, "open", '{"人数": 4}')]
+    assert [e for *_, e in seen["b"]] == ['{"人数": 5}', '{"人数": 6}', '{"人数": 6}', '{"人数": 6}', '{"人数": 6}']
