@@ -54,9 +54,13 @@ from judged) join card_label l using (card)
 """
 
 
+def write_card_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """`card_label(card, label)`: what a person reads for each card."""
+    write_frame(con, "card_label", pl.DataFrame({"card": list(CARD_LABELS), "label": list(CARD_LABELS.values())}))
+
+
 def build_household_cards(con: duckdb.DuckDBPyConnection, flat: dict) -> None:
     """`household_card(cluster_id, card, card_label, reason)`: one row per registered household."""
-    write_frame(con, "card_label", pl.DataFrame({"card": list(CARD_LABELS), "label": list(CARD_LABELS.values())}))
     con.execute(f"create or replace table household_card as {CARD_SQL}", bind(CARD_SQL, flat))
 
 

@@ -35,7 +35,7 @@ from ..schema import (
     SURVEY_FIELDS,
 )
 from ..schema import source_labels as schema_source_labels
-from .cards import build_household_cards, build_monitored_households
+from .cards import build_household_cards, build_monitored_households, write_card_labels
 from .long_views import RULE_SOURCES, restricts, scoped_sources, unmet_scope
 from .model import Rule, RuleContext
 from .packs import SEVERITIES, kinds, select_rules
@@ -207,9 +207,11 @@ def render(template: str, row: dict) -> str:
 # keep one order run after run
 FINDING_ORDER = "township, village, cluster_id, rule_id, finding_id"
 # what `check` builds before the rules run, from the config and the linked households (besides the parameters'
-# tables, check.params.PARAM_PREFIX…): built again by every check, so a province's merge leaves the counties' out
+# tables, check.params.PARAM_PREFIX…): built again by every check, so a province's merge leaves the counties' out —
+# but for HOUSEHOLD_TABLES, one row per household of the county that has it: the province reads the counties' own
 SETUP_TABLES = ("problem_label", "register_kind_label", "register_attr_label", "card_label", "household_card",
                 "monitored_household", "source_field", "source_label")
+HOUSEHOLD_TABLES = ("household_card", "monitored_household")
 
 
 def fingerprint(rule_id: str, row: dict) -> str:
@@ -361,16 +363,19 @@ def _run_rules(con: duckdb.DuckDBPyConnection, jobs: list[tuple[int, Rule, str, 
 
 
 def check(con: duckdb.DuckDBPyConnection, config: Config, rules: list[Rule] | None = None,
-          sqls: dict[str, str] | None = None) -> CheckResult:
-    """Run `rules` (default: the config's selection); `sqls`, when given, receives each rule's query."""
+          sqls: dict[str, str] | None = None, households_built: bool = False) -> CheckResult:
+    """Run `rules` (default: the config's selection); `sqls`, when given, receives each rule's query.
+    `households_built`: the HOUSEHOLD_TABLES are there already (a province's, the counties' united)."""
     rules = rules if rules is not None else select_rules(config)
     register_udfs(con)
     register_param_tables(con, config.params)
     _register_problem_labels(con)
     _register_labels(con)
     flat = {**flatten(config.params), "year": config.year}
-    build_household_cards(con, flat)
-    build_monitored_households(con)
+    write_card_labels(con)
+    if not households_built:
+        build_household_cards(con, flat)
+        build_monitored_households(con)
     ctx = build_context(con, config)
     write_frame(con, "source_field", pl.DataFrame(  # has(field, source), for rules over the long views
         [{"source": s, "field": f, "derived": f in ctx.derived.get(s, set())}

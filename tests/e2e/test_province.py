@@ -190,6 +190,12 @@ def test_the_province_database_reads_the_counties_where_they_are(local_result):
     assert merged == each > 0
     issues = con.execute("select count(*) from input_issue").fetchall()[0][0]
     assert issues == local_result.input_issues.height
+    # the households' cards and monitoring records are the counties' own, read where they are, not built again
+    assert {"household_card", "monitored_household"} <= views
+    assert con.execute("select count(*) from household_card").fetchall()[0][0] == \
+        con.execute("select count(*) from hh_registered").fetchall()[0][0] > 0
+    assert con.execute("""select count(*) from finding f join household_card c using (cluster_id)
+                          where f.card is distinct from c.card_label""").fetchall()[0][0] == 0
     con.close()
 
 
