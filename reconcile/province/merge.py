@@ -18,6 +18,7 @@ from ..check.packs import select_rules
 from ..check.params import PARAM_PREFIX
 from ..config import Config
 from ..db import attach_partitions, partition_alias, table_names
+from ..report.data import INPUT_ISSUE_PLACE
 from .partition import PARTITION_DB
 
 # tables the province rewrites from the counties' ones (their views get a leading underscore)
@@ -82,7 +83,7 @@ def _county_rows(table: str, alias: str, columns: set[str]) -> str:
         replace.append("c.name as county")
     if "file" in columns:  # every county has a 国家系统导出.csv: a row's file says whose it is
         replace.append("c.key || '/' || p.file as file")
-    if table == "input_issue":
+    if table in ("input_issue", INPUT_ISSUE_PLACE):
         replace.append("'【' || c.name || '】' || p.message as message")
     replaced = f"replace ({', '.join(replace)})" if replace else ""
     extra = ", c.key as _county" if table == "finding" else ""

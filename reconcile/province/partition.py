@@ -21,6 +21,7 @@ from ..db import connect
 from ..outputs import written
 from ..pipeline import copy_to_file, prepare_save, run_county_stages, stage_runner
 from ..plan import RunPlan
+from ..report.data import build_input_issue_places
 
 PARTITION_DB = "county.duckdb"
 # what the merge, the reports and the province rules need: not the raw text tables (a county's own run
@@ -45,6 +46,7 @@ def county_rules(config: Config):
 def _save(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     """The county's tables, views and macros into `out_dir/county.duckdb` (written under a temporary name, renamed
     into place once complete): the province merge attaches it read-only."""
+    build_input_issue_places(con)  # what the province report reads of the county's input issues
     prepare_save(con)
     for table in LINKER_DETAILS:  # fixed names
         con.execute(f"drop table if exists {table}")

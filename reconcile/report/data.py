@@ -163,7 +163,25 @@ def _households(con: duckdb.DuckDBPyConnection, sources: dict[str, str], tables:
         from hh_wide {card[1]} order by township, village, hh_code, cluster_id""")
 
 
+# in a province's county database: each input issue with its row's place, worked out by the county (the province
+# report reads these instead of every county's input tables; issue 18)
+INPUT_ISSUE_PLACE = "input_issue_place"
+INPUT_ISSUE_ORDER = "source, file, row, \"column\""
+
+
+def build_input_issue_places(con: duckdb.DuckDBPyConnection) -> None:
+    """`input_issue_place`: the input issues with the township and village of their row (a county of a province)."""
+    con.execute(f"create or replace table {INPUT_ISSUE_PLACE} as {_input_issues_sql(table_names(con))}")
+
+
 def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFrame:
+    if INPUT_ISSUE_PLACE in tables:  # a province's: the counties' own, with the county after the issue's columns
+        return _frame(con, f"select * exclude (township, village), township, village from {INPUT_ISSUE_PLACE} "
+                           f"order by {INPUT_ISSUE_ORDER}")
+    return _frame(con, _input_issues_sql(tables))
+
+
+def _input_issues_sql(tables: set[str]) -> str:
     places = []
     for table in ("src_person", "src_household", "register", "visit"):
         if table in tables:
@@ -171,8 +189,8 @@ def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFr
             places.append(f"select t.file, t.sheet, t.row, t.township, t.village from {table} t "
                           f"semi join (select distinct file, row from input_issue) w using (file, row)")
     if not places:
-        return _frame(con, "select *, null::varchar as township, null::varchar as village from input_issue")
-    return _frame(con, f"""
+        return "select *, null::varchar as township, null::varchar as village from input_issue"
+    return f"""
         with place as (
           select file, coalesce(sheet, '') as sheet, row, any_value(township) as township,
                  any_value(village) as village
@@ -180,7 +198,7 @@ def _input_issues(con: duckdb.DuckDBPyConnection, tables: set[str]) -> pl.DataFr
         )
         select i.*, p.township, p.village from input_issue i
         left join place p on p.file = i.file and p.sheet = coalesce(i.sheet, '') and p.row = i.row
-        order by i.source, i.file, i.row, i.column""")
+        order by {', '.join('i.' + c for c in INPUT_ISSUE_ORDER.split(', '))}"""
 
 
 def collect(con: duckdb.DuckDBPyConnection, config: Config, generated_at: datetime,

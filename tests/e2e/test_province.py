@@ -252,3 +252,23 @@ def test_a_new_run_replaces_the_counties_of_the_last_and_a_failed_one_leaves_the
     con = open_run_database(config.with_output(second.output).merged_config())
     assert con.execute("select count(*) from hh_link").fetchall()[0][0] == second.links.height
     con.close()
+
+
+def test_the_province_report_reads_the_input_issues_places_the_counties_worked_out(local_result):
+    """Each county places its input issues in their township and village itself: the province report reads those,
+    not every county's input tables, and gets what reading the input tables would give."""
+    import duckdb
+
+    from reconcile.db import attach_partitions, query_frame, table_names
+    from reconcile.report.data import INPUT_ISSUE_PLACE, _input_issues, _input_issues_sql
+
+    con = duckdb.connect(str(local_result.database), read_only=True)
+    attach_partitions(con, local_result.output)
+    tables = table_names(con)
+    assert INPUT_ISSUE_PLACE in tables
+    read = _input_issues(con, tables)
+    worked_out = query_frame(con, _input_issues_sql(tables - {INPUT_ISSUE_PLACE}))
+    con.close()
+    assert read.height == local_result.input_issues.height > 0
+    assert read["township"].drop_nulls().len() > 0
+    assert read.equals(worked_out)
