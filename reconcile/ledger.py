@@ -183,7 +183,8 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
         select l.* from finding_ledger l
         where l.finding_id not in (select finding_id from finding) and l.finding_id not in (select finding_id from _resolved)
     """, {"run": run_id, "now": started})
-    con.execute("create or replace table finding_ledger as select * from _ledger_new order by finding_id")
+    # kept in no order: every reader orders or looks up (a sort of a province's million rows, issue 18)
+    con.execute("create or replace table finding_ledger as select * from _ledger_new")
     # the run's finding table carries the status, first-seen date, run count and the township's answer
     con.execute(f"""
         create or replace table finding as
