@@ -59,25 +59,29 @@ class CompareType:
             cond += " and id_number_valid" if person else f' and "{fld}_valid"'
         value = f"array_to_string(list_sort({col}), '、')" if kind.startswith("codes:") else col
         numeric = kind in ("money", "int", "year")
-        differs = "count(distinct v) > 1"
+        differs = "min(v) <> max(v)"  # two values or more (v is never null): cheaper than a distinct count
         tolerance = rule.spec.get("tolerance")
         if numeric and tolerance:
             differs = (f"max(v) - min(v) > {param_ref(tolerance)}_absolute "
                        f"and max(v) - min(v) > {param_ref(tolerance)}_relative * greatest(abs(max(v)), abs(min(v)))")
         keys = f"{key}, any_value(cluster_id) as cluster_id" if person else key
+        # the households (persons) whose sources differ first, then the evidence of those alone: built for every
+        # group and then dropped, the evidence was most of a compare rule's time (issue 18)
         query = f"""with vals as (
     select {'person_cluster_id, ' if person else ''}cluster_id, source, label, ord, {value} as v,
            {_display(col, kind)} as shown
     from {table} where {cond}
+),
+differing as (
+    select {key} from vals group by {key} having {differs}
 )
 select {keys},
        string_agg(source, ',' order by ord) as sources,
        json_group_object_ordered(source, shown, ord) as evidence,
        string_agg(label || ' ' || shown, ';' order by ord) as "values",
        {quote_literal(fld)} as key
-from vals
+from vals semi join differing using ({key})
 group by {key}
-having {differs}
 """
         scope = {"roles": list(rule.spec["sources"]), "fields": [fld], "reads": [fld]}
         return LongView(query, {**scope, "level": "person"} if person else scope)
