@@ -42,23 +42,32 @@ OWN_COLUMNS = {"relation", "age", "status", "exit_year", "detail", "listed_in", 
                "evidence", "key", "cluster_id", "member_name", "member_id"}
 
 
-# Who the registered sources list, by household and ID number, with what each source says of them: the same for
-# every register_hit rule, so a fact of the type, built once per check by the engine like a pack's (issue 18).
+# Every record of a registered source that gives a valid ID number, by household: the same for every register_hit
+# rule, so a fact of the type, built once per check by the engine like a pack's (issue 18). What each source says
+# of a person (REGISTERED_PEOPLE) is gathered by each rule for the people its registers list only: gathered in the
+# fact for every registered person, it was most of the register rules' time.
 REGISTERED_LISTING = Fact(
     id="fact_registered_listing",
-    description="在册名单:各在册来源(国家系统、村级档案、扶贫手册)按户和证件号码列出的人,及每个来源的记载",
+    description="在册名单:各在册来源(国家系统、村级档案、扶贫手册)按户列出的每个有效证件号码及其记载",
     source_file="规则类型 register_hit",
     sql="""
-with listed as (  -- every valid ID number a registered source's records give: members, and each record's head
-    select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
-    from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
-    join source_info i on i.source = p.source
-    where i.registered and p.id_number_valid
-    union all
-    select k.cluster_id, null::varchar, h.source, i.ord, i.label, h.head_id, h.head_name, '户主'
-    from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
-    join source_info i on i.source = h.source
-    where i.registered and h.head_id_valid
+select l.cluster_id, l.person_cluster_id, p.source, i.ord, i.label, p.id_number, p.name, p.relation
+from src_person p join person_link l on l.source = p.source and l.rec_key = p.rec_key
+join source_info i on i.source = p.source
+where i.registered and p.id_number_valid
+union all  -- each record's head
+select k.cluster_id, null::varchar, h.source, i.ord, i.label, h.head_id, h.head_name, '户主'
+from src_household h join hh_link k on k.source = h.source and k.rec_key = h.rec_key
+join source_info i on i.source = h.source
+where i.registered and h.head_id_valid
+""",
+)
+
+# CTEs of a register_hit query, after its `hits`: `registered`, each person a registered source lists and the
+# register lists too, by household, with the sources and what each says of them
+REGISTERED_PEOPLE = """
+listed as (
+    select * from fact_registered_listing where id_number in (select id_number from hits)
 ),
 people as (
     select cluster_id, id_number, any_value(person_cluster_id) as person_cluster_id,
@@ -77,13 +86,13 @@ listing as (  -- what each source lists: one entry per source (a member row and 
 listed_in as (
     select cluster_id, id_number, string_agg(label, '、' order by ord) as listed_in
     from (select distinct cluster_id, id_number, label, ord from listed) group by cluster_id, id_number
-)
-select p.*, l.listed_in, li.listing
-from people p
-join listed_in l on l.cluster_id = p.cluster_id and l.id_number = p.id_number
-join listing li on li.cluster_id = p.cluster_id and li.id_number = p.id_number
-""",
-)
+),
+registered as (
+    select p.*, l.listed_in, li.listing
+    from people p
+    join listed_in l on l.cluster_id = p.cluster_id and l.id_number = p.id_number
+    join listing li on li.cluster_id = p.cluster_id and li.id_number = p.id_number
+)"""
 
 
 class RegisterHitType:
@@ -192,7 +201,10 @@ hits as (
     from register r
     where r.id_number_valid and r.kind in ({', '.join(_quote(k) for k in kinds)})
       {cond_filter} {age_filter}
-),
+      -- only people a registered source lists: the others never join below, and their rows' fields were most of
+      -- the query's work (issue 18)
+      and r.id_number in (select id_number from fact_registered_listing)
+),{REGISTERED_PEOPLE},
 attr_json as (
     select a.register, a.file, a.row,
            json_group_object_ordered(case a.attr {labels} else a.attr end, a.value, a.attr) as fields,
@@ -225,7 +237,7 @@ select p.cluster_id, {person_cols}
        h.kind || ':' || h.id_number as key
        {''.join(f', any_value(s."{a}") as "{a}"' for a in attrs if a not in OWN_COLUMNS)}
 from hits h
-join fact_registered_listing p on p.id_number = h.id_number
+join registered p on p.id_number = h.id_number
 join hh on hh.cluster_id = p.cluster_id
 join shown s on s.register = h.register and s.file = h.file and s.row = h.row
 where true {household_filter}
