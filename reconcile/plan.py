@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -385,6 +386,7 @@ def _universe(config: Config) -> dict[str, set[str]]:
 _PLACE_FIELDS = {"path", "base_dir", "output", "ledger", "region", "partition"}
 _DRY_CHECKS: dict[str, tuple] = {}  # dry-check key -> its result, in this process
 _DRY_CHECKS_KEPT = 8
+_DRY_CHECKS_LOCK = threading.Lock()  # the web page compiles its workspaces' plans on threads of its own
 
 
 def _shape(value: object) -> object:
@@ -416,11 +418,15 @@ def _dry_check(config: Config, plan: RunPlan, rules: list) -> tuple[dict, dict[s
     """`_dry_run`'s result, worked out once per shape in a process: a province's preflight compiles county after
     county with the same sources, columns and rules (1.0 of a county's 1.2 s; issue 18)."""
     key = _dry_check_key(config, plan, rules)
-    if key not in _DRY_CHECKS:
-        while len(_DRY_CHECKS) >= _DRY_CHECKS_KEPT:
-            _DRY_CHECKS.pop(next(iter(_DRY_CHECKS)))
-        _DRY_CHECKS[key] = _dry_run(config, plan, rules)
-    return copy.deepcopy(_DRY_CHECKS[key])  # callers' own: nothing they change reaches the next county
+    with _DRY_CHECKS_LOCK:
+        found = _DRY_CHECKS.get(key)
+    if found is None:
+        found = _dry_run(config, plan, rules)
+        with _DRY_CHECKS_LOCK:
+            while len(_DRY_CHECKS) >= _DRY_CHECKS_KEPT:
+                _DRY_CHECKS.pop(next(iter(_DRY_CHECKS)))
+            _DRY_CHECKS[key] = found
+    return copy.deepcopy(found)  # callers' own: nothing they change reaches the next county
 
 
 def _dry_run(config: Config, plan: RunPlan, rules: list) -> tuple[dict, dict[str, str], list[str], RuleContext]:
