@@ -465,8 +465,13 @@ def link_sheet(data: ReportData) -> Sheet:
     rate_table = Table([Col("来源 A"), Col("来源 B"), Col("A 的户数", "int"), Col("在 B 中找到", "int"),
                         Col("未找到", "int"), Col("匹配率", "pct")], rate_frame,
                        title="各来源之间户的匹配率(A 的户在 B 中找到对应记录的比例;入户核查为抽样,匹配率低属正常)")
-    h = data.households
     expected = [s for s, role in data.sources.items() if role in REGISTERED_ROLES]
+    # only the households missing from a registered source, or seen in the survey alone, are listed: picked out
+    # first (a province has a million households, a few thousand of them listed)
+    listed = ~pl.col("registered")
+    for s in expected:
+        listed = listed | ~pl.col(f"present_{s}")
+    h = data.households.filter(listed)
     rows = []
     for r in h.iter_rows(named=True):
         have = [s for s in data.sources if r[f"present_{s}"]]
