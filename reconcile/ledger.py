@@ -98,9 +98,15 @@ def ensure_ledger_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Every ledger table, with every column this version writes (an older ledger's tables get the new ones)."""
     for table in (*LEDGER_TABLES, *ANSWER_TABLES):
         con.execute(SCHEMA[table])
+    kept_evidence = "evidence" in {r[0] for r in con.execute("describe finding_history").fetchall()}
     for table, columns in ADDED_COLUMNS.items():
         for column, kind in columns.items():
             con.execute(f"alter table {table} add column if not exists {column} {kind}")
+    if not kept_evidence:
+        # a history from before it kept evidence: each finding's last sighting takes the evidence the ledger has of
+        # it, or a finding seen again unchanged (whose evidence the history then leaves out) would have none at all
+        con.execute("""update finding_history set evidence = l.evidence from finding_ledger l
+                       where l.finding_id = finding_history.finding_id and finding_history.run_id = l.last_run""")
 
 
 def _table_names(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:

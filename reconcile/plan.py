@@ -16,6 +16,7 @@ Writes `plan_file`, `plan_field`, `plan_rule` and `plan_notice` into the run dat
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -386,7 +387,7 @@ def _universe(config: Config) -> dict[str, set[str]]:
 _PLACE_FIELDS = {"path", "base_dir", "output", "ledger", "region", "partition"}
 _DRY_CHECKS: dict[str, tuple] = {}  # dry-check key -> its result, in this process
 _DRY_CHECKS_KEPT = 8
-_DRY_CHECKS_LOCK = threading.Lock()  # the web page compiles its workspaces' plans on threads of its own
+_DRY_CHECKS_LOCK = threading.Lock()  # the API may compile plans from a caller's threads
 
 
 def _shape(value: object) -> object:
@@ -396,9 +397,9 @@ def _shape(value: object) -> object:
         return value.name
     if isinstance(value, FilePlan):
         return _shape({**asdict(value), "path": Path(value.path).name})
-    if hasattr(value, "__dataclass_fields__"):
+    if dataclasses.is_dataclass(value):
         skipped = _PLACE_FIELDS if isinstance(value, Config) else set()
-        return {name: _shape(getattr(value, name)) for name in value.__dataclass_fields__ if name not in skipped}
+        return {f.name: _shape(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name not in skipped}
     if isinstance(value, dict):
         return {str(k): _shape(v) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):

@@ -183,3 +183,21 @@ def test_history_keeps_evidence_only_when_it_changes_and_reads_back_each_runs(tm
     assert seen["a"] == [(1, "new", '{"人数": 3}'), (2, "open", '{"人数": 3}'), (3, "resolved", '{"人数": 3}'),
                          (4, "reopened", '{"人数": 3}'), (5, "open", '{"人数": 4}')]
     assert [e for *_, e in seen["b"]] == ['{"人数": 5}', '{"人数": 6}', '{"人数": 6}', '{"人数": 6}', '{"人数": 6}']
+
+
+def test_a_history_from_before_it_kept_evidence_still_reads_each_runs_evidence(tmp_path):
+    """An older ledger's history has no evidence column: the finding's last sighting takes the ledger's evidence when
+    the column is added, so a run that sees it again unchanged (and writes no evidence) still reads it back."""
+    from reconcile.ledger import ensure_ledger_schema
+    from reconcile.ledger_import import answer_history
+
+    config = _config(tmp_path)
+    con = duckdb.connect()
+    carry_over(con, tmp_path / "none.duckdb")
+    _findings(con, ["a"], evidence={"a": '{"人数": 3}'})
+    update(con, config, datetime(2021, 1, 1))
+    con.execute("alter table finding_history drop column evidence")  # as an older version wrote it
+    ensure_ledger_schema(con)
+    _findings(con, ["a"], evidence={"a": '{"人数": 3}'})
+    update(con, config, datetime(2021, 1, 2))
+    assert [e for *_, e in answer_history(con, "a")[0].iter_rows()] == ['{"人数": 3}', '{"人数": 3}']
