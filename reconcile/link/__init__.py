@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import closing
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from ..config import Config
@@ -27,7 +28,7 @@ from ..db import query_frame as _frame
 from ..db import write_frame as _write
 from .compare import readings
 from .scoring import assign, linker_from_params, score_pairs
-from .unionfind import components
+from .unionfind import cluster_numbers
 from .wide import build_household_views, build_person_views
 
 SEP = "\x1f"
@@ -107,7 +108,7 @@ def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFram
     sides = records.drop("node")
     left = sides[pairs["ia"]].rename({c: f"{c}_l" for c in sides.columns})
     right = sides[pairs["ib"]].rename({c: f"{c}_r" for c in sides.columns})
-    return pl.concat([pairs.drop("ia", "ib"), left, right], how="horizontal")
+    return pl.concat([pairs, left, right], how="horizontal")
 
 
 def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[str, str]],
@@ -118,21 +119,27 @@ def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[
     household); persons of a duplicated household are matched one-to-one to the first copy's.
     """
     linker = linker_from_params(spec, columns)
-    scored = score_pairs(pairs, linker)
-    cross = scored.filter(pl.col("source_a") != pl.col("source_b"))
-    decided = [assign(part, linker, "a", "b") for part in cross.partition_by(["source_a", "source_b"])] if \
-        cross.height else []
-    same = scored.filter(pl.col("source_a") == pl.col("source_b"))
-    if assign_duplicates and same.height:
-        same = pl.concat([assign(part, linker, "a", "b") for part in same.partition_by("source_a")]).with_columns(
-            pl.col("decision").replace({"link": "duplicate"}))
-    else:
-        same = same.with_columns(
-            pl.when(pl.col("score") >= linker.link).then(pl.lit("duplicate")).otherwise(pl.lit("rejected"))
-            .alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
-    frames = [d for d in decided if d.height] + ([same] if same.height else [])
-    return pl.concat(frames, how="diagonal_relaxed") if frames else scored.with_columns(
-        pl.lit(None, pl.String).alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
+    scored = score_pairs(pairs, linker, prune=True)
+    same = scored["source_a"] == scored["source_b"]
+    # one assignment for every source pair at once: a record is a different node in each source pair (its position
+    # times the number of source pairs, plus the pair's number), so no group of rivals spans two source pairs, as
+    # when each source pair was assigned on its own — without splitting the pairs' whole frame (issue 18)
+    sides = scored.select(pl.concat_str("source_a", "source_b", separator=SEP).rank("dense").cast(pl.Int64)
+                          .alias("group"), "ia", "ib", "score")
+    groups = sides["group"].n_unique() + 1  # ranks 1 … n
+    sides = sides.select((pl.col("ia") * groups + pl.col("group")).alias("l"),
+                         (pl.col("ib") * groups + pl.col("group")).alias("r"), "score")
+    assigned = pl.repeat(True, scored.height, eager=True) if assign_duplicates else ~same
+    decided = assign(sides.filter(assigned), linker)
+    decision = pl.repeat("rejected", scored.height, dtype=pl.String, eager=True).alias("decision").scatter(
+        assigned.arg_true(), decided["decision"])
+    runner_up = pl.repeat(None, scored.height, dtype=pl.Float32, eager=True).alias("runner_up").scatter(
+        assigned.arg_true(), decided["runner_up"])
+    decision = pl.select(
+        pl.when(same & (decision == "link")).then(pl.lit("duplicate"))
+        .when(same & ~assigned & (scored["score"] >= linker.link)).then(pl.lit("duplicate"))
+        .otherwise(decision).alias("decision")).to_series()
+    return scored.with_columns(decision, runner_up)
 
 
 def _method(frame: pl.DataFrame, keys: list[tuple[str, str]]) -> pl.Expr:
@@ -180,30 +187,16 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         schema={"a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String, "score": pl.Float32,
                 "decision": pl.String, "runner_up": pl.Float32, "method": pl.String}))
 
-    edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"])) if decided.height else decided
-    nodes = records["node"]
-    roots = components(nodes, edges["a"] if edges.height else pl.Series([], dtype=pl.String),
-                       edges["b"] if edges.height else pl.Series([], dtype=pl.String))
-    clusters = _numbered(pl.DataFrame({"node": nodes, "root": roots}), _cluster_prefix(config, "H"))
-    _write(con, "_hh_nodes", clusters)
+    _write(con, "_hh_nodes", _clusters(records.height, decided, _cluster_prefix(config, "H")))
     con.execute("""
         create or replace table hh_link as
-        with best as (
-            select node, arg_max(method, score) as method, max(score) as score,
-                   bool_or(decision = 'link') as linked
-            from (select a as node, method, score, decision from hh_candidate where decision in ('link', 'duplicate')
-                  union all
-                  select b, method, score, decision from hh_candidate where decision in ('link', 'duplicate'))
-            group by node
-        )
         select n.cid as cluster_id, r.source, s.role, r.rec_key, r.hh_code, ltrim(r.head_id, '?') as head_id,
-               coalesce(b.method, 'single') as method, coalesce(b.score, 0.0) as score,
+               coalesce(n.method, 'single') as method, coalesce(n.score, 0.0) as score,
                row_number() over (partition by n.cid, r.source
-                                  order by coalesce(b.linked, false) desc, r.row, r.rec_key) = 1 as is_primary,
+                                  order by coalesce(n.linked, false) desc, r.row, r.rec_key) = 1 as is_primary,
                count(*) over (partition by n.cid, r.source) as records_in_cluster
-        from _hh_nodes n join hh_record r on r.node = n.node
+        from _hh_nodes n join hh_record r on r.i = n.i
         join (select distinct source, role from src_household) s on s.source = r.source
-        left join best b on b.node = n.node
     """)
     con.execute("drop table _hh_nodes")
 
@@ -245,31 +238,20 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         decided = decided.with_columns(_method(decided, [("id_number", "exact"), ("name", "exact")]).alias("method"))
         keep = ["a", "b", "source_a", "source_b", "score", "decision", "runner_up", "method"] + \
             [c for c in decided.columns if c.endswith("_level") or c.endswith("_sim")]
-        decided = decided.select(keep)
+        _write(con, "person_candidate", decided.select(keep))
     else:
-        decided = pl.DataFrame(schema={"a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String,
-                                       "score": pl.Float32, "decision": pl.String, "runner_up": pl.Float32,
-                                       "method": pl.String})
-    _write(con, "person_candidate", decided)
-    edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"]))
-    roots = components(records["node"], edges["a"], edges["b"])
-    clusters = _numbered(pl.DataFrame({"node": records["node"], "root": roots}), _cluster_prefix(config, "P"))
-    _write(con, "_p_nodes", clusters)
+        _write(con, "person_candidate", pl.DataFrame(schema={
+            "a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String, "score": pl.Float32,
+            "decision": pl.String, "runner_up": pl.Float32, "method": pl.String}))
+    _write(con, "_p_nodes", _clusters(records.height, decided, _cluster_prefix(config, "P")))
     con.execute("""
         create or replace table person_link as
-        with best as (
-            select node, arg_max(method, score) as method, max(score) as score
-            from (select a as node, method, score from person_candidate where decision in ('link', 'duplicate')
-                  union all select b, method, score from person_candidate where decision in ('link', 'duplicate'))
-            group by node
-        )
         select n.cid as person_cluster_id, r.cluster_id, r.source, r.rec_key, ltrim(r.id_number, '?') as id_number,
                r.name,
-               coalesce(b.method, 'single') as method, coalesce(b.score, 0.0) as score,
+               coalesce(n.method, 'single') as method, coalesce(n.score, 0.0) as score,
                row_number() over (partition by n.cid, r.source order by r.hh_primary desc, r.row, r.rec_key) = 1
                    as is_primary
-        from _p_nodes n join person_record r on r.node = n.node
-        left join best b on b.node = n.node
+        from _p_nodes n join person_record r on r.i = n.i
     """)
     con.execute("drop table _p_nodes")
 
@@ -319,10 +301,21 @@ from ids i join hh_wide w using (cluster_id)
 """
 
 
-def _numbered(frame: pl.DataFrame, prefix: str) -> pl.DataFrame:
-    roots = frame.select("root").unique().sort("root").with_row_index("n", offset=1)
-    roots = roots.with_columns((pl.lit(prefix) + pl.col("n").cast(pl.String).str.zfill(6)).alias("cid"))
-    return frame.join(roots.select("root", "cid"), on="root", how="left", maintain_order="left")
+def _clusters(records: int, decided: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    """Each record's cluster (`cid`) by its position `i`, with the method and score of its best link or duplicate
+    pair (ties: the method that sorts first) and whether any of them is a link (a duplicate is not): what
+    `hh_link` / `person_link` show, worked out on positions instead of joining the pairs' node text (issue 18)."""
+    edges = decided.filter(pl.col("decision").is_in(["link", "duplicate"])) if decided.height else \
+        pl.DataFrame(schema={"ia": pl.Int64, "ib": pl.Int64, "method": pl.String, "score": pl.Float32,
+                             "decision": pl.String})
+    numbers = cluster_numbers(records, edges["ia"].to_numpy(), edges["ib"].to_numpy())
+    ends = pl.concat([edges.select(pl.col(side).alias("i"), "method", "score",
+                                   (pl.col("decision") == "link").alias("linked")) for side in ("ia", "ib")])
+    best = ends.sort(["i", "score", "method"], descending=[False, True, False]).group_by("i", maintain_order=True).agg(
+        pl.col("method").first(), pl.col("score").first(), pl.col("linked").any())
+    clusters = pl.DataFrame({"i": np.arange(records, dtype=np.int64), "n": numbers}).with_columns(
+        (pl.lit(prefix) + pl.col("n").cast(pl.String).str.zfill(6)).alias("cid")).drop("n")
+    return clusters.join(best, on="i", how="left")
 
 
 def link(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import process
 from rapidfuzz.distance import Hamming, Indel, JaroWinkler
@@ -154,50 +155,80 @@ def id_levels(a: Sequence[str | None] | pl.Series, b: Sequence[str | None] | pl.
     same_length, head15 = f["same_length"].to_numpy(), f["head15"].to_numpy()
     open_ = ~missing & ~equal
     near = open_ & same_length & head15
-
-    def distances(rows: np.ndarray, scorer) -> np.ndarray:  # edit distances only where they decide
-        return process.cpdist(f["xs"].gather(rows).to_list(), f["ys"].gather(rows).to_list(), scorer=scorer,
-                              workers=1, dtype=np.int32)
-
     typed = np.flatnonzero(open_ & same_length & ~head15)
-    near[typed] = distances(typed, Hamming.distance) <= 2
+    near[typed] = hamming(f["xs"].gather(typed), f["ys"].gather(typed)) <= 2
     lost = np.flatnonzero(open_ & f["one_longer"].to_numpy())
-    near[lost] = distances(lost, Indel.distance) == 1
+    near[lost] = process.cpdist(f["xs"].gather(lost).to_list(), f["ys"].gather(lost).to_list(), scorer=Indel.distance,
+                                workers=1, dtype=np.int32) == 1
     return np.select([missing, equal & bad, equal, near, ~bad & f["head14"].to_numpy(), bad],
                      [0, 2, 1, 2, 3, 0], 4).astype(np.int8)
 
 
-def date_levels(a: Sequence | np.ndarray, b: Sequence | np.ndarray) -> np.ndarray:
+def hamming(left: pl.Series, right: pl.Series) -> np.ndarray:
+    """Characters that differ, position by position, between aligned texts of equal length.
+
+    Two IDs of one household differ in most places and are compared in bulk: texts of one width in bytes on both
+    sides (digits, ASCII) as rows of a byte matrix, the others, rare, by rapidfuzz (issue 18)."""
+    distance = np.zeros(left.len(), dtype=np.int32)
+    widths = pl.DataFrame({"l": left, "r": right}).select(
+        width=pl.when((pl.col("l").str.len_bytes() == pl.col("r").str.len_bytes())
+                      & (pl.col("l").str.len_bytes() == pl.col("l").str.len_chars()))
+        .then(pl.col("l").str.len_bytes()))["width"]
+    for width in widths.drop_nulls().unique().to_list():
+        rows = (widths == width).fill_null(False).arg_true().to_numpy()
+        distance[rows] = (_bytes(left.gather(rows), width) != _bytes(right.gather(rows), width)).sum(axis=1)
+    other = widths.is_null().arg_true().to_numpy()
+    if other.size:
+        distance[other] = process.cpdist(left.gather(other).to_list(), right.gather(other).to_list(),
+                                         scorer=Hamming.distance, workers=1, dtype=np.int32)
+    return distance
+
+
+def _bytes(texts: pl.Series, width: int) -> np.ndarray:
+    """Texts of exactly `width` bytes each as a (texts × width) matrix over Arrow's own buffer, no copy per text."""
+    array = texts.rechunk().to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = array.cast(pa.large_string())
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    return data[offsets[0]:offsets[0] + len(array) * width].reshape(len(array), width)
+
+
+def date_levels(a: Sequence | pl.Series, b: Sequence | pl.Series) -> np.ndarray:
     """Levels: 0 null, 1 same day, 2 same year and month, or day/month swapped, 3 same year, 4 else."""
-    x = np.array(a, dtype="datetime64[D]")
-    y = np.array(b, dtype="datetime64[D]")
-    null = np.isnat(x) | np.isnat(y)
-    xy, xm, xd = _ymd(x)
-    yy, ym, yd = _ymd(y)
-    levels = np.full(len(x), 4, dtype=np.int8)
-    levels[xy == yy] = 3
-    levels[(xy == yy) & ((xm == ym) | ((xm == yd) & (xd == ym)))] = 2
-    levels[x == y] = 1
-    levels[null] = 0
-    return levels
+    x, y = pl.col("x"), pl.col("y")
+    same_year = x.dt.year() == y.dt.year()
+    month_or_swapped = (x.dt.month() == y.dt.month()) | ((x.dt.month() == y.dt.day()) & (x.dt.day() == y.dt.month()))
+    return _levels_of(pl.DataFrame({"x": _dates(a), "y": _dates(b)}).select(
+        pl.when(x.is_null() | y.is_null()).then(0).when(x == y).then(1).when(same_year & month_or_swapped).then(2)
+        .when(same_year).then(3).otherwise(4)))
 
 
-def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    years = days.astype("datetime64[Y]")
-    months = days.astype("datetime64[M]")
-    return (years.astype(np.int64), (months - years.astype("datetime64[M]")).astype(np.int64),
-            (days - months.astype("datetime64[D]")).astype(np.int64))
+def _dates(values: Sequence | pl.Series) -> pl.Series:
+    if isinstance(values, pl.Series) and values.dtype == pl.Date:
+        return values
+    return pl.Series(np.array(list(values), dtype="datetime64[D]")).cast(pl.Date)
 
 
-def size_levels(a: Sequence, b: Sequence) -> np.ndarray:
+def _levels_of(frame: pl.DataFrame) -> np.ndarray:
+    return frame.to_series().cast(pl.Int8).to_numpy()
+
+
+def size_levels(a: Sequence | pl.Series, b: Sequence | pl.Series) -> np.ndarray:
     """Levels: 0 null, 1 equal, 2 one apart, 3 else."""
-    x = np.array([np.nan if v is None else v for v in a], dtype=np.float64)
-    y = np.array([np.nan if v is None else v for v in b], dtype=np.float64)
-    levels = np.full(len(x), 3, dtype=np.int8)
-    levels[np.abs(x - y) == 1] = 2
-    levels[x == y] = 1
-    levels[np.isnan(x) | np.isnan(y)] = 0
-    return levels
+    x, y = pl.col("x"), pl.col("y")
+    frame = pl.DataFrame({"x": pl.Series(a, dtype=pl.Float64, strict=False),
+                          "y": pl.Series(b, dtype=pl.Float64, strict=False)})
+    return _levels_of(frame.select(pl.when(x.is_null() | y.is_null() | x.is_nan() | y.is_nan()).then(0)
+                                   .when(x == y).then(1).when((x - y).abs() == 1).then(2).otherwise(3)))
+
+
+def equal_levels(a: Sequence | pl.Series, b: Sequence | pl.Series) -> np.ndarray:
+    """Levels: 0 null (or empty text), 1 equal, 2 else."""
+    x, y = pl.col("x"), pl.col("y")
+    frame = pl.DataFrame({"x": _texts(a), "y": _texts(b)})
+    return _levels_of(frame.select(pl.when((x == "") | (y == "")).then(0).when(x == y).then(1).otherwise(2)))
 
 
 def member_overlap(left: pl.Series, right: pl.Series, fuzzy: float) -> np.ndarray:

@@ -104,7 +104,9 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
     scored = score_pairs(pair, linker).row(0, named=True)
     title = "户" if kind == "household" else "人"
     table = Table(title=f"{first} 与 {second} 的逐项比较({title})")
-    for col in ("比较项", first, second, "等级", "相似度", "权重"):
+    # the pair's columns are its records in node order (a, b): each headed by the record it shows
+    shown = (first, second) if _node(first) == a else (second, first)
+    for col in ("比较项", *shown, "等级", "相似度", "权重"):
         table.add_column(col)
     for comp in linker.comparisons:
         level = scored[f"{comp.name}_level"]
@@ -126,9 +128,11 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         console.print("结论: 这两条记录没有进入候选:既没有相同的有效证件号码、户编号或成员证件号码,"
                       "也不是同村中都尚未匹配的记录。")
     else:
-        decision, score, runner_up, method = decided_row
+        # the score is the pair's whole one: the link stage stops comparing a pair that can no longer reach a
+        # possible match, and keeps only the part it added up
+        decision, _, runner_up, method = decided_row
         rival = f";对方或本方的次优候选得分 {runner_up:.1f}" if runner_up is not None and runner_up == runner_up else ""
-        console.print(f"结论: {DECISIONS.get(decision, decision)}(方式 {method},得分 {score:.1f}{rival})")
+        console.print(f"结论: {DECISIONS.get(decision, decision)}(方式 {method},得分 {scored['score']:.1f}{rival})")
     same = len({c for _, c in clusters}) == 1 and len(clusters) == 2
     console.print("两条记录" + ("在同一个匹配组 " + clusters[0][1] if same else "不在同一个匹配组") + "。")
 

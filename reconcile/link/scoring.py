@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import did_you_mean
-from .compare import date_levels, id_levels, member_overlap, name_levels, size_levels
+from .compare import date_levels, equal_levels, id_levels, member_overlap, name_levels, size_levels
 
 LEVEL_NAMES = {
     "name": ["null", "exact", "homophone", "fuzzy", "else"],
@@ -133,11 +133,10 @@ class Comparison:
     def levels(self, left: pl.Series, right: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """(level index, similarity or -1) for every aligned pair.
 
-        A level depends on the two values only: each distinct pair of values is compared once and its level
-        spread back to every pair that has it (issue 18). Household pairs repeat a lot (20k county: 62k distinct
-        head-ID pairs of 136k, 49k household codes); person pairs hardly (283k distinct ID pairs of 285k), and
-        then the pairs are compared as they come."""
-        if self.kind in ("members", "overlap") or left.len() == 0:  # lists, or one precomputed number per pair
+        A name's level depends on the two names only: each distinct pair of names is compared once and its level
+        spread back to every pair that has it (issue 18: household pairs repeat their head names a lot). The
+        other kinds are compared column-wise in polars and numpy, faster than finding the distinct pairs."""
+        if self.kind != "name" or left.len() == 0:
             return self._levels(left, right)
         pairs = pl.DataFrame([left.alias("l"), right.alias("r")])
         # each pair's first row with the same two values (nulls alike), one hash grouping: no join back
@@ -159,25 +158,22 @@ class Comparison:
             levels = np.select([sim < 0, sim >= 0.999, sim >= 0.6, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
             return levels, sim
         if self.kind == "date" and left.dtype == pl.Date and right.dtype == pl.Date:
-            return date_levels(left.to_numpy(), right.to_numpy()), sim  # days already: no Python date objects
+            return date_levels(left, right), sim
         if self.kind == "name":
             return name_levels(left, right, self.fuzzy)
         if self.kind == "id":
             return id_levels(left, right), sim
-        a, b = left.to_list(), right.to_list()
-        if self.kind == "date":
-            levels = date_levels(a, b)
-        elif self.kind == "size":
-            levels = size_levels(a, b)
-        elif self.kind == "overlap":  # share of shared exact keys (e.g. member IDs) precomputed on the pair
-            sim = np.array([-1.0 if x is None else float(x) for x in a], dtype=np.float32)
+        if self.kind == "overlap":  # share of shared exact keys (e.g. member IDs) precomputed on the pair
+            sim = left.cast(pl.Float32).fill_null(-1.0).to_numpy()
             levels = np.select([sim < 0, sim >= 0.999, sim > 0.5, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
-        elif self.kind == "equal":
-            levels = np.array([0 if x is None or y is None or x == "" or y == "" else (1 if x == y else 2)
-                               for x, y in zip(a, b, strict=True)], dtype=np.int8)
-        else:
-            raise ValueError(f"unknown comparison kind {self.kind}")
-        return levels, sim
+            return levels, sim
+        if self.kind == "equal":
+            return equal_levels(left, right), sim
+        if self.kind == "size":
+            return size_levels(left, right), sim
+        if self.kind == "date":
+            return date_levels(left.to_list(), right.to_list()), sim
+        raise ValueError(f"unknown comparison kind {self.kind}")
 
     def weight_array(self) -> np.ndarray:
         return np.array([float(self.weights.get(level, 0.0)) for level in LEVEL_NAMES[self.kind]], dtype=np.float32)
@@ -204,19 +200,56 @@ def linker_from_params(spec: dict, columns: dict[str, tuple[str, str]] | None = 
                   float(spec.get("trusted", 100.0)))
 
 
-def score_pairs(pairs: pl.DataFrame, linker: Linker) -> pl.DataFrame:
+# cheapest first: a pair that can no longer reach `possible` after the cheap comparisons skips the dear ones
+KIND_COST = {"equal": 0, "size": 0, "overlap": 0, "id": 1, "date": 2, "name": 3, "members": 4}
+
+
+def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False) -> pl.DataFrame:
     """Add `<comparison>_level`, `<comparison>_sim` and the total `score` to candidate pairs.
 
     `pairs` carries, for each comparison, the left and right columns it names (suffixes _l/_r).
-    """
+
+    With `prune`, comparisons run cheapest first, and a pair whose score cannot reach `possible` any more, even if
+    every comparison left gave its best weight, is not compared further: its skipped levels and similarities are
+    null (not compared, unlike the level "null": a value missing) and its score is the sum of the levels it has.
+    Such a pair is rejected either way, so links, possible matches and duplicates are the same as without pruning;
+    most candidate pairs of a county are of this kind (two different people of one household, two households of
+    one village; issue 18). `explain-link` scores a pair in full."""
+    comparisons = sorted(linker.comparisons, key=lambda c: KIND_COST.get(c.kind, 5)) if prune else linker.comparisons
+    best_left = float(sum(c.weight_array().max() for c in comparisons))
+    partial = np.zeros(pairs.height, dtype=np.float64)
+    compared = np.arange(pairs.height)
+    results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for comp in comparisons:
+        left, right = pairs[f"{comp.left}_l"], pairs[f"{comp.right}_r"]
+        if compared.size < pairs.height:
+            left, right = left.gather(compared), right.gather(compared)
+        levels, sim = comp.levels(left, right)
+        results[comp.name] = (compared, levels, sim)
+        if prune:
+            partial[compared] += comp.weight_array()[levels]
+            best_left -= float(comp.weight_array().max())
+            # a hair below `possible`: a pair on the line is compared in full, never cut by a rounding error
+            compared = compared[partial[compared] + best_left >= linker.possible - 1e-4]
     total = np.zeros(pairs.height, dtype=np.float32)
     extra = []
-    for comp in linker.comparisons:
-        levels, sim = comp.levels(pairs[f"{comp.left}_l"], pairs[f"{comp.right}_r"])
-        total += comp.weight_array()[levels]
-        extra += [pl.Series(f"{comp.name}_level", LEVEL_NAMES[comp.kind], dtype=pl.String).gather(levels),
-                  pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32)]
+    for comp in linker.comparisons:  # summed in the configured order, as explain-link sums a pair
+        rows, levels, sim = results[comp.name]
+        names = pl.Series(f"{comp.name}_level", LEVEL_NAMES[comp.kind], dtype=pl.String).gather(levels)
+        similarity = pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32)
+        if rows.size < pairs.height:
+            total[rows] += comp.weight_array()[levels]
+            names = pl.repeat(None, pairs.height, dtype=pl.String, eager=True).alias(names.name).scatter(rows, names)
+            similarity = pl.repeat(None, pairs.height, dtype=pl.Float32, eager=True).alias(similarity.name).scatter(
+                rows, similarity)
+        else:
+            total += comp.weight_array()[levels]
+        extra += [names, similarity]
     return pairs.with_columns(*extra, pl.Series("score", total, dtype=pl.Float32))
+
+
+DECISIONS = pl.Series("decision", ["rejected", "possible", "link"], dtype=pl.String)
+DECISION_CODES = {name: code for code, name in enumerate(DECISIONS)}
 
 
 def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r") -> pl.DataFrame:
@@ -230,7 +263,8 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
     if pairs.height == 0:
         return pairs.with_columns(pl.lit(None, pl.String).alias("decision"), pl.lit(None, pl.Float32).alias("runner_up"))
     eligible = pairs.with_row_index("_pair").filter(pl.col("score") >= linker.possible)
-    decision = np.full(pairs.height, "rejected", dtype=object)
+    decision = np.full(pairs.height, DECISION_CODES["rejected"], dtype=np.int8)
+    link, possible = DECISION_CODES["link"], DECISION_CODES["possible"]
     runner_up = np.full(pairs.height, np.nan, dtype=np.float32)
     if eligible.height:
         # each side's records numbered in sorted order, as np.unique would, without sorting Python strings
@@ -245,7 +279,7 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
         # a pair alone in its group has no rival: linked at the link score, shown as possible below it (most
         # pairs, decided at once; issue 18); the groups with rivals are assigned one by one
         alone = np.bincount(group)[group] == 1
-        decision[pair_ids[alone]] = np.where(scores[alone] >= linker.link, "link", "possible")
+        decision[pair_ids[alone]] = np.where(scores[alone] >= linker.link, link, possible)
         rivalled = np.flatnonzero(~alone)
         order = rivalled[np.argsort(group[rivalled], kind="stable")]
         bounds = np.flatnonzero(np.diff(group[order])) + 1
@@ -265,9 +299,9 @@ def assign(pairs: pl.DataFrame, linker: Linker, left: str = "l", right: str = "r
                 best_other = scores[others].max() if len(others) else -np.inf
                 runner_up[pair_ids[k]] = best_other if np.isfinite(best_other) else np.nan
                 clear = scores[k] - best_other >= linker.margin or scores[k] >= linker.trusted
-                decision[pair_ids[k]] = "link" if scores[k] >= linker.link and clear else "possible"
+                decision[pair_ids[k]] = link if scores[k] >= linker.link and clear else possible
                 if not clear:  # every close rival is shown beside it: a person decides between them
                     for o in others[scores[k] - scores[others] < linker.margin]:
-                        decision[pair_ids[o]] = "possible"
-    return pairs.with_columns(pl.Series("decision", decision.tolist(), dtype=pl.String),
+                        decision[pair_ids[o]] = possible
+    return pairs.with_columns(DECISIONS.gather(decision).alias("decision"),
                               pl.Series("runner_up", runner_up, dtype=pl.Float32))

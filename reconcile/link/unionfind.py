@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 
-def components(nodes: pl.Series, left: pl.Series, right: pl.Series) -> pl.Series:
-    """Label each node with the smallest node (in sort order) of its connected component.
+def cluster_numbers(records: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Each record's cluster, numbered 1, 2, … in the order of each cluster's first record.
 
-    The label is derived from the data, not from the order rows arrived in, so the same inputs
-    always give the same clusters.
-    """
-    ordered = nodes.unique().sort()
-    index = pl.DataFrame({"node": ordered, "i": np.arange(len(ordered), dtype=np.int64)})
-    edges = pl.DataFrame({"a": left, "b": right}).join(
-        index.rename({"node": "a", "i": "ia"}), on="a").join(index.rename({"node": "b", "i": "ib"}), on="b")
-    n = len(ordered)
-    graph = coo_matrix((np.ones(edges.height, dtype=np.int8), (edges["ia"].to_numpy(), edges["ib"].to_numpy())),
-                       shape=(n, n))
+    Records are positions 0 … records-1 and `left` / `right` the positions of linked pairs. The number depends on
+    the records' order only, never on the order the pairs came in, so the same inputs always give the same
+    clusters; the linker's records are ordered by their node text, so a cluster is numbered as its smallest node
+    sorts (issue 18: positions, where strings were joined to find them)."""
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (np.asarray(left, dtype=np.int64),
+                                                             np.asarray(right, dtype=np.int64))),
+                       shape=(records, records))
     _, labels = connected_components(graph, directed=False)
-    # smallest member index per component gives a representative that does not depend on scipy's numbering
-    first = pl.DataFrame({"label": labels, "i": np.arange(n)}).group_by("label").agg(pl.col("i").min().alias("rep"))
-    reps = pl.DataFrame({"label": labels}).join(first, on="label", how="left", maintain_order="left")["rep"]
-    mapping = pl.DataFrame({"node": ordered, "root": ordered.gather(reps.to_numpy())})
-    return nodes.to_frame("node").join(mapping, on="node", how="left", maintain_order="left")["root"]
+    # scipy numbers components as it meets them; renumber by each one's smallest record
+    first = np.full(labels.max() + 1 if records else 0, records, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(records))
+    rank = np.empty_like(first)
+    rank[np.argsort(first, kind="stable")] = np.arange(1, first.size + 1)
+    return rank[labels]

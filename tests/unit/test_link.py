@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import duckdb
+import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.link.unionfind import components
+from reconcile.link.unionfind import cluster_numbers
 from tests.rules.harness import run_case
 
 IDS = {
@@ -21,21 +23,22 @@ def _clusters(result) -> dict[tuple[str, str], str]:
     return {(r["source"], r["rec_key"]): r["cluster_id"] for r in result.links.to_dicts()}
 
 
-def test_components_label_by_smallest_member_and_ignore_order():
-    nodes = pl.Series(["d", "a", "c", "b", "e"])
-    roots = components(nodes, pl.Series(["c", "a"]), pl.Series(["d", "b"]))
-    assert roots.to_list() == ["c", "a", "c", "a", "e"]
+def test_clusters_numbered_by_their_first_record_and_ignore_pair_order():
+    # records 0..4; pairs 2-3 and 0-1: the cluster holding record 0 is first, then 2's, then 4 alone
+    numbers = cluster_numbers(5, np.array([2, 0]), np.array([3, 1]))
+    assert numbers.tolist() == [1, 1, 2, 2, 3]
+    assert cluster_numbers(3, np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == [1, 2, 3]
+    assert cluster_numbers(0, np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
 
 
 @given(st.permutations(list(range(8))))
 @settings(max_examples=30, deadline=None)
-def test_components_do_not_depend_on_edge_order(order):
-    left = [f"n{i}" for i in (0, 1, 2, 4, 5, 6, 0, 3)]
-    right = [f"n{i}" for i in (1, 2, 3, 5, 6, 7, 3, 2)]
-    nodes = pl.Series([f"n{i}" for i in range(10)])
-    base = components(nodes, pl.Series(left), pl.Series(right)).to_list()
-    shuffled = components(nodes, pl.Series([left[i] for i in order]), pl.Series([right[i] for i in order])).to_list()
-    assert base == shuffled
+def test_clusters_do_not_depend_on_pair_order(order):
+    left = np.array([0, 1, 2, 4, 5, 6, 0, 3])
+    right = np.array([1, 2, 3, 5, 6, 7, 3, 2])
+    base = cluster_numbers(10, left, right).tolist()
+    assert base == [1, 1, 1, 1, 2, 2, 2, 2, 3, 4]
+    assert cluster_numbers(10, left[list(order)], right[list(order)]).tolist() == base
 
 
 def _case(system_rows, archive_rows, manual_rows=None):
@@ -146,6 +149,39 @@ def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
     text = console.export_text()
     assert "户主姓名" in text and "homophone" in text and "家庭人口数" in text
     assert "已匹配" in text and "同一个匹配组" in text
+
+
+def test_explain_link_scores_in_full_a_pair_the_linker_stopped_comparing(tmp_path):
+    """Husband and wife, one in each source: the linker stops at their different IDs (they can never be one person)
+    and stores only that part of the score; explain-link shows every comparison and the whole score."""
+    from rich.console import Console
+
+    from reconcile.check.cases import case_config
+    from reconcile.link.explain import explain_link
+    from reconcile.pipeline import run
+
+    members = [
+        {"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": IDS["wang"], "relation": "户主"},
+        {"hh_code": "H1", "village": "大田村", "name": "李芳", "id_number": IDS["li"], "relation": "配偶"},
+    ]
+    result = run(case_config(_case(members, None, members), tmp_path))
+    keys = {(r["source"], r["name"]): r["rec_key"] for r in result.person_links.to_dicts()}
+    con = duckdb.connect(str(result.config.output / "reconcile.duckdb"), read_only=True)
+    stored = con.execute("select score, name_level from person_candidate where decision = 'rejected'").fetchall()
+    con.close()
+    assert stored and all(level is None for _, level in stored)  # names never compared
+    console = Console(record=True, width=160)
+    explain_link(result.config, f"system:{keys[('system', '王明')]}", f"manual:{keys[('manual', '李芳')]}", console)
+    text = console.export_text()
+    total = next(line for line in text.splitlines() if line.startswith("合计得分")).split()[1].split(";")[0]
+    assert "姓名" in text and "未匹配" in text
+    assert f"得分 {total}" in text.split("结论")[1]  # the conclusion's score is the whole one
+    assert float(total) != stored[0][0]
+    # each column is headed by the record it shows, whichever order the two were asked in
+    header = next(line for line in text.splitlines() if "比较项" in line)
+    assert header.index("manual:") < header.index("system:")
+    row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("姓名"))
+    assert row.index("李芳") < row.index("王明")
 
 
 def test_a_run_with_household_level_sources_only(tmp_path):

@@ -272,3 +272,87 @@ def test_readings_of_a_column_are_each_names_pinyin(names):
     from reconcile.link.compare import pinyin, readings
 
     assert readings(pl.Series("name", names, dtype=pl.String)).to_list() == [pinyin(n) for n in names]
+
+
+def _simple_level_one_pair(kind: str, x, y) -> int:
+    """Dates, sizes and plain equality one pair at a time, as first written: the reference for the column-wise
+    comparisons (issue 18)."""
+    if kind == "equal":
+        return 0 if x is None or y is None or x == "" or y == "" else (1 if x == y else 2)
+    if x is None or y is None:
+        return 0
+    if kind == "size":
+        return 1 if x == y else 2 if abs(x - y) == 1 else 3
+    if x == y:
+        return 1
+    if x.year == y.year and (x.month == y.month or (x.month == y.day and x.day == y.month)):
+        return 2
+    return 3 if x.year == y.year else 4
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_dates_sizes_and_equality_column_wise_are_the_pair_by_pair_levels(data):
+    import polars as pl
+
+    from reconcile.link.scoring import Comparison
+
+    swapped_dates = st.sampled_from([None, date(1980, 1, 2), date(1980, 2, 1), date(1980, 1, 9), date(1981, 5, 5),
+                                     date(1980, 9, 1), date(1980, 1, 1)])
+    for kind, values, dtype in (("date", swapped_dates, pl.Date), ("size", SIZES, pl.Int64),
+                                ("equal", TEXTS, pl.String)):
+        pairs = data.draw(st.lists(st.tuples(values, values), min_size=1, max_size=30))
+        left = pl.Series("x_l", [a for a, _ in pairs], dtype=dtype)
+        right = pl.Series("x_r", [b for _, b in pairs], dtype=dtype)
+        levels, _ = Comparison("x", kind, "x", "x", {}).levels(left, right)
+        assert levels.tolist() == [_simple_level_one_pair(kind, x, y) for x, y in pairs], kind
+
+
+PERSON_PAIR = st.fixed_dictionaries({
+    "id_number_l": IDS, "id_number_r": IDS, "name_l": NAMES, "name_r": NAMES, "birth_l": DATES, "birth_r": DATES,
+    "relation_l": TEXTS, "relation_r": TEXTS})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PERSON_PAIR, min_size=1, max_size=25), st.sampled_from([-2.0, 2.0, 6.0]))
+def test_pruned_scoring_skips_only_pairs_that_could_never_be_possible(rows, possible):
+    """A pair left uncompared by pruning could not have reached `possible`; every other pair is scored as in full,
+    so the assignment decides the same links and possible matches (issue 18)."""
+    import polars as pl
+
+    from reconcile.link.scoring import assign, linker_from_params, score_pairs
+    from reconcile.resources import default_params
+
+    spec = dict(default_params()["linkage"]["person"], possible=possible, link=max(possible, 4.0))
+    linker = linker_from_params(spec)
+    pairs = pl.DataFrame(rows, schema={c: (pl.Date if c.startswith("birth") else pl.String) for c in rows[0]}) \
+        .with_row_index("a").with_columns(pl.col("a").cast(pl.String), b=pl.lit("other") + pl.col("a").cast(pl.String))
+    full, pruned = score_pairs(pairs, linker), score_pairs(pairs, linker, prune=True)
+    level_columns = [c for c in full.columns if c.endswith("_level")]
+    skipped = pruned.select(pl.any_horizontal(pl.col(level_columns).is_null()))[:, 0]
+    assert (full.filter(skipped)["score"] < linker.possible).all()
+    assert full.filter(~skipped).equals(pruned.filter(~skipped))
+    assert assign(full, linker, "a", "b")["decision"].to_list() == assign(pruned, linker, "a", "b")["decision"].to_list()
+
+
+def test_two_people_with_different_valid_ids_are_not_compared_by_name():
+    """The common case pruning is for: two members of one household. Their names and births are not compared (null
+    level, a skipped comparison), the same person's are."""
+    import polars as pl
+
+    from reconcile.link.scoring import linker_from_params, score_pairs
+    from reconcile.resources import default_params
+
+    linker = linker_from_params(default_params()["linkage"]["person"])
+    pairs = pl.DataFrame({"a": ["1", "2"], "b": ["3", "4"],
+                          "id_number_l": ["430624198001011234", "430624198001011234"],
+                          "id_number_r": ["110101199003074514", "430624198001011234"],
+                          "name_l": ["王明", "王明"], "name_r": ["王明化", "王明"],
+                          "birth_l": [date(1980, 1, 1)] * 2, "birth_r": [date(1990, 3, 7), date(1980, 1, 1)],
+                          "relation_l": ["户主"] * 2, "relation_r": ["之子", "户主"]})
+    pruned = score_pairs(pairs, linker, prune=True)
+    assert pruned["id_number_level"].to_list() == ["else", "exact"]
+    assert pruned["name_level"].to_list() == [None, "exact"]
+    assert pruned["birth_level"].to_list() == [None, "exact"]
+    assert pruned["score"].to_list() == [-8 - 0.5, 14 + 5 + 3 + 1]  # relations (cheapest, compared first) differ
+    assert score_pairs(pairs, linker)["name_level"].to_list() == ["fuzzy", "exact"]
