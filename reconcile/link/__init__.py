@@ -111,7 +111,7 @@ def _pairs_with_sides(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFram
     return pl.concat([pairs, left, right], how="horizontal")
 
 
-def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[str, str]],
+def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[str, str]], records: pl.DataFrame,
                       assign_duplicates: bool = False) -> pl.DataFrame:
     """Score every pair; links one-to-one per source pair; same-source pairs are duplicates.
 
@@ -119,7 +119,7 @@ def _score_and_assign(pairs: pl.DataFrame, spec: dict, columns: dict[str, tuple[
     household); persons of a duplicated household are matched one-to-one to the first copy's.
     """
     linker = linker_from_params(spec, columns)
-    scored = score_pairs(pairs, linker, prune=True)
+    scored = score_pairs(pairs, linker, prune=True, records=records)
     same = scored["source_a"] == scored["source_b"]
     # one assignment for every source pair at once: a record is a different node in each source pair (its position
     # times the number of source pairs, plus the pair's number), so no group of rivals spans two source pairs, as
@@ -170,7 +170,9 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     pairs = _frame(con, "select * from hh_candidate_keys")
     con.execute("drop table hh_candidate_keys")  # read once: not held through check and the reports (issue 18)
     swapped = pl.col("head_swapped")
-    pairs = _pairs_with_sides(pairs, records).with_columns(
+    # the heads' sides now (blanked where head and spouse are swapped); the other compared columns are taken from the
+    # records by the scoring, for the pairs it still compares
+    pairs = _pairs_with_sides(pairs, records.select("node", "head_id", "head_name")).with_columns(
         pl.col("member_ids_share").alias("member_ids_share_l"), pl.col("member_ids_share").alias("member_ids_share_r"),
         *[pl.when(swapped).then(None).otherwise(pl.col(c)).alias(c)
           for c in ("head_id_l", "head_id_r", "head_name_l", "head_name_r")],
@@ -178,7 +180,7 @@ def link_households(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     columns = {"head_id": ("head_id", "head_id"), "hh_code": ("hh_code", "hh_code"),
                "member_ids": ("member_ids_share", "member_ids_share"), "head_name": ("head_name", "head_name"),
                "members": ("members", "members"), "hh_size": ("hh_size", "hh_size")}
-    decided = _score_and_assign(pairs, config.params["linkage"]["household"], columns)
+    decided = _score_and_assign(pairs, config.params["linkage"]["household"], columns, records)
     methods = [("head_id", "exact"), ("hh_code", "exact"), ("member_ids", "all"), ("member_ids", "majority")]
     decided = decided.with_columns(_method(decided, methods).alias("method"))
     keep = ["a", "b", "source_a", "source_b", "score", "decision", "runner_up", "method", "head_swapped"] + \
@@ -228,11 +230,11 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(PERSON_CANDIDATES_SQL)
     records = _frame(con, "select node, source, rec_key, cluster_id, name, id_number, birth, relation "
                           "from person_record order by i")
-    pairs = _pairs_with_sides(_frame(con, "select * from person_candidate_keys"), records)
+    pairs = _frame(con, "select * from person_candidate_keys")  # sides taken from `records` as compared
     con.execute("drop table person_candidate_keys")  # read once (see hh_candidate_keys)
     columns = {"id_number": ("id_number", "id_number"), "name": ("name", "name"), "birth": ("birth", "birth"),
                "relation": ("relation", "relation")}
-    decided = _score_and_assign(pairs, config.params["linkage"]["person"], columns, assign_duplicates=True) \
+    decided = _score_and_assign(pairs, config.params["linkage"]["person"], columns, records, assign_duplicates=True) \
         if pairs.height else pairs
     if decided.height:
         decided = decided.with_columns(_method(decided, [("id_number", "exact"), ("name", "exact")]).alias("method"))

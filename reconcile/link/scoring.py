@@ -204,10 +204,14 @@ def linker_from_params(spec: dict, columns: dict[str, tuple[str, str]] | None = 
 KIND_COST = {"equal": 0, "size": 0, "overlap": 0, "id": 1, "date": 2, "name": 3, "members": 4}
 
 
-def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False) -> pl.DataFrame:
+def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False,
+                records: pl.DataFrame | None = None) -> pl.DataFrame:
     """Add `<comparison>_level`, `<comparison>_sim` and the total `score` to candidate pairs.
 
-    `pairs` carries, for each comparison, the left and right columns it names (suffixes _l/_r).
+    `pairs` carries, for each comparison, the left and right columns it names (suffixes _l/_r), or, with
+    `records`, the positions `ia` and `ib` of its two records there: a column the pairs do not carry is then taken
+    from the records, for the pairs still compared only (a household's members are a list per record: gathering
+    them for every pair was most of building the pairs; issue 18).
 
     With `prune`, comparisons run cheapest first, and a pair whose score cannot reach `possible` any more, even if
     every comparison left gave its best weight, is not compared further: its skipped levels and similarities are
@@ -220,11 +224,17 @@ def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False) -> pl.
     partial = np.zeros(pairs.height, dtype=np.float64)
     compared = np.arange(pairs.height)
     results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def side(column: str, suffix: str, position: str) -> pl.Series:
+        name = f"{column}_{suffix}"
+        if name in pairs.columns or records is None:
+            values = pairs[name]
+            return values.gather(compared) if compared.size < pairs.height else values
+        rows = pairs[position].gather(compared) if compared.size < pairs.height else pairs[position]
+        return records[column].gather(rows).alias(name)
+
     for comp in comparisons:
-        left, right = pairs[f"{comp.left}_l"], pairs[f"{comp.right}_r"]
-        if compared.size < pairs.height:
-            left, right = left.gather(compared), right.gather(compared)
-        levels, sim = comp.levels(left, right)
+        levels, sim = comp.levels(side(comp.left, "l", "ia"), side(comp.right, "r", "ib"))
         results[comp.name] = (compared, levels, sim)
         if prune:
             partial[compared] += comp.weight_array()[levels]
