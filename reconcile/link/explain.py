@@ -111,7 +111,7 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
     for comp in linker.comparisons:
         level = scored[f"{comp.name}_level"]
         weight = comp.weight_array()[LEVEL_NAMES[comp.kind].index(level)]
-        sim = scored[f"{comp.name}_sim"]
+        sim = scored.get(f"{comp.name}_sim")
         left = scored.get(f"{comp.left}_l")
         right = scored.get(f"{comp.right}_r")
         if show_ids:

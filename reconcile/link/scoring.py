@@ -204,9 +204,14 @@ def linker_from_params(spec: dict, columns: dict[str, tuple[str, str]] | None = 
 KIND_COST = {"equal": 0, "size": 0, "overlap": 0, "id": 1, "date": 2, "name": 3, "members": 4}
 
 
+# the kinds whose comparison gives a similarity besides the level (`<comparison>_sim`); the others' is always -1
+SIMILARITY_KINDS = ("name", "members", "overlap")
+
+
 def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False,
                 records: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Add `<comparison>_level`, `<comparison>_sim` and the total `score` to candidate pairs.
+    """Add `<comparison>_level`, `<comparison>_sim` (for the kinds that measure a similarity) and the total `score`
+    to candidate pairs.
 
     `pairs` carries, for each comparison, the left and right columns it names (suffixes _l/_r), or, with
     `records`, the positions `ia` and `ib` of its two records there: a column the pairs do not carry is then taken
@@ -245,16 +250,16 @@ def score_pairs(pairs: pl.DataFrame, linker: Linker, prune: bool = False,
     extra = []
     for comp in linker.comparisons:  # summed in the configured order, as explain-link sums a pair
         rows, levels, sim = results[comp.name]
-        names = pl.Series(f"{comp.name}_level", LEVEL_NAMES[comp.kind], dtype=pl.String).gather(levels)
-        similarity = pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32)
+        columns = [pl.Series(f"{comp.name}_level", LEVEL_NAMES[comp.kind], dtype=pl.String).gather(levels)]
+        if comp.kind in SIMILARITY_KINDS:
+            columns.append(pl.Series(f"{comp.name}_sim", sim, dtype=pl.Float32))
         if rows.size < pairs.height:
             total[rows] += comp.weight_array()[levels]
-            names = pl.repeat(None, pairs.height, dtype=pl.String, eager=True).alias(names.name).scatter(rows, names)
-            similarity = pl.repeat(None, pairs.height, dtype=pl.Float32, eager=True).alias(similarity.name).scatter(
-                rows, similarity)
+            columns = [pl.repeat(None, pairs.height, dtype=column.dtype, eager=True).alias(column.name).scatter(
+                rows, column) for column in columns]
         else:
             total += comp.weight_array()[levels]
-        extra += [names, similarity]
+        extra += columns
     return pairs.with_columns(*extra, pl.Series("score", total, dtype=pl.Float32))
 
 
