@@ -160,3 +160,39 @@ def test_every_stage_has_a_chinese_name_where_people_read_the_timings():
     from reconcile.report.labels import STAGE_LABELS
 
     assert {name for name, _ in STAGES} <= set(STAGE_LABELS)
+
+
+def test_a_wide_table_is_saved_as_a_view_of_its_definition_with_the_same_rows(tmp_path):
+    """The rules read `hh_wide` as a table; the saved database keeps the view it is made of (issue 18), reading the
+    rows the run's table had, whichever way the database is saved."""
+    from reconcile.link.wide import _wide_table
+
+    con = _run_database()
+    _wide_table(con, "hh_wide", "select id as cluster_id, name as head_name_system from src_person where id % 3 = 0")
+    rows = con.execute("select * from hh_wide order by all").fetchall()
+    whole, staged = tmp_path / "whole.duckdb", tmp_path / "staged.duckdb"
+    _save_into(con, whole)
+    _save_into(con, staged, ["src_person"], early=["src_person"])
+    for path in (whole, staged):
+        saved = _catalogue(path)
+        assert "hh_wide" not in saved["tables"] and saved["views"]["hh_wide"] == rows
+    assert _catalogue(staged) == _catalogue(whole)
+
+
+def test_a_run_database_reads_its_wide_views(tmp_path):
+    from reconcile.check.cases import case_config
+    from reconcile.pipeline import run
+
+    rows = [{"hh_code": "H1", "village": "大田村", "name": "王明", "id_number": "430624198001011239",
+             "relation": "户主"}]
+    result = run(case_config({"sources": {"system": {"level": "person", "rows": rows},
+                                          "manual": {"level": "person", "rows": rows}}}, tmp_path))
+    con = duckdb.connect(str(result.config.output / "reconcile.duckdb"), read_only=True)
+    try:
+        views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+        assert {"hh_wide", "person_wide"} <= views
+        assert con.execute("select h.hh_code_system, h.hh_code_manual, p.person_name from hh_wide h "
+                           "join person_wide p using (cluster_id)").fetchall() == [("H1", "H1", "王明")]
+        assert con.execute("select count(*) from person_source where present").fetchall() == [(2,)]
+    finally:
+        con.close()
