@@ -331,7 +331,7 @@ def copy_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
 
 def copy_to_file(con: duckdb.DuckDBPyConnection, saved: list[str] | None = None) -> None:
     """Every table, view and macro of the in-memory run database into the staging file attached as `_saved`,
-    where the tables `saved` (by `copy_tables`) already are; a wide table as a view of its definition."""
+    where the tables `saved` (by `copy_tables`) already are; a table of SAVED_AS_VIEWS as a view of its definition."""
     as_views = _saved_as_views(con)
     if not saved and not as_views:
         con.execute("copy from database memory to _saved")
@@ -342,13 +342,13 @@ def copy_to_file(con: duckdb.DuckDBPyConnection, saved: list[str] | None = None)
 
 
 def _saved_as_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The wide tables of the run whose definition is there too: saved as views of it (link.wide)."""
-    from .link.wide import WIDE_DEFINITIONS
+    """The tables of the run whose definition is there too: saved as views of it (link.wide.SAVED_AS_VIEWS)."""
+    from .link.wide import SAVED_AS_VIEWS
 
     views = {r[0] for r in con.execute("select view_name from duckdb_views() where database_name = 'memory' "
                                        "and not temporary").fetchall()}
     made = memory_tables(con)
-    return {table: view for table, view in WIDE_DEFINITIONS.items() if table in made and view in views}
+    return {table: view for table, view in SAVED_AS_VIEWS.items() if table in made and view in views}
 
 
 def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:
@@ -393,7 +393,7 @@ def _copy_rest(con: duckdb.DuckDBPyConnection, as_views: dict[str, str]) -> None
         for name, sql in views:
             con.execute(sql)
             if name in wide_of:  # at once: a later view may read the wide table (person_source reads person_wide)
-                con.execute(f'create view "{wide_of[name]}" as select * from "{name}"')  # WIDE_DEFINITIONS' names
+                con.execute(f'create view "{wide_of[name]}" as select * from "{name}"')  # SAVED_AS_VIEWS' names
     finally:
         con.execute("use memory")
 

@@ -29,7 +29,7 @@ from ..db import write_frame as _write
 from .compare import readings
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import cluster_numbers
-from .wide import build_household_views, build_person_views
+from .wide import build_household_views, build_person_views, table_saved_as_view
 
 SEP = "\x1f"
 
@@ -260,8 +260,7 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 def link_registers(con: duckdb.DuckDBPyConnection) -> None:
     """Register rows whose valid ID belongs to a person (or head) of a linked household."""
-    con.execute("""
-        create or replace table register_link as
+    table_saved_as_view(con, "register_link", """
         with known as (
             select l.cluster_id, l.person_cluster_id, p.id_number from src_person p
             join person_link l on l.source = p.source and l.rec_key = p.rec_key where p.id_number_valid
@@ -269,12 +268,14 @@ def link_registers(con: duckdb.DuckDBPyConnection) -> None:
             select k.cluster_id, null, h.head_id from src_household h
             join hh_link k on k.source = h.source and k.rec_key = h.rec_key where h.head_id_valid
         )
-        -- a head is known twice, as a member and as the head: one link per household, the member's
+        -- a head is known twice, as a member and as the head: one link per household, the member's (two members
+        -- with one ID: the first person cluster, so that the saved view reads what the rules read)
         select r.register, r.kind, r.file, r.row, r.id_number, r.name, r.hukou_no,
                k.cluster_id, k.person_cluster_id
         from register r left join (
             select distinct * from known
-            qualify row_number() over (partition by id_number, cluster_id order by person_cluster_id is null) = 1
+            qualify row_number() over (partition by id_number, cluster_id
+                                       order by person_cluster_id is null, person_cluster_id) = 1
         ) k on k.id_number = r.id_number
         where r.id_number_valid
     """)

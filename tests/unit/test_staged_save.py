@@ -165,10 +165,10 @@ def test_every_stage_has_a_chinese_name_where_people_read_the_timings():
 def test_a_wide_table_is_saved_as_a_view_of_its_definition_with_the_same_rows(tmp_path):
     """The rules read `hh_wide` as a table; the saved database keeps the view it is made of (issue 18), reading the
     rows the run's table had, whichever way the database is saved."""
-    from reconcile.link.wide import _wide_table
+    from reconcile.link.wide import table_saved_as_view
 
     con = _run_database()
-    _wide_table(con, "hh_wide", "select id as cluster_id, name as head_name_system from src_person where id % 3 = 0")
+    table_saved_as_view(con, "hh_wide", "select id as cluster_id, name as head_name_system from src_person where id % 3 = 0")
     rows = con.execute("select * from hh_wide order by all").fetchall()
     whole, staged = tmp_path / "whole.duckdb", tmp_path / "staged.duckdb"
     _save_into(con, whole)
@@ -190,7 +190,7 @@ def test_a_run_database_reads_its_wide_views(tmp_path):
     con = duckdb.connect(str(result.config.output / "reconcile.duckdb"), read_only=True)
     try:
         views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
-        assert {"hh_wide", "person_wide"} <= views
+        assert {"hh_wide", "person_wide", "register_link"} <= views
         assert con.execute("select h.hh_code_system, h.hh_code_manual, p.person_name from hh_wide h "
                            "join person_wide p using (cluster_id)").fetchall() == [("H1", "H1", "王明")]
         assert con.execute("select count(*) from person_source where present").fetchall() == [(2,)]
