@@ -342,8 +342,8 @@ def copy_to_file(con: duckdb.DuckDBPyConnection, saved: list[str] | None = None)
 
 
 def _saved_as_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The tables of the run whose definition is there too: saved as views of it (link.wide.SAVED_AS_VIEWS)."""
-    from .link.wide import SAVED_AS_VIEWS
+    """The tables of the run whose definition is there too: saved as views of it (link.SAVED_AS_VIEWS)."""
+    from .link import SAVED_AS_VIEWS
 
     views = {r[0] for r in con.execute("select view_name from duckdb_views() where database_name = 'memory' "
                                        "and not temporary").fetchall()}
@@ -385,15 +385,15 @@ def _copy_rest(con: duckdb.DuckDBPyConnection, as_views: dict[str, str]) -> None
     # in the order they were made: a view may read an earlier one (hh_registered reads hh_source)
     views = con.execute("select view_name, sql from duckdb_views() where database_name = 'memory' "
                         "and not internal and not temporary order by view_oid").fetchall()
-    wide_of = {definition: table for table, definition in as_views.items()}
+    table_of = {definition: table for table, definition in as_views.items()}
     con.execute("use _saved")  # the definitions name their tables unqualified: they bind to the file's
     try:
         for name, parameters, definition in macros:  # DuckDB's own text of what the run defined
             con.execute(f'create macro "{name}"({", ".join(parameters)}) as {definition}')
         for name, sql in views:
             con.execute(sql)
-            if name in wide_of:  # at once: a later view may read the wide table (person_source reads person_wide)
-                con.execute(f'create view "{wide_of[name]}" as select * from "{name}"')  # SAVED_AS_VIEWS' names
+            if name in table_of:  # at once: a later view may read the table
+                con.execute(f'create view "{table_of[name]}" as select * from "{name}"')  # SAVED_AS_VIEWS' names
     finally:
         con.execute("use memory")
 

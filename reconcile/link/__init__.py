@@ -29,7 +29,7 @@ from ..db import write_frame as _write
 from .compare import readings
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import cluster_numbers
-from .wide import build_household_views, build_person_views, table_saved_as_view
+from .wide import build_household_views, build_person_views
 
 SEP = "\x1f"
 
@@ -256,6 +256,22 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         from _p_nodes n join person_record r on r.i = n.i
     """)
     con.execute("drop table _p_nodes")
+
+
+# Tables the link stage makes that are saved as views of their definitions: the rules read them during the run, but
+# a saved run database, or a county's in a province, is read far less than it is written, and nothing after a
+# county's own rules reads the register rows' links (a tenth of what a county saved; issue 18). The wide tables are
+# not among them: a province's rules and report read every county's, where a view would pivot each again.
+# Name of each table → its definition's view (a leading underscore: not a table people read, not merged into a
+# province's).
+SAVED_AS_VIEWS = {"register_link": "_register_link_definition"}
+
+
+def table_saved_as_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
+    """`name` as a table of `query` for the run, and `query` as the view the saved database makes `name` of."""
+    definition = SAVED_AS_VIEWS[name]
+    con.execute(f"create or replace view {definition} as {query}")  # names from SAVED_AS_VIEWS
+    con.execute(f"create or replace table {name} as select * from {definition}")
 
 
 def link_registers(con: duckdb.DuckDBPyConnection) -> None:

@@ -62,7 +62,7 @@ def build_household_views(con: duckdb.DuckDBPyConnection, config: Config) -> Non
     valid_ids = ", ".join(f'case when "head_id_valid_{s}" then "head_id_{s}" end' for s in sources)
     any_ids = ", ".join(f'"head_id_{s}"' for s in sources)
     display.append(f"coalesce({valid_ids}, {any_ids}) as head_id")
-    table_saved_as_view(con, "hh_wide", f"select p.*, {', '.join(display)} from ({pivot}) p")
+    con.execute(f"create or replace table hh_wide as select p.*, {', '.join(display)} from ({pivot}) p")
     _write_source_info(con, config)
     _build_long_tables(con, HOUSEHOLD_LONG_TABLES)
 
@@ -74,34 +74,21 @@ def build_person_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     p_cols = set(_columns(con, "src_person"))
     p_fields = [f for f in [*PERSON_FIELDS, *PERSON_EXTRA, "file", "sheet", "row"] if f in p_cols]
     if not person_sources:
-        table_saved_as_view(con, "person_wide", "select person_cluster_id, cluster_id, name as person_name, "
-                                        "id_number as person_id from person_link where false")
+        con.execute("create or replace table person_wide as select person_cluster_id, cluster_id, "
+                    "name as person_name, id_number as person_id from person_link where false")
     else:
         pivot = _pivot_sql("select distinct person_cluster_id, cluster_id from person_link", "person_cluster_id",
                            "src_person", "person_link", "person_cluster_id", person_sources, p_fields)
         names = ", ".join(f'"name_{s}"' for s in person_sources)
         valid = ", ".join(f'case when "id_number_valid_{s}" then "id_number_{s}" end' for s in person_sources)
         any_ids = ", ".join(f'"id_number_{s}"' for s in person_sources)
-        table_saved_as_view(con, "person_wide", f"""
+        con.execute(f"""
+            create or replace table person_wide as
             select p.*, k.cluster_id, coalesce({names}) as person_name, coalesce({valid}, {any_ids}) as person_id
             from ({pivot}) p join (select distinct person_cluster_id, cluster_id from person_link) k
-              using (person_cluster_id)""")
+              using (person_cluster_id)
+        """)
     _build_long_tables(con, PERSON_LONG_TABLES)
-
-
-# Tables the link stage makes that are saved as views of their definitions: the rules read them many times in a
-# run, but a saved run database, or a county's in a province, is read far less than it is written (the wide tables'
-# 400 columns and the register rows' links were a quarter of what a county saved; issue 18). Name of each table →
-# its definition's view (a leading underscore: not a table people read, not merged into a province's).
-SAVED_AS_VIEWS = {"hh_wide": "_hh_wide_definition", "person_wide": "_person_wide_definition",
-                  "register_link": "_register_link_definition"}
-
-
-def table_saved_as_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
-    """`name` as a table of `query` for the run, and `query` as the view the saved database makes `name` of."""
-    definition = SAVED_AS_VIEWS[name]
-    con.execute(f"create or replace view {definition} as {query}")  # names from SAVED_AS_VIEWS
-    con.execute(f"create or replace table {name} as select * from {definition}")
 
 
 HOUSEHOLD_LONG_TABLES = ("hh_source", "hh_registered")
