@@ -356,3 +356,18 @@ def test_two_people_with_different_valid_ids_are_not_compared_by_name():
     assert pruned["birth_level"].to_list() == [None, "exact"]
     assert pruned["score"].to_list() == [-8 - 0.5, 14 + 5 + 3 + 1]  # relations (cheapest, compared first) differ
     assert score_pairs(pairs, linker)["name_level"].to_list() == ["fuzzy", "exact"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text("0123X?李 ", max_size=4).flatmap(
+    lambda x: st.tuples(st.just(x), st.text("0123X?李 ", min_size=len(x), max_size=len(x)))), min_size=1, max_size=20))
+def test_hamming_in_bulk_is_rapidfuzz_pair_by_pair(pairs):
+    """Equal-length texts, ASCII or not, empty ones too: the byte matrix and rapidfuzz agree."""
+    import polars as pl
+    from rapidfuzz.distance import Hamming
+
+    from reconcile.link.compare import hamming
+
+    left = pl.Series([x for x, _ in pairs], dtype=pl.String)
+    right = pl.Series([y for _, y in pairs], dtype=pl.String)
+    assert hamming(left, right).tolist() == [Hamming.distance(x, y) for x, y in pairs]
