@@ -248,7 +248,7 @@ class StagedDatabase:
             return
         self._attach()
         try:
-            _copy_missing_tables(self.con, set(_saved_as_views(self.con)))
+            _copy_missing_tables(self.con)
             if timing is not None:
                 self._store(timing, "_saved.stage_timing")
         finally:
@@ -331,24 +331,12 @@ def copy_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
 
 def copy_to_file(con: duckdb.DuckDBPyConnection, saved: list[str] | None = None) -> None:
     """Every table, view and macro of the in-memory run database into the staging file attached as `_saved`,
-    where the tables `saved` (by `copy_tables`) already are; a table of SAVED_AS_VIEWS as a view of its definition."""
-    as_views = _saved_as_views(con)
-    if not saved and not as_views:
+    where the tables `saved` (by `copy_tables`) already are."""
+    if not saved:
         con.execute("copy from database memory to _saved")
         return
-    if saved:
-        _check_saved(con, saved)
-    _copy_rest(con, as_views)
-
-
-def _saved_as_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The tables of the run whose definition is there too: saved as views of it (link.SAVED_AS_VIEWS)."""
-    from .link import SAVED_AS_VIEWS
-
-    views = {r[0] for r in con.execute("select view_name from duckdb_views() where database_name = 'memory' "
-                                       "and not temporary").fetchall()}
-    made = memory_tables(con)
-    return {table: view for table, view in SAVED_AS_VIEWS.items() if table in made and view in views}
+    _check_saved(con, saved)
+    _copy_rest(con)
 
 
 def _check_saved(con: duckdb.DuckDBPyConnection, saved: list[str]) -> None:
@@ -365,35 +353,31 @@ def memory_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "select table_name from duckdb_tables() where database_name = 'memory' and not temporary").fetchall()}
 
 
-def _copy_missing_tables(con: duckdb.DuckDBPyConnection, leave: set[str]) -> None:
-    """Every table of the in-memory database that the attached `_saved` does not hold yet, but those to `leave`."""
+def _copy_missing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table of the in-memory database that the attached `_saved` does not hold yet."""
     made = memory_tables(con)
     kept = {r[0] for r in con.execute(
         "select table_name from duckdb_tables() where database_name = '_saved'").fetchall()}
-    for table in sorted(made - kept - leave):  # names read from DuckDB's catalogue
+    for table in sorted(made - kept):  # names read from DuckDB's catalogue
         con.execute(f'create table _saved."{table}" as select * from memory."{table}"')
 
 
-def _copy_rest(con: duckdb.DuckDBPyConnection, as_views: dict[str, str]) -> None:
+def _copy_rest(con: duckdb.DuckDBPyConnection) -> None:
     """What `copy from database` copies (the run database has tables, views and macros in `main`) beside the
-    tables already saved: tables first, then macros and views, created in the file as the run created them; each
-    table of `as_views` a view of its definition's view."""
-    _copy_missing_tables(con, set(as_views))
+    tables already saved: tables first, then macros and views, created in the file as the run created them."""
+    _copy_missing_tables(con)
     macros = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
                          "where database_name = 'memory' and function_type = 'macro' and not internal "
                          "order by function_oid").fetchall()
     # in the order they were made: a view may read an earlier one (hh_registered reads hh_source)
-    views = con.execute("select view_name, sql from duckdb_views() where database_name = 'memory' "
-                        "and not internal and not temporary order by view_oid").fetchall()
-    table_of = {definition: table for table, definition in as_views.items()}
+    views = [r[0] for r in con.execute("select sql from duckdb_views() where database_name = 'memory' "
+                                       "and not internal and not temporary order by view_oid").fetchall()]
     con.execute("use _saved")  # the definitions name their tables unqualified: they bind to the file's
     try:
         for name, parameters, definition in macros:  # DuckDB's own text of what the run defined
             con.execute(f'create macro "{name}"({", ".join(parameters)}) as {definition}')
-        for name, sql in views:
+        for sql in views:
             con.execute(sql)
-            if name in table_of:  # at once: a later view may read the table
-                con.execute(f'create view "{table_of[name]}" as select * from "{name}"')  # SAVED_AS_VIEWS' names
     finally:
         con.execute("use memory")
 

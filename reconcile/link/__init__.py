@@ -29,7 +29,7 @@ from ..db import write_frame as _write
 from .compare import readings
 from .scoring import assign, linker_from_params, score_pairs
 from .unionfind import cluster_numbers
-from .wide import build_household_views, build_person_views
+from .wide import build_household_views, build_person_views, build_register_links
 
 SEP = "\x1f"
 
@@ -258,43 +258,10 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute("drop table _p_nodes")
 
 
-# Tables the link stage makes that are saved as views of their definitions: the rules read them during the run, but
-# a saved run database, or a county's in a province, is read far less than it is written, and nothing after a
-# county's own rules reads the register rows' links (a tenth of what a county saved; issue 18). The wide tables are
-# not among them: a province's rules and report read every county's, where a view would pivot each again.
-# Name of each table → its definition's view (a leading underscore: not a table people read, not merged into a
-# province's).
-SAVED_AS_VIEWS = {"register_link": "_register_link_definition"}
-
-
-def table_saved_as_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
-    """`name` as a table of `query` for the run, and `query` as the view the saved database makes `name` of."""
-    definition = SAVED_AS_VIEWS[name]
-    con.execute(f"create or replace view {definition} as {query}")  # names from SAVED_AS_VIEWS
-    con.execute(f"create or replace table {name} as select * from {definition}")
-
-
 def link_registers(con: duckdb.DuckDBPyConnection) -> None:
-    """Register rows whose valid ID belongs to a person (or head) of a linked household."""
-    table_saved_as_view(con, "register_link", """
-        with known as (
-            select l.cluster_id, l.person_cluster_id, p.id_number from src_person p
-            join person_link l on l.source = p.source and l.rec_key = p.rec_key where p.id_number_valid
-            union
-            select k.cluster_id, null, h.head_id from src_household h
-            join hh_link k on k.source = h.source and k.rec_key = h.rec_key where h.head_id_valid
-        )
-        -- a head is known twice, as a member and as the head: one link per household, the member's (two members
-        -- with one ID: the first person cluster, so that the saved view reads what the rules read)
-        select r.register, r.kind, r.file, r.row, r.id_number, r.name, r.hukou_no,
-               k.cluster_id, k.person_cluster_id
-        from register r left join (
-            select distinct * from known
-            qualify row_number() over (partition by id_number, cluster_id
-                                       order by person_cluster_id is null, person_cluster_id) = 1
-        ) k on k.id_number = r.id_number
-        where r.id_number_valid
-    """)
+    """Register rows whose valid ID belongs to a person (or head) of a linked household (`register_link`: a table
+    while the rules read it, saved as a view of its query like the long tables; see `wide.REGISTER_LINK_SQL`)."""
+    build_register_links(con)
 
 
 def _cluster_prefix(config: Config, letter: str) -> str:

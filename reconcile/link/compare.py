@@ -210,7 +210,8 @@ def date_levels(a: Sequence | pl.Series, b: Sequence | pl.Series) -> np.ndarray:
 def _dates(values: Sequence | pl.Series) -> pl.Series:
     if isinstance(values, pl.Series) and values.dtype == pl.Date:
         return values
-    return pl.Series(np.array(list(values), dtype="datetime64[D]")).cast(pl.Date)
+    listed = values.to_list() if isinstance(values, pl.Series) else list(values)
+    return pl.Series(np.array(listed, dtype="datetime64[D]")).cast(pl.Date)
 
 
 def _levels_of(frame: pl.DataFrame) -> np.ndarray:

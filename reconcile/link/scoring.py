@@ -157,7 +157,7 @@ class Comparison:
             sim = member_overlap(left, right, self.fuzzy)
             levels = np.select([sim < 0, sim >= 0.999, sim >= 0.6, sim > 0], [0, 1, 2, 3], 4).astype(np.int8)
             return levels, sim
-        if self.kind == "date" and left.dtype == pl.Date and right.dtype == pl.Date:
+        if self.kind == "date":  # dates, or texts numpy reads as dates
             return date_levels(left, right), sim
         if self.kind == "name":
             return name_levels(left, right, self.fuzzy)
@@ -171,8 +171,6 @@ class Comparison:
             return equal_levels(left, right), sim
         if self.kind == "size":
             return size_levels(left, right), sim
-        if self.kind == "date":
-            return date_levels(left.to_list(), right.to_list()), sim
         raise ValueError(f"unknown comparison kind {self.kind}")
 
     def weight_array(self) -> np.ndarray:

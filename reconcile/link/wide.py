@@ -93,6 +93,33 @@ def build_person_views(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 HOUSEHOLD_LONG_TABLES = ("hh_source", "hh_registered")
 PERSON_LONG_TABLES = ("person_source",)
+REGISTER_TABLES = ("register_link",)
+
+# Register rows whose valid ID belongs to a person (or head) of a linked household. A head is known twice, as a
+# member and as the head: one link per household, the member's; two members with one ID link to the first person
+# cluster, so that the saved view reads what the rules read. Nothing after a county's own rules reads it (the
+# `sample` command reads the saved database), so it is saved as a view like the long tables (issue 18: a tenth of
+# what a county saved).
+REGISTER_LINK_SQL = """
+with known as (
+    select l.cluster_id, l.person_cluster_id, p.id_number from src_person p
+    join person_link l on l.source = p.source and l.rec_key = p.rec_key where p.id_number_valid
+    union
+    select k.cluster_id, null, h.head_id from src_household h
+    join hh_link k on k.source = h.source and k.rec_key = h.rec_key where h.head_id_valid
+)
+select r.register, r.kind, r.file, r.row, r.id_number, r.name, r.hukou_no, k.cluster_id, k.person_cluster_id
+from register r left join (
+    select distinct * from known
+    qualify row_number() over (partition by id_number, cluster_id
+                               order by person_cluster_id is null, person_cluster_id) = 1
+) k on k.id_number = r.id_number
+where r.id_number_valid"""
+
+
+def build_register_links(con: duckdb.DuckDBPyConnection) -> None:
+    """`register_link`, once persons are linked (the normalise stage always writes `register`)."""
+    _build_long_tables(con, REGISTER_TABLES)
 
 
 def _write_source_info(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -115,8 +142,8 @@ def _build_long_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -
 
 
 def long_tables_as_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The long tables replaced by views of the same query before the run database is saved: the rules' working
-    copies cost seconds to write out, and the saved database has every table they are made of."""
+    """The long tables and `register_link` replaced by views of the same query before the run database is saved:
+    the rules' working copies cost seconds to write out, and the saved database has every table they are made of."""
     for name, query in _long_view_sql(con).items():
         con.execute(f"drop table if exists {name}")
         con.execute(f"create or replace view {name} as {query}")
@@ -160,4 +187,5 @@ def _long_view_sql(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         left join (select l.person_cluster_id, t.source, {person} from person_link l join src_person t
                    on t.source = l.source and t.rec_key = l.rec_key where l.is_primary) r
           on r.person_cluster_id = k.person_cluster_id and r.source = i.source""",
+        "register_link": REGISTER_LINK_SQL,
     }
