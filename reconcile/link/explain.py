@@ -13,7 +13,7 @@ from rich.table import Table
 from ..config import Config
 from ..errors import ReconcileError
 from . import SEP, _pairs_with_sides
-from .scoring import LEVEL_NAMES, linker_from_params, score_pairs
+from .scoring import LEVEL_LABELS, LEVEL_NAMES, linker_from_params, score_pairs
 
 DECISIONS = {"link": "已匹配(同一户/同一人)", "possible": "疑似匹配,需人工确认", "duplicate": "同一来源重复记录",
              "rejected": "未匹配(得分不足或有更好的候选)"}
@@ -117,7 +117,7 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         if show_ids:
             left, right = (str(left), str(right))
         table.add_row(comp.label, _show(left) if not show_ids else str(left), _show(right) if not show_ids else str(right),
-                      level, "-" if sim is None or sim < 0 else f"{sim:.2f}", f"{weight:+g}")
+                      LEVEL_LABELS[level], "-" if sim is None or sim < 0 else f"{sim:.2f}", f"{weight:+g}")
     console.print(table)
     if kind == "household" and scored.get("head_swapped"):
         console.print("两条记录的户主互为对方的家庭成员(户主与配偶互换),户主比较不计分。")
@@ -132,7 +132,10 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         # possible match, and keeps only the part it added up
         decision, _, runner_up, method = decided_row
         rival = f";对方或本方的次优候选得分 {runner_up:.1f}" if runner_up is not None and runner_up == runner_up else ""
-        console.print(f"结论: {DECISIONS.get(decision, decision)}(方式 {method},得分 {scored['score']:.1f}{rival})")
+        # the method is the comparison that agreed exactly (its Chinese label), or none of them: the score as a whole
+        methods = {c.name: c.label for c in linker.comparisons} | {"fuzzy": "综合得分"}
+        console.print(f"结论: {DECISIONS.get(decision, decision)}(依据 {methods.get(method, method)},"
+                      f"得分 {scored['score']:.1f}{rival})")
     same = len({c for _, c in clusters}) == 1 and len(clusters) == 2
     console.print("两条记录" + ("在同一个匹配组 " + clusters[0][1] if same else "不在同一个匹配组") + "。")
 

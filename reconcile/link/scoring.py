@@ -31,6 +31,12 @@ LEVEL_NAMES = {
     "overlap": ["null", "all", "majority", "some", "none"],
 }
 
+# each level as a person reads it (explain-link); the codes above stay in the candidate tables
+LEVEL_LABELS = {"null": "缺值", "exact": "一致", "homophone": "同音", "fuzzy": "相近", "else": "不同",
+                "near": "接近(错一两位或少一位)", "same_birth": "同地同生日", "year_month": "同年同月",
+                "year": "同年", "off_by_one": "差一", "all": "全部对上", "most": "大多对上", "majority": "过半对上",
+                "some": "少数对上", "none": "没有对上"}
+
 # What a comparison of each linker can read: its name → the column of the pair records (link/__init__.py builds
 # the pairs with these columns; a comparison added in a config names one with `column:`) ...
 COMPARED_FIELDS = {

@@ -147,7 +147,8 @@ def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
     console = Console(record=True, width=160)
     explain_link(result.config, "system:H1", "archive:archive.csv::2", console)
     text = console.export_text()
-    assert "户主姓名" in text and "homophone" in text and "家庭人口数" in text
+    assert "户主姓名" in text and "同音" in text and "家庭人口数" in text
+    assert not {"homophone", "exact", "fuzzy", "head_id", "hh_code"} & set(text.replace("│", " ").split())
     assert "已匹配" in text and "同一个匹配组" in text
 
 
@@ -190,3 +191,11 @@ def test_a_run_with_household_level_sources_only(tmp_path):
     result = run_case({"sources": {"archive": {"rows": archive}, "survey": {"rows": survey}}}, tmp_path, "FC-HH-SIZE")
     assert result.person_links.height == 0
     assert result.findings.filter(result.findings["rule_id"] == "FC-HH-SIZE").height == 1
+
+
+def test_every_comparison_level_reads_in_chinese():
+    from reconcile.link.scoring import LEVEL_LABELS, LEVEL_NAMES
+
+    levels = {level for names in LEVEL_NAMES.values() for level in names}
+    assert levels == set(LEVEL_LABELS)
+    assert all(not label.isascii() for label in LEVEL_LABELS.values())
