@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile import db
 
@@ -46,6 +48,38 @@ def test_a_sparse_frame_reads_back_whole_while_only_filled_columns_are_stored():
     db.write_sparse_frame(con, "t", frame.head(0))  # no rows: every column empty, one kept to make a table
     assert db.query_frame(con, "select * from t").schema == frame.schema
     assert db.query_frame(con, "select * from t").height == 0
+
+
+def test_a_raw_column_is_stored_only_where_it_differs_from_its_value_and_reads_back_whole():
+    """write_sparse_frame keeps `<field>_raw` as null where it equals `<field>` (issue 18: the save): the view gives
+    every cell back. A raw column blank where its value is not (a value filled from elsewhere: a household's head
+    taken from its members) is stored whole, or the view would invent a cell the file never had."""
+    frame = pl.DataFrame({
+        "name": ["张三", "李四", None, "王五", None],
+        "name_raw": ["张三", " 李四 ", "  ", "王五", None],  # equal, cleaned, blank, equal, absent
+        "head_id": ["1", "2", "3", None, None],
+        "head_id_raw": ["1", None, "3", None, None],  # blank where the value was filled from a member
+        "size": [1, 2, None, 4, 5],
+        "size_raw": ["1", "2人", None, "4", "5"],  # beside a number: kept as written
+    })
+    con = db.connect()
+    db.write_sparse_frame(con, "t", frame)
+    assert db.query_frame(con, "select * from t").equals(frame)
+    stored = db.query_frame(con, f"select * from {db.filled_table('t')}")
+    assert stored["name_raw"].to_list() == [None, " 李四 ", "  ", None, None]
+    assert stored["head_id_raw"].to_list() == ["1", None, "3", None, None]
+    assert stored["size_raw"].to_list() == ["1", "2人", None, "4", "5"]
+
+
+@given(st.lists(st.tuples(st.sampled_from([None, "", "甲", "甲 ", "乙"]), st.sampled_from([None, "", "甲", "甲 ", "乙"])),
+                max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_raw_columns_read_back_exactly_whatever_they_hold(cells):
+    frame = pl.DataFrame({"v": [v for v, _ in cells], "v_raw": [r for _, r in cells]},
+                         schema={"v": pl.String, "v_raw": pl.String})
+    con = db.connect()
+    db.write_sparse_frame(con, "t", frame)
+    assert db.query_frame(con, "select * from t").equals(frame)
 
 
 def test_dropping_a_sparse_table_drops_its_view_and_its_stored_columns():
