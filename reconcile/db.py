@@ -135,31 +135,39 @@ def write_sparse_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.Data
     stored = filled_table(name)
     con.execute(f"drop view if exists {quoted(name)}")
     compact = _compactable_raw(frame, set(filled))
-    if compact:
-        frame = frame.with_columns(pl.when(pl.col(raw) == pl.col(value)).then(None).otherwise(pl.col(raw)).alias(raw)
-                                   for raw, value in compact.items())
-    _write_arrow(con, stored, frame, ", ".join(quoted(c) for c in filled))
+
+    def as_text(value: str) -> str:  # DuckDB's own text of a value, on the way in and back out alike
+        return quoted(value) if frame.schema[value] == pl.String else f"cast({quoted(value)} as varchar)"
+
+    def stored_column(c: str) -> str:
+        if c in compact:
+            return f"nullif({quoted(c)}, {as_text(compact[c])}) as {quoted(c)}"
+        return quoted(c)
+
+    _write_arrow(con, stored, frame, ", ".join(map(stored_column, filled)))
     kept = set(filled)
 
     def column(c: str) -> str:
         if c in compact:
-            return f"coalesce({quoted(c)}, {quoted(compact[c])}) as {quoted(c)}"
+            return f"coalesce({quoted(c)}, {as_text(compact[c])}) as {quoted(c)}"
         return quoted(c) if c in kept else f"cast(null as {types[c]}) as {quoted(c)}"
 
     con.execute(f"create view {quoted(name)} as select {', '.join(map(column, frame.columns))} from {quoted(stored)}")
 
 
 RAW_SUFFIX = "_raw"  # normalisation keeps each cell as the file wrote it beside its cleaned value
+# values whose text (DuckDB's cast to varchar) a raw cell often is exactly: "张三", "4", "1200.5", "2020-01-05"
+_TEXT_LIKE = (pl.String, pl.Int64, pl.Int32, pl.Float64, pl.Date)
 
 
 def _compactable_raw(frame: pl.DataFrame, filled: set[str]) -> dict[str, str]:
-    """The `<field>_raw` text columns that can be stored as null wherever they equal their `<field>` text: those
+    """The `<field>_raw` text columns that can be stored as null wherever they equal their `<field>`'s text: those
     with no row whose cell was blank but whose value is not (a value filled from elsewhere), so the view's
     `coalesce(<field>_raw, <field>)` gives back every cell exactly. Most cells are written as they are cleaned (a
     name, a village, a code typed right): two thirds of the persons' raw cells in a 50,000-household county, which
     the run database held and saved twice over (issue 18: the save, a province's county export)."""
     pairs = {c: c[: -len(RAW_SUFFIX)] for c in filled if c.endswith(RAW_SUFFIX) and c[: -len(RAW_SUFFIX)] in filled
-             and frame.schema[c] == pl.String and frame.schema[c[: -len(RAW_SUFFIX)]] == pl.String}
+             and frame.schema[c] == pl.String and frame.schema[c[: -len(RAW_SUFFIX)]] in _TEXT_LIKE}
     if not pairs or frame.height == 0:
         return {}
     blank_but_valued = frame.select(

@@ -60,7 +60,11 @@ def test_a_raw_column_is_stored_only_where_it_differs_from_its_value_and_reads_b
         "head_id": ["1", "2", "3", None, None],
         "head_id_raw": ["1", None, "3", None, None],  # blank where the value was filled from a member
         "size": [1, 2, None, 4, 5],
-        "size_raw": ["1", "2人", None, "4", "5"],  # beside a number: kept as written
+        "size_raw": ["1", "2人", None, "4", "05"],
+        "income": [1200.5, 3000.0, None, 0.1, 12.0],
+        "income_raw": ["1200.5", "3000", None, "0.1", "12.0"],
+        "born": [dt.date(2020, 1, 5), dt.date(2020, 1, 5), None, None, dt.date(1999, 12, 31)],
+        "born_raw": ["2020-01-05", "2020/1/5", "不详", None, "1999-12-31"],
     })
     con = db.connect()
     db.write_sparse_frame(con, "t", frame)
@@ -68,18 +72,27 @@ def test_a_raw_column_is_stored_only_where_it_differs_from_its_value_and_reads_b
     stored = db.query_frame(con, f"select * from {db.filled_table('t')}")
     assert stored["name_raw"].to_list() == [None, " 李四 ", "  ", None, None]
     assert stored["head_id_raw"].to_list() == ["1", None, "3", None, None]
-    assert stored["size_raw"].to_list() == ["1", "2人", None, "4", "5"]
+    assert stored["size_raw"].to_list() == [None, "2人", None, None, "05"]
+    assert stored["income_raw"].to_list() == [None, "3000", None, None, None]  # DuckDB writes 3000.0 as "3000.0"
+    assert stored["born_raw"].to_list() == [None, "2020/1/5", "不详", None, None]
 
 
-@given(st.lists(st.tuples(st.sampled_from([None, "", "甲", "甲 ", "乙"]), st.sampled_from([None, "", "甲", "甲 ", "乙"])),
-                max_size=12))
+_TEXTS = [None, "", "甲", "甲 ", "乙"]
+_NUMBERS = [None, 0.0, -0.0, 1.0, 0.1, 1e20, 1e-7, 1200.5, float("nan"), float("inf")]
+_NUMBER_TEXTS = [None, "", "0", "0.0", "-0.0", "1", "1.0", "0.1", "1e+20", "100000000000000000000", "1e-07", "nan",
+                 "inf", "1200.5", "1,200.5"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_TEXTS), st.sampled_from(_TEXTS)), max_size=12),
+       st.lists(st.tuples(st.sampled_from(_NUMBERS), st.sampled_from(_NUMBER_TEXTS)), max_size=12))
 @settings(max_examples=200, deadline=None)
-def test_raw_columns_read_back_exactly_whatever_they_hold(cells):
-    frame = pl.DataFrame({"v": [v for v, _ in cells], "v_raw": [r for _, r in cells]},
-                         schema={"v": pl.String, "v_raw": pl.String})
+def test_raw_columns_read_back_exactly_whatever_they_hold(texts, numbers):
     con = db.connect()
-    db.write_sparse_frame(con, "t", frame)
-    assert db.query_frame(con, "select * from t").equals(frame)
+    for values, raws, dtype in ([v for v, _ in texts], [r for _, r in texts], pl.String), \
+            ([v for v, _ in numbers], [r for _, r in numbers], pl.Float64):
+        frame = pl.DataFrame({"v": values, "v_raw": raws}, schema={"v": dtype, "v_raw": pl.String})
+        db.write_sparse_frame(con, "t", frame)
+        assert db.query_frame(con, "select * from t").equals(frame)
 
 
 def test_dropping_a_sparse_table_drops_its_view_and_its_stored_columns():
