@@ -168,8 +168,10 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
     """)
     present = {r[0] for r in con.execute("describe finding").fetchall()}
     desc = ", ".join(f"f.{c}" if c in present else f"null::varchar as {c}" for c in DESCRIPTIVE)
+    # the new ledger is made where it stays, then takes the old one's name: made as a temporary table and copied
+    # into the run database, a province's million rows were written twice (issue 18)
     con.execute(f"""
-        create or replace temp table _ledger_new as
+        create or replace table _ledger_new as
         select f.finding_id, {desc}, s.first_seen, s.first_run, $now::timestamp as last_seen, $run as last_run,
                s.run_count, s.status, null::timestamp as resolved_at, null::integer as resolved_run,
                hp.helper,
@@ -190,7 +192,8 @@ def update(con: duckdb.DuckDBPyConnection, config: Config, started: datetime) ->
         where l.finding_id not in (select finding_id from finding) and l.finding_id not in (select finding_id from _resolved)
     """, {"run": run_id, "now": started})
     # kept in no order: every reader orders or looks up (a sort of a province's million rows, issue 18)
-    con.execute("create or replace table finding_ledger as select * from _ledger_new")
+    con.execute("drop table finding_ledger")
+    con.execute("alter table _ledger_new rename to finding_ledger")
     # the run's finding table carries the status, first-seen date, run count and the township's answer
     con.execute(f"""
         create or replace table finding as
