@@ -213,16 +213,20 @@ select p.source, p.rec_key, p.source || '{SEP}' || p.rec_key as node,
 from src_person p join hh_link l on l.source = p.source and l.rec_key = p.hh_key
 """
 
-PERSON_CANDIDATES_SQL = """
+# which two person records `a`, `b` are a candidate pair: members of one household in two sources, or in two copies
+# of a household one source entered twice (matched to the first copy's)
+PERSON_PAIR_ACROSS = "a.cluster_id = b.cluster_id and a.source < b.source and a.hh_primary and b.hh_primary"
+PERSON_PAIR_COPIES = "a.cluster_id = b.cluster_id and a.source = b.source and a.hh_primary and not b.hh_primary"
+PERSON_CANDIDATES_SQL = f"""
 create or replace table person_candidate_keys as
 select a.node as a, b.node as b, a.i as ia, b.i as ib, a.source as source_a, b.source as source_b
-from person_record a join person_record b
-  on a.cluster_id = b.cluster_id and a.source < b.source and a.hh_primary and b.hh_primary
-union all  -- members of a household entered twice in one source, matched to the first copy's
+from person_record a join person_record b on {PERSON_PAIR_ACROSS}
+union all
 select a.node, b.node, a.i, b.i, a.source, b.source
-from person_record a join person_record b
-  on a.cluster_id = b.cluster_id and a.source = b.source and a.hh_primary and not b.hh_primary
+from person_record a join person_record b on {PERSON_PAIR_COPIES}
 """
+# the comparisons that name how two person records were linked, most trusted first (see _method)
+PERSON_METHODS = [("id_number", "exact"), ("name", "exact")]
 
 
 def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -237,10 +241,14 @@ def link_persons(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     decided = _score_and_assign(pairs, config.params["linkage"]["person"], columns, records, assign_duplicates=True) \
         if pairs.height else pairs
     if decided.height:
-        decided = decided.with_columns(_method(decided, [("id_number", "exact"), ("name", "exact")]).alias("method"))
+        decided = decided.with_columns(_method(decided, PERSON_METHODS).alias("method"))
         keep = ["a", "b", "source_a", "source_b", "score", "decision", "runner_up", "method"] + \
             [c for c in decided.columns if c.endswith("_level") or c.endswith("_sim")]
-        _write(con, "person_candidate", decided.select(keep))
+        # the pairs compared to the end: one the linker stopped comparing (a null level: not compared) can only be
+        # rejected, and `explain-link` tells it from its records (three quarters of a county's pairs: two people of
+        # one household with different IDs; issue 18: what a run writes and saves)
+        compared = pl.all_horizontal(pl.col(c).is_not_null() for c in keep if c.endswith("_level"))
+        _write(con, "person_candidate", decided.filter(compared).select(keep))
     else:
         _write(con, "person_candidate", pl.DataFrame(schema={
             "a": pl.String, "b": pl.String, "source_a": pl.String, "source_b": pl.String, "score": pl.Float32,

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..config import Config
 from ..errors import ReconcileError
-from . import SEP, _pairs_with_sides
+from . import PERSON_METHODS, PERSON_PAIR_ACROSS, PERSON_PAIR_COPIES, SEP, _method, _pairs_with_sides
 from .scoring import LEVEL_LABELS, LEVEL_NAMES, linker_from_params, score_pairs
 
 DECISIONS = {"link": "已匹配(同一户/同一人)", "possible": "疑似匹配,需人工确认", "duplicate": "同一来源重复记录",
@@ -47,6 +47,17 @@ def _open(config: Config) -> duckdb.DuckDBPyConnection:
         con.execute("use run")
         return con
     raise ReconcileError(f"找不到运行结果 {database}:请先运行 reconcile run {config.path}")
+
+
+def _stopped_pair(con: duckdb.DuckDBPyConnection, a: str, b: str) -> list[tuple]:
+    """A candidate pair of persons that `person_candidate` does not keep: the linker stopped comparing it once it
+    could no longer reach a possible match (link_persons), so it was rejected, with no rival. None when the two
+    records were never a candidate pair."""
+    candidate = con.execute(f"""
+        select count(*) from person_record a, person_record b
+        where (a.node = $a and b.node = $b or a.node = $b and b.node = $a)
+          and ({PERSON_PAIR_ACROSS} or {PERSON_PAIR_COPIES})""", {"a": a, "b": b}).fetchall()[0][0]
+    return [("rejected", None, None, None)] if candidate else []
 
 
 def _show(value: object) -> str:
@@ -97,11 +108,14 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         columns = {}
         pair = _pairs_with_sides(pair.with_columns(ia=0, ib=1), records)
         decided = con.execute("select decision, score, runner_up, method from person_candidate where a = $a and b = $b",
-                              {"a": a, "b": b}).fetchall()
+                              {"a": a, "b": b}).fetchall() or _stopped_pair(con, a, b)
         clusters = con.execute("select source || ':' || rec_key, person_cluster_id from person_link where source || "
                                "chr(31) || rec_key in ($a, $b)", {"a": a, "b": b}).fetchall()
     linker = linker_from_params(spec, columns)
-    scored = score_pairs(pair, linker).row(0, named=True)
+    scored_pair = score_pairs(pair, linker)
+    scored = scored_pair.row(0, named=True)
+    if decided and decided[0][3] is None:  # a pair the linker stopped comparing: how it rests, from its whole score
+        decided = [(*decided[0][:3], scored_pair.select(_method(scored_pair, PERSON_METHODS)).item())]
     title = "户" if kind == "household" else "人"
     table = Table(title=f"{first} 与 {second} 的逐项比较({title})")
     # the pair's columns are its records in node order (a, b): each headed by the record it shows
@@ -124,12 +138,15 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
     console.print(f"合计得分 {scored['score']:.1f};自动匹配标准 ≥ {linker.link:g},人工确认区间 "
                   f"[{linker.possible:g}, {linker.link:g}),与次优候选至少相差 {linker.margin:g}")
     decided_row = decided[0] if decided else None
-    if decided_row is None:
+    if decided_row is None and kind == "person":
+        console.print("结论: 这两条记录没有进入候选:人员只在已匹配的同一户内比较,且来自不同来源"
+                      "(或同一来源重复录入的两份户记录)。")
+    elif decided_row is None:
         console.print("结论: 这两条记录没有进入候选:既没有相同的有效证件号码、户编号或成员证件号码,"
                       "也不是同村中都尚未匹配的记录。")
     else:
         # the score is the pair's whole one: the link stage stops comparing a pair that can no longer reach a
-        # possible match, and keeps only the part it added up
+        # possible match (and keeps no person pair it stopped at; household pairs with the part they added up)
         decision, _, runner_up, method = decided_row
         rival = f";对方或本方的次优候选得分 {runner_up:.1f}" if runner_up is not None and runner_up == runner_up else ""
         # the method is the comparison that agreed exactly (its Chinese label), or none of them: the score as a whole

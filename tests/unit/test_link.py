@@ -154,7 +154,9 @@ def test_explain_link_shows_every_comparison_and_the_decision(tmp_path):
 
 def test_explain_link_scores_in_full_a_pair_the_linker_stopped_comparing(tmp_path):
     """Husband and wife, one in each source: the linker stops at their different IDs (they can never be one person)
-    and stores only that part of the score; explain-link shows every comparison and the whole score."""
+    and keeps no row of them in person_candidate; explain-link knows them for a candidate pair from their records
+    (one household, two sources), shows every comparison and the whole score, and concludes they are not linked.
+    Two records that were never a candidate pair are said to be so."""
     from rich.console import Console
 
     from reconcile.check.cases import case_config
@@ -168,21 +170,24 @@ def test_explain_link_scores_in_full_a_pair_the_linker_stopped_comparing(tmp_pat
     result = run(case_config(_case(members, None, members), tmp_path))
     keys = {(r["source"], r["name"]): r["rec_key"] for r in result.person_links.to_dicts()}
     con = duckdb.connect(str(result.config.output / "reconcile.duckdb"), read_only=True)
-    stored = con.execute("select score, name_level from person_candidate where decision = 'rejected'").fetchall()
+    stored = con.execute("select a, b, decision from person_candidate").fetchall()
     con.close()
-    assert stored and all(level is None for _, level in stored)  # names never compared
+    assert {d for *_, d in stored} == {"link"}  # the two links kept; the husband-wife pairs stopped, not kept
     console = Console(record=True, width=160)
     explain_link(result.config, f"system:{keys[('system', '王明')]}", f"manual:{keys[('manual', '李芳')]}", console)
     text = console.export_text()
     total = next(line for line in text.splitlines() if line.startswith("合计得分")).split()[1].split(";")[0]
     assert "姓名" in text and "未匹配" in text
     assert f"得分 {total}" in text.split("结论")[1]  # the conclusion's score is the whole one
-    assert float(total) != stored[0][0]
+    assert "依据 综合得分" in text.split("结论")[1] and "没有进入候选" not in text
     # each column is headed by the record it shows, whichever order the two were asked in
     header = next(line for line in text.splitlines() if "比较项" in line)
     assert header.index("manual:") < header.index("system:")
     row = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("姓名"))
     assert row.index("李芳") < row.index("王明")
+    console = Console(record=True, width=160)  # one source's husband and wife: never a candidate pair
+    explain_link(result.config, f"system:{keys[('system', '王明')]}", f"system:{keys[('system', '李芳')]}", console)
+    assert "没有进入候选" in console.export_text()
 
 
 def test_a_run_with_household_level_sources_only(tmp_path):
