@@ -396,6 +396,24 @@ def test_xlsx_only_number_cells_count_as_numeric(tmp_path: Path) -> None:
     assert table.numeric_cells["_row"].to_list() == [6, 7]
 
 
+def test_xlsx_table_starting_at_column_c_keeps_each_cell_in_its_column(tmp_path: Path) -> None:
+    """The reader drops empty leading columns; a cell's column is still its place in the sheet: the ID stored as a
+    number in column D is found there in the sheet XML, and the error cell in E is said of 备注."""
+    path = tmp_path / "a.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet()
+    ws.write_row(1, 2, ["姓名", "证件号码", "备注"])
+    ws.write_row(2, 2, ["王明", ID_C, "甲"])
+    ws.write_string(3, 2, "李芳")
+    ws.write_number(3, 3, 110101199003075000)
+    ws.write_formula(3, 4, "=1/0", None, "#DIV/0!")
+    wb.close()
+    table = read_table(path, text_sensitive=["证件号码"])
+    assert table.frame.select("姓名", "证件号码").rows() == [("王明", ID_C), ("李芳", "110101199003075008")]
+    assert table.numeric_cells.select("_row", "column").rows() == [(4, "证件号码")]
+    assert table.issues.select("_row", "column").rows() == [(4, "备注")]
+
+
 def test_xlsx_without_text_sensitive_columns_reports_nothing(tmp_path: Path) -> None:
     path = tmp_path / "a.xlsx"
     _national_xlsx(path)
