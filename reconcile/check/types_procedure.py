@@ -129,16 +129,16 @@ judged as (
     select cluster_id, source, string_agg(problem, ';' order by ord, problem) as problems
     from problems group by cluster_id, source
 ),
-shown as (
+shown as (  -- of the records judged only: every household's dates put into words were most of the query
     select cluster_id, source, any_value(source_label) as source_label,
            json_group_object_ordered(label, strftime(d, '%Y-%m-%d'), ord) as dates,
            any_value(within_year) as within_year,
            string_agg(label || ' ' || coalesce(strftime(d, '%Y-%m-%d'), '空'), ',' order by ord) as steps_shown
-    from dates group by cluster_id, source
+    from dates semi join judged using (cluster_id, source) group by cluster_id, source
 ),
 gaps as (
     select cluster_id, source, json_group_object_ordered(label || '最少天数', min_gap, ord) as params
-    from dates where min_gap is not null group by cluster_id, source
+    from dates semi join judged using (cluster_id, source) where min_gap is not null group by cluster_id, source
 )
 select j.cluster_id, j.source as sources, s.source_label, j.problems, s.steps_shown, j.source as key,
        json_object(j.source, s.dates, '判断标准',
