@@ -49,15 +49,13 @@ def _open(config: Config) -> duckdb.DuckDBPyConnection:
     raise ReconcileError(f"找不到运行结果 {database}:请先运行 reconcile run {config.path}")
 
 
-def _stopped_pair(con: duckdb.DuckDBPyConnection, a: str, b: str) -> list[tuple]:
-    """A candidate pair of persons that `person_candidate` does not keep: the linker stopped comparing it once it
-    could no longer reach a possible match (link_persons), so it was rejected, with no rival. None when the two
-    records were never a candidate pair."""
-    candidate = con.execute(f"""
+def _person_candidates(con: duckdb.DuckDBPyConnection, a: str, b: str) -> bool:
+    """Whether two person records were a candidate pair (the link stage's own conditions): one `person_candidate`
+    does not keep was one the linker stopped comparing once it could no longer reach a possible match."""
+    return bool(con.execute(f"""
         select count(*) from person_record a, person_record b
         where (a.node = $a and b.node = $b or a.node = $b and b.node = $a)
-          and ({PERSON_PAIR_ACROSS} or {PERSON_PAIR_COPIES})""", {"a": a, "b": b}).fetchall()[0][0]
-    return [("rejected", None, None, None)] if candidate else []
+          and ({PERSON_PAIR_ACROSS} or {PERSON_PAIR_COPIES})""", {"a": a, "b": b}).fetchall()[0][0])
 
 
 def _show(value: object) -> str:
@@ -108,14 +106,15 @@ def explain_link(config: Config, first: str, second: str, console: Console, show
         columns = {}
         pair = _pairs_with_sides(pair.with_columns(ia=0, ib=1), records)
         decided = con.execute("select decision, score, runner_up, method from person_candidate where a = $a and b = $b",
-                              {"a": a, "b": b}).fetchall() or _stopped_pair(con, a, b)
+                              {"a": a, "b": b}).fetchall()
         clusters = con.execute("select source || ':' || rec_key, person_cluster_id from person_link where source || "
                                "chr(31) || rec_key in ($a, $b)", {"a": a, "b": b}).fetchall()
     linker = linker_from_params(spec, columns)
     scored_pair = score_pairs(pair, linker)
     scored = scored_pair.row(0, named=True)
-    if decided and decided[0][3] is None:  # a pair the linker stopped comparing: how it rests, from its whole score
-        decided = [(*decided[0][:3], scored_pair.select(_method(scored_pair, PERSON_METHODS)).item())]
+    if not decided and kind == "person" and _person_candidates(con, a, b):
+        # stopped, so rejected with no rival; what it rests on, from its whole score
+        decided = [("rejected", None, None, scored_pair.select(_method(scored_pair, PERSON_METHODS)).item())]
     title = "户" if kind == "household" else "人"
     table = Table(title=f"{first} 与 {second} 的逐项比较({title})")
     # the pair's columns are its records in node order (a, b): each headed by the record it shows

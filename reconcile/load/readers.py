@@ -366,9 +366,9 @@ def _parse_excel(path: Path, index: int, dtype: Literal["string", "boolean"]) ->
     # Read eagerly (Arrow built as the sheet is read: a 50,000-household export 4.2 -> 3.3 s, issue 18); the
     # columns' places in the sheet (column C is `c2` even when A and B are empty) are what the reader hands the
     # column filter, which takes every column.
-    columns: list = []
+    columns: list[fastexcel.ColumnInfoNoDtype] = []
 
-    def every_column(column) -> bool:
+    def every_column(column: fastexcel.ColumnInfoNoDtype) -> bool:
         columns.append(column)
         return True
 
